@@ -1,0 +1,447 @@
+"""
+Data helpers for the face-generation DCGAN: download, extract, crop and batch images.
+
+This keeps the API of the Udacity project's helper.py (download_extract, get_image, get_batch,
+images_square_grid, Dataset) and adds the two things a runnable copy needs today: a synthetic
+face dataset that works with no network, and one place that imports TensorFlow with the legacy
+Keras that `tf.compat.v1.layers` needs.
+"""
+import gzip
+import hashlib
+import math
+import os
+import shutil
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import warnings
+import zipfile
+
+import numpy as np
+from PIL import Image, ImageDraw
+from tqdm import tqdm
+
+
+class DatasetError(Exception):
+    """A data problem the user can fix; its message is one line that says how."""
+
+
+# Where each dataset comes from. A list of URLs per dataset so that mirrors can be added;
+# tests pass their own table (pointing at a local server) to download_extract.
+DATASETS = {
+    'mnist': {
+        'urls': ['http://yann.lecun.com/exdb/mnist/train-images-idx3-ubyte.gz'],
+        'md5': 'f68b3c2dcbeaaa9fbdd348bbdeb94873',
+        'archive': 'train-images-idx3-ubyte.gz',
+        'folder': 'mnist',
+    },
+    'celeba': {
+        'urls': ['https://s3-us-west-1.amazonaws.com/udacity-dlnfd/datasets/celeba.zip'],
+        'md5': '00d2c5bc6d35e252742224ab0c1e8fcb',
+        'archive': 'celeba.zip',
+        'folder': 'img_align_celeba',
+    },
+}
+
+# Image mode of each dataset name that Dataset accepts.
+IMAGE_MODES = {'mnist': 'L', 'celeba': 'RGB', 'synthetic': 'RGB'}
+
+
+def import_tensorflow():
+    """
+    Import TensorFlow so that tf.compat.v1.layers works under Keras 3.
+
+    TensorFlow routes tf.compat.v1.layers to the tf-keras package only when TF_USE_LEGACY_KERAS=1
+    is set before its Keras loader first resolves, so every entry point calls this first.
+    :return: The tensorflow.compat.v1 module, used as `tf` throughout the project
+    """
+    os.environ['TF_USE_LEGACY_KERAS'] = '1'
+    # TensorFlow's C++ log (CUDA probes, graph-optimizer notes) would bury the training log;
+    # TF_CPP_MIN_LOG_LEVEL=0 brings it back.
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    import tensorflow  # pylint: disable=import-outside-toplevel
+
+    try:
+        tensorflow.compat.v1.layers.Layer  # resolves the lazy loader: Keras 3 or tf-keras
+    except (AttributeError, ImportError):
+        raise RuntimeError(
+            'tf.compat.v1.layers is unavailable: TensorFlow was set up with Keras 3 before '
+            'TF_USE_LEGACY_KERAS=1 was set. Restart Python with `export TF_USE_LEGACY_KERAS=1` '
+            '(and `pip install -r requirements.txt` for tf-keras), or import this project '
+            'before anything imports tensorflow.') from None
+    # The project uses tf.layers on purpose (it is the article's API); its deprecation
+    # warnings would bury the training log.
+    warnings.filterwarnings('ignore', message=r'`tf\.layers\.', category=UserWarning)
+    tensorflow.get_logger().setLevel('ERROR')
+    return tensorflow.compat.v1
+
+
+def _read32(bytestream):
+    """
+    Read 32-bit integer from bytesteam
+    :param bytestream: A bytestream
+    :return: 32-bit integer
+    """
+    dt = np.dtype(np.uint32).newbyteorder('>')
+    return int(np.frombuffer(bytestream.read(4), dtype=dt)[0])
+
+
+def read_idx_images(save_path):
+    """
+    Read an IDX image file (the MNIST format: magic 2051, then count, rows, cols, big-endian)
+    :param save_path: Path of the gzipped IDX file
+    :return: uint8 array of shape (count, rows, cols)
+    """
+    idx_image_magic = 2051
+    try:
+        with gzip.open(save_path, 'rb') as bytestream:
+            magic = _read32(bytestream)
+            if magic != idx_image_magic:
+                raise DatasetError('Invalid magic number {} in {}: not an IDX image file; delete it '
+                                   'and download it again'.format(magic, save_path))
+            num_images = _read32(bytestream)
+            rows = _read32(bytestream)
+            cols = _read32(bytestream)
+            buf = bytestream.read(rows * cols * num_images)
+    except (OSError, EOFError) as err:
+        raise DatasetError('{} is not a readable gzip file ({}); delete it and download it '
+                           'again'.format(save_path, err)) from None
+    if len(buf) != rows * cols * num_images:
+        raise DatasetError('{} is truncated: expected {} images of {}x{}; delete it and download '
+                           'it again'.format(save_path, num_images, rows, cols))
+    return np.frombuffer(buf, dtype=np.uint8).reshape(num_images, rows, cols)
+
+
+def _ungzip(save_path, extract_path, database_name):
+    """
+    Write each image of a gzipped IDX file as a PNG in extract_path
+    :param save_path: The path of the gzip file
+    :param extract_path: The folder to write the images to
+    :param database_name: Name of database, for the progress bar
+    """
+    data = read_idx_images(save_path)
+    for image_i, image in enumerate(
+            tqdm(data, unit='File', unit_scale=True, miniters=1,
+                 desc='Extracting {}'.format(database_name))):
+        # PNG, not the original's JPEG: lossless, so pixels equal the IDX values
+        Image.fromarray(image).save(os.path.join(extract_path, 'image_{}.png'.format(image_i)))
+
+
+def _unzip(save_path, extract_path, database_name):
+    """
+    Extract the images of a zip file into extract_path
+    :param save_path: The path of the zip file
+    :param extract_path: The folder to put the images in
+    :param database_name: Name of database, for the message
+    """
+    print('Extracting {}...'.format(database_name))
+    try:
+        with zipfile.ZipFile(save_path) as zf:
+            zf.extractall(extract_path)
+    except zipfile.BadZipFile:
+        raise DatasetError('{} is not a zip file; delete it and download it again'
+                           .format(save_path)) from None
+    # celeba.zip holds one top folder (img_align_celeba/): lift its files up a level
+    entries = os.listdir(extract_path)
+    if len(entries) == 1 and os.path.isdir(os.path.join(extract_path, entries[0])):
+        inner = os.path.join(extract_path, entries[0])
+        for name in os.listdir(inner):
+            os.rename(os.path.join(inner, name), os.path.join(extract_path, name))
+        os.rmdir(inner)
+
+
+def md5_of_file(path):
+    """
+    :param path: File to hash
+    :return: The file's md5 as a hex string
+    """
+    digest = hashlib.md5()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download(urls, save_path, database_name):
+    """
+    Download the first of urls that answers to save_path, through a .part file
+    :param urls: URLs to try in order
+    :param save_path: Where the finished file goes
+    :param database_name: Name of database, for the progress bar
+    """
+    part_path = save_path + '.part'
+    errors = []
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(part_path, 'wb') as f:
+                total = int(response.headers.get('Content-Length') or 0) or None
+                with tqdm(total=total, unit='B', unit_scale=True, miniters=1,
+                          desc='Downloading {}'.format(database_name)) as pbar:
+                    for chunk in iter(lambda: response.read(1 << 16), b''):
+                        f.write(chunk)
+                        pbar.update(len(chunk))
+            os.replace(part_path, save_path)
+            return
+        except (urllib.error.URLError, OSError) as err:
+            errors.append('{}: {}'.format(url, getattr(err, 'reason', err)))
+    raise DatasetError('Could not download {} ({}); check the network, or put {} in {} by hand'
+                       .format(database_name, '; '.join(errors), os.path.basename(save_path),
+                               os.path.dirname(save_path) or '.'))
+
+
+def download_extract(database_name, data_path, sources=None):
+    """
+    Download and extract database, skipping what is already there
+    :param database_name: Database name, 'mnist' or 'celeba'
+    :param data_path: Folder for the data
+    :param sources: Table of datasets to use instead of DATASETS (tests point it at a local server)
+    """
+    sources = DATASETS if sources is None else sources
+    if database_name not in sources:
+        raise DatasetError('Unknown dataset {!r}: choose one of {}'
+                           .format(database_name, ', '.join(sorted(sources))))
+    source = sources[database_name]
+    extract_path = os.path.join(data_path, source['folder'])
+    save_path = os.path.join(data_path, source['archive'])
+
+    # The extraction is renamed into place only when complete, so its folder means "done"
+    if os.path.exists(extract_path):
+        print('Found {} Data'.format(database_name))
+        return
+
+    os.makedirs(data_path, exist_ok=True)
+    if not os.path.exists(save_path):
+        _download(source['urls'], save_path, database_name)
+
+    if md5_of_file(save_path) != source['md5']:
+        os.remove(save_path)
+        raise DatasetError('{} failed its md5 check and was removed; run again to download it '
+                           'again'.format(save_path))
+
+    extract_fn = _ungzip if save_path.endswith('.gz') else _unzip
+    tmp_path = tempfile.mkdtemp(prefix='.{}-extracting-'.format(source['folder']), dir=data_path)
+    try:
+        extract_fn(save_path, tmp_path, database_name)
+        os.rename(tmp_path, extract_path)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)  # a no-op once renamed
+
+    # Remove compressed data
+    os.remove(save_path)
+
+
+def _random_color(rng, base, jitter):
+    """
+    :param rng: numpy Generator
+    :param base: (r, g, b) centre colour
+    :param jitter: Largest change per channel
+    :return: An (r, g, b) tuple near base
+    """
+    return tuple(int(np.clip(c + rng.integers(-jitter, jitter + 1), 0, 255)) for c in base)
+
+
+def draw_synthetic_face(rng, size=(178, 218)):
+    """
+    Draw one CelebA-shaped synthetic face: the face is centred where get_image's 108x108 crop is
+    :param rng: numpy Generator that decides every feature
+    :param size: (width, height) of the picture, CelebA's aligned size by default
+    :return: PIL RGB image
+    """
+    skin_tones = [(255, 224, 196), (241, 194, 160), (224, 172, 125), (198, 134, 86),
+                  (141, 85, 36), (95, 60, 35)]
+    hair_colors = [(20, 15, 10), (60, 40, 25), (110, 70, 35), (200, 160, 90), (150, 60, 25),
+                   (170, 170, 170)]
+    width, height = size
+    cx = width / 2 + rng.integers(-3, 4)
+    cy = height / 2 + rng.integers(-2, 5)
+    face_w = rng.integers(27, 37)  # half-widths and half-heights in pixels
+    face_h = rng.integers(37, 45)
+    skin = _random_color(rng, skin_tones[rng.integers(len(skin_tones))], 12)
+    hair = _random_color(rng, hair_colors[rng.integers(len(hair_colors))], 15)
+    image = Image.new('RGB', size, _random_color(rng, (128, 128, 128), 110))
+    draw = ImageDraw.Draw(image)
+
+    # Long hair falls behind the face and shoulders
+    if rng.random() < 0.5:
+        draw.rounded_rectangle([cx - face_w - 10, cy - face_h - 8, cx + face_w + 10,
+                                cy + face_h + rng.integers(10, 45)], radius=25, fill=hair)
+    # Neck and shoulders
+    clothes = _random_color(rng, (100, 100, 120), 90)
+    draw.rectangle([cx - 12, cy + face_h - 10, cx + 12, cy + face_h + 20], fill=skin)
+    draw.ellipse([cx - 70, cy + face_h + 10, cx + 70, cy + face_h + 90], fill=clothes)
+    # Face
+    draw.ellipse([cx - face_w, cy - face_h, cx + face_w, cy + face_h], fill=skin)
+    # Hair on top: a cap over the forehead whose depth varies with the style
+    fringe = rng.integers(8, 26)
+    draw.chord([cx - face_w - 4, cy - face_h - 10, cx + face_w + 4, cy - face_h + 2 * fringe + 10],
+               180, 360, fill=hair)
+
+    # Eyes with brows over them
+    eye_dx = face_w * rng.uniform(0.38, 0.5)
+    eye_y = cy - face_h * rng.uniform(0.05, 0.2)
+    eye_rx, eye_ry = rng.integers(5, 8), rng.integers(2, 5)
+    iris = _random_color(rng, [(60, 40, 20), (40, 90, 140), (70, 110, 60)][rng.integers(3)], 20)
+    brow_lift = rng.integers(6, 11)
+    brow_tilt = rng.integers(-2, 3)
+    for side in (-1, 1):
+        ex = cx + side * eye_dx
+        draw.ellipse([ex - eye_rx, eye_y - eye_ry, ex + eye_rx, eye_y + eye_ry], fill=(250, 250, 250))
+        draw.ellipse([ex - 3, eye_y - 3, ex + 3, eye_y + 3], fill=iris)
+        draw.ellipse([ex - 1, eye_y - 1, ex + 1, eye_y + 1], fill=(10, 10, 10))
+        brow_y = eye_y - brow_lift
+        draw.line([ex - eye_rx - 1, brow_y + side * brow_tilt, ex + eye_rx + 1, brow_y - side * brow_tilt],
+                  fill=tuple(int(c * 0.7) for c in hair), width=int(rng.integers(2, 4)))
+
+    # Nose: a darker stroke down the middle
+    shade = tuple(int(c * 0.8) for c in skin)
+    nose_y = cy + face_h * 0.3
+    draw.line([cx, eye_y + 4, cx - 2, nose_y], fill=shade, width=2)
+    draw.line([cx - 4, nose_y, cx + 3, nose_y], fill=shade, width=2)
+
+    # Mouth: a smile (arc) or closed lips (ellipse)
+    mouth_y = cy + face_h * rng.uniform(0.5, 0.62)
+    mouth_w = face_w * rng.uniform(0.35, 0.55)
+    lips = _random_color(rng, (170, 70, 70), 25)
+    if rng.random() < 0.5:
+        draw.chord([cx - mouth_w, mouth_y - 6, cx + mouth_w, mouth_y + 6], 0, 180, fill=lips)
+    else:
+        draw.ellipse([cx - mouth_w, mouth_y - 3, cx + mouth_w, mouth_y + 3], fill=lips)
+    return image
+
+
+def make_synthetic_faces(data_path, count=10000, seed=0):
+    """
+    Create the synthetic face dataset once: count JPEGs shaped like aligned CelebA (178x218)
+    :param data_path: Folder for the data
+    :param count: Number of faces
+    :param seed: Seed; the same seed gives the same faces
+    :return: Folder that holds the faces
+    """
+    folder = os.path.join(data_path, 'synthetic_faces_{}_seed{}'.format(count, seed))
+    if os.path.isdir(folder):
+        return folder
+    os.makedirs(data_path, exist_ok=True)
+    tmp_path = tempfile.mkdtemp(prefix='.synthetic-faces-', dir=data_path)
+    try:
+        for i in tqdm(range(count), unit='File', desc='Drawing synthetic faces'):
+            rng = np.random.default_rng([seed, i])  # one stream per face: order-independent
+            draw_synthetic_face(rng).save(os.path.join(tmp_path, 'face_{:05d}.jpg'.format(i)),
+                                          quality=95)
+        os.rename(tmp_path, folder)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+    return folder
+
+
+def get_image(image_path, width, height, mode):
+    """
+    Read image from image_path
+    :param image_path: Path of image
+    :param width: Width of image
+    :param height: Height of image
+    :param mode: Mode of image
+    :return: Image data
+    """
+    image = Image.open(image_path)
+
+    if image.size != (width, height):  # not MNIST-sized: a CelebA-style photo
+        # Remove most pixels that aren't part of a face
+        face_width = face_height = 108
+        j = (image.size[0] - face_width) // 2
+        i = (image.size[1] - face_height) // 2
+        image = image.crop([j, i, j + face_width, i + face_height])
+        image = image.resize([width, height], Image.Resampling.BILINEAR)
+
+    return np.array(image.convert(mode))
+
+
+def get_batch(image_files, width, height, mode):
+    """
+    Read a batch of images
+    :param image_files: Paths of the images
+    :param width: Width of image
+    :param height: Height of image
+    :param mode: Mode of image, 'RGB' or 'L'
+    :return: float32 array of shape (len(image_files), height, width, channels), values 0-255
+    """
+    data_batch = np.array(
+        [get_image(sample_file, width, height, mode) for sample_file in image_files]).astype(np.float32)
+
+    # Make sure the images are in 4 dimensions
+    if len(data_batch.shape) < 4:
+        data_batch = data_batch.reshape(data_batch.shape + (1,))
+
+    return data_batch
+
+
+def images_square_grid(images, mode):
+    """
+    Save images as a square grid
+    :param images: Images to be used for the grid, (n, h, w, c) or (n, h, w)
+    :param mode: The mode to use for images, 'RGB' or 'L'
+    :return: PIL image of floor(sqrt(n))^2 images, row by row
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    # Get maximum size for square grid of images
+    save_size = math.floor(np.sqrt(images.shape[0]))
+    _, image_height, image_width, channels = images.shape
+
+    # Scale to 0-255; a constant batch would divide by zero, so it becomes black
+    value_range = images.max() - images.min()
+    if value_range > 0:
+        images = (images - images.min()) * 255 / value_range
+    else:
+        images = np.zeros_like(images)
+    images = np.round(images).astype(np.uint8)
+
+    # Put images in a square arrangement: rows of save_size images
+    grid = images[:save_size * save_size].reshape(
+        save_size, save_size, image_height, image_width, channels)
+    grid = grid.transpose(0, 2, 1, 3, 4).reshape(save_size * image_height, save_size * image_width, channels)
+    if mode == 'L':
+        return Image.fromarray(grid[:, :, 0])  # a 2-D array: matplotlib shows it with cmap='gray'
+    return Image.fromarray(grid)
+
+
+class Dataset(object):
+    """
+    Dataset
+    """
+    def __init__(self, dataset_name, data_files, seed=None):
+        """
+        Initialize the class
+        :param dataset_name: Database name, 'mnist', 'celeba' or 'synthetic'
+        :param data_files: List of files in the database
+        :param seed: Seed for the order of images in each epoch
+        """
+        image_width = 28
+        image_height = 28
+        if dataset_name not in IMAGE_MODES:
+            raise DatasetError('Unknown dataset {!r}: choose one of {}'
+                               .format(dataset_name, ', '.join(sorted(IMAGE_MODES))))
+        self.image_mode = IMAGE_MODES[dataset_name]
+        image_channels = 1 if self.image_mode == 'L' else 3
+
+        self.data_files = list(data_files)
+        self.shape = len(self.data_files), image_width, image_height, image_channels
+        self._rng = np.random.default_rng(seed)
+
+    def get_batches(self, batch_size):
+        """
+        Generate batches, in a new random order on each call (each epoch)
+        :param batch_size: Batch Size
+        :return: Batches of data, float32 in [-0.5, 0.5]; a last partial batch is dropped
+        """
+        image_max_value = 255
+
+        order = self._rng.permutation(self.shape[0])
+        for start in range(0, self.shape[0] - batch_size + 1, batch_size):
+            data_batch = get_batch(
+                [self.data_files[i] for i in order[start:start + batch_size]],
+                *self.shape[1:3],
+                self.image_mode)
+
+            yield data_batch / image_max_value - 0.5

@@ -1,0 +1,13 @@
+"""
+Test set-up: the project's modules on the path, TensorFlow imported with legacy Keras, and a
+matplotlib backend that needs no display.
+"""
+import os
+import sys
+
+os.environ.setdefault('MPLBACKEND', 'Agg')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import helper  # noqa: E402  (must follow the path set-up)
+
+helper.import_tensorflow()  # before any test module imports tensorflow

@@ -1,0 +1,301 @@
+"""helper.py: cropping, grids, batches, IDX and zip extraction, downloads, synthetic faces."""
+import gzip
+import hashlib
+import http.server
+import os
+import struct
+import subprocess
+import sys
+import threading
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _write_celeba_like(path, seed=0):
+    """A 178x218 image whose pixel values encode their own (x, y): the crop box can be read back."""
+    xs, ys = np.meshgrid(np.arange(178), np.arange(218))
+    rgb = np.stack([xs, ys, np.full_like(xs, seed)], axis=-1).astype(np.uint8)
+    Image.fromarray(rgb).save(path)  # PNG: lossless
+    return rgb
+
+
+def test_get_image_crops_the_centre_108_then_resizes(tmp_path):
+    path = str(tmp_path / 'face.png')
+    rgb = _write_celeba_like(path)
+    expected = np.array(Image.fromarray(rgb).crop((35, 55, 143, 163)).resize(
+        (28, 28), Image.Resampling.BILINEAR))
+
+    image = helper.get_image(path, 28, 28, 'RGB')
+
+    assert image.shape == (28, 28, 3)
+    np.testing.assert_array_equal(image, expected)
+    # The crop box itself, read from the pixel values: x spans 35-142, y spans 55-162
+    assert abs(image[:, :, 0].mean() - (35 + 142) / 2) < 0.5
+    assert abs(image[:, :, 1].mean() - (55 + 162) / 2) < 0.5
+    assert 35 <= image[:, :, 0].min() <= 38 and 139 <= image[:, :, 0].max() <= 142
+
+
+def test_get_image_keeps_28x28_images_as_they_are(tmp_path):
+    digit = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    Image.fromarray(digit).save(str(tmp_path / 'digit.png'))
+    np.testing.assert_array_equal(helper.get_image(str(tmp_path / 'digit.png'), 28, 28, 'L'), digit)
+
+
+def test_get_batch_is_float32_and_4d_for_both_modes(tmp_path):
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / '{}.png'.format(i)))
+        _write_celeba_like(paths[-1], seed=i)
+    rgb = helper.get_batch(paths, 28, 28, 'RGB')
+    gray = helper.get_batch(paths, 28, 28, 'L')
+    assert rgb.dtype == np.float32 and rgb.shape == (3, 28, 28, 3)
+    assert gray.dtype == np.float32 and gray.shape == (3, 28, 28, 1)
+    assert rgb[2, 0, 0, 2] == 2 and rgb.max() <= 255
+
+
+@pytest.mark.parametrize('mode,channels', [('RGB', 3), ('L', 1)])
+def test_images_square_grid_layout_and_scaling(mode, channels):
+    # 10 images -> a 3x3 grid; image k is filled with the value k (then min-max scaled)
+    images = np.stack([np.full((4, 5, channels), k, np.float32) for k in range(10)])
+    grid = helper.images_square_grid(images, mode)
+    assert grid.mode == mode
+    assert grid.size == (3 * 5, 3 * 4)
+    pixels = np.array(grid)
+    if mode == 'L':
+        pixels = pixels[..., np.newaxis]
+    # Row by row: the image at grid row r, column c is image 3r + c, scaled by 255/9
+    for r in range(3):
+        for c in range(3):
+            tile = pixels[r * 4:(r + 1) * 4, c * 5:(c + 1) * 5]
+            assert (tile == round((3 * r + c) * 255 / 9)).all()
+
+
+def test_images_square_grid_constant_input_is_black_not_nan():
+    grid = np.array(helper.images_square_grid(np.ones((4, 28, 28, 1)), 'L'))
+    assert grid.shape == (56, 56) and (grid == 0).all()
+
+
+@pytest.mark.parametrize('mode', ['RGB', 'L'])
+def test_grid_displays_with_matplotlib(tmp_path, mode):
+    """The notebook showed grids with pyplot.imshow; mode 'L' must show as gray."""
+    from matplotlib import pyplot
+    channels = 3 if mode == 'RGB' else 1
+    images = np.random.default_rng(1).random((9, 28, 28, channels)).astype(np.float32)
+    grid = helper.images_square_grid(images, mode)
+    fig = pyplot.figure()
+    pyplot.imshow(grid, cmap='gray' if mode == 'L' else None)
+    out = str(tmp_path / 'shown.png')
+    fig.savefig(out)
+    pyplot.close(fig)
+    shown = np.array(Image.open(out).convert('RGB')).astype(int)
+    assert shown.std() > 0
+    if mode == 'L':
+        assert (shown[..., 0] == shown[..., 1]).all() and (shown[..., 1] == shown[..., 2]).all()
+
+
+def _image_files(folder, count, size=(178, 218)):
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(count)
+    paths = []
+    for i in range(count):
+        paths.append(os.path.join(folder, '{:03d}.png'.format(i)))
+        Image.fromarray(rng.integers(0, 256, size[::-1] + (3,), dtype=np.uint8)).save(paths[-1])
+    return paths
+
+
+def test_dataset_shape_range_and_batch_count(tmp_path):
+    paths = _image_files(str(tmp_path / 'imgs'), 10)
+    dataset = helper.Dataset('celeba', paths, seed=0)
+    assert dataset.shape == (10, 28, 28, 3)
+    assert dataset.image_mode == 'RGB'
+    batches = list(dataset.get_batches(3))
+    assert len(batches) == 3  # the last partial batch is dropped
+    for batch in batches:
+        assert batch.dtype == np.float32 and batch.shape == (3, 28, 28, 3)
+        assert batch.min() >= -0.5 and batch.max() <= 0.5
+    assert helper.Dataset('mnist', paths).shape == (10, 28, 28, 1)
+    assert helper.Dataset('mnist', paths).image_mode == 'L'
+
+
+def test_dataset_batches_are_shuffled_each_epoch_and_seeded(tmp_path):
+    paths = _image_files(str(tmp_path / 'imgs'), 8)
+    singles = [helper.get_batch([p], 28, 28, 'RGB')[0] / 255 - 0.5 for p in paths]
+
+    def order(batches):
+        return [next(i for i, s in enumerate(singles) if np.array_equal(s, b[0])) for b in batches]
+
+    first = helper.Dataset('celeba', paths, seed=3)
+    epoch1, epoch2 = order(first.get_batches(1)), order(first.get_batches(1))
+    assert sorted(epoch1) == list(range(8))  # every image once
+    assert epoch1 != epoch2  # a new order each epoch
+    assert order(helper.Dataset('celeba', paths, seed=3).get_batches(1)) == epoch1
+
+
+def test_dataset_rejects_unknown_name():
+    with pytest.raises(helper.DatasetError, match='Unknown dataset'):
+        helper.Dataset('cifar', [])
+
+
+def _idx_gzip(path, images):
+    header = struct.pack('>IIII', 2051, len(images), images.shape[1], images.shape[2])
+    with gzip.open(path, 'wb') as f:
+        f.write(header + images.tobytes())
+
+
+def test_read_idx_images_parses_big_endian_header(tmp_path):
+    images = np.random.default_rng(2).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    _idx_gzip(str(tmp_path / 'x.gz'), images)
+    np.testing.assert_array_equal(helper.read_idx_images(str(tmp_path / 'x.gz')), images)
+
+
+def test_read_idx_images_rejects_wrong_magic(tmp_path):
+    with gzip.open(str(tmp_path / 'labels.gz'), 'wb') as f:
+        f.write(struct.pack('>II', 2049, 3) + bytes(3))  # an IDX label file
+    with pytest.raises(helper.DatasetError, match='magic number 2049'):
+        helper.read_idx_images(str(tmp_path / 'labels.gz'))
+
+
+class _Server:
+    """A local HTTP server for files the test writes; nothing leaves 127.0.0.1."""
+
+    def __init__(self, folder):
+        handler = lambda *args: http.server.SimpleHTTPRequestHandler(*args, directory=folder)  # noqa: E731
+        http.server.SimpleHTTPRequestHandler.log_message = lambda *args: None
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+        self.url = 'http://127.0.0.1:{}/'.format(self.httpd.server_address[1])
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _md5(path):
+    return hashlib.md5(open(path, 'rb').read()).hexdigest()
+
+
+def _sources(server, name, archive, folder, md5):
+    return {name: {'urls': [server.url + archive], 'md5': md5, 'archive': archive, 'folder': folder}}
+
+
+def test_download_extract_mnist_from_local_server(tmp_path):
+    served = tmp_path / 'served'
+    served.mkdir()
+    images = np.random.default_rng(3).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    archive = str(served / 'train-images-idx3-ubyte.gz')
+    _idx_gzip(archive, images)
+    data = str(tmp_path / 'data')
+    with _Server(str(served)) as server:
+        sources = _sources(server, 'mnist', 'train-images-idx3-ubyte.gz', 'mnist', _md5(archive))
+        helper.download_extract('mnist', data, sources=sources)
+    files = sorted(os.listdir(os.path.join(data, 'mnist')))
+    assert files == ['image_{}.png'.format(i) for i in range(4)]
+    for i in range(4):
+        np.testing.assert_array_equal(
+            helper.get_image(os.path.join(data, 'mnist', 'image_{}.png'.format(i)), 28, 28, 'L'), images[i])
+    assert sorted(os.listdir(data)) == ['mnist']  # archive and temporary folders are gone
+
+
+def test_download_extract_celeba_zip_and_skip_when_present(tmp_path, capsys):
+    served = tmp_path / 'served'
+    served.mkdir()
+    archive = str(served / 'celeba.zip')
+    jpg = tmp_path / '000001.jpg'
+    Image.new('RGB', (178, 218), (200, 100, 50)).save(str(jpg))
+    with zipfile.ZipFile(archive, 'w') as zf:
+        zf.write(str(jpg), 'img_align_celeba/000001.jpg')
+        zf.write(str(jpg), 'img_align_celeba/000002.jpg')
+    data = str(tmp_path / 'data')
+    with _Server(str(served)) as server:
+        sources = _sources(server, 'celeba', 'celeba.zip', 'img_align_celeba', _md5(archive))
+        helper.download_extract('celeba', data, sources=sources)
+        assert sorted(os.listdir(os.path.join(data, 'img_align_celeba'))) == ['000001.jpg', '000002.jpg']
+        assert sorted(os.listdir(data)) == ['img_align_celeba']
+        helper.download_extract('celeba', data, sources=sources)
+    assert 'Found celeba Data' in capsys.readouterr().out
+
+
+def test_download_with_wrong_checksum_removes_the_file(tmp_path):
+    served = tmp_path / 'served'
+    served.mkdir()
+    (served / 'celeba.zip').write_bytes(b'not the real archive')
+    data = str(tmp_path / 'data')
+    with _Server(str(served)) as server:
+        sources = _sources(server, 'celeba', 'celeba.zip', 'img_align_celeba', '0' * 32)
+        with pytest.raises(helper.DatasetError, match='md5 check and was removed'):
+            helper.download_extract('celeba', data, sources=sources)
+    assert os.listdir(data) == []
+
+
+def test_download_failure_is_one_line_with_what_to_do(tmp_path):
+    with _Server(str(tmp_path)) as server:  # serves an empty folder: 404
+        sources = _sources(server, 'mnist', 'missing.gz', 'mnist', '0' * 32)
+        with pytest.raises(helper.DatasetError) as err:
+            helper.download_extract('mnist', str(tmp_path / 'data'), sources=sources)
+    message = str(err.value)
+    assert '\n' not in message and 'put missing.gz in' in message
+    assert not os.path.exists(str(tmp_path / 'data' / 'mnist'))
+
+
+def test_failed_extraction_leaves_no_dataset_folder(tmp_path):
+    served = tmp_path / 'served'
+    served.mkdir()
+    (served / 'celeba.zip').write_bytes(b'PK not really a zip')
+    data = str(tmp_path / 'data')
+    with _Server(str(served)) as server:
+        sources = _sources(server, 'celeba', 'celeba.zip', 'img_align_celeba', _md5(str(served / 'celeba.zip')))
+        with pytest.raises(helper.DatasetError, match='not a zip file'):
+            helper.download_extract('celeba', data, sources=sources)
+    assert not os.path.exists(os.path.join(data, 'img_align_celeba'))
+    assert [name for name in os.listdir(data) if name.startswith('.')] == []
+
+
+def test_synthetic_faces_are_celeba_shaped_and_deterministic(tmp_path):
+    folder = helper.make_synthetic_faces(str(tmp_path / 'a'), count=6, seed=5)
+    again = helper.make_synthetic_faces(str(tmp_path / 'b'), count=6, seed=5)
+    other = helper.make_synthetic_faces(str(tmp_path / 'c'), count=6, seed=6)
+    names = sorted(os.listdir(folder))
+    assert len(names) == 6 and all(name.endswith('.jpg') for name in names)
+    for name in names:
+        with Image.open(os.path.join(folder, name)) as image:
+            assert image.size == (178, 218) and image.mode == 'RGB'
+        assert open(os.path.join(folder, name), 'rb').read() == open(os.path.join(again, name), 'rb').read()
+    assert open(os.path.join(folder, names[0]), 'rb').read() != open(os.path.join(other, names[0]), 'rb').read()
+    # Created once: a second call reuses the folder
+    assert helper.make_synthetic_faces(str(tmp_path / 'a'), count=6, seed=5) == folder
+
+
+def test_synthetic_face_is_inside_the_crop():
+    """The face (not the background) fills the 108x108 crop's centre; the corners are background."""
+    image = np.array(helper.draw_synthetic_face(np.random.default_rng(0))).astype(int)
+    background = image[2, 2]
+    centre = image[100:120, 79:99]
+    assert np.abs(centre - background).sum(axis=-1).mean() > 30
+    assert (np.abs(image[:40, :30] - background).sum(axis=-1) == 0).mean() > 0.9
+
+
+def test_import_tensorflow_explains_keras3_conflict():
+    """TensorFlow already bound to Keras 3: one message that says what to do."""
+    code = ('import os; os.environ.pop("TF_USE_LEGACY_KERAS", None)\n'
+            'import tensorflow\n'
+            'try:\n    tensorflow.compat.v1.layers.Layer\nexcept AttributeError:\n    pass\n'
+            'import helper\n'
+            'try:\n    helper.import_tensorflow()\n'
+            'except RuntimeError as err:\n    print("MESSAGE:", err)\n')
+    env = dict(os.environ)
+    env.pop('TF_USE_LEGACY_KERAS', None)
+    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120).stdout
+    line = [line for line in out.splitlines() if line.startswith('MESSAGE:')]
+    assert line and 'TF_USE_LEGACY_KERAS=1' in line[0]

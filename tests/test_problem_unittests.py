@@ -1,0 +1,59 @@
+"""The five problem unit tests, called as the notebook called them, and shown able to fail."""
+import pytest
+import tensorflow
+
+import dlnd_face_generation as dlnd
+import problem_unittests as tests
+
+
+@pytest.mark.parametrize('tf_module', [dlnd.tf, tensorflow], ids=['compat.v1', 'tensorflow'])
+def test_problem_unittests_pass_on_the_project(tf_module, capsys):
+    tests.test_model_inputs(dlnd.model_inputs)
+    tests.test_discriminator(dlnd.discriminator, tf_module)
+    tests.test_generator(dlnd.generator, tf_module)
+    tests.test_model_loss(dlnd.model_loss)
+    tests.test_model_opt(dlnd.model_opt, tf_module)
+    assert capsys.readouterr().out.count('Tests Passed') == 5
+
+
+def test_model_loss_checks_the_generator_loss_shape():
+    """The original asserted the discriminator loss twice; a per-example g_loss slipped through."""
+    def per_example_g_loss(input_real, input_z, out_channel_dim):
+        d_loss, _ = dlnd.model_loss(input_real, input_z, out_channel_dim)
+        return d_loss, tensorflow.zeros([7])
+
+    with pytest.raises((AssertionError, ValueError), match='Generator Loss'):
+        tests.test_model_loss(per_example_g_loss)
+
+
+def test_model_inputs_names_the_failing_input():
+    def bad_z(image_width, image_height, image_channels, z_dim):
+        real, _, lr = dlnd.model_inputs(image_width, image_height, image_channels, z_dim)
+        return real, dlnd.tf.placeholder(dlnd.tf.float32, (None, z_dim + 1)), lr
+
+    with pytest.raises(AssertionError, match='Z Input'):
+        tests.test_model_inputs(bad_z)
+
+
+def test_generator_test_catches_inference_without_reuse():
+    """An inference-mode generator that builds new variables must fail the reuse case."""
+    def generator_without_reuse(z, out_channel_dim, is_train=True):
+        with dlnd.tf.variable_scope('generator', reuse=not is_train):
+            # tf.Variable ignores the scope's reuse flag: a new kernel on every call
+            kernel = dlnd.tf.Variable(dlnd.tf.zeros([z.shape[1], 28 * 28 * out_channel_dim]))
+            return dlnd.tf.reshape(dlnd.tf.matmul(z, kernel), (-1, 28, 28, out_channel_dim))
+
+    with pytest.raises(AssertionError, match='new variables'):
+        tests.test_generator(generator_without_reuse, dlnd.tf)
+
+
+def test_model_opt_test_catches_an_optimizer_over_all_variables():
+    def opt_over_everything(d_loss, g_loss, learning_rate, beta1):
+        # A common slip: one loss over every trainable variable moves both networks
+        every_var = dlnd.tf.trainable_variables()
+        d_opt = dlnd.tf.train.AdamOptimizer(learning_rate, beta1=beta1).minimize(d_loss + g_loss, var_list=every_var)
+        g_opt = dlnd.tf.train.AdamOptimizer(learning_rate, beta1=beta1).minimize(d_loss + g_loss, var_list=every_var)
+        return d_opt, g_opt
+
+    with pytest.raises(AssertionError, match='changed the'):
+        tests.test_model_opt(opt_over_everything, dlnd.tf)
