@@ -449,7 +449,8 @@ def main(argv=None):
     :param argv: Command-line arguments (None: sys.argv)
     :return: Process exit code
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     epochs = args.epochs or (2 if args.dataset == 'mnist' else 1)
     np.random.seed(args.seed)
     try:
@@ -457,10 +458,8 @@ def main(argv=None):
         data_files = get_data_files(args.dataset, args.data_dir, args.seed)
         dataset = helper.Dataset(args.dataset, data_files, seed=args.seed)
         if args.batch_size > dataset.shape[0]:
-            print('{}: error: --batch-size {} is larger than the {} images in {} (see --help)'
-                  .format(os.path.basename(sys.argv[0]), args.batch_size, dataset.shape[0], args.dataset),
-                  file=sys.stderr)
-            return 2
+            parser.error('--batch-size {} is larger than the {} images in {}'
+                         .format(args.batch_size, dataset.shape[0], args.dataset))
         print('Real images: {}'.format(save_real_grid(data_files, dataset.image_mode, args.output_dir)))
     except (helper.DatasetError, OSError) as err:
         print('error: {}'.format(err), file=sys.stderr)

@@ -6,6 +6,7 @@ images_square_grid, Dataset) and adds the two things a runnable copy needs today
 face dataset that works with no network, and one place that imports TensorFlow with the legacy
 Keras that `tf.compat.v1.layers` needs.
 """
+import contextlib
 import gzip
 import hashlib
 import math
@@ -48,6 +49,31 @@ DATASETS = {
 IMAGE_MODES = {'mnist': 'L', 'celeba': 'RGB', 'synthetic': 'RGB'}
 
 
+@contextlib.contextmanager
+def _native_info_lines_dropped():
+    """
+    Drop the INFO lines TensorFlow's C++ code writes to stderr while it loads, before it reads
+    TF_CPP_MIN_LOG_LEVEL; every other line written meanwhile is passed on. Level 0 keeps all.
+    """
+    if os.environ.get('TF_CPP_MIN_LOG_LEVEL') == '0':
+        yield
+        return
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    with tempfile.TemporaryFile(mode='w+b') as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+            captured.seek(0)
+            for line in captured.read().decode(errors='replace').splitlines(keepends=True):
+                if not line.startswith(('I0000', 'WARNING: All log messages before absl::InitializeLog()')):
+                    sys.stderr.write(line)
+
+
 def import_tensorflow():
     """
     Import TensorFlow so that tf.compat.v1.layers works under Keras 3.
@@ -60,7 +86,8 @@ def import_tensorflow():
     # TensorFlow's C++ log (CUDA probes, graph-optimizer notes) would bury the training log;
     # TF_CPP_MIN_LOG_LEVEL=0 brings it back.
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-    import tensorflow  # pylint: disable=import-outside-toplevel
+    with _native_info_lines_dropped():
+        import tensorflow  # pylint: disable=import-outside-toplevel
 
     try:
         tensorflow.compat.v1.layers.Layer  # resolves the lazy loader: Keras 3 or tf-keras
@@ -259,7 +286,8 @@ def draw_synthetic_face(rng, size=(178, 218)):
     face_h = rng.integers(37, 45)
     skin = _random_color(rng, skin_tones[rng.integers(len(skin_tones))], 12)
     hair = _random_color(rng, hair_colors[rng.integers(len(hair_colors))], 15)
-    image = Image.new('RGB', size, _random_color(rng, (128, 128, 128), 110))
+    # Muted backgrounds, as in most CelebA photos
+    image = Image.new('RGB', size, _random_color(rng, (150, 150, 150), 50))
     draw = ImageDraw.Draw(image)
 
     # Long hair falls behind the face and shoulders
@@ -267,7 +295,7 @@ def draw_synthetic_face(rng, size=(178, 218)):
         draw.rounded_rectangle([cx - face_w - 10, cy - face_h - 8, cx + face_w + 10,
                                 cy + face_h + rng.integers(10, 45)], radius=25, fill=hair)
     # Neck and shoulders
-    clothes = _random_color(rng, (100, 100, 120), 90)
+    clothes = _random_color(rng, (90, 90, 100), 50)
     draw.rectangle([cx - 12, cy + face_h - 10, cx + 12, cy + face_h + 20], fill=skin)
     draw.ellipse([cx - 70, cy + face_h + 10, cx + 70, cy + face_h + 90], fill=clothes)
     # Face
