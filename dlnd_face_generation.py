@@ -21,34 +21,38 @@ import helper
 tf = helper.import_tensorflow()  # tensorflow.compat.v1, with tf-keras behind tf.layers
 
 
+def _number(text, convert, kind):
+    """
+    :param text: Command-line value
+    :param convert: int or float
+    :param kind: What the value should be, for the message
+    :return: The converted value
+    """
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('expected {}, got {!r}'.format(kind, text)) from None
+
+
 def _positive_int(text):
     """:param text: Command-line value :return: It as an int, if it is at least 1"""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError('expected a whole number, got {!r}'.format(text)) from None
+    value = _number(text, int, 'a whole number')
     if value < 1:
         raise argparse.ArgumentTypeError('must be at least 1, got {}'.format(value))
     return value
 
 
 def _positive_float(text):
-    """:param text: Command-line value :return: It as a float, if it is above 0"""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError('expected a number, got {!r}'.format(text)) from None
-    if not value > 0 or not np.isfinite(value):
+    """:param text: Command-line value :return: It as a float, if it is above 0 and finite"""
+    value = _number(text, float, 'a number')
+    if not 0 < value < float('inf'):  # also rejects nan
         raise argparse.ArgumentTypeError('must be a number above 0, got {}'.format(text))
     return value
 
 
 def _beta1(text):
     """:param text: Command-line value :return: It as a float, if it is in [0, 1)"""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError('expected a number, got {!r}'.format(text)) from None
+    value = _number(text, float, 'a number')
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError('must be in [0, 1), got {}'.format(text))
     return value

@@ -86,6 +86,13 @@ def _trainable_names():
     return {var.name for var in tf.trainable_variables()}
 
 
+def _check_scope(mock_variable_scope, scope, reuse, display_name):
+    assert mock_variable_scope.called, \
+        'tf.variable_scope not called in {}'.format(display_name)
+    assert mock_variable_scope.call_args == mock.call(scope, reuse=reuse), \
+        'tf.variable_scope called with wrong arguments in {}'.format(display_name)
+
+
 @test_safe
 def test_model_inputs(model_inputs):
     image_width = 28
@@ -108,10 +115,7 @@ def test_discriminator(discriminator, tf_module):
         output, logits = discriminator(image)
         _assert_tensor_shape(output, [None, 1], 'Discriminator Training(reuse=false) output')
         _assert_tensor_shape(logits, [None, 1], 'Discriminator Training(reuse=false) Logits')
-        assert mock_variable_scope.called,\
-            'tf.variable_scope not called in Discriminator Training(reuse=false)'
-        assert mock_variable_scope.call_args == mock.call('discriminator', reuse=False), \
-            'tf.variable_scope called with wrong arguments in Discriminator Training(reuse=false)'
+        _check_scope(mock_variable_scope, 'discriminator', False, 'Discriminator Training(reuse=false)')
         assert _trainable_names(), 'Discriminator Training(reuse=false) created no variables'
         variables = _trainable_names()
 
@@ -119,10 +123,7 @@ def test_discriminator(discriminator, tf_module):
         output_reuse, logits_reuse = discriminator(image, True)
         _assert_tensor_shape(output_reuse, [None, 1], 'Discriminator Inference(reuse=True) output')
         _assert_tensor_shape(logits_reuse, [None, 1], 'Discriminator Inference(reuse=True) Logits')
-        assert mock_variable_scope.called, \
-            'tf.variable_scope not called in Discriminator Inference(reuse=True)'
-        assert mock_variable_scope.call_args == mock.call('discriminator', reuse=True), \
-            'tf.variable_scope called with wrong arguments in Discriminator Inference(reuse=True)'
+        _check_scope(mock_variable_scope, 'discriminator', True, 'Discriminator Inference(reuse=True)')
         assert _trainable_names() == variables, \
             'Discriminator Inference(reuse=True) created new variables instead of reusing them'
 
@@ -136,20 +137,14 @@ def test_generator(generator, tf_module):
 
         output = generator(z, out_channel_dim)
         _assert_tensor_shape(output, [None, 28, 28, out_channel_dim], 'Generator output (is_train=True)')
-        assert mock_variable_scope.called, \
-            'tf.variable_scope not called in Generator Training(reuse=false)'
-        assert mock_variable_scope.call_args == mock.call('generator', reuse=False), \
-            'tf.variable_scope called with wrong arguments in Generator Training(reuse=false)'
+        _check_scope(mock_variable_scope, 'generator', False, 'Generator Training(reuse=false)')
         assert _trainable_names(), 'Generator Training(reuse=false) created no variables'
         variables = _trainable_names()
 
         mock_variable_scope.reset_mock()
         output = generator(z, out_channel_dim, False)
         _assert_tensor_shape(output, [None, 28, 28, out_channel_dim], 'Generator output (is_train=False)')
-        assert mock_variable_scope.called, \
-            'tf.variable_scope not called in Generator Inference(reuse=True)'
-        assert mock_variable_scope.call_args == mock.call('generator', reuse=True), \
-            'tf.variable_scope called with wrong arguments in Generator Inference(reuse=True)'
+        _check_scope(mock_variable_scope, 'generator', True, 'Generator Inference(reuse=True)')
         assert _trainable_names() == variables, \
             'Generator Inference(reuse=True) created new variables instead of reusing them'
 
