@@ -434,8 +434,8 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
                 if steps % print_every == 0:
                     train_loss_d, train_loss_g = sess.run([d_loss, g_loss], feed_dict=feed)
                     losses.append((steps, train_loss_d, train_loss_g))
-                    print('Epoch {}/{}... Step {}... Discriminator Loss: {:.4f}... Generator Loss: {:.4f}'
-                          .format(epoch_i + 1, epoch_count, steps, train_loss_d, train_loss_g))
+                    print('Epoch {}/{}... Discriminator Loss: {:.4f}... Generator Loss: {:.4f}'
+                          .format(epoch_i + 1, epoch_count, train_loss_d, train_loss_g))
                 if steps % show_every == 0:
                     show_generator_output(sess, samples, input_z, sample_z, data_image_mode,
                                           os.path.join(output_dir, 'samples_step_{:05d}.png'.format(steps)))
@@ -481,4 +481,7 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    # In a notebook kernel sys.argv holds the kernel's own arguments, not this script's
+    exit_code = main([] if 'ipykernel' in sys.modules else None)
+    if exit_code:
+        sys.exit(exit_code)

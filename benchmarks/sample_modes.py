@@ -11,8 +11,9 @@ real images' value is printed at the end) and the mean-image distance (mean abso
 between the samples' mean image and held-out real images' mean image, in [-1, 1] units), and
 saves a 5x5 grid per mode. Used for the README's tables:
 
-    python benchmarks/sample_modes.py --batch-size 16 --learning-rate 0.0005 --steps 600
-    python benchmarks/sample_modes.py --dataset-dir ../shared/data/mnist-png --mode L ...
+    python benchmarks/sample_modes.py                     # synthetic faces, the default run's settings
+    python benchmarks/sample_modes.py --dataset-dir DIR --mode L --batch-size 64 \
+        --learning-rate 0.0002 --steps 200 --report-every 50  # DIR: MNIST digits as PNGs
 """
 import argparse
 import os
