@@ -6,9 +6,14 @@ images_square_grid, Dataset) and adds the two things a runnable copy needs today
 face dataset that works with no network, and one place that imports TensorFlow with the legacy
 Keras that `tf.compat.v1.layers` needs.
 """
+import concurrent.futures
 import contextlib
+import errno
+import glob
 import gzip
 import hashlib
+import http.client
+import json
 import math
 import os
 import shutil
@@ -28,22 +33,35 @@ class DatasetError(Exception):
     """A data problem the user can fix; its message is one line that says how."""
 
 
-# Where each dataset comes from. A list of URLs per dataset so that mirrors can be added;
-# tests pass their own table (pointing at a local server) to download_extract.
+# Where each dataset comes from: URLs tried in order (the original host first, then the mirrors
+# PyTorch and TensorFlow users moved to), the archive's md5, the folder it extracts to and how
+# many images a complete extraction holds. Tests pass their own table to download_extract.
 DATASETS = {
     'mnist': {
-        'urls': ['http://yann.lecun.com/exdb/mnist/train-images-idx3-ubyte.gz'],
+        'urls': ['http://yann.lecun.com/exdb/mnist/train-images-idx3-ubyte.gz',
+                 'https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz',
+                 'https://storage.googleapis.com/cvdf-datasets/mnist/train-images-idx3-ubyte.gz'],
         'md5': 'f68b3c2dcbeaaa9fbdd348bbdeb94873',
         'archive': 'train-images-idx3-ubyte.gz',
         'folder': 'mnist',
+        'count': 60000,
     },
     'celeba': {
         'urls': ['https://s3-us-west-1.amazonaws.com/udacity-dlnfd/datasets/celeba.zip'],
-        'md5': '00d2c5bc6d35e252742224ab0c1e8fcb',
+        'md5': '00d2c5bc6d35e252742224ab0c1e8fcb',  # the same file as CelebA's img_align_celeba.zip
         'archive': 'celeba.zip',
         'folder': 'img_align_celeba',
+        'count': 202599,
+        'manual_archive': 'img_align_celeba.zip',
+        'manual': 'download img_align_celeba.zip ("Align&Cropped Images") from the CelebA page '
+                  '(mmlab.ie.cuhk.edu.hk/projects/CelebA.html) or its Kaggle copy '
+                  '(kaggle.com/datasets/jessicali9530/celeba-dataset) and put the zip, or its '
+                  'extracted img_align_celeba/ folder, in {data_path}, then run again',
     },
 }
+DOWNLOAD_ATTEMPTS = 3  # per URL; a connection dropped mid-file resumes where it stopped
+DOWNLOAD_TIMEOUT = 60  # seconds without data before a connection counts as dropped
+COMPLETE_MARKER = '.complete'  # written into an extraction just before it is renamed into place
 
 # Image mode of each dataset name that Dataset accepts.
 IMAGE_MODES = {'mnist': 'L', 'celeba': 'RGB', 'synthetic': 'RGB'}
@@ -157,25 +175,22 @@ def _ungzip(save_path, extract_path, database_name):
 
 def _unzip(save_path, extract_path, database_name):
     """
-    Extract the images of a zip file into extract_path
+    Extract the JPEGs of a zip file, wherever they are inside it, into extract_path
     :param save_path: The path of the zip file
     :param extract_path: The folder to put the images in
-    :param database_name: Name of database, for the message
+    :param database_name: Name of database, for the progress bar
     """
-    print('Extracting {}...'.format(database_name))
     try:
         with zipfile.ZipFile(save_path) as zf:
-            zf.extractall(extract_path)
-    except zipfile.BadZipFile:
-        raise DatasetError('{} is not a zip file; delete it and download it again'
-                           .format(save_path)) from None
-    # celeba.zip holds one top folder (img_align_celeba/): lift its files up a level
-    entries = os.listdir(extract_path)
-    if len(entries) == 1 and os.path.isdir(os.path.join(extract_path, entries[0])):
-        inner = os.path.join(extract_path, entries[0])
-        for name in os.listdir(inner):
-            os.rename(os.path.join(inner, name), os.path.join(extract_path, name))
-        os.rmdir(inner)
+            members = [m for m in zf.infolist() if m.filename.lower().endswith('.jpg')]
+            for member in tqdm(members, unit='File', unit_scale=True, miniters=1,
+                               desc='Extracting {}'.format(database_name)):
+                # Flatten: celeba.zip holds img_align_celeba/*.jpg, Kaggle's copy one level deeper
+                target = os.path.join(extract_path, os.path.basename(member.filename))
+                with zf.open(member) as src, open(target, 'wb') as dst:
+                    shutil.copyfileobj(src, dst)
+    except (zipfile.BadZipFile, EOFError):
+        raise DatasetError('{} is not a zip file'.format(save_path)) from None
 
 
 def md5_of_file(path):
@@ -190,31 +205,118 @@ def md5_of_file(path):
     return digest.hexdigest()
 
 
+class _TransferCut(Exception):
+    """The server closed the connection before the whole file came."""
+
+
+def _fetch(url, part_path, pbar):
+    """
+    Download url into part_path, resuming from the bytes already there when the server allows
+    :param url: URL of the file
+    :param part_path: The partial file, appended to
+    :param pbar: tqdm bar to move
+    """
+    offset = os.path.getsize(part_path) if os.path.exists(part_path) else 0
+    request = urllib.request.Request(url, headers={'Range': 'bytes={}-'.format(offset)} if offset else {})
+    with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT) as response:
+        if offset and response.status != 206:
+            offset = 0  # the server sent the whole file: start over
+        length = response.headers.get('Content-Length')
+        expected = offset + int(length) if length else None
+        pbar.reset(total=expected)
+        pbar.update(offset)
+        with open(part_path, 'ab' if offset else 'wb') as f:
+            for chunk in iter(lambda: response.read(1 << 16), b''):
+                f.write(chunk)
+                pbar.update(len(chunk))
+    if expected is not None and os.path.getsize(part_path) < expected:
+        raise _TransferCut('connection closed at byte {} of {}'.format(os.path.getsize(part_path), expected))
+
+
 def _download(urls, save_path, database_name):
     """
-    Download the first of urls that answers to save_path, through a .part file
+    Download the first of urls that answers to save_path, through a .part file that survives a
+    dropped connection (resumed with an HTTP Range request) and is renamed only when complete
     :param urls: URLs to try in order
     :param save_path: Where the finished file goes
-    :param database_name: Name of database, for the progress bar
+    :param database_name: Name of database, for the progress bar and messages
+    :return: None; raises DatasetError naming every URL's failure when none worked
     """
     part_path = save_path + '.part'
     errors = []
-    for url in urls:
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response, open(part_path, 'wb') as f:
-                total = int(response.headers.get('Content-Length') or 0) or None
-                with tqdm(total=total, unit='B', unit_scale=True, miniters=1,
-                          desc='Downloading {}'.format(database_name)) as pbar:
-                    for chunk in iter(lambda: response.read(1 << 16), b''):
-                        f.write(chunk)
-                        pbar.update(len(chunk))
-            os.replace(part_path, save_path)
-            return
-        except (urllib.error.URLError, OSError) as err:
-            errors.append('{}: {}'.format(url, getattr(err, 'reason', err)))
-    raise DatasetError('Could not download {} ({}); check the network, or put {} in {} by hand'
-                       .format(database_name, '; '.join(errors), os.path.basename(save_path),
-                               os.path.dirname(save_path) or '.'))
+    with tqdm(unit='B', unit_scale=True, miniters=1, desc='Downloading {}'.format(database_name)) as pbar:
+        for url in urls:
+            for _ in range(DOWNLOAD_ATTEMPTS):
+                try:
+                    _fetch(url, part_path, pbar)
+                    os.replace(part_path, save_path)
+                    return
+                except urllib.error.HTTPError as err:
+                    if err.code == 416 and os.path.exists(part_path):  # nothing left to send
+                        os.replace(part_path, save_path)
+                        return
+                    errors.append('{}: HTTP {}'.format(url, err.code))
+                    break  # this host will not serve it: next URL
+                except urllib.error.URLError as err:
+                    errors.append('{}: {}'.format(url, err.reason))
+                    break  # unreachable: next URL
+                except (OSError, http.client.HTTPException, _TransferCut) as err:
+                    if getattr(err, 'errno', None) == errno.ENOSPC:
+                        raise DatasetError('Disk full while downloading {}: free some space in {} and run '
+                                           'again (the download resumes from the {} bytes kept in {})'
+                                           .format(database_name, os.path.dirname(save_path) or '.',
+                                                   os.path.getsize(part_path), part_path)) from None
+                    errors.append('{}: {}'.format(url, err.__class__.__name__ if not str(err) else err))
+    raise DatasetError('Could not download {} ({})'.format(database_name, '; '.join(errors)))
+
+
+def _clear_stale_extractions(data_path, folder):
+    """
+    Remove temporary folders an interrupted extraction left behind
+    :param data_path: Folder for the data
+    :param folder: The dataset's folder name
+    """
+    for stale in glob.glob(os.path.join(data_path, '.{}-extracting-*'.format(folder))):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _check_complete(extract_path, source, database_name):
+    """
+    Accept a dataset folder only when it is a finished extraction (it has the marker) or holds
+    every image (say, extracted by hand)
+    :param extract_path: The dataset's folder
+    :param source: The dataset's entry in DATASETS
+    :param database_name: Name of database, for the message
+    """
+    if os.path.exists(os.path.join(extract_path, COMPLETE_MARKER)):
+        return
+    count = len(list_image_files(extract_path))
+    if count != source['count']:
+        raise DatasetError('{} holds {} of the {} images of {}: it is not a complete extraction; move it '
+                           'away or delete it and run again'.format(extract_path, count, source['count'],
+                                                                     database_name))
+    try:
+        open(os.path.join(extract_path, COMPLETE_MARKER), 'w').close()  # saves the count next time
+    except OSError:
+        pass  # a read-only folder is fine: it is counted again next time
+
+
+def _extract(save_path, extract_path, database_name):
+    """
+    Extract an archive into a temporary folder beside extract_path, then rename it into place
+    :param save_path: The archive
+    :param extract_path: Where the images end up
+    :param database_name: Name of database, for the progress bar
+    """
+    data_path = os.path.dirname(extract_path)
+    extract_fn = _ungzip if save_path.endswith('.gz') else _unzip
+    tmp_path = tempfile.mkdtemp(prefix='.{}-extracting-'.format(os.path.basename(extract_path)), dir=data_path)
+    try:
+        extract_fn(save_path, tmp_path, database_name)
+        open(os.path.join(tmp_path, COMPLETE_MARKER), 'w').close()
+        os.rename(tmp_path, extract_path)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)  # a no-op once renamed
 
 
 def download_extract(database_name, data_path, sources=None):
@@ -232,27 +334,36 @@ def download_extract(database_name, data_path, sources=None):
     extract_path = os.path.join(data_path, source['folder'])
     save_path = os.path.join(data_path, source['archive'])
 
-    # The extraction is renamed into place only when complete, so its folder means "done"
     if os.path.exists(extract_path):
+        _check_complete(extract_path, source, database_name)
         print('Found {} Data'.format(database_name))
         return
 
     os.makedirs(data_path, exist_ok=True)
+    _clear_stale_extractions(data_path, source['folder'])
+    manual_path = os.path.join(data_path, source.get('manual_archive', source['archive']))
+    if os.path.exists(manual_path) and not os.path.exists(save_path):
+        save_path = manual_path  # put there by hand; its md5 is checked like a download's
     if not os.path.exists(save_path):
-        _download(source['urls'], save_path, database_name)
+        try:
+            _download(source['urls'], save_path, database_name)
+        except DatasetError as err:
+            manual = source.get('manual', 'put {} in {{data_path}} by hand'.format(source['archive']))
+            raise DatasetError('{}; check the network, or {}'.format(err, manual.format(data_path=data_path))) from None
 
     if md5_of_file(save_path) != source['md5']:
+        if save_path == manual_path != os.path.join(data_path, source['archive']):
+            raise DatasetError('{} is not the official file (its md5 differs): download it again, or extract '
+                               'its images into {} yourself'.format(save_path, extract_path))
         os.remove(save_path)
-        raise DatasetError('{} failed its md5 check and was removed; run again to download it '
-                           'again'.format(save_path))
+        raise DatasetError('{} failed its md5 check and was removed; run again to download it again'
+                           .format(save_path))
 
-    extract_fn = _ungzip if save_path.endswith('.gz') else _unzip
-    tmp_path = tempfile.mkdtemp(prefix='.{}-extracting-'.format(source['folder']), dir=data_path)
     try:
-        extract_fn(save_path, tmp_path, database_name)
-        os.rename(tmp_path, extract_path)
-    finally:
-        shutil.rmtree(tmp_path, ignore_errors=True)  # a no-op once renamed
+        _extract(save_path, extract_path, database_name)
+    except DatasetError as err:
+        os.remove(save_path)
+        raise DatasetError('{}: removed it; run again to download it again'.format(err)) from None
 
     # Remove compressed data
     os.remove(save_path)
@@ -434,32 +545,150 @@ def images_square_grid(images, mode):
     return Image.fromarray(grid)
 
 
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+
+
+def list_image_files(folder):
+    """
+    Find every image under a folder, recursively, skipping hidden folders (such as the cache)
+    :param folder: Folder to search
+    :return: Sorted list of jpg, jpeg and png paths
+    """
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith('.')]
+        found.extend(os.path.join(root, name) for name in files if name.lower().endswith(IMAGE_EXTENSIONS))
+    return sorted(found)
+
+
+def _decode_or_none(image_file, width, height, mode):
+    """
+    :return: get_image's array, or None for a file that cannot be read as an image
+    """
+    try:
+        return get_image(image_file, width, height, mode)
+    except (OSError, ValueError, SyntaxError):  # what Pillow raises for corrupt or truncated files
+        return None
+
+
+def _cache_key(image_files, width, height, mode):
+    """
+    :return: A key that changes when the file list, any file's size, the image size or the mode does
+    """
+    digest = hashlib.sha1('v1 {} {} {}\n'.format(width, height, mode).encode())
+    for image_file in image_files:
+        digest.update('{}\t{}\n'.format(os.path.abspath(image_file), os.path.getsize(image_file)).encode())
+    return digest.hexdigest()[:20]
+
+
+def _default_cache_dir(image_files):
+    """
+    :return: A .cache folder beside the data, or one in the temporary folder if that is read-only
+    """
+    beside = os.path.join(os.path.commonpath([os.path.abspath(f) for f in image_files]), '.cache')
+    if len(image_files) == 1:
+        beside = os.path.join(os.path.dirname(os.path.abspath(image_files[0])), '.cache')
+    try:
+        os.makedirs(beside, exist_ok=True)
+        if os.access(beside, os.W_OK):
+            return beside
+    except OSError:
+        pass
+    return os.path.join(tempfile.gettempdir(), 'dlnd-face-cache')
+
+
+def build_cache(image_files, width, height, mode, cache_dir, workers=None):
+    """
+    Preprocess images once, exactly as get_image does, into a uint8 .npy file that is memory-mapped
+    :param image_files: Image paths
+    :param width: Width of image
+    :param height: Height of image
+    :param mode: Mode of image, 'RGB' or 'L'
+    :param cache_dir: Folder for the cache files
+    :param workers: Decoding threads (Pillow decodes without the GIL); default: one per core
+    :return: (read-only memmap of shape (n, height, width, channels), indices of unreadable files)
+    """
+    channels = 1 if mode == 'L' else 3
+    prefix = '{}-{}x{}-'.format(mode, width, height)
+    key = prefix + _cache_key(image_files, width, height, mode)
+    array_path = os.path.join(cache_dir, key + '.npy')
+    index_path = os.path.join(cache_dir, key + '.json')  # written last: its presence means complete
+    if not os.path.exists(index_path):
+        os.makedirs(cache_dir, exist_ok=True)
+        for old in glob.glob(os.path.join(cache_dir, prefix + '*')):  # caches of the folder as it was
+            os.remove(old)
+        tmp_path = array_path + '.tmp{}'.format(os.getpid())
+        images = np.lib.format.open_memmap(tmp_path, mode='w+', dtype=np.uint8,
+                                           shape=(len(image_files), height, width, channels))
+        skipped = []
+        with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count()) as pool:
+            decoded = pool.map(lambda f: _decode_or_none(f, width, height, mode), image_files, chunksize=64)
+            for i, image in enumerate(tqdm(decoded, total=len(image_files), unit='File', desc='Caching images')):
+                if image is None:
+                    skipped.append(i)
+                else:
+                    images[i] = image.reshape(height, width, channels)
+        images.flush()
+        del images
+        os.replace(tmp_path, array_path)
+        with open(index_path + '.tmp', 'w') as f:
+            json.dump({'count': len(image_files), 'skipped': skipped}, f)
+        os.replace(index_path + '.tmp', index_path)
+    with open(index_path) as f:
+        skipped = json.load(f)['skipped']
+    return np.load(array_path, mmap_mode='r'), skipped
+
+
 class Dataset(object):
     """
     Dataset
     """
-    def __init__(self, dataset_name, data_files, seed=None):
+    def __init__(self, dataset_name, data_files, seed=None, image_mode=None, cache_dir=None):
         """
-        Initialize the class
-        :param dataset_name: Database name, 'mnist', 'celeba' or 'synthetic'
+        Initialize the class; preprocesses the images into a cache on first use
+        :param dataset_name: Database name, 'mnist', 'celeba', 'synthetic' or 'folder'
         :param data_files: List of files in the database
         :param seed: Seed for the order of images in each epoch
+        :param image_mode: 'RGB' or 'L'; needed for 'folder', otherwise the dataset's own
+        :param cache_dir: Folder for the cache (default: .cache beside the images)
         """
         image_width = 28
         image_height = 28
-        if dataset_name not in IMAGE_MODES:
+        if dataset_name not in IMAGE_MODES and image_mode is None:
             raise DatasetError('Unknown dataset {!r}: choose one of {}'
                                .format(dataset_name, ', '.join(sorted(IMAGE_MODES))))
-        self.image_mode = IMAGE_MODES[dataset_name]
+        self.image_mode = image_mode or IMAGE_MODES[dataset_name]
         image_channels = 1 if self.image_mode == 'L' else 3
+        data_files = list(data_files)
+        if not data_files:
+            raise DatasetError('No images for the {} dataset: the folder has no jpg, jpeg or png files'
+                               .format(dataset_name))
 
-        self.data_files = list(data_files)
+        self._images, skipped = build_cache(data_files, image_width, image_height, self.image_mode,
+                                            cache_dir or _default_cache_dir(data_files))
+        if skipped:
+            print('warning: skipped {} unreadable image{} of {} (first: {})'.format(
+                len(skipped), 's' if len(skipped) > 1 else '', len(data_files), data_files[skipped[0]]),
+                file=sys.stderr)
+        self._indices = np.setdiff1d(np.arange(len(data_files)), skipped)
+        if not len(self._indices):
+            raise DatasetError('None of the {} images of the {} dataset can be read'
+                               .format(len(data_files), dataset_name))
+        self.data_files = [data_files[i] for i in self._indices]
         self.shape = len(self.data_files), image_width, image_height, image_channels
         self._rng = np.random.default_rng(seed)
 
+    def images(self, positions):
+        """
+        Images by position in data_files, with get_batch's values
+        :param positions: Positions in data_files
+        :return: float32 array (len(positions), 28, 28, channels), values 0-255
+        """
+        return self._images[self._indices[np.asarray(positions)]].astype(np.float32)
+
     def get_batches(self, batch_size):
         """
-        Generate batches, in a new random order on each call (each epoch)
+        Generate batches from the cache, in a new random order on each call (each epoch)
         :param batch_size: Batch Size
         :return: Batches of data, float32 in [-0.5, 0.5]; a last partial batch is dropped
         """
@@ -467,9 +696,4 @@ class Dataset(object):
 
         order = self._rng.permutation(self.shape[0])
         for start in range(0, self.shape[0] - batch_size + 1, batch_size):
-            data_batch = get_batch(
-                [self.data_files[i] for i in order[start:start + batch_size]],
-                *self.shape[1:3],
-                self.image_mode)
-
-            yield data_batch / image_max_value - 0.5
+            yield self.images(order[start:start + batch_size]) / image_max_value - 0.5

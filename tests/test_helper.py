@@ -1,13 +1,9 @@
 """helper.py: cropping, grids, batches, IDX and zip extraction, downloads, synthetic faces."""
 import gzip
-import hashlib
-import http.server
 import os
 import struct
 import subprocess
 import sys
-import threading
-import zipfile
 
 import numpy as np
 import pytest
@@ -160,105 +156,6 @@ def test_read_idx_images_rejects_wrong_magic(tmp_path):
         f.write(struct.pack('>II', 2049, 3) + bytes(3))  # an IDX label file
     with pytest.raises(helper.DatasetError, match='magic number 2049'):
         helper.read_idx_images(str(tmp_path / 'labels.gz'))
-
-
-class _Server:
-    """A local HTTP server for files the test writes; nothing leaves 127.0.0.1."""
-
-    def __init__(self, folder):
-        handler = lambda *args: http.server.SimpleHTTPRequestHandler(*args, directory=folder)  # noqa: E731
-        http.server.SimpleHTTPRequestHandler.log_message = lambda *args: None
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-        self.url = 'http://127.0.0.1:{}/'.format(self.httpd.server_address[1])
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def _md5(path):
-    return hashlib.md5(open(path, 'rb').read()).hexdigest()
-
-
-def _sources(server, name, archive, folder, md5):
-    return {name: {'urls': [server.url + archive], 'md5': md5, 'archive': archive, 'folder': folder}}
-
-
-def test_download_extract_mnist_from_local_server(tmp_path):
-    served = tmp_path / 'served'
-    served.mkdir()
-    images = np.random.default_rng(3).integers(0, 256, (4, 28, 28), dtype=np.uint8)
-    archive = str(served / 'train-images-idx3-ubyte.gz')
-    _idx_gzip(archive, images)
-    data = str(tmp_path / 'data')
-    with _Server(str(served)) as server:
-        sources = _sources(server, 'mnist', 'train-images-idx3-ubyte.gz', 'mnist', _md5(archive))
-        helper.download_extract('mnist', data, sources=sources)
-    files = sorted(os.listdir(os.path.join(data, 'mnist')))
-    assert files == ['image_{}.png'.format(i) for i in range(4)]
-    for i in range(4):
-        np.testing.assert_array_equal(
-            helper.get_image(os.path.join(data, 'mnist', 'image_{}.png'.format(i)), 28, 28, 'L'), images[i])
-    assert sorted(os.listdir(data)) == ['mnist']  # archive and temporary folders are gone
-
-
-def test_download_extract_celeba_zip_and_skip_when_present(tmp_path, capsys):
-    served = tmp_path / 'served'
-    served.mkdir()
-    archive = str(served / 'celeba.zip')
-    jpg = tmp_path / '000001.jpg'
-    Image.new('RGB', (178, 218), (200, 100, 50)).save(str(jpg))
-    with zipfile.ZipFile(archive, 'w') as zf:
-        zf.write(str(jpg), 'img_align_celeba/000001.jpg')
-        zf.write(str(jpg), 'img_align_celeba/000002.jpg')
-    data = str(tmp_path / 'data')
-    with _Server(str(served)) as server:
-        sources = _sources(server, 'celeba', 'celeba.zip', 'img_align_celeba', _md5(archive))
-        helper.download_extract('celeba', data, sources=sources)
-        assert sorted(os.listdir(os.path.join(data, 'img_align_celeba'))) == ['000001.jpg', '000002.jpg']
-        assert sorted(os.listdir(data)) == ['img_align_celeba']
-        helper.download_extract('celeba', data, sources=sources)
-    assert 'Found celeba Data' in capsys.readouterr().out
-
-
-def test_download_with_wrong_checksum_removes_the_file(tmp_path):
-    served = tmp_path / 'served'
-    served.mkdir()
-    (served / 'celeba.zip').write_bytes(b'not the real archive')
-    data = str(tmp_path / 'data')
-    with _Server(str(served)) as server:
-        sources = _sources(server, 'celeba', 'celeba.zip', 'img_align_celeba', '0' * 32)
-        with pytest.raises(helper.DatasetError, match='md5 check and was removed'):
-            helper.download_extract('celeba', data, sources=sources)
-    assert os.listdir(data) == []
-
-
-def test_download_failure_is_one_line_with_what_to_do(tmp_path):
-    with _Server(str(tmp_path)) as server:  # serves an empty folder: 404
-        sources = _sources(server, 'mnist', 'missing.gz', 'mnist', '0' * 32)
-        with pytest.raises(helper.DatasetError) as err:
-            helper.download_extract('mnist', str(tmp_path / 'data'), sources=sources)
-    message = str(err.value)
-    assert '\n' not in message and 'put missing.gz in' in message
-    assert not os.path.exists(str(tmp_path / 'data' / 'mnist'))
-
-
-def test_failed_extraction_leaves_no_dataset_folder(tmp_path):
-    served = tmp_path / 'served'
-    served.mkdir()
-    (served / 'celeba.zip').write_bytes(b'PK not really a zip')
-    data = str(tmp_path / 'data')
-    with _Server(str(served)) as server:
-        sources = _sources(server, 'celeba', 'celeba.zip', 'img_align_celeba', _md5(str(served / 'celeba.zip')))
-        with pytest.raises(helper.DatasetError, match='not a zip file'):
-            helper.download_extract('celeba', data, sources=sources)
-    assert not os.path.exists(os.path.join(data, 'img_align_celeba'))
-    assert [name for name in os.listdir(data) if name.startswith('.')] == []
 
 
 def test_synthetic_faces_are_celeba_shaped_and_deterministic(tmp_path):

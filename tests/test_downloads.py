@@ -1,0 +1,306 @@
+"""
+download_extract against a local HTTP server (127.0.0.1 only) that can answer 404, cut a
+transfer, honour or ignore Range requests, and serve files that are not archives. Each test
+checks the final state on disk and the message.
+"""
+import gzip
+import hashlib
+import http.server
+import os
+import struct
+import threading
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import helper
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves server.files {path: bytes}; server.faults {path: 'cut' | 'cut-once' | 'no-range'}."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        server = self.server
+        server.requests.append((self.path, self.headers.get('Range')))
+        body = server.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        fault = server.faults.get(self.path)
+        start = 0
+        range_header = self.headers.get('Range')
+        if range_header and fault != 'no-range':
+            start = int(range_header.split('=')[1].rstrip('-'))
+            self.send_response(206)
+            self.send_header('Content-Range', 'bytes {}-{}/{}'.format(start, len(body) - 1, len(body)))
+        else:
+            self.send_response(200)
+        self.send_header('Content-Length', str(len(body) - start))
+        self.end_headers()
+        if fault == 'cut' or (fault == 'cut-once' and not server.cut_done):
+            server.cut_done = True
+            self.wfile.write(body[start:start + (len(body) - start) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body[start:])
+
+
+class _Server:
+    def __init__(self, files, faults=None):
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
+        self.httpd.files = files
+        self.httpd.faults = faults or {}
+        self.httpd.requests = []
+        self.httpd.cut_done = False
+        self.url = 'http://127.0.0.1:{}'.format(self.httpd.server_address[1])
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def requests(self):
+        return self.httpd.requests
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _idx_bytes(count=6, seed=0):
+    images = np.random.default_rng(seed).integers(0, 256, (count, 28, 28), dtype=np.uint8)
+    return gzip.compress(struct.pack('>IIII', 2051, count, 28, 28) + images.tobytes(), mtime=0), images
+
+
+def _zip_bytes(tmp_path, count=3, top='img_align_celeba'):
+    path = str(tmp_path / 'made.zip')
+    with zipfile.ZipFile(path, 'w') as zf:
+        for i in range(count):
+            jpg = str(tmp_path / 'face.jpg')
+            Image.new('RGB', (178, 218), (10 * i, 100, 50)).save(jpg)
+            zf.write(jpg, '{}/{:06d}.jpg'.format(top, i + 1))
+    return open(path, 'rb').read()
+
+
+def _sources(server, paths, body, name='mnist', archive='train-images-idx3-ubyte.gz', count=6, md5=None):
+    entry = {'urls': [server.url + p for p in paths], 'md5': md5 or hashlib.md5(body).hexdigest(),
+             'archive': archive, 'folder': name, 'count': count}
+    return {name: entry}
+
+
+def _images_in(folder):
+    return [os.path.basename(p) for p in helper.list_image_files(folder)]
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(monkeypatch):
+    monkeypatch.setattr(helper, 'DOWNLOAD_TIMEOUT', 10)
+
+
+def test_success_extracts_and_leaves_only_the_dataset(tmp_path):
+    body, images = _idx_bytes()
+    data = str(tmp_path / 'data')
+    with _Server({'/a.gz': body}) as server:
+        helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body))
+    assert os.listdir(data) == ['mnist']
+    assert _images_in(os.path.join(data, 'mnist')) == sorted('image_{}.png'.format(i) for i in range(6))
+    np.testing.assert_array_equal(np.array(Image.open(os.path.join(data, 'mnist', 'image_5.png'))), images[5])
+
+
+def test_404_on_first_mirror_then_success_on_second(tmp_path):
+    body, _ = _idx_bytes()
+    data = str(tmp_path / 'data')
+    with _Server({'/mirror2/a.gz': body}) as server:
+        helper.download_extract('mnist', data, sources=_sources(server, ['/gone/a.gz', '/mirror2/a.gz'], body))
+        assert [path for path, _ in server.requests] == ['/gone/a.gz', '/mirror2/a.gz']
+    assert len(_images_in(os.path.join(data, 'mnist'))) == 6
+
+
+def test_wrong_checksum_removes_the_file_and_says_so(tmp_path):
+    body, _ = _idx_bytes()
+    data = str(tmp_path / 'data')
+    with _Server({'/a.gz': body}) as server:
+        with pytest.raises(helper.DatasetError) as err:
+            helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, md5='0' * 32))
+    assert 'failed its md5 check and was removed' in str(err.value) and '\n' not in str(err.value)
+    assert os.listdir(data) == []
+
+
+def test_transfer_cut_halfway_is_resumed_with_a_range_request(tmp_path):
+    body, _ = _idx_bytes(count=50)
+    data = str(tmp_path / 'data')
+    with _Server({'/a.gz': body}, faults={'/a.gz': 'cut-once'}) as server:
+        helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, count=50))
+        assert server.requests == [('/a.gz', None), ('/a.gz', 'bytes={}-'.format(len(body) // 2))]
+    assert len(_images_in(os.path.join(data, 'mnist'))) == 50
+    assert os.listdir(data) == ['mnist']
+
+
+def test_server_without_range_support_restarts_the_file(tmp_path):
+    body, _ = _idx_bytes(count=50)
+    data = str(tmp_path / 'data')
+    with _Server({'/a.gz': body}, faults={'/a.gz': 'no-range'}) as server:
+        server.httpd.faults['/a.gz'] = 'no-range'
+        os.makedirs(data)
+        with open(os.path.join(data, 'train-images-idx3-ubyte.gz.part'), 'wb') as f:
+            f.write(body[:100])  # a .part left by an earlier run
+        helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, count=50))
+        assert server.requests == [('/a.gz', 'bytes=100-')]
+    assert len(_images_in(os.path.join(data, 'mnist'))) == 50
+
+
+def test_server_that_always_drops_the_connection_fails_and_keeps_the_part(tmp_path):
+    body, _ = _idx_bytes(count=50)
+    data = str(tmp_path / 'data')
+    with _Server({'/a.gz': body}, faults={'/a.gz': 'cut'}) as server:
+        with pytest.raises(helper.DatasetError) as err:
+            helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, count=50))
+        assert len(server.requests) == helper.DOWNLOAD_ATTEMPTS
+    message = str(err.value)
+    assert message.startswith('Could not download mnist (') and 'put train-images-idx3-ubyte.gz in' in message
+    assert '\n' not in message
+    assert os.listdir(data) == ['train-images-idx3-ubyte.gz.part']  # kept for a resume, never taken as done
+
+
+def test_no_network_names_the_manual_steps(tmp_path):
+    sources = {'celeba': dict(helper.DATASETS['celeba'], urls=['http://127.0.0.1:9/celeba.zip'])}
+    with pytest.raises(helper.DatasetError) as err:
+        helper.download_extract('celeba', str(tmp_path / 'data'), sources=sources)
+    message = str(err.value)
+    assert 'img_align_celeba.zip' in message and 'kaggle' in message.lower() and '\n' not in message
+    assert str(tmp_path / 'data') in message
+
+
+def test_file_that_is_not_an_archive_is_removed_with_a_message(tmp_path):
+    body = b'<html>quota exceeded</html>'
+    data = str(tmp_path / 'data')
+    with _Server({'/celeba.zip': body}) as server:
+        sources = _sources(server, ['/celeba.zip'], body, name='img_align_celeba', archive='celeba.zip')
+        with pytest.raises(helper.DatasetError) as err:
+            helper.download_extract('img_align_celeba', data, sources=sources)
+    assert 'is not a zip file: removed it' in str(err.value)
+    assert os.listdir(data) == []
+
+
+def test_gzip_that_is_not_idx_is_removed_with_a_message(tmp_path):
+    body = gzip.compress(b'not an idx file at all', mtime=0)
+    data = str(tmp_path / 'data')
+    with _Server({'/a.gz': body}) as server:
+        with pytest.raises(helper.DatasetError, match='not an IDX image file'):
+            helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body))
+    assert os.listdir(data) == []
+
+
+def test_crash_during_extraction_then_a_clean_rerun(tmp_path, monkeypatch):
+    body, _ = _idx_bytes(count=20)
+    data = str(tmp_path / 'data')
+    real_save = Image.Image.save
+    saved = []
+
+    def crashing_save(self, fp, *args, **kwargs):
+        if len(saved) == 7:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of writing the images
+        saved.append(fp)
+        return real_save(self, fp, *args, **kwargs)
+
+    with _Server({'/a.gz': body}) as server:
+        sources = _sources(server, ['/a.gz'], body, count=20)
+        monkeypatch.setattr(Image.Image, 'save', crashing_save)
+        with pytest.raises(KeyboardInterrupt):
+            helper.download_extract('mnist', data, sources=sources)
+        assert os.listdir(data) == ['train-images-idx3-ubyte.gz']  # no half dataset; archive kept
+        monkeypatch.setattr(Image.Image, 'save', real_save)
+        helper.download_extract('mnist', data, sources=sources)
+        assert len(server.requests) == 1  # the re-run used the archive it already had
+    assert len(_images_in(os.path.join(data, 'mnist'))) == 20
+
+
+def test_hard_crash_leftovers_are_cleared_and_never_taken_for_data(tmp_path):
+    body, _ = _idx_bytes()
+    data = tmp_path / 'data'
+    stale = data / '.mnist-extracting-abc123'
+    stale.mkdir(parents=True)
+    (stale / 'image_0.png').write_bytes(b'half')  # what a killed process leaves
+    with _Server({'/a.gz': body}) as server:
+        helper.download_extract('mnist', str(data), sources=_sources(server, ['/a.gz'], body))
+    assert sorted(os.listdir(str(data))) == ['mnist']
+
+
+def test_incomplete_folder_already_there_is_refused(tmp_path):
+    data = tmp_path / 'data'
+    (data / 'mnist').mkdir(parents=True)
+    Image.new('L', (28, 28)).save(str(data / 'mnist' / 'image_0.png'))
+    sources = {'mnist': dict(helper.DATASETS['mnist'], urls=[])}
+    with pytest.raises(helper.DatasetError) as err:
+        helper.download_extract('mnist', str(data), sources=sources)
+    assert 'holds 1 of the 60000 images of mnist: it is not a complete extraction' in str(err.value)
+
+
+def test_celeba_zip_flattened_and_skipped_when_present(tmp_path, capsys):
+    body = _zip_bytes(tmp_path)
+    data = str(tmp_path / 'data')
+    with _Server({'/celeba.zip': body}) as server:
+        sources = _sources(server, ['/celeba.zip'], body, name='celeba', archive='celeba.zip', count=3)
+        sources['celeba']['folder'] = 'img_align_celeba'
+        helper.download_extract('celeba', data, sources=sources)
+        helper.download_extract('celeba', data, sources=sources)
+        assert len(server.requests) == 1
+    assert _images_in(os.path.join(data, 'img_align_celeba')) == ['000001.jpg', '000002.jpg', '000003.jpg']
+    assert 'Found celeba Data' in capsys.readouterr().out
+
+
+def test_manual_official_zip_or_folder_is_accepted(tmp_path):
+    body = _zip_bytes(tmp_path, top='img_align_celeba/img_align_celeba')  # Kaggle nests one level more
+    data = tmp_path / 'data'
+    data.mkdir()
+    (data / 'img_align_celeba.zip').write_bytes(body)
+    sources = {'celeba': dict(helper.DATASETS['celeba'], urls=[], md5=hashlib.md5(body).hexdigest(), count=3)}
+    helper.download_extract('celeba', str(data), sources=sources)
+    assert _images_in(str(data / 'img_align_celeba')) == ['000001.jpg', '000002.jpg', '000003.jpg']
+    # An extracted folder placed by hand, complete: accepted as it is
+    by_hand = tmp_path / 'by_hand'
+    (by_hand / 'img_align_celeba').mkdir(parents=True)
+    for i in range(3):
+        Image.new('RGB', (178, 218)).save(str(by_hand / 'img_align_celeba' / '{}.jpg'.format(i)))
+    helper.download_extract('celeba', str(by_hand), sources=sources)
+
+
+def test_manual_zip_with_other_md5_is_kept_and_explained(tmp_path):
+    data = tmp_path / 'data'
+    data.mkdir()
+    (data / 'img_align_celeba.zip').write_bytes(b'some other zip')
+    sources = {'celeba': dict(helper.DATASETS['celeba'], urls=[])}
+    with pytest.raises(helper.DatasetError, match='is not the official file'):
+        helper.download_extract('celeba', str(data), sources=sources)
+    assert os.listdir(str(data)) == ['img_align_celeba.zip']
+
+
+def test_disk_full_says_what_to_do_and_keeps_the_part(tmp_path, monkeypatch):
+    body, _ = _idx_bytes(count=50)
+    data = str(tmp_path / 'data')
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, 'No space left on device')
+
+    with _Server({'/a.gz': body}) as server:
+        real_open = open
+
+        def open_full(path, mode='r', *args, **kwargs):
+            handle = real_open(path, mode, *args, **kwargs)
+            if str(path).endswith('.part'):
+                handle.write = full_disk
+            return handle
+
+        monkeypatch.setattr('builtins.open', open_full)
+        with pytest.raises(helper.DatasetError) as err:
+            helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, count=50))
+    assert str(err.value).startswith('Disk full while downloading mnist: free some space in ')
+    assert 'the download resumes from the 0 bytes kept in' in str(err.value)
+    assert os.listdir(data) == ['train-images-idx3-ubyte.gz.part']
