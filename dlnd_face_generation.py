@@ -12,7 +12,6 @@ or step through the `# %%` cells in an editor that runs them (VS Code, Jupyter, 
 import argparse
 import os
 import sys
-from glob import glob
 
 import numpy as np
 
@@ -72,10 +71,14 @@ def build_parser():
     parser = OneLineParser(
         description='Train the face-generation DCGAN (Udacity DLND project) in TF1 graph style.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--dataset', choices=['synthetic', 'mnist', 'celeba'], default='synthetic',
+    parser.add_argument('--dataset', choices=['synthetic', 'mnist', 'celeba', 'folder'], default='synthetic',
                         help='synthetic: drawn faces made on first use, no download; mnist and '
-                             'celeba are downloaded into --data-dir')
-    parser.add_argument('--data-dir', default='./data', help='folder for datasets')
+                             'celeba are downloaded into --data-dir; folder: every jpg, jpeg and png '
+                             'under --data-dir')
+    parser.add_argument('--data-dir', default='./data',
+                        help='folder for datasets; with --dataset folder, the folder of images')
+    parser.add_argument('--channels', type=int, choices=[1, 3], default=3,
+                        help='with --dataset folder: 1 trains on grayscale, 3 on colour')
     parser.add_argument('--epochs', type=_positive_int, default=None,
                         help='passes over the data (default: 1, or 2 for mnist as in the notebook)')
     parser.add_argument('--batch-size', type=_positive_int, default=16,
@@ -108,19 +111,22 @@ SYNTHETIC_FACES = 9600  # 600 steps per epoch at batch 16: about 3 minutes on 2 
 def get_data_files(dataset, data_dir, seed):
     """
     Download (or draw) a dataset and list its image files
-    :param dataset: 'synthetic', 'mnist' or 'celeba'
-    :param data_dir: Folder for datasets
+    :param dataset: 'synthetic', 'mnist', 'celeba' or 'folder'
+    :param data_dir: Folder for datasets; for 'folder', the folder of images itself
     :param seed: Seed of the synthetic faces
     :return: Sorted list of image paths
     """
     if dataset == 'synthetic':
         folder = helper.make_synthetic_faces(data_dir, SYNTHETIC_FACES, seed)
-        pattern = '*.jpg'
+    elif dataset == 'folder':
+        if not os.path.isdir(data_dir):
+            raise helper.DatasetError('--data-dir {} is not a folder: point it at a folder of images'
+                                      .format(data_dir))
+        folder = data_dir
     else:
         helper.download_extract(dataset, data_dir)
         folder = os.path.join(data_dir, helper.DATASETS[dataset]['folder'])
-        pattern = '*.png' if dataset == 'mnist' else '*.jpg'
-    return sorted(glob(os.path.join(folder, pattern)))
+    return helper.list_image_files(folder)
 
 
 # %% [markdown]
@@ -129,18 +135,17 @@ def get_data_files(dataset, data_dir, seed):
 # the centre 108x108 (the face) and resizes it to 28x28.
 
 # %%
-def save_real_grid(data_files, image_mode, output_dir, show_n_images=25):
+def save_real_grid(dataset, output_dir, show_n_images=25):
     """
     Save a 5x5 grid of real images, as the notebook's "Explore the Data" cell showed
-    :param data_files: Image paths
-    :param image_mode: 'RGB' or 'L'
+    :param dataset: helper.Dataset
     :param output_dir: Folder for the PNG
     :param show_n_images: How many images to put in the grid
     :return: Path of the PNG
     """
-    images = helper.get_batch(data_files[:show_n_images], 28, 28, image_mode)
+    images = dataset.images(range(min(show_n_images, dataset.shape[0])))
     path = os.path.join(output_dir, 'real_images.png')
-    helper.images_square_grid(images, image_mode).save(path)
+    helper.images_square_grid(images, dataset.image_mode).save(path)
     return path
 
 
@@ -462,11 +467,12 @@ def main(argv=None):
     try:
         os.makedirs(args.output_dir, exist_ok=True)
         data_files = get_data_files(args.dataset, args.data_dir, args.seed)
-        dataset = helper.Dataset(args.dataset, data_files, seed=args.seed)
+        image_mode = {1: 'L', 3: 'RGB'}[args.channels] if args.dataset == 'folder' else None
+        dataset = helper.Dataset(args.dataset, data_files, seed=args.seed, image_mode=image_mode)
         if args.batch_size > dataset.shape[0]:
             parser.error('--batch-size {} is larger than the {} images in {}'
                          .format(args.batch_size, dataset.shape[0], args.dataset))
-        print('Real images: {}'.format(save_real_grid(data_files, dataset.image_mode, args.output_dir)))
+        print('Real images: {}'.format(save_real_grid(dataset, args.output_dir)))
     except (helper.DatasetError, OSError) as err:
         print('error: {}'.format(err), file=sys.stderr)
         return 1

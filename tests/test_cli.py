@@ -3,12 +3,14 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import dlnd_face_generation as dlnd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FLAGS = ['--dataset', '--data-dir', '--epochs', '--batch-size', '--z-dim', '--learning-rate', '--beta1',
+FLAGS = ['--dataset', '--data-dir', '--channels', '--epochs', '--batch-size', '--z-dim', '--learning-rate', '--beta1',
          '--max-steps', '--output-dir', '--seed']
 
 
@@ -75,3 +77,45 @@ def test_main_runs_end_to_end_on_tiny_synthetic_data(tmp_path, capsys, monkeypat
     assert sorted(os.listdir(out)) == ['real_images.png', 'samples_final.png']
     stdout = capsys.readouterr().out
     assert 'TensorFlow Version: ' in stdout and 'samples_final.png' in stdout
+
+
+def _folder_of_images(folder, count):
+    rng = np.random.default_rng(count)
+    for i in range(count):
+        sub = os.path.join(folder, 'part{}'.format(i % 2))  # found recursively
+        os.makedirs(sub, exist_ok=True)
+        size = (28, 28) if i % 3 == 0 else (178, 218)  # 28x28 kept, others cropped and resized
+        Image.fromarray(rng.integers(0, 256, size[::-1] + (3,), dtype=np.uint8)).save(
+            os.path.join(sub, '{}.{}'.format(i, 'png' if i % 2 else 'jpg')))
+
+
+def test_folder_dataset_trains_in_grayscale(tmp_path, capsys):
+    _folder_of_images(str(tmp_path / 'pics'), 10)
+    out = str(tmp_path / 'out')
+    code = dlnd.main(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--channels', '1',
+                      '--batch-size', '4', '--max-steps', '1', '--output-dir', out])
+    assert code == 0
+    with Image.open(os.path.join(out, 'samples_final.png')) as grid, \
+            Image.open(os.path.join(out, 'real_images.png')) as real:
+        assert grid.mode == 'L' and real.mode == 'L' and real.size == (3 * 28, 3 * 28)
+
+
+def test_folder_with_fewer_images_than_a_batch_is_refused_before_training(tmp_path, capsys):
+    _folder_of_images(str(tmp_path / 'pics'), 3)
+    with pytest.raises(SystemExit) as exit_info:
+        dlnd.main(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--output-dir', str(tmp_path / 'out')])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith('error: --batch-size 16 is larger than the 3 images in folder (see --help)')
+
+
+@pytest.mark.parametrize('make,expected', [
+    (lambda path: os.makedirs(path), 'No images for the folder dataset: the folder has no jpg, jpeg or png files'),
+    (lambda path: None, 'is not a folder: point it at a folder of images'),
+])
+def test_empty_or_missing_folder_is_one_line_error(tmp_path, capsys, make, expected):
+    folder = str(tmp_path / 'pics')
+    make(folder)
+    code = dlnd.main(['--dataset', 'folder', '--data-dir', folder, '--output-dir', str(tmp_path / 'out')])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count('\n') == 1 and expected in err

@@ -196,3 +196,91 @@ def test_import_tensorflow_explains_keras3_conflict():
                          text=True, timeout=120).stdout
     line = [line for line in out.splitlines() if line.startswith('MESSAGE:')]
     assert line and 'TF_USE_LEGACY_KERAS=1' in line[0]
+
+
+def test_cache_gives_exactly_the_values_of_get_batch(tmp_path):
+    paths = _image_files(str(tmp_path / 'imgs'), 9)
+    dataset = helper.Dataset('celeba', paths, seed=1, cache_dir=str(tmp_path / 'cache'))
+    assert isinstance(dataset._images, np.memmap) and dataset._images.dtype == np.uint8  # no float copy
+    np.testing.assert_array_equal(dataset.images(range(9)), helper.get_batch(paths, 28, 28, 'RGB'))
+    served = np.concatenate(list(dataset.get_batches(3)))
+    expected = helper.get_batch(paths, 28, 28, 'RGB') / 255 - 0.5
+    assert served.dtype == expected.dtype == np.float32
+    # The same images, bit for bit, in a shuffled order
+    assert sorted(map(bytes, served)) == sorted(map(bytes, expected))
+
+
+def test_cache_is_reused_and_rebuilt_when_the_folder_changes(tmp_path, monkeypatch):
+    folder, cache = str(tmp_path / 'imgs'), str(tmp_path / 'cache')
+    paths = _image_files(folder, 4)
+    helper.Dataset('celeba', paths, cache_dir=cache)
+    assert len(os.listdir(cache)) == 2  # the .npy and its .json index
+
+    def no_decoding(*args):
+        raise AssertionError('decoded again although the cache is valid')
+
+    with monkeypatch.context() as patch:
+        patch.setattr(helper, 'get_image', no_decoding)
+        assert helper.Dataset('celeba', paths, cache_dir=cache).shape == (4, 28, 28, 3)
+
+    Image.new('RGB', (178, 218), (1, 2, 3)).save(os.path.join(folder, 'new.png'))
+    grown = helper.Dataset('celeba', helper.list_image_files(folder), cache_dir=cache)
+    assert grown.shape == (5, 28, 28, 3)
+    assert len(os.listdir(cache)) == 2  # the old cache was replaced, not kept beside
+    Image.new('RGB', (178, 218), (9, 9, 9)).save(os.path.join(folder, 'new.png'), compress_level=0)
+    changed = helper.Dataset('celeba', helper.list_image_files(folder), cache_dir=cache)
+    assert changed.images([4])[0, 0, 0].tolist() == [9, 9, 9]  # a file of another size: rebuilt
+
+
+def test_interrupted_cache_build_is_never_used(tmp_path, monkeypatch):
+    paths = _image_files(str(tmp_path / 'imgs'), 6)
+    cache = str(tmp_path / 'cache')
+    calls = []
+
+    def crash_on_third(*args):
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    real = helper._decode_or_none
+    monkeypatch.setattr(helper, '_decode_or_none', crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        helper.Dataset('celeba', paths, cache_dir=cache)
+    assert not [name for name in os.listdir(cache) if name.endswith('.json')]
+    monkeypatch.setattr(helper, '_decode_or_none', real)
+    dataset = helper.Dataset('celeba', paths, cache_dir=cache)
+    np.testing.assert_array_equal(dataset.images(range(6)), helper.get_batch(paths, 28, 28, 'RGB'))
+    assert sorted(os.path.splitext(name)[1] for name in os.listdir(cache)) == ['.json', '.npy']  # no leftovers
+
+
+def test_corrupt_images_are_skipped_and_counted_in_one_warning(tmp_path, capsys):
+    folder = tmp_path / 'imgs'
+    good = _image_files(str(folder), 5)
+    (folder / 'garbage.jpg').write_bytes(b'this is not a jpeg')
+    whole = tmp_path / 'whole.jpg'
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(str(whole))
+    (folder / 'truncated.jpg').write_bytes(whole.read_bytes()[:2000])
+    files = helper.list_image_files(str(folder))
+    dataset = helper.Dataset('celeba', files, cache_dir=str(tmp_path / 'cache'))
+    warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith('warning:')]
+    assert warning == ['warning: skipped 2 unreadable images of 7 (first: {})'.format(folder / 'garbage.jpg')]
+    assert dataset.shape == (5, 28, 28, 3) and dataset.data_files == good
+    assert len(list(dataset.get_batches(5))) == 1
+
+
+def test_empty_or_unreadable_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(helper.DatasetError, match='no jpg, jpeg or png files'):
+        helper.Dataset('celeba', [])
+    (tmp_path / 'bad.png').write_bytes(b'nope')
+    with pytest.raises(helper.DatasetError, match='None of the 1 images'):
+        helper.Dataset('celeba', [str(tmp_path / 'bad.png')], cache_dir=str(tmp_path / 'cache'))
+
+
+def test_list_image_files_is_recursive_and_skips_hidden_folders(tmp_path):
+    for rel in ['a.jpg', 'sub/b.JPEG', 'sub/deeper/c.png', 'notes.txt', '.cache/d.png']:
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b'')
+    found = [os.path.relpath(p, str(tmp_path)) for p in helper.list_image_files(str(tmp_path))]
+    assert found == ['a.jpg', os.path.join('sub', 'b.JPEG'), os.path.join('sub', 'deeper', 'c.png')]
