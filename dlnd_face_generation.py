@@ -11,11 +11,15 @@ or step through the `# %%` cells in an editor that runs them (VS Code, Jupyter, 
 """
 import argparse
 import os
+import random
 import sys
+import types
 
 import numpy as np
+from tqdm import tqdm
 
 import helper
+import run_tools
 
 tf = helper.import_tensorflow()  # tensorflow.compat.v1, with tf-keras behind tf.layers
 
@@ -70,7 +74,9 @@ def build_parser():
     """
     parser = OneLineParser(
         description='Train the face-generation DCGAN (Udacity DLND project) in TF1 graph style.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog='To draw faces from a trained run: %(prog)s generate --checkpoint OUTPUT_DIR --n 10 '
+               '(see %(prog)s generate --help). Ctrl-C saves a checkpoint; --resume continues.')
     parser.add_argument('--dataset', choices=['synthetic', 'mnist', 'celeba', 'folder'], default='synthetic',
                         help='synthetic: drawn faces made on first use, no download; mnist and '
                              'celeba are downloaded into --data-dir; folder: every jpg, jpeg and png '
@@ -93,6 +99,15 @@ def build_parser():
     parser.add_argument('--output-dir', default='./output', help='folder for sample grids')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed for numpy, the data order, the synthetic faces and TensorFlow')
+    parser.add_argument('--show-every', type=_positive_int, default=100,
+                        help='save a grid of samples from the fixed z every this many steps')
+    parser.add_argument('--save-every', type=_positive_int, default=500,
+                        help='save a checkpoint in OUTPUT_DIR/checkpoints every this many steps (and at the end)')
+    parser.add_argument('--resume', action='store_true',
+                        help='continue from the newest checkpoint in --output-dir: same step, optimizer state '
+                             'and sample z')
+    parser.add_argument('--logdir', default=None,
+                        help='write TensorBoard event files here (losses, D(x), D(G(z)), sample grids)')
     return parser
 
 
@@ -353,30 +368,28 @@ def build_sampler(input_z, out_channel_dim):
     """
     Build the op that draws samples: the trained generator, without dropout, normalised with
     each sample batch's own statistics
-    :param input_z: Z input
+    :param input_z: Z input (train passes a variable holding the fixed sample z)
     :param out_channel_dim: The number of channels in the output image
     :return: Tensor of generated images
     """
     return generator(input_z, out_channel_dim, is_train=False, batch_stats=True)
 
 
-def show_generator_output(sess, samples, input_z, sample_z, image_mode, path):
+def show_generator_output(sess, samples, log, step, final=False):
     """
-    Save (and show, where there is a display) a grid of generator output
+    Save (and show, where there is a display) a grid of the fixed-z samples
     :param sess: TensorFlow session
     :param samples: Op from build_sampler
-    :param input_z: Input Z Tensor
-    :param sample_z: The z values to draw, shape (n, z_dim)
-    :param image_mode: The mode to use for images ("RGB" or "L")
-    :param path: Where to save the PNG
+    :param log: run_tools.RunLog, which saves the grid (and sends it to TensorBoard)
+    :param step: The training step, for the file name
+    :param final: Save it as samples_final.png
     :return: The generated images, shape (n, 28, 28, C)
     """
-    images = sess.run(samples, feed_dict={input_z: sample_z})
-    grid = helper.images_square_grid(images, image_mode)
-    grid.save(path)
+    images = sess.run(samples)
+    _, grid = log.grid(step, images, name='samples_final.png' if final else None)
     if _display_available():
         from matplotlib import pyplot  # pylint: disable=import-outside-toplevel
-        pyplot.imshow(grid, cmap='gray' if image_mode == 'L' else None)
+        pyplot.imshow(grid, cmap='gray' if log.image_mode == 'L' else None)
         pyplot.axis('off')
         pyplot.show()
     return images
@@ -391,10 +404,58 @@ def _display_available():
 # %% [markdown]
 # ### Train
 # Each step updates the discriminator, then the generator, on the same batch and the same z.
+# Checkpoints are saved every save_every steps and at the end; Ctrl-C saves one and stops.
 
 # %%
+def set_seeds(seed):
+    """
+    Seed numpy, Python's random (tf-keras draws its initializers' seeds from it) and the graph
+    :param seed: The seed; call inside the graph's `with` block
+    """
+    np.random.seed(seed)
+    random.seed(seed)
+    tf.set_random_seed(seed)
+
+
+def _build_training_graph(data_shape, z_dim, beta1, n_samples=25):
+    """
+    Build everything train() runs, before the graph is finalized
+    :return: Namespace of the tensors and ops
+    """
+    _, image_width, image_height, image_channels = data_shape
+    input_real, input_z, lr = model_inputs(image_width, image_height, image_channels, z_dim)
+    d_loss, g_loss = model_loss(input_real, input_z, image_channels)
+    d_opt, g_opt = model_opt(d_loss, g_loss, lr, beta1)
+    graph = tf.get_default_graph()
+    # A variable, so checkpoints keep it: grids stay comparable across --resume
+    sample_z = tf.Variable(np.random.uniform(-1, 1, size=(n_samples, z_dim)).astype(np.float32),
+                           trainable=False, name='sample_z')
+    global_step = tf.train.get_or_create_global_step()
+    return types.SimpleNamespace(
+        input_real=input_real, input_z=input_z, lr=lr, d_loss=d_loss, g_loss=g_loss, d_opt=d_opt, g_opt=g_opt,
+        # model_loss's two discriminators: D(x) on real images, D(G(z)) on generated ones
+        d_real=tf.reduce_mean(graph.get_tensor_by_name('discriminator/Sigmoid:0')),
+        d_fake=tf.reduce_mean(graph.get_tensor_by_name('discriminator_1/Sigmoid:0')),
+        samples=build_sampler(sample_z, image_channels), sample_z=sample_z,
+        next_step=tf.assign_add(global_step, 1), saver=tf.train.Saver(max_to_keep=run_tools.KEEP_CHECKPOINTS))
+
+
+def _train_step(sess, model, batch_images, batch_size, z_dim, learning_rate):
+    """
+    One step: the discriminator's update, then the generator's, on the same batch and z
+    :return: (step after it, the feed, discriminator loss, generator loss), the losses as computed for the updates
+    """
+    batch_images = batch_images * 2  # [-0.5, 0.5] -> [-1, 1], the range of tanh
+    batch_z = np.random.uniform(-1, 1, size=(batch_size, z_dim))
+    feed = {model.input_real: batch_images, model.input_z: batch_z, model.lr: learning_rate}
+    _, d_loss = sess.run([model.d_opt, model.d_loss], feed_dict=feed)
+    _, g_loss, step = sess.run([model.g_opt, model.g_loss, model.next_step], feed_dict=feed)
+    return step, feed, d_loss, g_loss
+
+
 def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode,
-          print_every=10, show_every=100, *, output_dir='output', max_steps=None):
+          print_every=10, show_every=100, *, output_dir='output', max_steps=None, save_every=500,
+          resume=False, logdir=None):
     """
     Train the GAN
     :param epoch_count: Number of epochs
@@ -407,46 +468,126 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
     :param data_image_mode: The image mode to use for images ("RGB" or "L")
     :param print_every: Print the losses every this many steps
     :param show_every: Save a sample grid every this many steps
-    :param output_dir: Folder for the sample grids
-    :param max_steps: Stop after this many steps (None: run every epoch)
+    :param output_dir: Folder for grids, losses, checkpoints
+    :param max_steps: Stop at this step (None: run every epoch)
+    :param save_every: Save a checkpoint every this many steps
+    :param resume: Continue from the newest checkpoint in output_dir
+    :param logdir: Folder for TensorBoard event files (None: none)
     :return: List of (step, discriminator loss, generator loss) as printed
     """
-    n_samples = 25
-    _, image_width, image_height, image_channels = data_shape
-    input_real, input_z, lr = model_inputs(image_width, image_height, image_channels, z_dim)
-    d_loss, g_loss = model_loss(input_real, input_z, image_channels)
-    d_opt, g_opt = model_opt(d_loss, g_loss, lr, beta1)
-    samples = build_sampler(input_z, image_channels)
-    sample_z = np.random.uniform(-1, 1, size=(n_samples, z_dim))  # the same z for every grid
-    os.makedirs(output_dir, exist_ok=True)
-
+    model = _build_training_graph(data_shape, z_dim, beta1)
+    steps_per_epoch = data_shape[0] // batch_size
+    last_step = epoch_count * steps_per_epoch if max_steps is None else min(max_steps, epoch_count * steps_per_epoch)
+    log = run_tools.RunLog(output_dir, data_image_mode, logdir, tf.get_default_graph())
     losses = []
-    steps = 0
     with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
+        step = run_tools.restore_or_initialize(sess, model.saver, output_dir, resume)
         tf.get_default_graph().finalize()  # nothing may add ops from here on
-        for epoch_i in range(epoch_count):
-            for batch_images in get_batches(batch_size):
-                if max_steps is not None and steps >= max_steps:
-                    break
-                steps += 1
-                batch_images = batch_images * 2  # [-0.5, 0.5] -> [-1, 1], the range of tanh
-                batch_z = np.random.uniform(-1, 1, size=(batch_size, z_dim))
-                feed = {input_real: batch_images, input_z: batch_z, lr: learning_rate}
-                sess.run(d_opt, feed_dict=feed)
-                sess.run(g_opt, feed_dict=feed)
-
-                if steps % print_every == 0:
-                    train_loss_d, train_loss_g = sess.run([d_loss, g_loss], feed_dict=feed)
-                    losses.append((steps, train_loss_d, train_loss_g))
-                    print('Epoch {}/{}... Discriminator Loss: {:.4f}... Generator Loss: {:.4f}'
-                          .format(epoch_i + 1, epoch_count, train_loss_d, train_loss_g))
-                if steps % show_every == 0:
-                    show_generator_output(sess, samples, input_z, sample_z, data_image_mode,
-                                          os.path.join(output_dir, 'samples_step_{:05d}.png'.format(steps)))
-        show_generator_output(sess, samples, input_z, sample_z, data_image_mode,
-                              os.path.join(output_dir, 'samples_final.png'))
+        with run_tools.interrupt_flag() as interrupted:
+            while step < last_step:
+                epoch_i, skip = divmod(step, steps_per_epoch)
+                bar = tqdm(total=min(steps_per_epoch, last_step - epoch_i * steps_per_epoch), initial=skip,
+                           desc='Epoch {}/{}'.format(epoch_i + 1, epoch_count), unit='step', leave=False)
+                for batch_i, batch_images in enumerate(get_batches(batch_size)):
+                    if batch_i < skip:
+                        continue  # resumed mid-epoch: these batches' steps were done before
+                    step, feed, d_loss, g_loss = _train_step(sess, model, batch_images, batch_size, z_dim, learning_rate)
+                    bar.update()
+                    if not (np.isfinite(d_loss) and np.isfinite(g_loss)):
+                        bar.close()
+                        raise run_tools.TrainingStopped(
+                            'the losses became {}/{} at step {}: stopped without saving; the last good checkpoint is '
+                            '{}. Lower --learning-rate and --resume from it'.format(
+                                d_loss, g_loss, step, run_tools.latest_checkpoint(output_dir) or 'none'))
+                    if step % print_every == 0:
+                        values = sess.run([model.d_loss, model.g_loss, model.d_real, model.d_fake], feed_dict=feed)
+                        losses.append((step, values[0], values[1]))
+                        log.losses(step, *values)
+                        bar.set_postfix(step=step, d_loss='{:.3f}'.format(values[0]), g_loss='{:.3f}'.format(values[1]))
+                        tqdm.write('Epoch {}/{}... Discriminator Loss: {:.4f}... Generator Loss: {:.4f}'
+                                   .format(epoch_i + 1, epoch_count, values[0], values[1]))
+                    if step % show_every == 0:
+                        show_generator_output(sess, model.samples, log, step)
+                    if step % save_every == 0:
+                        run_tools.save_checkpoint(sess, model.saver, output_dir, step)
+                    if interrupted():
+                        bar.close()
+                        path = run_tools.save_checkpoint(sess, model.saver, output_dir, step)
+                        raise run_tools.TrainingInterrupted(
+                            'interrupted at step {}: saved {}. Resume with the same command and --resume '
+                            '(its --output-dir {})'.format(step, path, output_dir))
+                    if step >= last_step:
+                        break
+                bar.close()
+        run_tools.save_checkpoint(sess, model.saver, output_dir, step)
+        show_generator_output(sess, model.samples, log, step, final=True)
+    _print_summary(log, output_dir, logdir, step)
     return losses
+
+
+def _print_summary(log, output_dir, logdir, step):
+    """Write the loss curve and the GIF, close TensorBoard's file, and say where everything is."""
+    curve, gif = log.loss_curve(), log.animation()
+    log.close()
+    print('Done at step {}. In {}: samples_final.png, samples_step_*.png{}{}, checkpoints/{}'.format(
+        step, output_dir, ', ' + os.path.basename(curve) if curve else '', ', ' + os.path.basename(gif) if gif else '',
+        '; TensorBoard: tensorboard --logdir {}'.format(logdir) if logdir else ''))
+
+
+# %% [markdown]
+# ## Generate faces from a trained network
+# The article's last step: a saved generator, in inference mode, draws new faces.
+
+# %%
+def generate(checkpoint, n, seed, output_dir, channels=None, z_dim=None):
+    """
+    Draw n images from a checkpoint's generator in inference mode
+    :param checkpoint: A run's output folder, its checkpoints folder, or a checkpoint path
+    :param n: Number of images
+    :param seed: Seed for z
+    :param output_dir: Folder for face_NNN.png and grid.png
+    :param channels: Channels expected (None: the checkpoint's)
+    :param z_dim: Length of z expected (None: the checkpoint's)
+    :return: (list of face paths, grid path)
+    """
+    path = run_tools.latest_checkpoint(checkpoint) or (checkpoint if tf.train.checkpoint_exists(checkpoint) else None)
+    if path is None:
+        raise run_tools.TrainingStopped('no checkpoint in {}: train first, or point --checkpoint at a run\'s '
+                                        '--output-dir'.format(checkpoint))
+    shapes = dict(tf.train.list_variables(path))
+    found_z, found_channels = shapes['generator/dense/kernel'][0], shapes['generator/conv2d_transpose_2/kernel'][2]
+    if (channels or found_channels) != found_channels or (z_dim or found_z) != found_z:
+        raise run_tools.TrainingStopped('{} holds a generator for {} channel(s) and z of {}; asked for {} channel(s) '
+                                        'and z of {}'.format(path, found_channels, found_z, channels or found_channels,
+                                                             z_dim or found_z))
+    with tf.Graph().as_default():
+        set_seeds(seed)
+        input_z = tf.placeholder(tf.float32, (None, found_z), name='input_z')
+        generator(input_z, found_channels)  # creates the variables the checkpoint fills
+        images = generator(input_z, found_channels, is_train=False)
+        saver = tf.train.Saver(var_list=tf.global_variables('generator'))
+        with tf.Session() as sess:
+            saver.restore(sess, path)
+            drawn = sess.run(images, {input_z: np.random.uniform(-1, 1, size=(n, found_z))})
+    return run_tools.write_images(drawn, output_dir, 'L' if found_channels == 1 else 'RGB')
+
+
+def build_generate_parser():
+    """
+    :return: The parser of `dlnd_face_generation.py generate`
+    """
+    parser = OneLineParser(prog='dlnd_face_generation.py generate',
+                           description='Draw new faces from a trained generator (inference mode).',
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--checkpoint', required=True,
+                        help="a run's --output-dir (its newest checkpoint is used), or a checkpoint path")
+    parser.add_argument('--n', type=_positive_int, default=10, help='how many images')
+    parser.add_argument('--seed', type=int, default=0, help='seed for z: the same seed draws the same faces')
+    parser.add_argument('--output-dir', default=None, help='folder for the PNGs (default: CHECKPOINT/generated)')
+    parser.add_argument('--channels', type=int, choices=[1, 3], default=None,
+                        help="expected channels (default: the checkpoint's)")
+    parser.add_argument('--z-dim', type=_positive_int, default=None, help="expected z length (default: the checkpoint's)")
+    return parser
 
 
 # %% [markdown]
@@ -456,33 +597,52 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
 # %%
 def main(argv=None):
     """
-    Train on the dataset the command line names
+    Train on the dataset the command line names, or `generate` from a checkpoint
     :param argv: Command-line arguments (None: sys.argv)
     :return: Process exit code
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if argv[:1] == ['generate']:
+            return _generate_main(argv[1:])
+        return _train_main(argv)
+    except (helper.DatasetError, run_tools.TrainingStopped) as err:
+        print('error: {}'.format(err), file=sys.stderr)
+        return getattr(err, 'exit_code', 1)
+
+
+def _generate_main(argv):
+    """`generate`: parse, draw, say where the images are. :return: exit code"""
+    args = build_generate_parser().parse_args(argv)
+    output_dir = args.output_dir or os.path.join(args.checkpoint, 'generated')
+    faces, grid = generate(args.checkpoint, args.n, args.seed, output_dir, args.channels, args.z_dim)
+    print('Wrote {} faces ({} ... {}) and {}'.format(len(faces), faces[0], os.path.basename(faces[-1]), grid))
+    return 0
+
+
+def _train_main(argv):
+    """Training: parse, get the data, train. :return: exit code"""
     parser = build_parser()
     args = parser.parse_args(argv)
     epochs = args.epochs or (2 if args.dataset == 'mnist' else 1)
+    run_tools.check_writable(args.output_dir)
+    if args.logdir:
+        run_tools.check_writable(args.logdir)
     np.random.seed(args.seed)
-    try:
-        os.makedirs(args.output_dir, exist_ok=True)
-        data_files = get_data_files(args.dataset, args.data_dir, args.seed)
-        image_mode = {1: 'L', 3: 'RGB'}[args.channels] if args.dataset == 'folder' else None
-        dataset = helper.Dataset(args.dataset, data_files, seed=args.seed, image_mode=image_mode)
-        if args.batch_size > dataset.shape[0]:
-            parser.error('--batch-size {} is larger than the {} images in {}'
-                         .format(args.batch_size, dataset.shape[0], args.dataset))
-        print('Real images: {}'.format(save_real_grid(dataset, args.output_dir)))
-    except (helper.DatasetError, OSError) as err:
-        print('error: {}'.format(err), file=sys.stderr)
-        return 1
+    data_files = get_data_files(args.dataset, args.data_dir, args.seed)
+    image_mode = {1: 'L', 3: 'RGB'}[args.channels] if args.dataset == 'folder' else None
+    dataset = helper.Dataset(args.dataset, data_files, seed=args.seed, image_mode=image_mode)
+    if args.batch_size > dataset.shape[0]:
+        parser.error('--batch-size {} is larger than the {} images in {}'
+                     .format(args.batch_size, dataset.shape[0], args.dataset))
+    print('Real images: {}'.format(save_real_grid(dataset, args.output_dir)))
 
     check_tensorflow()
     with tf.Graph().as_default():
-        tf.set_random_seed(args.seed)
+        set_seeds(args.seed)
         train(epochs, args.batch_size, args.z_dim, args.learning_rate, args.beta1, dataset.get_batches,
-              dataset.shape, dataset.image_mode, output_dir=args.output_dir, max_steps=args.max_steps)
-    print('Samples: {}'.format(os.path.join(args.output_dir, 'samples_final.png')))
+              dataset.shape, dataset.image_mode, output_dir=args.output_dir, max_steps=args.max_steps,
+              show_every=args.show_every, save_every=args.save_every, resume=args.resume, logdir=args.logdir)
     return 0
 
 
