@@ -10,6 +10,7 @@ TensorFlow implementation"), as a script laid out in the notebook's cells. Run i
 or step through the `# %%` cells in an editor that runs them (VS Code, Jupyter, Spyder).
 """
 import argparse
+import glob
 import os
 import random
 import sys
@@ -527,11 +528,15 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
 
 def _print_summary(log, output_dir, logdir, step):
     """Write the loss curve and the GIF, close TensorBoard's file, and say where everything is."""
-    curve, gif = log.loss_curve(), log.animation()
+    names = ['samples_final.png']
+    grids = len(glob.glob(os.path.join(output_dir, 'samples_step_*.png')))
+    if grids:
+        names.append('{} x samples_step_*.png'.format(grids))
+    names += [os.path.basename(path) for path in (log.loss_curve(), log.animation()) if path]
+    names.append(run_tools.CHECKPOINT_FOLDER + '/')
     log.close()
-    print('Done at step {}. In {}: samples_final.png, samples_step_*.png{}{}, checkpoints/{}'.format(
-        step, output_dir, ', ' + os.path.basename(curve) if curve else '', ', ' + os.path.basename(gif) if gif else '',
-        '; TensorBoard: tensorboard --logdir {}'.format(logdir) if logdir else ''))
+    print('Done at step {}. In {}: {}{}'.format(step, output_dir, ', '.join(names),
+                                               '; TensorBoard: tensorboard --logdir {}'.format(logdir) if logdir else ''))
 
 
 # %% [markdown]

@@ -119,6 +119,7 @@ class RunLog(object):
         :param logdir: Folder for TensorBoard event files, or None
         :param graph: Graph to show in TensorBoard
         """
+        os.makedirs(output_dir, exist_ok=True)
         self.output_dir = output_dir
         self.image_mode = image_mode
         self.losses_path = os.path.join(output_dir, 'losses.csv')

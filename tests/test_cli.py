@@ -74,9 +74,10 @@ def test_main_runs_end_to_end_on_tiny_synthetic_data(tmp_path, capsys, monkeypat
     code = dlnd.main(['--batch-size', '8', '--max-steps', '2', '--data-dir', str(tmp_path / 'data'),
                       '--output-dir', out])
     assert code == 0
-    assert sorted(os.listdir(out)) == ['real_images.png', 'samples_final.png']
+    assert sorted(os.listdir(out)) == ['checkpoints', 'real_images.png', 'samples.gif', 'samples_final.png']
     stdout = capsys.readouterr().out
-    assert 'TensorFlow Version: ' in stdout and 'samples_final.png' in stdout
+    assert 'TensorFlow Version: ' in stdout
+    assert 'Done at step 2. In {}: samples_final.png, samples.gif, checkpoints/'.format(out) in stdout
 
 
 def _folder_of_images(folder, count):
