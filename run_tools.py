@@ -84,12 +84,15 @@ def restore_or_initialize(sess, saver, output_dir, resume):
     if path is None:
         raise TrainingStopped('--resume: no checkpoint in {}: train without --resume first'
                               .format(os.path.join(output_dir, CHECKPOINT_FOLDER)))
-    try:
-        saver.restore(sess, path)
-    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as err:
-        first_line = str(err).strip().splitlines()[0]
-        raise TrainingStopped('--resume: {} does not match this model ({}); resume with the options the '
-                              'run started with'.format(path, first_line)) from None
+    # Restoring does not check shapes, so compare them first (say, another --z-dim)
+    saved = dict(tf.train.list_variables(path))
+    for variable in tf.global_variables():
+        if saved.get(variable.op.name) != variable.shape.as_list():
+            raise TrainingStopped('--resume: {} does not match this model ({}: saved {}, now {}); resume with the '
+                                  'options the run started with'.format(path, variable.op.name,
+                                                                        saved.get(variable.op.name),
+                                                                        variable.shape.as_list()))
+    saver.restore(sess, path)
     return int(sess.run(tf.train.get_global_step()))
 
 

@@ -1,0 +1,190 @@
+"""Checkpoints, resume, Ctrl-C, generate, the run's outputs, TensorBoard, seeds and failing well."""
+import os
+import signal
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import dlnd_face_generation as dlnd
+import helper
+import run_tools
+
+tf = dlnd.tf
+
+
+@pytest.fixture(scope='module')
+def dataset(tmp_path_factory):
+    data = tmp_path_factory.mktemp('data')
+    folder = helper.make_synthetic_faces(str(data), count=32, seed=0)
+    return helper.Dataset('synthetic', helper.list_image_files(folder), seed=0)
+
+
+def _train(dataset, out, seed=0, **kwargs):
+    """Train on the tiny dataset (batch 8: 4 steps an epoch) in a fresh graph, seeded as main does."""
+    options = dict(print_every=1, show_every=2, output_dir=str(out), save_every=2)
+    options.update(kwargs)
+    epochs = options.pop('epochs', 3)
+    fresh = helper.Dataset('synthetic', dataset.data_files, seed=seed)  # the data order is seeded too
+    with tf.Graph().as_default():
+        dlnd.set_seeds(seed)
+        return dlnd.train(epochs, 8, 16, 0.0005, 0.5, fresh.get_batches, fresh.shape, fresh.image_mode,
+                          **options)
+
+
+def _checkpoints(out):
+    return sorted(name[:-len('.index')] for name in os.listdir(str(out / 'checkpoints')) if name.endswith('.index'))
+
+
+def test_checkpoints_every_save_every_and_at_the_end_keeping_the_last_three(dataset, tmp_path):
+    _train(dataset, tmp_path, max_steps=9)
+    assert _checkpoints(tmp_path) == ['model-6', 'model-8', 'model-9']
+    assert run_tools.latest_checkpoint(str(tmp_path)).endswith('model-9')
+
+
+def test_resume_restores_step_optimizer_state_and_sample_z(dataset, tmp_path):
+    _train(dataset, tmp_path, max_steps=4)
+    reader = tf.train.load_checkpoint(run_tools.latest_checkpoint(str(tmp_path)))
+    with tf.Graph().as_default():
+        model = dlnd._build_training_graph(dataset.shape, 16, 0.5)
+        with tf.Session() as sess:
+            step = run_tools.restore_or_initialize(sess, model.saver, str(tmp_path), resume=True)
+            restored = {v.op.name: sess.run(v) for v in tf.global_variables()}
+    assert step == 4
+    assert any('Adam' in name for name in restored)  # the optimizer's moments are in the checkpoint
+    for name, value in restored.items():
+        np.testing.assert_array_equal(value, reader.get_tensor(name), err_msg=name)
+    losses = _train(dataset, tmp_path, max_steps=6, resume=True)
+    assert [step for step, _, _ in losses] == [5, 6]  # the step count goes on
+    assert _checkpoints(tmp_path)[-1] == 'model-6'
+
+
+def test_a_crash_while_saving_leaves_the_last_good_checkpoint(dataset, tmp_path):
+    _train(dataset, tmp_path, max_steps=2)
+    # What a crash half-way through saving step 4 leaves: files, but no update of the index
+    (tmp_path / 'checkpoints' / 'model-4.index').write_bytes(b'\x00' * 10)
+    (tmp_path / 'checkpoints' / 'model-4.data-00000-of-00001').write_bytes(b'\x00' * 100)
+    assert run_tools.latest_checkpoint(str(tmp_path)).endswith('model-2')
+    losses = _train(dataset, tmp_path, max_steps=3, resume=True)
+    assert [step for step, _, _ in losses] == [3]
+
+
+def test_resume_without_a_checkpoint_or_with_another_model_is_a_clear_error(dataset, tmp_path):
+    with pytest.raises(run_tools.TrainingStopped, match='no checkpoint in .*train without --resume first'):
+        _train(dataset, tmp_path, max_steps=2, resume=True)
+    _train(dataset, tmp_path, max_steps=2)
+    with tf.Graph().as_default():
+        with pytest.raises(run_tools.TrainingStopped, match='does not match this model'):
+            dlnd.train(1, 8, 32, 0.0005, 0.5, dataset.get_batches, dataset.shape, dataset.image_mode,
+                       output_dir=str(tmp_path), resume=True)
+
+
+def test_interrupt_flag_catches_sigint_and_restores_the_handler():
+    before = signal.getsignal(signal.SIGINT)
+    with run_tools.interrupt_flag() as interrupted:
+        assert not interrupted()
+        os.kill(os.getpid(), signal.SIGINT)
+        assert interrupted()
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_ctrl_c_during_training_saves_and_says_how_to_resume(dataset, tmp_path, monkeypatch):
+    real_step = dlnd._train_step
+
+    def step_then_ctrl_c(*args):
+        result = real_step(*args)
+        if result[0] == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(dlnd, '_train_step', step_then_ctrl_c)
+    with pytest.raises(run_tools.TrainingInterrupted) as err:
+        _train(dataset, tmp_path, save_every=100)
+    assert 'interrupted at step 3: saved' in str(err.value) and '--resume' in str(err.value)
+    assert err.value.exit_code == 130
+    assert _checkpoints(tmp_path) == ['model-3']
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, monkeypatch):
+    real_step = dlnd._train_step
+
+    def nan_at_step_3(*args):
+        step, feed, d_loss, g_loss = real_step(*args)
+        return step, feed, (np.nan if step == 3 else d_loss), g_loss
+
+    monkeypatch.setattr(dlnd, '_train_step', nan_at_step_3)
+    with pytest.raises(run_tools.TrainingStopped) as err:
+        _train(dataset, tmp_path)
+    assert 'became nan/' in str(err.value) and 'at step 3' in str(err.value)
+    assert str(err.value).endswith('model-2. Lower --learning-rate and --resume from it')
+    assert _checkpoints(tmp_path) == ['model-2']
+
+
+def test_run_outputs_losses_curve_gif_and_summary_line(dataset, tmp_path, capsys):
+    _train(dataset, tmp_path, max_steps=5)
+    rows = np.genfromtxt(str(tmp_path / 'losses.csv'), delimiter=',', names=True)
+    assert rows['step'].tolist() == [1, 2, 3, 4, 5]
+    assert ((rows['d_real'] > 0) & (rows['d_real'] < 1) & (rows['d_fake'] > 0) & (rows['d_fake'] < 1)).all()
+    with Image.open(str(tmp_path / 'loss_curve.png')) as curve:
+        assert curve.size[0] > 300
+    with Image.open(str(tmp_path / 'samples.gif')) as gif:
+        assert gif.n_frames == 3  # steps 2 and 4, then the final grid
+        assert gif.size == (3 * 5 * 28, 3 * 5 * 28)
+    out = capsys.readouterr().out
+    assert 'Done at step 5. In {}: samples_final.png, 2 x samples_step_*.png, loss_curve.png, samples.gif, ' \
+           'checkpoints/'.format(tmp_path) in out
+
+
+def test_tensorboard_event_file_has_losses_discriminator_outputs_and_samples(dataset, tmp_path):
+    logdir = tmp_path / 'tb'
+    _train(dataset, tmp_path / 'out', max_steps=4, logdir=str(logdir))
+    events = [str(logdir / name) for name in os.listdir(str(logdir)) if 'tfevents' in name]
+    assert len(events) == 1
+    tags = {}
+    for event in tf.train.summary_iterator(events[0]):
+        for value in event.summary.value:
+            tags.setdefault(value.tag, []).append(event.step)
+    assert tags['d_loss'] == tags['g_loss'] == tags['d_real'] == tags['d_fake'] == [1, 2, 3, 4]
+    assert tags['samples'] == [2, 4, 4]  # every show_every steps, and the final grid
+
+
+def test_same_seed_same_losses(dataset, tmp_path):
+    """Two CPU runs with the same seed: the same losses for the first 6 steps, to 1e-6 relative."""
+    first = _train(dataset, tmp_path / 'a', max_steps=6)
+    second = _train(dataset, tmp_path / 'b', max_steps=6)
+    np.testing.assert_allclose(np.array(first, dtype=float), np.array(second, dtype=float), rtol=1e-6)
+    third = _train(dataset, tmp_path / 'c', seed=1, max_steps=6)  # another seed: other losses
+    assert not np.allclose(np.array(first, dtype=float), np.array(third, dtype=float))
+
+
+def test_generate_writes_faces_and_grid_seeded_without_the_dataset(dataset, tmp_path):
+    run = tmp_path / 'run'
+    _train(dataset, run, max_steps=2)
+    faces, grid = dlnd.generate(str(run), 5, seed=3, output_dir=str(tmp_path / 'gen'))
+    again, _ = dlnd.generate(str(run / 'checkpoints'), 5, seed=3, output_dir=str(tmp_path / 'gen2'))
+    assert [os.path.basename(p) for p in faces] == ['face_{:03d}.png'.format(i) for i in range(5)]
+    for face, same in zip(faces, again):
+        with Image.open(face) as image:
+            assert image.size == (28, 28) and image.mode == 'RGB'
+        assert open(face, 'rb').read() == open(same, 'rb').read()
+    with Image.open(grid) as image:
+        assert image.size == (3 * 28, 3 * 28)  # all five, in rows of three
+
+
+def test_generate_errors_missing_and_mismatched(dataset, tmp_path, capsys):
+    code = dlnd.main(['generate', '--checkpoint', str(tmp_path / 'nothing')])
+    assert code == 1 and 'no checkpoint in' in capsys.readouterr().err
+    _train(dataset, tmp_path / 'run', max_steps=2)
+    code = dlnd.main(['generate', '--checkpoint', str(tmp_path / 'run'), '--channels', '1'])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count('\n') == 1
+    assert 'holds a generator for 3 channel(s) and z of 16; asked for 1 channel(s)' in err
+
+
+def test_output_folder_that_cannot_be_written_fails_before_the_graph(tmp_path, capsys):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('not a folder')
+    code = dlnd.main(['--output-dir', str(blocker / 'out'), '--data-dir', str(tmp_path / 'data')])
+    captured = capsys.readouterr()
+    assert code == 1 and 'cannot write to --output-dir' in captured.err
+    assert 'TensorFlow Version' not in captured.out and not os.path.exists(str(tmp_path / 'data'))
