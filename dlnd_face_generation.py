@@ -10,6 +10,7 @@ TensorFlow implementation"), as a script laid out in the notebook's cells. Run i
 or step through the `# %%` cells in an editor that runs them (VS Code, Jupyter, Spyder).
 """
 import argparse
+import contextlib
 import glob
 import os
 import random
@@ -481,7 +482,7 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
     last_step = epoch_count * steps_per_epoch if max_steps is None else min(max_steps, epoch_count * steps_per_epoch)
     log = run_tools.RunLog(output_dir, data_image_mode, logdir, tf.get_default_graph())
     losses = []
-    with tf.Session() as sess:
+    with contextlib.closing(log), tf.Session() as sess:  # closing: a stopped run's events are kept too
         step = run_tools.restore_or_initialize(sess, model.saver, output_dir, resume)
         tf.get_default_graph().finalize()  # nothing may add ops from here on
         with run_tools.interrupt_flag() as interrupted:

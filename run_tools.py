@@ -201,9 +201,10 @@ class RunLog(object):
         return path
 
     def close(self):
-        """Flush TensorBoard's event file."""
+        """Flush and close TensorBoard's event file (again is harmless)."""
         if self.writer:
             self.writer.close()
+            self.writer = None
 
 
 def write_images(images, output_dir, image_mode):
