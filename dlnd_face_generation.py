@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 import helper
 import run_tools
+import sliced_wasserstein
 
 tf = helper.import_tensorflow()  # tensorflow.compat.v1, with tf-keras behind tf.layers
 
@@ -44,6 +45,14 @@ def _positive_int(text):
     value = _number(text, int, 'a whole number')
     if value < 1:
         raise argparse.ArgumentTypeError('must be at least 1, got {}'.format(value))
+    return value
+
+
+def _non_negative_int(text):
+    """:param text: Command-line value :return: It as an int, if it is at least 0"""
+    value = _number(text, int, 'a whole number')
+    if value < 0:
+        raise argparse.ArgumentTypeError('must be 0 or more, got {}'.format(value))
     return value
 
 
@@ -70,15 +79,8 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, '{}: error: {} (see --help)\n'.format(self.prog, message))
 
 
-def build_parser():
-    """
-    :return: The command-line parser
-    """
-    parser = OneLineParser(
-        description='Train the face-generation DCGAN (Udacity DLND project) in TF1 graph style.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog='To draw faces from a trained run: %(prog)s generate --checkpoint OUTPUT_DIR --n 10 '
-               '(see %(prog)s generate --help). Ctrl-C saves a checkpoint; --resume continues.')
+def _add_data_arguments(parser):
+    """Add --dataset, --data-dir and --channels, which training and evaluate share."""
     parser.add_argument('--dataset', choices=['synthetic', 'mnist', 'celeba', 'folder'], default='synthetic',
                         help='synthetic: drawn faces made on first use, no download; mnist and '
                              'celeba are downloaded into --data-dir; folder: every jpg, jpeg and png '
@@ -87,6 +89,19 @@ def build_parser():
                         help='folder for datasets; with --dataset folder, the folder of images')
     parser.add_argument('--channels', type=int, choices=[1, 3], default=3,
                         help='with --dataset folder: 1 trains on grayscale, 3 on colour')
+
+
+def build_parser():
+    """
+    :return: The command-line parser
+    """
+    parser = OneLineParser(
+        description='Train the face-generation DCGAN (Udacity DLND project) in TF1 graph style.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog='To draw faces from a trained run: %(prog)s generate --checkpoint OUTPUT_DIR --n 10; to score '
+               'it: %(prog)s evaluate --checkpoint OUTPUT_DIR (each has --help). Ctrl-C saves a checkpoint; '
+               '--resume continues.')
+    _add_data_arguments(parser)
     parser.add_argument('--epochs', type=_positive_int, default=None,
                         help='passes over the data (default: 1, or 2 for mnist as in the notebook)')
     parser.add_argument('--batch-size', type=_positive_int, default=16,
@@ -108,6 +123,11 @@ def build_parser():
     parser.add_argument('--resume', action='store_true',
                         help='continue from the newest checkpoint in --output-dir: same step, optimizer state '
                              'and sample z')
+    parser.add_argument('--eval-every', type=_non_negative_int, default=100,
+                        help='score the samples with the sliced Wasserstein distance every this many steps '
+                             '(0: never)')
+    parser.add_argument('--eval-images', type=_positive_int, default=256,
+                        help='held-out real images (not trained on) and generated images per score')
     parser.add_argument('--logdir', default=None,
                         help='write TensorBoard event files here (losses, D(x), D(G(z)), sample grids)')
     return parser
@@ -419,9 +439,10 @@ def set_seeds(seed):
     tf.set_random_seed(seed)
 
 
-def _build_training_graph(data_shape, z_dim, beta1, n_samples=25):
+def _build_training_graph(data_shape, z_dim, beta1, n_samples=25, n_eval=0):
     """
     Build everything train() runs, before the graph is finalized
+    :param n_eval: Generated images per evaluation (0: no evaluation)
     :return: Namespace of the tensors and ops
     """
     _, image_width, image_height, image_channels = data_shape
@@ -439,6 +460,9 @@ def _build_training_graph(data_shape, z_dim, beta1, n_samples=25):
         d_real=tf.reduce_mean(graph.get_tensor_by_name('discriminator/Sigmoid:0')),
         d_fake=tf.reduce_mean(graph.get_tensor_by_name('discriminator_1/Sigmoid:0')),
         samples=build_sampler(sample_z, image_channels), sample_z=sample_z,
+        # Evaluation draws the way the grids do (batch statistics), from its own fixed z
+        eval_samples=build_sampler(tf.constant(np.random.uniform(-1, 1, size=(n_eval, z_dim)), tf.float32),
+                                   image_channels) if n_eval else None,
         next_step=tf.assign_add(global_step, 1), saver=tf.train.Saver(max_to_keep=run_tools.KEEP_CHECKPOINTS))
 
 
@@ -457,7 +481,7 @@ def _train_step(sess, model, batch_images, batch_size, z_dim, learning_rate):
 
 def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode,
           print_every=10, show_every=100, *, output_dir='output', max_steps=None, save_every=500,
-          resume=False, logdir=None):
+          resume=False, logdir=None, tracker=None, eval_every=100):
     """
     Train the GAN
     :param epoch_count: Number of epochs
@@ -475,9 +499,11 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
     :param save_every: Save a checkpoint every this many steps
     :param resume: Continue from the newest checkpoint in output_dir
     :param logdir: Folder for TensorBoard event files (None: none)
+    :param tracker: sliced_wasserstein.Tracker holding held-out real images (None: no evaluation)
+    :param eval_every: Evaluate the sample quality every this many steps
     :return: List of (step, discriminator loss, generator loss) as printed
     """
-    model = _build_training_graph(data_shape, z_dim, beta1)
+    model = _build_training_graph(data_shape, z_dim, beta1, n_eval=len(tracker.held_out) if tracker else 0)
     steps_per_epoch = data_shape[0] // batch_size
     last_step = epoch_count * steps_per_epoch if max_steps is None else min(max_steps, epoch_count * steps_per_epoch)
     log = run_tools.RunLog(output_dir, data_image_mode, logdir, tf.get_default_graph())
@@ -485,6 +511,10 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
     with contextlib.closing(log), tf.Session() as sess:  # closing: a stopped run's events are kept too
         step = run_tools.restore_or_initialize(sess, model.saver, output_dir, resume)
         tf.get_default_graph().finalize()  # nothing may add ops from here on
+        if tracker:
+            tracker.ceiling = log.untrained_swd()  # None for a new run: its first score sets it
+            if step == 0:
+                _evaluate(sess, model, tracker, log, step)
         with run_tools.interrupt_flag() as interrupted:
             while step < last_step:
                 epoch_i, skip = divmod(step, steps_per_epoch)
@@ -510,6 +540,8 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
                                    .format(epoch_i + 1, epoch_count, values[0], values[1]))
                     if step % show_every == 0:
                         show_generator_output(sess, model.samples, log, step)
+                    if tracker and step % eval_every == 0:
+                        _evaluate(sess, model, tracker, log, step)
                     if step % save_every == 0:
                         run_tools.save_checkpoint(sess, model.saver, output_dir, step)
                     if interrupted():
@@ -525,6 +557,14 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
         show_generator_output(sess, model.samples, log, step, final=True)
     _print_summary(log, output_dir, logdir, step)
     return losses
+
+
+def _evaluate(sess, model, tracker, log, step):
+    """Score generated images against held-out real ones; print, log and plot the number."""
+    distance, closed = tracker.score(sess.run(model.eval_samples))
+    log.swd(step, distance, tracker.floor, tracker.ceiling, closed)
+    tqdm.write('Step {}... SWD: {:.4f} (real vs real {:.4f}, untrained {:.4f}): {:.0%} of the gap closed'
+               .format(step, distance, tracker.floor, tracker.ceiling, closed))
 
 
 def _print_summary(log, output_dir, logdir, step):
@@ -545,16 +585,13 @@ def _print_summary(log, output_dir, logdir, step):
 # The article's last step: a saved generator, in inference mode, draws new faces.
 
 # %%
-def generate(checkpoint, n, seed, output_dir, channels=None, z_dim=None):
+def _find_generator(checkpoint, channels=None, z_dim=None):
     """
-    Draw n images from a checkpoint's generator in inference mode
+    Find a checkpoint and read its generator's shape from it
     :param checkpoint: A run's output folder, its checkpoints folder, or a checkpoint path
-    :param n: Number of images
-    :param seed: Seed for z
-    :param output_dir: Folder for face_NNN.png and grid.png
     :param channels: Channels expected (None: the checkpoint's)
     :param z_dim: Length of z expected (None: the checkpoint's)
-    :return: (list of face paths, grid path)
+    :return: (checkpoint path, z length, channels)
     """
     path = run_tools.latest_checkpoint(checkpoint) or (checkpoint if tf.train.checkpoint_exists(checkpoint) else None)
     if path is None:
@@ -566,6 +603,21 @@ def generate(checkpoint, n, seed, output_dir, channels=None, z_dim=None):
         raise run_tools.TrainingStopped('{} holds a generator for {} channel(s) and z of {}; asked for {} channel(s) '
                                         'and z of {}'.format(path, found_channels, found_z, channels or found_channels,
                                                              z_dim or found_z))
+    return path, found_z, found_channels
+
+
+def generate(checkpoint, n, seed, output_dir, channels=None, z_dim=None):
+    """
+    Draw n images from a checkpoint's generator in inference mode
+    :param checkpoint: A run's output folder, its checkpoints folder, or a checkpoint path
+    :param n: Number of images
+    :param seed: Seed for z
+    :param output_dir: Folder for face_NNN.png and grid.png
+    :param channels: Channels expected (None: the checkpoint's)
+    :param z_dim: Length of z expected (None: the checkpoint's)
+    :return: (list of face paths, grid path)
+    """
+    path, found_z, found_channels = _find_generator(checkpoint, channels, z_dim)
     with tf.Graph().as_default():
         set_seeds(seed)
         input_z = tf.placeholder(tf.float32, (None, found_z), name='input_z')
@@ -576,6 +628,56 @@ def generate(checkpoint, n, seed, output_dir, channels=None, z_dim=None):
             saver.restore(sess, path)
             drawn = sess.run(images, {input_z: np.random.uniform(-1, 1, size=(n, found_z))})
     return run_tools.write_images(drawn, output_dir, 'L' if found_channels == 1 else 'RGB')
+
+
+def evaluate(checkpoint, dataset, eval_images=256, seed=0):
+    """
+    Score a checkpoint's generator with the sliced Wasserstein distance, next to its baselines
+    :param checkpoint: A run's output folder, its checkpoints folder, or a checkpoint path
+    :param dataset: helper.Dataset of the run's data (its last eval_images are the held-out set)
+    :param eval_images: Images on each side
+    :param seed: Seed of z and of the metric
+    :return: (SWD, real-vs-real floor, untrained ceiling, fraction of the gap closed)
+    """
+    path, found_z, found_channels = _find_generator(checkpoint, dataset.shape[3])
+    tracker = _make_tracker(dataset, eval_images, seed)
+    with tf.Graph().as_default():
+        set_seeds(seed)
+        z = tf.constant(np.random.uniform(-1, 1, size=(eval_images, found_z)), tf.float32)
+        generator(z, found_channels)  # creates the variables the checkpoint fills
+        samples = build_sampler(z, found_channels)  # drawn as training evaluates: batch statistics
+        saver = tf.train.Saver(var_list=tf.global_variables('generator'))
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            tracker.score(sess.run(samples))  # the untrained generator: the ceiling
+            saver.restore(sess, path)
+            distance, closed = tracker.score(sess.run(samples))
+    return distance, tracker.floor, tracker.ceiling, closed
+
+
+def _make_tracker(dataset, eval_images, seed):
+    """
+    Hold the dataset's last eval_images out of training and set up the metric on them
+    :return: sliced_wasserstein.Tracker
+    """
+    held_out = dataset.hold_out(eval_images) / 127.5 - 1
+    other_real = dataset.images(range(eval_images)) / 127.5 - 1  # training images: disjoint from held_out
+    return sliced_wasserstein.Tracker(held_out, other_real, seed)
+
+
+def build_evaluate_parser():
+    """
+    :return: The parser of `dlnd_face_generation.py evaluate`
+    """
+    parser = OneLineParser(prog='dlnd_face_generation.py evaluate',
+                           description='Print the sliced Wasserstein distance of a saved generator against '
+                                       'held-out real images, with the real-vs-real and untrained baselines.',
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--checkpoint', required=True, help="a run's --output-dir, or a checkpoint path")
+    _add_data_arguments(parser)
+    parser.add_argument('--eval-images', type=_positive_int, default=256, help='images on each side')
+    parser.add_argument('--seed', type=int, default=0, help='seed of z and of the metric')
+    return parser
 
 
 def build_generate_parser():
@@ -611,6 +713,8 @@ def main(argv=None):
     try:
         if argv[:1] == ['generate']:
             return _generate_main(argv[1:])
+        if argv[:1] == ['evaluate']:
+            return _evaluate_main(argv[1:])
         return _train_main(argv)
     except (helper.DatasetError, run_tools.TrainingStopped) as err:
         print('error: {}'.format(err), file=sys.stderr)
@@ -626,6 +730,30 @@ def _generate_main(argv):
     return 0
 
 
+def _load_dataset(args, parser):
+    """
+    Get the data the command line names, as a helper.Dataset
+    :return: The Dataset
+    """
+    data_files = get_data_files(args.dataset, args.data_dir, args.seed)
+    image_mode = {1: 'L', 3: 'RGB'}[args.channels] if args.dataset == 'folder' else None
+    return helper.Dataset(args.dataset, data_files, seed=args.seed, image_mode=image_mode)
+
+
+def _evaluate_main(argv):
+    """`evaluate`: parse, score, print. :return: exit code"""
+    parser = build_evaluate_parser()
+    args = parser.parse_args(argv)
+    dataset = _load_dataset(args, parser)
+    if dataset.shape[0] < 2 * args.eval_images:
+        parser.error('--eval-images {} needs at least {} images; {} has {}'.format(
+            args.eval_images, 2 * args.eval_images, args.dataset, dataset.shape[0]))
+    distance, floor, ceiling, closed = evaluate(args.checkpoint, dataset, args.eval_images, args.seed)
+    print('SWD: {:.4f} (real vs real {:.4f}, untrained {:.4f}): {:.0%} of the gap closed'
+          .format(distance, floor, ceiling, closed))
+    return 0
+
+
 def _train_main(argv):
     """Training: parse, get the data, train. :return: exit code"""
     parser = build_parser()
@@ -635,9 +763,13 @@ def _train_main(argv):
     if args.logdir:
         run_tools.check_writable(args.logdir)
     np.random.seed(args.seed)
-    data_files = get_data_files(args.dataset, args.data_dir, args.seed)
-    image_mode = {1: 'L', 3: 'RGB'}[args.channels] if args.dataset == 'folder' else None
-    dataset = helper.Dataset(args.dataset, data_files, seed=args.seed, image_mode=image_mode)
+    dataset = _load_dataset(args, parser)
+    tracker = None
+    if args.eval_every and dataset.shape[0] >= 2 * args.eval_images + args.batch_size:
+        tracker = _make_tracker(dataset, args.eval_images, args.seed)
+    elif args.eval_every:
+        print('note: no sample-quality scores: they need {} images or more (2 x --eval-images + a batch)'
+              .format(2 * args.eval_images + args.batch_size))
     if args.batch_size > dataset.shape[0]:
         parser.error('--batch-size {} is larger than the {} images in {}'
                      .format(args.batch_size, dataset.shape[0], args.dataset))
@@ -648,7 +780,8 @@ def _train_main(argv):
         set_seeds(args.seed)
         train(epochs, args.batch_size, args.z_dim, args.learning_rate, args.beta1, dataset.get_batches,
               dataset.shape, dataset.image_mode, output_dir=args.output_dir, max_steps=args.max_steps,
-              show_every=args.show_every, save_every=args.save_every, resume=args.resume, logdir=args.logdir)
+              show_every=args.show_every, save_every=args.save_every, resume=args.resume, logdir=args.logdir,
+              tracker=tracker, eval_every=args.eval_every)
     return 0
 
 

@@ -678,6 +678,18 @@ class Dataset(object):
         self.shape = len(self.data_files), image_width, image_height, image_channels
         self._rng = np.random.default_rng(seed)
 
+    def hold_out(self, count):
+        """
+        Take the last count images out of training, for evaluation
+        :param count: How many
+        :return: Their images, float32 (count, 28, 28, channels), values 0-255
+        """
+        held = self.images(range(self.shape[0] - count, self.shape[0]))
+        self._indices = self._indices[:-count]
+        self.data_files = self.data_files[:-count]
+        self.shape = (len(self.data_files),) + self.shape[1:]
+        return held
+
     def images(self, positions):
         """
         Images by position in data_files, with get_batch's values

@@ -126,22 +126,38 @@ class RunLog(object):
         self.output_dir = output_dir
         self.image_mode = image_mode
         self.losses_path = os.path.join(output_dir, 'losses.csv')
+        self.swd_path = os.path.join(output_dir, 'swd.csv')
         self.writer = tf.summary.FileWriter(logdir, graph) if logdir else None
+
+    def _record(self, path, step, named_values):
+        """Append a row to a CSV (header first) and the same scalars to TensorBoard."""
+        new_file = not os.path.exists(path)
+        with open(path, 'a', newline='') as f:
+            writer = csv.writer(f)
+            if new_file:
+                writer.writerow(['step'] + [name for name, _ in named_values])
+            writer.writerow([step] + ['{:.6f}'.format(value) for _, value in named_values])
+        if self.writer:
+            values = [tf.Summary.Value(tag=name, simple_value=float(value)) for name, value in named_values]
+            self.writer.add_summary(tf.Summary(value=values), step)
 
     def losses(self, step, d_loss, g_loss, d_real, d_fake):
         """
         Record one line of losses, and the mean discriminator outputs on real and generated images
         """
-        new_file = not os.path.exists(self.losses_path)
-        with open(self.losses_path, 'a', newline='') as f:
-            writer = csv.writer(f)
-            if new_file:
-                writer.writerow(['step', 'd_loss', 'g_loss', 'd_real', 'd_fake'])
-            writer.writerow([step] + ['{:.6f}'.format(v) for v in (d_loss, g_loss, d_real, d_fake)])
-        if self.writer:
-            values = [tf.Summary.Value(tag=tag, simple_value=float(value)) for tag, value in
-                      (('d_loss', d_loss), ('g_loss', g_loss), ('d_real', d_real), ('d_fake', d_fake))]
-            self.writer.add_summary(tf.Summary(value=values), step)
+        self._record(self.losses_path, step, [('d_loss', d_loss), ('g_loss', g_loss), ('d_real', d_real),
+                                              ('d_fake', d_fake)])
+
+    def swd(self, step, distance, floor, ceiling, closed):
+        """Record one sliced Wasserstein distance, with its baselines, in swd.csv and TensorBoard."""
+        self._record(self.swd_path, step, [('swd', distance), ('swd_real_vs_real', floor),
+                                           ('swd_untrained', ceiling), ('gap_closed', closed)])
+
+    def untrained_swd(self):
+        """:return: The untrained generator's SWD recorded by this run before a resume, or None"""
+        if not os.path.exists(self.swd_path):
+            return None
+        return float(np.atleast_1d(np.genfromtxt(self.swd_path, delimiter=',', names=True))['swd_untrained'][0])
 
     def grid(self, step, images, name=None):
         """
@@ -167,8 +183,17 @@ class RunLog(object):
         if not os.path.exists(self.losses_path):
             return None
         rows = np.atleast_1d(np.genfromtxt(self.losses_path, delimiter=',', names=True))
-        fig = Figure(figsize=(7, 4))
-        ax = fig.subplots()
+        with_swd = os.path.exists(self.swd_path)
+        fig = Figure(figsize=(7, 7 if with_swd else 4))
+        ax, swd_ax = fig.subplots(2, 1, sharex=True) if with_swd else (fig.subplots(), None)
+        if swd_ax is not None:
+            swd = np.atleast_1d(np.genfromtxt(self.swd_path, delimiter=',', names=True))
+            swd_ax.plot(swd['step'], swd['swd'], 'o-', label='generated vs held-out real')
+            swd_ax.axhline(swd['swd_real_vs_real'][0], color='green', linestyle='--', label='real vs real')
+            swd_ax.set_ylabel('sliced Wasserstein distance')
+            swd_ax.set_xlabel('step')
+            swd_ax.legend()
+            swd_ax.grid(alpha=0.3)
         ax.plot(rows['step'], rows['d_loss'], label='Discriminator')
         ax.plot(rows['step'], rows['g_loss'], label='Generator')
         ax.set_xlabel('step')

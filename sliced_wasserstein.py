@@ -79,3 +79,31 @@ def gap_closed(distance, floor, ceiling):
     :return: Fraction of the ceiling-to-floor gap closed: 0 untrained, 1 as good as real data
     """
     return (ceiling - distance) / (ceiling - floor) if ceiling != floor else float('nan')
+
+
+class Tracker(object):
+    """
+    Scores generated images against held-out real ones, next to the two baselines that give the
+    number a meaning: two disjoint real sets (the floor) and the untrained generator (the ceiling,
+    the first score recorded).
+    """
+    def __init__(self, held_out, other_real, seed=0):
+        """
+        :param held_out: Real images never trained on, float (n, h, w, c) in [-1, 1]
+        :param other_real: As many other real images (for the floor)
+        :param seed: Seed of the metric
+        """
+        self.held_out = held_out
+        self.seed = seed
+        self.floor = sliced_wasserstein(held_out, other_real, seed)
+        self.ceiling = None
+
+    def score(self, generated):
+        """
+        :param generated: As many generated images, in [-1, 1]
+        :return: (SWD, fraction of the gap closed); the first call sets the ceiling
+        """
+        distance = sliced_wasserstein(self.held_out, generated, self.seed)
+        if self.ceiling is None:
+            self.ceiling = distance
+        return distance, gap_closed(distance, self.floor, self.ceiling)
