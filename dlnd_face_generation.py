@@ -555,6 +555,8 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
                 bar.close()
         run_tools.save_checkpoint(sess, model.saver, output_dir, step)
         show_generator_output(sess, model.samples, log, step, final=True)
+        if tracker and step % eval_every:
+            _evaluate(sess, model, tracker, log, step)  # the final score
     _print_summary(log, output_dir, logdir, step)
     return losses
 

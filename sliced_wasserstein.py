@@ -18,6 +18,7 @@ Laplacian pyramid from 16x16 up; at 28x28 only the full-resolution level has roo
 real set's are used for both, since a set's own normalisation hides a colour shift entirely.
 """
 import numpy as np
+from PIL import Image, ImageFilter
 
 PATCH_SIZE = 7
 PATCHES_PER_IMAGE = 64
@@ -107,3 +108,37 @@ class Tracker(object):
         if self.ceiling is None:
             self.ceiling = distance
         return distance, gap_closed(distance, self.floor, self.ceiling)
+
+
+# Known degradations, to check the metric before trusting it (tests and benchmarks/swd_check.py):
+# each, at rising strength, must score further from real images than clean real images do.
+DEGRADATION_STRENGTHS = {
+    'gaussian noise': [0.1, 0.2, 0.4],  # standard deviation, in [-1, 1] units
+    'blur': [0.7, 1.5, 3],  # Gaussian blur radius in pixels
+    'colour shift': [0.1, 0.2, 0.4],  # added to red, taken from blue
+    'mode collapse': [16, 4, 1],  # distinct images left: fewer is stronger
+}
+
+
+def degrade(images, kind, strength, rng):
+    """
+    :param images: float (n, h, w, c) in [-1, 1]
+    :param kind: A key of DEGRADATION_STRENGTHS
+    :param strength: Its strength
+    :param rng: numpy Generator (for the noise)
+    :return: Degraded images, same shape and range
+    """
+    if kind == 'gaussian noise':
+        return np.clip(images + rng.normal(0, strength, images.shape), -1, 1)
+    if kind == 'blur':
+        pixels = np.round((images + 1) * 127.5).astype(np.uint8)
+        if pixels.shape[3] == 1:
+            pixels = pixels[..., 0]
+        blurred = np.stack([np.array(Image.fromarray(p).filter(ImageFilter.GaussianBlur(strength))) for p in pixels])
+        return blurred.reshape(images.shape) / 127.5 - 1
+    if kind == 'colour shift':
+        shift = np.array([strength, 0, -strength]) if images.shape[3] == 3 else np.array([strength])
+        return np.clip(images + shift, -1, 1)
+    if kind == 'mode collapse':
+        return images[np.arange(len(images)) % strength]
+    raise ValueError('unknown degradation {!r}'.format(kind))

@@ -188,3 +188,42 @@ def test_output_folder_that_cannot_be_written_fails_before_the_graph(tmp_path, c
     captured = capsys.readouterr()
     assert code == 1 and 'cannot write to --output-dir' in captured.err
     assert 'TensorFlow Version' not in captured.out and not os.path.exists(str(tmp_path / 'data'))
+
+
+def test_training_scores_samples_at_start_every_eval_every_and_at_the_end(dataset, tmp_path, capsys):
+    import sliced_wasserstein
+    fresh = helper.Dataset('synthetic', dataset.data_files, seed=0)
+    tracker = dlnd._make_tracker(fresh, 8, seed=0)
+    assert fresh.shape[0] == 24  # 8 held out of training
+    with tf.Graph().as_default():
+        dlnd.set_seeds(0)
+        dlnd.train(2, 8, 16, 0.0005, 0.5, fresh.get_batches, fresh.shape, fresh.image_mode, print_every=1,
+                   output_dir=str(tmp_path), tracker=tracker, eval_every=2, max_steps=5)
+    rows = np.genfromtxt(str(tmp_path / 'swd.csv'), delimiter=',', names=True)
+    assert rows['step'].tolist() == [0, 2, 4, 5]
+    assert (rows['swd_untrained'] == rows['swd'][0]).all()  # the untrained score is the ceiling
+    np.testing.assert_allclose(rows['swd_real_vs_real'], tracker.floor, atol=1e-6)  # the CSV keeps 6 decimals
+    assert tracker.floor > 0
+    np.testing.assert_allclose(rows['gap_closed'], [sliced_wasserstein.gap_closed(d, tracker.floor, tracker.ceiling)
+                                                    for d in rows['swd']], atol=1e-5)
+    lines = [line for line in capsys.readouterr().out.splitlines() if 'SWD' in line]
+    assert lines[0] == 'Step 0... SWD: {0:.4f} (real vs real {1:.4f}, untrained {0:.4f}): 0% of the gap closed'.format(
+        rows['swd'][0], tracker.floor)
+    with Image.open(str(tmp_path / 'loss_curve.png')) as curve:
+        assert curve.size[1] > 500  # the losses and, below them, the SWD
+
+
+def test_evaluate_command_prints_the_score_and_its_baselines(dataset, tmp_path, capsys):
+    _train(dataset, tmp_path / 'run', max_steps=2)
+    folder = os.path.dirname(dataset.data_files[0])
+    code = dlnd.main(['evaluate', '--checkpoint', str(tmp_path / 'run'), '--dataset', 'folder',
+                      '--data-dir', folder, '--eval-images', '8'])
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    assert code == 0
+    assert out.startswith('SWD: ') and 'real vs real' in out and out.endswith('of the gap closed')
+    with pytest.raises(SystemExit) as exit_info:
+        dlnd.main(['evaluate', '--checkpoint', str(tmp_path / 'run'), '--dataset', 'folder',
+                   '--data-dir', folder, '--eval-images', '100'])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
+        'error: --eval-images 100 needs at least 200 images; folder has 32 (see --help)')
