@@ -196,7 +196,8 @@ class RunLog(object):
             swd_ax.grid(alpha=0.3)
         ax.plot(rows['step'], rows['d_loss'], label='Discriminator')
         ax.plot(rows['step'], rows['g_loss'], label='Generator')
-        ax.set_xlabel('step')
+        if swd_ax is None:
+            ax.set_xlabel('step')
         ax.set_ylabel('loss')
         ax.legend()
         ax.grid(alpha=0.3)

@@ -7,9 +7,10 @@ steps, draw 64 samples from a fixed z in three ways:
 - training: the training op itself: dropout on, batch statistics
 
 For each it prints the diversity (mean over pixels of the standard deviation across samples; the
-real images' value is printed at the end) and the mean-image distance (mean absolute difference
-between the samples' mean image and held-out real images' mean image, in [-1, 1] units), and
-saves a 5x5 grid per mode. Used for the README's tables:
+real images' value is printed at the end), the mean-image distance (mean absolute difference
+between the samples' mean image and held-out real images' mean image, in [-1, 1] units) and, with
+--swd, the sliced Wasserstein distance to 256 held-out real images, and saves a 5x5 grid per mode.
+Used for the README's tables:
 
     python benchmarks/sample_modes.py                     # synthetic faces, the default run's settings
     python benchmarks/sample_modes.py --dataset-dir DIR --mode L --batch-size 64 \
@@ -25,6 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import dlnd_face_generation as dlnd  # noqa: E402  (after the path set-up)
 import helper  # noqa: E402
+import sliced_wasserstein  # noqa: E402
 
 tf = dlnd.tf
 
@@ -42,6 +44,7 @@ def parse_args():
     parser.add_argument('--report-every', type=int, default=100)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--output-dir', default='./output/sample_modes')
+    parser.add_argument('--swd', action='store_true', help='also score each mode with the SWD (256 samples)')
     return parser.parse_args()
 
 
@@ -61,7 +64,7 @@ def main():
         folder = args.dataset_dir
     else:
         folder = helper.make_synthetic_faces(args.data_dir, dlnd.SYNTHETIC_FACES, args.seed)
-    files = sorted(os.path.join(folder, name) for name in os.listdir(folder))
+    files = helper.list_image_files(folder)
     held_out, files = files[-256:], files[:-256]
     dataset = helper.Dataset('mnist' if args.mode == 'L' else 'celeba', files, seed=args.seed)
     real = helper.get_batch(held_out, 28, 28, args.mode) / 127.5 - 1
@@ -76,7 +79,7 @@ def main():
         modes = {'inference': dlnd.generator(input_z, channels, is_train=False),
                  'batch-stats': dlnd.build_sampler(input_z, channels),
                  'training': tf.get_default_graph().get_tensor_by_name('generator/Tanh:0')}
-        fixed_z = np.random.uniform(-1, 1, (64, 100))
+        fixed_z = np.random.uniform(-1, 1, (256 if args.swd else 64, 100))
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             step, start = 0, time.time()
@@ -88,7 +91,9 @@ def main():
                     images = sess.run(op, {input_z: fixed_z})
                     helper.images_square_grid(images[:25], args.mode).save(
                         os.path.join(args.output_dir, '{}_{:05d}.png'.format(name, step)))
-                    cells.append('{:>11.3f}/{:<10.3f}'.format(*diversity_and_distance(images, real)))
+                    cells.append('{:>11.3f}/{:<10.3f}'.format(*diversity_and_distance(images[:64], real)))
+                    if args.swd:
+                        cells[-1] += ' swd {:.4f}'.format(sliced_wasserstein.sliced_wasserstein(real, images))
                 print('{:>4}  {:>7.0f}  {}'.format(step, time.time() - start, '  '.join(cells)), flush=True)
 
             report()
