@@ -525,19 +525,9 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
                         continue  # resumed mid-epoch: these batches' steps were done before
                     step, feed, d_loss, g_loss = _train_step(sess, model, batch_images, batch_size, z_dim, learning_rate)
                     bar.update()
-                    if not (np.isfinite(d_loss) and np.isfinite(g_loss)):
-                        bar.close()
-                        raise run_tools.TrainingStopped(
-                            'the losses became {}/{} at step {}: stopped without saving; the last good checkpoint is '
-                            '{}. Lower --learning-rate and --resume from it'.format(
-                                d_loss, g_loss, step, run_tools.latest_checkpoint(output_dir) or 'none'))
+                    _stop_unless_finite(d_loss, g_loss, step, output_dir, bar)
                     if step % print_every == 0:
-                        values = sess.run([model.d_loss, model.g_loss, model.d_real, model.d_fake], feed_dict=feed)
-                        losses.append((step, values[0], values[1]))
-                        log.losses(step, *values)
-                        bar.set_postfix(step=step, d_loss='{:.3f}'.format(values[0]), g_loss='{:.3f}'.format(values[1]))
-                        tqdm.write('Epoch {}/{}... Discriminator Loss: {:.4f}... Generator Loss: {:.4f}'
-                                   .format(epoch_i + 1, epoch_count, values[0], values[1]))
+                        losses.append(_print_losses(sess, model, feed, log, step, bar, epoch_i, epoch_count))
                     if step % show_every == 0:
                         show_generator_output(sess, model.samples, log, step)
                     if tracker and step % eval_every == 0:
@@ -545,11 +535,7 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
                     if step % save_every == 0:
                         run_tools.save_checkpoint(sess, model.saver, output_dir, step)
                     if interrupted():
-                        bar.close()
-                        path = run_tools.save_checkpoint(sess, model.saver, output_dir, step)
-                        raise run_tools.TrainingInterrupted(
-                            'interrupted at step {}: saved {}. Resume with the same command and --resume '
-                            '(its --output-dir {})'.format(step, path, output_dir))
+                        _save_and_stop(sess, model, output_dir, step, bar)
                     if step >= last_step:
                         break
                 bar.close()
@@ -559,6 +545,38 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
             _evaluate(sess, model, tracker, log, step)  # the final score
     _print_summary(log, output_dir, logdir, step)
     return losses
+
+
+def _print_losses(sess, model, feed, log, step, bar, epoch_i, epoch_count):
+    """
+    Evaluate both losses (and the mean D outputs) after the step's updates; print and log them
+    :return: (step, discriminator loss, generator loss)
+    """
+    d_loss, g_loss, d_real, d_fake = sess.run([model.d_loss, model.g_loss, model.d_real, model.d_fake], feed_dict=feed)
+    log.losses(step, d_loss, g_loss, d_real, d_fake)
+    bar.set_postfix(step=step, d_loss='{:.3f}'.format(d_loss), g_loss='{:.3f}'.format(g_loss))
+    tqdm.write('Epoch {}/{}... Discriminator Loss: {:.4f}... Generator Loss: {:.4f}'
+               .format(epoch_i + 1, epoch_count, d_loss, g_loss))
+    return step, d_loss, g_loss
+
+
+def _stop_unless_finite(d_loss, g_loss, step, output_dir, bar):
+    """A NaN or infinite loss stops training without saving the broken weights."""
+    if np.isfinite(d_loss) and np.isfinite(g_loss):
+        return
+    bar.close()
+    raise run_tools.TrainingStopped(
+        'the losses became {}/{} at step {}: stopped without saving; the last good checkpoint is {}. Lower '
+        '--learning-rate and --resume from it'.format(d_loss, g_loss, step,
+                                                      run_tools.latest_checkpoint(output_dir) or 'none'))
+
+
+def _save_and_stop(sess, model, output_dir, step, bar):
+    """Ctrl-C: save a checkpoint, then stop with the command to resume."""
+    bar.close()
+    path = run_tools.save_checkpoint(sess, model.saver, output_dir, step)
+    raise run_tools.TrainingInterrupted('interrupted at step {}: saved {}. Resume with the same command and '
+                                        '--resume (its --output-dir {})'.format(step, path, output_dir))
 
 
 def _evaluate(sess, model, tracker, log, step):
