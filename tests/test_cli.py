@@ -11,7 +11,8 @@ import dlnd_face_generation as dlnd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS = ['--dataset', '--data-dir', '--channels', '--epochs', '--batch-size', '--z-dim', '--learning-rate', '--beta1',
-         '--max-steps', '--output-dir', '--seed']
+         '--max-steps', '--output-dir', '--seed', '--show-every', '--save-every', '--resume', '--eval-every',
+         '--eval-images', '--logdir']
 
 
 def test_help_explains_every_flag(capsys):
@@ -22,6 +23,21 @@ def test_help_explains_every_flag(capsys):
     for flag in FLAGS:
         assert flag in out
     assert 'synthetic' in out and 'mnist' in out and 'celeba' in out
+    assert 'generate --checkpoint' in out and 'evaluate --checkpoint' in out
+
+
+@pytest.mark.parametrize('command,flags', [
+    ('generate', ['--checkpoint', '--n', '--seed', '--output-dir', '--channels', '--z-dim']),
+    ('evaluate', ['--checkpoint', '--dataset', '--data-dir', '--channels', '--eval-images', '--seed']),
+])
+def test_subcommand_help_explains_every_flag(command, flags, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        dlnd.main([command, '--help'])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith('usage: dlnd_face_generation.py {}'.format(command))
+    for flag in flags:
+        assert flag in out
 
 
 @pytest.mark.parametrize('argv,expected', [
