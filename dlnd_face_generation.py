@@ -72,6 +72,15 @@ def _beta1(text):
     return value
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except where there is none to show (None, or an off switch)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit with code 2."""
 
@@ -97,7 +106,7 @@ def build_parser():
     """
     parser = OneLineParser(
         description='Train the face-generation DCGAN (Udacity DLND project) in TF1 graph style.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
         epilog='To draw faces from a trained run: %(prog)s generate --checkpoint OUTPUT_DIR --n 10; to score '
                'it: %(prog)s evaluate --checkpoint OUTPUT_DIR (each has --help). Ctrl-C saves a checkpoint; '
                '--resume continues.')
@@ -113,7 +122,8 @@ def build_parser():
     parser.add_argument('--beta1', type=_beta1, default=0.5, help="Adam's beta1 for both networks")
     parser.add_argument('--max-steps', type=_positive_int, default=None,
                         help='stop after this many steps (default: run every epoch to the end)')
-    parser.add_argument('--output-dir', default='./output', help='folder for sample grids')
+    parser.add_argument('--output-dir', default='./output',
+                        help='folder for the grids, losses, plots and checkpoints of this run')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed for numpy, the data order, the synthetic faces and TensorFlow')
     parser.add_argument('--show-every', type=_positive_int, default=100,
@@ -692,7 +702,7 @@ def build_evaluate_parser():
     parser = OneLineParser(prog='dlnd_face_generation.py evaluate',
                            description='Print the sliced Wasserstein distance of a saved generator against '
                                        'held-out real images, with the real-vs-real and untrained baselines.',
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=_HelpFormatter)
     parser.add_argument('--checkpoint', required=True, help="a run's --output-dir, or a checkpoint path")
     _add_data_arguments(parser)
     parser.add_argument('--eval-images', type=_positive_int, default=256, help='images on each side')
@@ -706,7 +716,7 @@ def build_generate_parser():
     """
     parser = OneLineParser(prog='dlnd_face_generation.py generate',
                            description='Draw new faces from a trained generator (inference mode).',
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=_HelpFormatter)
     parser.add_argument('--checkpoint', required=True,
                         help="a run's --output-dir (its newest checkpoint is used), or a checkpoint path")
     parser.add_argument('--n', type=_positive_int, default=10, help='how many images')
