@@ -122,6 +122,10 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, mo
 
 def test_run_outputs_losses_curve_gif_and_summary_line(dataset, tmp_path, capsys):
     _train(dataset, tmp_path, max_steps=5)
+    bar = capsys.readouterr().err  # tqdm draws its bar on stderr, a line per update
+    assert 'Epoch 1/3: 100%' in bar and 'Epoch 2/3:' in bar  # one bar per epoch
+    assert 'd_loss=' in bar and 'g_loss=' in bar and 'step=5' in bar
+    _train(dataset, tmp_path / 'again', max_steps=5)
     rows = np.genfromtxt(str(tmp_path / 'losses.csv'), delimiter=',', names=True)
     assert rows['step'].tolist() == [1, 2, 3, 4, 5]
     assert ((rows['d_real'] > 0) & (rows['d_real'] < 1) & (rows['d_fake'] > 0) & (rows['d_fake'] < 1)).all()
@@ -132,7 +136,7 @@ def test_run_outputs_losses_curve_gif_and_summary_line(dataset, tmp_path, capsys
         assert gif.size == (3 * 5 * 28, 3 * 5 * 28)
     out = capsys.readouterr().out
     assert 'Done at step 5. In {}: samples_final.png, 2 x samples_step_*.png, loss_curve.png, samples.gif, ' \
-           'checkpoints/'.format(tmp_path) in out
+           'checkpoints/'.format(tmp_path / 'again') in out
 
 
 def test_tensorboard_event_file_has_losses_discriminator_outputs_and_samples(dataset, tmp_path):
@@ -198,7 +202,7 @@ def test_training_scores_samples_at_start_every_eval_every_and_at_the_end(datase
     with tf.Graph().as_default():
         dlnd.set_seeds(0)
         dlnd.train(2, 8, 16, 0.0005, 0.5, fresh.get_batches, fresh.shape, fresh.image_mode, print_every=1,
-                   output_dir=str(tmp_path), tracker=tracker, eval_every=2, max_steps=5)
+                   output_dir=str(tmp_path), tracker=tracker, eval_every=2, max_steps=5, logdir=str(tmp_path / 'tb'))
     rows = np.genfromtxt(str(tmp_path / 'swd.csv'), delimiter=',', names=True)
     assert rows['step'].tolist() == [0, 2, 4, 5]
     assert (rows['swd_untrained'] == rows['swd'][0]).all()  # the untrained score is the ceiling
@@ -211,6 +215,10 @@ def test_training_scores_samples_at_start_every_eval_every_and_at_the_end(datase
         rows['swd'][0], tracker.floor)
     with Image.open(str(tmp_path / 'loss_curve.png')) as curve:
         assert curve.size[1] > 500  # the losses and, below them, the SWD
+    event_file = [name for name in os.listdir(str(tmp_path / 'tb')) if 'tfevents' in name][0]
+    swd_steps = [event.step for event in tf.train.summary_iterator(str(tmp_path / 'tb' / event_file))
+                 for value in event.summary.value if value.tag == 'swd']
+    assert swd_steps == [0, 2, 4, 5]
 
 
 def test_evaluate_command_prints_the_score_and_its_baselines(dataset, tmp_path, capsys):
