@@ -342,7 +342,8 @@ def download_extract(database_name, data_path, sources=None):
     os.makedirs(data_path, exist_ok=True)
     _clear_stale_extractions(data_path, source['folder'])
     manual_path = os.path.join(data_path, source.get('manual_archive', source['archive']))
-    if os.path.exists(manual_path) and not os.path.exists(save_path):
+    by_hand = manual_path != save_path and os.path.exists(manual_path) and not os.path.exists(save_path)
+    if by_hand:
         save_path = manual_path  # put there by hand; its md5 is checked like a download's
     if not os.path.exists(save_path):
         try:
@@ -352,7 +353,7 @@ def download_extract(database_name, data_path, sources=None):
             raise DatasetError('{}; check the network, or {}'.format(err, manual.format(data_path=data_path))) from None
 
     if md5_of_file(save_path) != source['md5']:
-        if save_path == manual_path != os.path.join(data_path, source['archive']):
+        if by_hand:  # the user's file: explain, never delete
             raise DatasetError('{} is not the official file (its md5 differs): download it again, or extract '
                                'its images into {} yourself'.format(save_path, extract_path))
         os.remove(save_path)
@@ -585,9 +586,7 @@ def _default_cache_dir(image_files):
     """
     :return: A .cache folder beside the data, or one in the temporary folder if that is read-only
     """
-    beside = os.path.join(os.path.commonpath([os.path.abspath(f) for f in image_files]), '.cache')
-    if len(image_files) == 1:
-        beside = os.path.join(os.path.dirname(os.path.abspath(image_files[0])), '.cache')
+    beside = os.path.join(os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in image_files]), '.cache')
     try:
         os.makedirs(beside, exist_ok=True)
         if os.access(beside, os.W_OK):
