@@ -636,6 +636,19 @@ def _find_generator(checkpoint, channels=None, z_dim=None):
     return path, found_z, found_channels
 
 
+def _restorable_generator(z, channels, batch_stats):
+    """
+    In a fresh graph: the generator's variables, a sampling op on them, and a Saver to fill them
+    :param z: Z input
+    :param channels: Channels of the output
+    :param batch_stats: Normalise with the batch's statistics (as the grids) or the moving averages
+    :return: (tensor of generated images, Saver of the generator's variables)
+    """
+    generator(z, channels)  # the training-mode call creates the variables; the sampler reuses them
+    images = generator(z, channels, is_train=False, batch_stats=batch_stats)
+    return images, tf.train.Saver(var_list=tf.global_variables('generator'))
+
+
 def generate(checkpoint, n, seed, output_dir, channels=None, z_dim=None):
     """
     Draw n images from a checkpoint's generator in inference mode
@@ -651,9 +664,7 @@ def generate(checkpoint, n, seed, output_dir, channels=None, z_dim=None):
     with tf.Graph().as_default():
         set_seeds(seed)
         input_z = tf.placeholder(tf.float32, (None, found_z), name='input_z')
-        generator(input_z, found_channels)  # creates the variables the checkpoint fills
-        images = generator(input_z, found_channels, is_train=False)
-        saver = tf.train.Saver(var_list=tf.global_variables('generator'))
+        images, saver = _restorable_generator(input_z, found_channels, batch_stats=False)
         with tf.Session() as sess:
             saver.restore(sess, path)
             drawn = sess.run(images, {input_z: np.random.uniform(-1, 1, size=(n, found_z))})
@@ -674,9 +685,7 @@ def evaluate(checkpoint, dataset, eval_images=256, seed=0):
     with tf.Graph().as_default():
         set_seeds(seed)
         z = tf.constant(np.random.uniform(-1, 1, size=(eval_images, found_z)), tf.float32)
-        generator(z, found_channels)  # creates the variables the checkpoint fills
-        samples = build_sampler(z, found_channels)  # drawn as training evaluates: batch statistics
-        saver = tf.train.Saver(var_list=tf.global_variables('generator'))
+        samples, saver = _restorable_generator(z, found_channels, batch_stats=True)  # as training scores
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             tracker.score(sess.run(samples))  # the untrained generator: the ceiling
@@ -760,7 +769,7 @@ def _generate_main(argv):
     return 0
 
 
-def _load_dataset(args, parser):
+def _load_dataset(args):
     """
     Get the data the command line names, as a helper.Dataset
     :return: The Dataset
@@ -774,7 +783,7 @@ def _evaluate_main(argv):
     """`evaluate`: parse, score, print. :return: exit code"""
     parser = build_evaluate_parser()
     args = parser.parse_args(argv)
-    dataset = _load_dataset(args, parser)
+    dataset = _load_dataset(args)
     if dataset.shape[0] < 2 * args.eval_images:
         parser.error('--eval-images {} needs at least {} images; {} has {}'.format(
             args.eval_images, 2 * args.eval_images, args.dataset, dataset.shape[0]))
@@ -793,7 +802,7 @@ def _train_main(argv):
     if args.logdir:
         run_tools.check_writable(args.logdir)
     np.random.seed(args.seed)
-    dataset = _load_dataset(args, parser)
+    dataset = _load_dataset(args)
     tracker = None
     if args.eval_every and dataset.shape[0] >= 2 * args.eval_images + args.batch_size:
         tracker = _make_tracker(dataset, args.eval_images, args.seed)
