@@ -64,15 +64,13 @@ def main():
         folder = args.dataset_dir
     else:
         folder = helper.make_synthetic_faces(args.data_dir, dlnd.SYNTHETIC_FACES, args.seed)
-    files = helper.list_image_files(folder)
-    held_out, files = files[-256:], files[:-256]
-    dataset = helper.Dataset('mnist' if args.mode == 'L' else 'celeba', files, seed=args.seed)
-    real = helper.get_batch(held_out, 28, 28, args.mode) / 127.5 - 1
+    dataset = helper.Dataset('mnist' if args.mode == 'L' else 'celeba', helper.list_image_files(folder),
+                             seed=args.seed)
+    real = dataset.hold_out(256) / 127.5 - 1  # the same split training uses for its scores
     channels = dataset.shape[3]
     os.makedirs(args.output_dir, exist_ok=True)
-    np.random.seed(args.seed)
     with tf.Graph().as_default():
-        tf.set_random_seed(args.seed)
+        dlnd.set_seeds(args.seed)  # numpy, Python's random (tf-keras initializers) and the graph
         input_real, input_z, lr = dlnd.model_inputs(28, 28, channels, 100)
         d_loss, g_loss = dlnd.model_loss(input_real, input_z, channels)
         d_opt, g_opt = dlnd.model_opt(d_loss, g_loss, lr, args.beta1)
