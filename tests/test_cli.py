@@ -12,7 +12,7 @@ import dlnd_face_generation as dlnd
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS = ['--dataset', '--data-dir', '--channels', '--epochs', '--batch-size', '--z-dim', '--learning-rate', '--beta1',
          '--max-steps', '--output-dir', '--seed', '--show-every', '--save-every', '--resume', '--eval-every',
-         '--eval-images', '--logdir']
+         '--eval-images', '--logdir', '--precision']
 
 
 def test_help_explains_every_flag(capsys):
@@ -48,6 +48,7 @@ def test_subcommand_help_explains_every_flag(command, flags, capsys):
     (['--learning-rate', 'nan'], '--learning-rate: must be a number above 0, got nan'),
     (['--beta1', '1'], '--beta1: must be in [0, 1), got 1'),
     (['--epochs', 'two'], "--epochs: expected a whole number, got 'two'"),
+    (['--precision', 'float16'], "--precision: invalid choice: 'float16'"),
 ])
 def test_bad_values_get_one_line_and_exit_code_2(argv, expected, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
@@ -94,6 +95,21 @@ def test_main_runs_end_to_end_on_tiny_synthetic_data(tmp_path, capsys, monkeypat
     stdout = capsys.readouterr().out
     assert 'TensorFlow Version: ' in stdout
     assert 'Done at step 2. In {}: samples_final.png, samples.gif, checkpoints/'.format(out) in stdout
+
+
+@pytest.mark.parametrize('has_amx,precision', [(True, 'bfloat16'), (False, 'float32')])
+def test_precision_auto_follows_the_cpu_and_says_so(has_amx, precision, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(dlnd, 'SYNTHETIC_FACES', 16)
+    monkeypatch.setattr(dlnd, 'cpu_has_amx_bfloat16', lambda: has_amx)
+    chosen = []
+    monkeypatch.setattr(dlnd, 'session_config', lambda value='float32': chosen.append(value) or dlnd.tf.ConfigProto())
+    argv = ['--batch-size', '8', '--max-steps', '1', '--data-dir', str(tmp_path / 'data'), '--output-dir',
+            str(tmp_path / 'out')]
+    assert dlnd.main(argv) == 0
+    assert chosen == [precision]
+    assert 'Precision: {} (--precision auto: '.format(precision) in capsys.readouterr().out
+    assert dlnd.main(argv + ['--precision', 'float32', '--output-dir', str(tmp_path / 'out2')]) == 0
+    assert chosen == [precision, 'float32']
 
 
 def _folder_of_images(folder, count):

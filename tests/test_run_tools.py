@@ -109,8 +109,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, mo
     real_step = dlnd._train_step
 
     def nan_at_step_3(*args):
-        step, feed, d_loss, g_loss = real_step(*args)
-        return step, feed, (np.nan if step == 3 else d_loss), g_loss
+        step, (d_loss, g_loss, d_real, d_fake) = real_step(*args)
+        return step, (np.nan if step == 3 else d_loss, g_loss, d_real, d_fake)
 
     monkeypatch.setattr(dlnd, '_train_step', nan_at_step_3)
     with pytest.raises(run_tools.TrainingStopped) as err:

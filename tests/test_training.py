@@ -160,3 +160,98 @@ def test_train_feeds_the_discriminator_images_in_tanh_range(tmp_path, monkeypatc
                    output_dir=str(tmp_path / 'out'), max_steps=1)
     assert seen and min(lo for lo, _ in seen) < -0.6 and max(hi for _, hi in seen) > 0.6
     assert all(-1 <= lo and hi <= 1 for lo, hi in seen)
+
+
+def _train_two_ways(monkeypatch, steps=3, batch=8, z_dim=10):
+    """
+    Train the same initial weights on the same batches with the article's two session.run calls and
+    with model_step's one. Dropout is off: the article's two runs draw two dropout masks, the fused
+    step one, so only without dropout can the updates be equal.
+    :return: {fused: (list of (d_loss, g_loss), {variable name: value after the steps}, g_loss before any update)}
+    """
+    monkeypatch.setattr(dlnd, 'KEEP_PROB', 1.0)
+    rng = np.random.default_rng(0)
+    batches = [(rng.uniform(-1, 1, (batch, 28, 28, 3)), rng.uniform(-1, 1, (batch, z_dim))) for _ in range(steps)]
+    initial, results = None, {}
+    for fused in (False, True):
+        with tf.Graph().as_default():
+            dlnd.set_seeds(0)
+            input_real, input_z, lr = dlnd.model_inputs(28, 28, 3, z_dim)
+            if fused:
+                step_opt, d_loss, g_loss = dlnd.model_step(input_real, input_z, 3, lr, 0.5)
+            else:
+                d_loss, g_loss = dlnd.model_loss(input_real, input_z, 3)
+                d_opt, g_opt = dlnd.model_opt(d_loss, g_loss, lr, 0.5)
+            trainable = tf.trainable_variables()
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                initial = initial or {var.name: sess.run(var) for var in trainable}
+                for var in trainable:
+                    var.load(initial[var.name], sess)
+                first = {input_real: batches[0][0], input_z: batches[0][1], lr: 0.001}
+                g_loss_before = sess.run(g_loss, first) if not fused else None
+                losses = []
+                for images, z in batches:
+                    feed = {input_real: images, input_z: z, lr: 0.001}
+                    if fused:
+                        losses.append(sess.run([step_opt, d_loss, g_loss], feed)[1:])
+                    else:
+                        d_value = sess.run([d_opt, d_loss], feed)[1]
+                        losses.append([d_value, sess.run([g_opt, g_loss], feed)[1]])
+                results[fused] = losses, {var.name: sess.run(var) for var in trainable}, g_loss_before
+    return results
+
+
+def test_fused_step_makes_the_articles_updates(monkeypatch):
+    """One session.run, one generator pass: the same losses and weights as the article's two runs."""
+    results = _train_two_ways(monkeypatch)
+    (article_losses, article_vars, g_loss_before), (fused_losses, fused_vars, _) = results[False], results[True]
+    # Same kernels on the same numbers; the tolerance allows for float32 sums added in another order
+    np.testing.assert_allclose(fused_losses, article_losses, rtol=1e-5)
+    assert article_vars.keys() == fused_vars.keys() and len(fused_vars) == 23
+    for name, value in article_vars.items():
+        np.testing.assert_allclose(fused_vars[name], value, rtol=1e-4, atol=1e-6, err_msg=name)
+    # The generator's first loss is taken through the updated discriminator, not the one before it
+    assert abs(fused_losses[0][1] - g_loss_before) > 1e-3
+
+
+def test_train_runs_the_session_once_per_step(tmp_path, monkeypatch):
+    """The printed losses come from the step's own run, not from evaluating the losses again."""
+    dataset = _synthetic_dataset(tmp_path, count=16)
+    runs_fed_images = []
+    real_run = tf.Session.run
+
+    def spy_run(self, fetches, feed_dict=None, **kwargs):
+        if any(getattr(key, 'name', '') == 'input_real:0' for key in (feed_dict or {})):
+            runs_fed_images.append(fetches)
+        return real_run(self, fetches, feed_dict=feed_dict, **kwargs)
+
+    monkeypatch.setattr(tf.Session, 'run', spy_run)
+    with tf.Graph().as_default():
+        losses = dlnd.train(1, 4, 8, 0.0002, 0.5, dataset.get_batches, dataset.shape, dataset.image_mode,
+                            print_every=1, show_every=100, output_dir=str(tmp_path / 'out'), max_steps=3)
+    assert len(runs_fed_images) == 3 and [step for step, _, _ in losses] == [1, 2, 3]
+    with open(tmp_path / 'out' / 'losses.csv') as csv:
+        rows = csv.read().splitlines()
+    assert len(rows) == 4  # a header and one row per printed step, D(x) and D(G(z)) included
+
+
+@pytest.mark.skipif(not dlnd.cpu_has_amx_bfloat16(), reason='bfloat16 is rewritten only where the CPU has AMX')
+def test_bfloat16_session_computes_in_bfloat16_and_keeps_float32_variables():
+    with tf.Graph().as_default():
+        dlnd.set_seeds(0)
+        z = tf.placeholder(tf.float32, (None, 10))
+        dlnd.generator(z, 3)
+        samples = dlnd.build_sampler(z, 3)
+        init = tf.global_variables_initializer()
+        batch_z = np.random.default_rng(0).uniform(-1, 1, (16, 10))
+        outputs = {}
+        for precision in ('float32', 'bfloat16'):
+            with tf.Session(config=dlnd.session_config(precision)) as sess:
+                sess.run(init)
+                outputs[precision] = sess.run(samples, {z: batch_z})
+        assert all(var.dtype.base_dtype == tf.float32 for var in tf.global_variables())
+    difference = np.abs(outputs['bfloat16'] - outputs['float32'])
+    assert outputs['bfloat16'].dtype == np.float32
+    # bfloat16 keeps 8 bits of mantissa: the samples move by about 1e-2, not 1e-7, and not wholesale
+    assert 1e-3 < difference.max() < 0.1
