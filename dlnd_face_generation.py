@@ -141,8 +141,9 @@ def build_parser():
     parser.add_argument('--logdir', default=None,
                         help='write TensorBoard event files here (losses, D(x), D(G(z)), sample grids)')
     parser.add_argument('--precision', choices=['auto', 'float32', 'bfloat16'], default='auto',
-                        help='bfloat16: convolutions in bfloat16, variables in float32 (1.7x faster on a CPU '
-                             'with AMX, slower without); auto: bfloat16 where the CPU has AMX, else float32')
+                        help='bfloat16: convolutions in bfloat16, variables in float32 (1.3x faster at batch '
+                             '16, 1.8x at 64 on a CPU with AMX; slower without); auto: bfloat16 where the CPU '
+                             'has AMX, else float32')
     return parser
 
 
@@ -215,8 +216,8 @@ def check_tensorflow():
     if gpus:
         print('Default GPU Device: {}'.format(gpus[0].name))
     else:
-        print('No GPU found. Training runs on the CPU: about 90 images/s on 2 cores, 160 with bfloat16 '
-              'on a CPU with AMX.')
+        print('No GPU found. Training runs on the CPU: about 70-85 images/s on 2 cores in float32, '
+              '1.3-1.8x that with bfloat16 on a CPU with AMX.')
     return bool(gpus)
 
 
@@ -382,7 +383,8 @@ LABEL_SMOOTHING = 0.1
 
 def _cross_entropy(logits, label):
     """:return: Mean sigmoid cross-entropy of the logits against one label for every image"""
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=logits, labels=tf.ones_like(logits) * label))
+    labels = tf.ones_like(logits) * label
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=logits, labels=labels))
 
 
 def _discriminator_loss(input_real, g_model):
@@ -564,7 +566,8 @@ def _build_training_graph(data_shape, z_dim, beta1, n_samples=25, n_eval=0):
 def _train_step(sess, model, batch_images, batch_size, z_dim, learning_rate):
     """
     One step, one session.run: the discriminator's update, then the generator's, on the same batch and z
-    :return: (step after it, (discriminator loss, generator loss, mean D(x), mean D(G(z)))), as the updates computed them
+    :return: (step after it, (discriminator loss, generator loss, mean D(x), mean D(G(z)))), as the
+             updates computed them
     """
     batch_images = batch_images * 2  # [-0.5, 0.5] -> [-1, 1], the range of tanh
     batch_z = np.random.uniform(-1, 1, size=(batch_size, z_dim))

@@ -24,17 +24,15 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import helper  # noqa: E402  (after the path set-up)
+from common import add_folder_argument  # noqa: E402  (benchmarks/ is the script's own folder)
 
-SHARED_SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'data',
-                             'celeba', 'img_align_celeba')
 FULL_CELEBA = 202599
 
 
 def parse_args():
     """:return: Parsed command line"""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--folder', default=SHARED_SAMPLE if os.path.isdir(SHARED_SAMPLE) else None,
-                        help='folder of images (default: the shared CelebA sample, else synthetic faces)')
+    add_folder_argument(parser)
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--batches', type=int, default=20, help='batches timed per repeat')
     parser.add_argument('--repeats', type=int, default=5)

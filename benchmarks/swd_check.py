@@ -14,16 +14,15 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import helper  # noqa: E402  (after the path set-up)
+from common import add_folder_argument  # noqa: E402  (benchmarks/ is the script's own folder)
 import sliced_wasserstein as sw  # noqa: E402
 
-SHARED_SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'data',
-                             'celeba', 'img_align_celeba')
 
 
 def main():
     """Print the floor and each degradation's distances; exit 1 if any is out of order."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--folder', default=SHARED_SAMPLE)
+    add_folder_argument(parser, synthetic_fallback=False)
     parser.add_argument('--images', type=int, default=512, help='images per side')
     args = parser.parse_args()
     files = helper.list_image_files(args.folder)[:2 * args.images]

@@ -1,0 +1,302 @@
+"""
+How fast does the model train? In one run, alternating, training images per second at batch 64 on
+28x28x3 images from the cached data path, for:
+
+1. the article's step as written, built from the project's own functions: model_loss and model_opt
+   run as two session.run calls (two generator forward passes), the losses evaluated again with
+   two more runs every 10 steps, TensorFlow's default session;
+2. the project's loop (_train_step: model_step, one run per step, the losses from that run), in
+   float32 with the project's session settings, with TensorFlow's default threads, and in bfloat16
+   (oneDNN's rewrite, what --precision auto picks on a CPU with AMX);
+3. a peer in today's TF2 style: the same architecture as a Keras 3 model, trained with tf.function
+   and GradientTape, making the same updates (the discriminator's, then the generator's through the
+   updated discriminator, one generator pass), in float32 and with Keras's mixed_bfloat16 policy;
+
+and the model GFLOP/s each achieves against the float32 (and bfloat16) matmul peak measured in the
+same run. Each figure is the median of --repeats rounds; each round times every configuration once.
+
+    python benchmarks/train_speed.py                 # ../shared CelebA sample, else synthetic faces
+    python benchmarks/train_speed.py --repeats 7 --steps 20
+"""
+import argparse
+import itertools
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import helper  # noqa: E402  (after the path set-up)
+from common import add_folder_argument  # noqa: E402  (benchmarks/ is the script's own folder)
+
+tf = helper.import_tensorflow()
+import tensorflow as tf2  # noqa: E402  (TensorFlow 2's own API, for the Keras 3 peer)
+import dlnd_face_generation as dlnd  # noqa: E402  (after TensorFlow's legacy-Keras set-up)
+
+Z_DIM = 100
+ARTICLE_PRINT_EVERY = 10
+
+
+def parse_args():
+    """:return: Parsed command line"""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_folder_argument(parser)
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--steps', type=int, default=10, help='training steps timed per configuration per round')
+    parser.add_argument('--repeats', type=int, default=5, help='rounds; each figure is their median')
+    return parser.parse_args()
+
+
+# Multiply-accumulates per image of one forward pass, layer by layer (the elementwise ops, batch
+# norm and Adam are left out: they are a few percent)
+def forward_macs(channels=3):
+    """
+    :return: (generator MACs, discriminator MACs, the discriminator's first layer's MACs, the
+             generator's dense layer's MACs), per image
+    """
+    g_dense = Z_DIM * 4 * 4 * 1024
+    generator = (g_dense
+                 + 4 * 4 * 1024 * 512 * 4 * 4        # transposed conv: input positions x in x out x kernel
+                 + 7 * 7 * 512 * 256 * 5 * 5
+                 + 14 * 14 * 256 * channels * 5 * 5)
+    d_first = 14 * 14 * 64 * channels * 5 * 5       # conv: output positions x out x in x kernel
+    discriminator = d_first + 7 * 7 * 128 * 64 * 5 * 5 + 4 * 4 * 256 * 128 * 5 * 5 + 4 * 4 * 256
+    return generator, discriminator, d_first, g_dense
+
+
+def step_gflop(channels=3):
+    """
+    FLOP per image of one training step with one generator pass (2 FLOP per multiply-accumulate).
+    The discriminator's update: G forward, D forward on real and fake, D's weight gradients on both
+    and its input gradients below the first layer. The generator's: D forward again, D's input
+    gradients all the way down, G's weight gradients and its input gradients above the dense layer.
+    :return: GFLOP per image
+    """
+    g, d, d_first, g_dense = forward_macs(channels)
+    d_update = g + 2 * d + 2 * d + 2 * (d - d_first)
+    g_update = d + d + g + (g - g_dense)
+    return 2 * (d_update + g_update) / 1e9
+
+
+def matmul_gflops(dtype, size=4096, runs=5):
+    """
+    :return: The best GFLOP/s of a size x size matmul in a session with the project's settings
+    """
+    with tf.Graph().as_default() as graph:
+        a = tf.Variable(tf.random_normal((size, size)))
+        b = tf.Variable(tf.random_normal((size, size)))
+        product = tf.reduce_sum(tf.cast(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype)), tf.float32))
+        init = tf.global_variables_initializer()
+    with tf.Session(graph=graph, config=dlnd.session_config()) as sess:
+        sess.run(init)
+        sess.run(product)
+        best = 0.0
+        for _ in range(runs):
+            start = time.perf_counter()
+            sess.run(product)
+            best = max(best, 2 * size ** 3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+class ProjectLoop:
+    """The project's training step, as train() runs it."""
+
+    def __init__(self, shape, config):
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            dlnd.set_seeds(0)
+            self.model = dlnd._build_training_graph(shape, Z_DIM, 0.5)
+            init = tf.global_variables_initializer()
+        self.graph.finalize()
+        self.sess = tf.Session(graph=self.graph, config=config)
+        self.sess.run(init)
+
+    def step(self, batch_images, step_i):
+        """One training step on a [-0.5, 0.5] batch"""
+        del step_i  # the losses come from every step's own run
+        dlnd._train_step(self.sess, self.model, batch_images, len(batch_images), Z_DIM, 0.0002)
+
+
+class ArticleStep:
+    """The article's train loop body: two runs per step, and two more every tenth step."""
+
+    def __init__(self, shape):
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            dlnd.set_seeds(0)
+            self.input_real, self.input_z, self.lr = dlnd.model_inputs(shape[1], shape[2], shape[3], Z_DIM)
+            self.d_loss, self.g_loss = dlnd.model_loss(self.input_real, self.input_z, shape[3])
+            self.d_opt, self.g_opt = dlnd.model_opt(self.d_loss, self.g_loss, self.lr, 0.5)
+            init = tf.global_variables_initializer()
+        self.graph.finalize()
+        self.sess = tf.Session(graph=self.graph)
+        self.sess.run(init)
+
+    def step(self, batch_images, step_i):
+        """One training step on a [-0.5, 0.5] batch"""
+        batch_z = np.random.uniform(-1, 1, size=(len(batch_images), Z_DIM))
+        feed = {self.input_real: batch_images * 2, self.input_z: batch_z, self.lr: 0.0002}
+        self.sess.run(self.d_opt, feed_dict=feed)
+        self.sess.run(self.g_opt, feed_dict=feed)
+        if step_i % ARTICLE_PRINT_EVERY == 0:
+            self.sess.run(self.d_loss, feed_dict=feed)  # d_loss.eval(...)
+            self.sess.run(self.g_loss, feed_dict={self.input_z: batch_z})  # g_loss.eval(...)
+
+
+class KerasPeer:
+    """The same GAN in today's TF2 style: Keras 3 models, tf.function and GradientTape."""
+
+    def __init__(self, channels, policy='float32'):
+        import keras  # pylint: disable=import-outside-toplevel  (Keras 3, beside tf-keras)
+        keras.utils.set_random_seed(0)
+        self.generator = self._generator(keras, channels, policy)
+        self.discriminator = self._discriminator(keras, channels, policy)
+        self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.d_optimizer = keras.optimizers.Adam(0.0002, beta_1=0.5)
+        self.g_optimizer = keras.optimizers.Adam(0.0002, beta_1=0.5)
+        self.train_step = tf2.function(self._train_step)
+
+    @staticmethod
+    def _generator(keras, channels, policy):
+        layers = keras.layers
+        stack = [keras.Input((Z_DIM,)), layers.Dense(4 * 4 * 1024, use_bias=False, dtype=policy),
+                 layers.Reshape((4, 4, 1024))]
+        for filters, kernel, strides, padding in ((512, 4, 1, 'valid'), (256, 5, 2, 'same')):
+            stack += [layers.BatchNormalization(dtype=policy), layers.LeakyReLU(0.2, dtype=policy),
+                      layers.Dropout(1 - dlnd.KEEP_PROB, dtype=policy),
+                      layers.Conv2DTranspose(filters, kernel, strides=strides, padding=padding, dtype=policy)]
+        stack += [layers.BatchNormalization(dtype=policy), layers.LeakyReLU(0.2, dtype=policy),
+                  layers.Dropout(1 - dlnd.KEEP_PROB, dtype=policy),
+                  layers.Conv2DTranspose(channels, 5, strides=2, padding='same', dtype=policy),
+                  layers.Activation('tanh', dtype='float32')]
+        return keras.Sequential(stack)  # 28x28xchannels
+
+    @staticmethod
+    def _discriminator(keras, channels, policy):
+        layers = keras.layers
+        stack = [keras.Input((28, 28, channels)), layers.Conv2D(64, 5, strides=2, padding='same', dtype=policy),
+                 layers.LeakyReLU(0.2, dtype=policy)]
+        for filters in (128, 256):
+            stack += [layers.Conv2D(filters, 5, strides=2, padding='same', use_bias=False, dtype=policy),
+                      layers.BatchNormalization(dtype=policy), layers.LeakyReLU(0.2, dtype=policy)]
+        stack += [layers.Flatten(), layers.Dense(1, dtype='float32')]
+        return keras.Sequential(stack)  # 1 logit
+
+    def _train_step(self, images, z):
+        real_label = 1 - dlnd.LABEL_SMOOTHING
+        with tf2.GradientTape() as g_tape:
+            fake = self.generator(z, training=True)
+            with tf2.GradientTape() as d_tape:
+                real_logits = self.discriminator(images, training=True)
+                fake_logits = self.discriminator(fake, training=True)
+                d_loss = (self.bce(tf2.ones_like(real_logits) * real_label, real_logits)
+                          + self.bce(tf2.zeros_like(fake_logits), fake_logits))
+            d_vars = self.discriminator.trainable_variables
+            self.d_optimizer.apply(d_tape.gradient(d_loss, d_vars), d_vars)
+            after_logits = self.discriminator(fake, training=True)  # the updated discriminator
+            g_loss = self.bce(tf2.ones_like(after_logits), after_logits)
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply(g_tape.gradient(g_loss, g_vars), g_vars)
+        return d_loss, g_loss
+
+    def step(self, batch_images, step_i):
+        """One training step on a [-0.5, 0.5] batch; reads the losses as the project's loop does"""
+        del step_i
+        batch_z = np.random.uniform(-1, 1, size=(len(batch_images), Z_DIM)).astype(np.float32)
+        d_loss, g_loss = self.train_step(batch_images * 2, batch_z)
+        float(d_loss), float(g_loss)  # pylint: disable=expression-not-assigned  (wait for the step)
+
+
+def images_per_second(trainer, batches, steps):
+    """
+    :return: (training images per second over `steps` steps, fraction of the time spent waiting for batches)
+    """
+    waiting = 0.0
+    start = time.perf_counter()
+    for step_i in range(1, steps + 1):
+        fetch = time.perf_counter()
+        batch_images = next(batches)
+        waiting += time.perf_counter() - fetch
+        trainer.step(batch_images, step_i)
+    elapsed = time.perf_counter() - start
+    return steps * len(batch_images) / elapsed, waiting / elapsed
+
+
+def load_dataset(folder, batch_size):
+    """:return: A helper.Dataset of 28x28 colour images (synthetic faces when there is no folder)"""
+    if folder is None:
+        folder = helper.make_synthetic_faces(tempfile.mkdtemp(prefix='train-speed-'), 8 * batch_size, seed=0)
+        return helper.Dataset('synthetic', helper.list_image_files(folder), seed=0)
+    cache = tempfile.mkdtemp(prefix='train-speed-cache-')  # never write into the shared folder
+    return helper.Dataset('folder', helper.list_image_files(folder), seed=0, image_mode='RGB', cache_dir=cache)
+
+
+def endless_batches(dataset, batch_size):
+    """:return: Iterator of batches that starts a new epoch whenever one ends"""
+    return itertools.chain.from_iterable(dataset.get_batches(batch_size) for _ in itertools.count())
+
+
+ARTICLE = 'article step as written'
+PEER = 'Keras 3 peer'
+
+
+def build_trainers(shape):
+    """:return: {(name, precision): trainer}, in the table's order"""
+    return {
+        (ARTICLE, 'float32'): ArticleStep(shape),
+        ('project loop', 'float32'): ProjectLoop(shape, dlnd.session_config('float32')),
+        ("project loop, TensorFlow's default threads", 'float32'): ProjectLoop(shape, tf.ConfigProto()),
+        ('project loop', 'bfloat16'): ProjectLoop(shape, dlnd.session_config('bfloat16')),
+        (PEER, 'float32'): KerasPeer(shape[3]),
+        (PEER, 'bfloat16'): KerasPeer(shape[3], 'mixed_bfloat16'),
+    }
+
+
+def main():
+    """Time every configuration, alternating, and print the table."""
+    args = parse_args()
+    dataset = load_dataset(args.folder, args.batch_size)
+    batches = endless_batches(dataset, args.batch_size)
+    trainers = build_trainers(dataset.shape)
+    for trainer in trainers.values():  # warm-up: graph optimisation, kernel selection, tracing
+        images_per_second(trainer, batches, 3)
+    rates = {key: [] for key in trainers}
+    waits = {key: [] for key in trainers}
+    peaks = {'float32': [], 'bfloat16': []}
+    for round_i in range(args.repeats):
+        for dtype, measured in peaks.items():
+            measured.append(matmul_gflops(getattr(tf, dtype)))
+        for key, trainer in trainers.items():
+            rate, wait = images_per_second(trainer, batches, args.steps)
+            rates[key].append(rate)
+            waits[key].append(wait)
+        print('round {}/{}: '.format(round_i + 1, args.repeats)
+              + ', '.join('{:.1f}'.format(values[-1]) for values in rates.values()), flush=True)
+    print_table(args, dataset, rates, waits, peaks)
+
+
+def print_table(args, dataset, rates, waits, peaks):
+    """Print the medians as a Markdown table, with the ratios and the shares of the matmul peaks."""
+    gflop = step_gflop(dataset.shape[3])
+    rate = {key: statistics.median(values) for key, values in rates.items()}
+    peak = {dtype: statistics.median(values) for dtype, values in peaks.items()}
+    print('\n{} images {}x{}x{} from the cache, batch {}, {} steps x {} rounds (medians).'.format(
+        dataset.shape[0], *dataset.shape[1:], args.batch_size, args.steps, args.repeats))
+    print('Model: {:.2f} GFLOP per image per step (one generator pass). Matmul peak: float32 {:.0f} GFLOP/s '
+          '(limit {:.0f} images/s), bfloat16 {:.0f} GFLOP/s.\n'.format(
+              gflop, peak['float32'], peak['float32'] / gflop, peak['bfloat16']))
+    print('| configuration | precision | images/s | x article | x Keras 3 peer, same precision | model GFLOP/s '
+          '| % of float32 matmul peak | % of same-precision peak | waiting for data |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for (name, precision), value in rate.items():
+        print('| {} | {} | {:.1f} | {:.2f} | {:.2f} | {:.0f} | {:.0f}% | {:.0f}% | {:.1%} |'.format(
+            name, precision, value, value / rate[ARTICLE, 'float32'], value / rate[PEER, precision],
+            value * gflop, 100 * value * gflop / peak['float32'], 100 * value * gflop / peak[precision],
+            statistics.median(waits[name, precision])))
+
+
+if __name__ == '__main__':
+    main()
