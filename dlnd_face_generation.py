@@ -4,7 +4,7 @@ Face Generation: a DCGAN trained on MNIST and CelebA at 28x28, in TensorFlow 1 g
 The Udacity deep-learning project (written up as "Celebrity face generation using GANs,
 TensorFlow implementation"), as a script laid out in the notebook's cells. Run it:
 
-    python dlnd_face_generation.py                      # synthetic faces, no download, ~3 min on CPU
+    python dlnd_face_generation.py                      # synthetic faces, no download, 2-3 min on CPU
     python dlnd_face_generation.py --dataset mnist      # then --dataset celeba, as the notebook did
 
 or step through the `# %%` cells in an editor that runs them (VS Code, Jupyter, Spyder).
@@ -156,7 +156,7 @@ def build_parser():
 # ## Get the Data
 
 # %%
-SYNTHETIC_FACES = 9600  # 600 steps per epoch at batch 16: about 3 minutes on 2 CPU cores
+SYNTHETIC_FACES = 9600  # 600 steps per epoch at batch 16: 2-3 minutes on 2 CPU cores
 
 
 def get_data_files(dataset, data_dir, seed):
@@ -523,7 +523,8 @@ def _display_available():
 
 # %% [markdown]
 # ### Train
-# Each step updates the discriminator, then the generator, on the same batch and the same z.
+# Each step updates the discriminator, then the generator, on the same batch and the same z, in
+# one session.run of model_step that also returns the losses to print.
 # Checkpoints are saved every save_every steps and at the end; Ctrl-C saves one and stops.
 
 # %%
