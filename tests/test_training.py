@@ -233,7 +233,7 @@ def test_train_runs_the_session_once_per_step(tmp_path, monkeypatch):
     assert len(runs_fed_images) == 3 and [step for step, _, _ in losses] == [1, 2, 3]
     with open(tmp_path / 'out' / 'losses.csv') as csv:
         rows = csv.read().splitlines()
-    assert len(rows) == 4  # a header and one row per printed step, D(x) and D(G(z)) included
+    assert len(rows) == 4  # a header and one row per printed step
 
 
 @pytest.mark.skipif(not dlnd.cpu_has_amx_bfloat16(), reason='bfloat16 is rewritten only where the CPU has AMX')
