@@ -10,7 +10,6 @@ How fast does data reach the training loop? In one run, on the real CelebA sampl
     python benchmarks/data_pipeline.py                       # ../shared/data/celeba sample
     python benchmarks/data_pipeline.py --folder DIR --full-scale
 """
-import argparse
 import os
 import resource
 import shutil
@@ -24,18 +23,15 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import helper  # noqa: E402  (after the path set-up)
-from common import add_folder_argument  # noqa: E402  (benchmarks/ is the script's own folder)
+from common import timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
 
 FULL_CELEBA = 202599
 
 
 def parse_args():
     """:return: Parsed command line"""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_folder_argument(parser)
-    parser.add_argument('--batch-size', type=int, default=64)
+    parser = timing_parser(__doc__)
     parser.add_argument('--batches', type=int, default=20, help='batches timed per repeat')
-    parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--full-scale', action='store_true', help='also check memory at full CelebA size')
     return parser.parse_args()
 

@@ -18,7 +18,6 @@ from common import add_folder_argument  # noqa: E402  (benchmarks/ is the script
 import sliced_wasserstein as sw  # noqa: E402
 
 
-
 def main():
     """Print the floor and each degradation's distances; exit 1 if any is out of order."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

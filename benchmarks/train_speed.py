@@ -18,7 +18,6 @@ same run. Each figure is the median of --repeats rounds; each round times every 
     python benchmarks/train_speed.py                 # ../shared CelebA sample, else synthetic faces
     python benchmarks/train_speed.py --repeats 7 --steps 20
 """
-import argparse
 import itertools
 import os
 import statistics
@@ -30,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import helper  # noqa: E402  (after the path set-up)
-from common import add_folder_argument  # noqa: E402  (benchmarks/ is the script's own folder)
+from common import timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
 
 tf = helper.import_tensorflow()
 import tensorflow as tf2  # noqa: E402  (TensorFlow 2's own API, for the Keras 3 peer)
@@ -42,11 +41,8 @@ ARTICLE_PRINT_EVERY = 10
 
 def parse_args():
     """:return: Parsed command line"""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_folder_argument(parser)
-    parser.add_argument('--batch-size', type=int, default=64)
+    parser = timing_parser(__doc__)
     parser.add_argument('--steps', type=int, default=10, help='training steps timed per configuration per round')
-    parser.add_argument('--repeats', type=int, default=5, help='rounds; each figure is their median')
     return parser.parse_args()
 
 
@@ -81,17 +77,35 @@ def step_gflop(channels=3):
     return 2 * (d_update + g_update) / 1e9
 
 
+def start_session(build, config=None):
+    """
+    Build a graph, seeded as train() seeds it, finalize it and start an initialised session on it
+    :param build: Callable that builds the graph's tensors and ops and returns what the caller needs
+    :param config: tf.ConfigProto (None: TensorFlow's defaults)
+    :return: (what build returned, the session)
+    """
+    graph = tf.Graph()
+    with graph.as_default():
+        dlnd.set_seeds(0)
+        built = build()
+        init = tf.global_variables_initializer()
+    graph.finalize()
+    sess = tf.Session(graph=graph, config=config)
+    sess.run(init)
+    return built, sess
+
+
 def matmul_gflops(dtype, size=4096, runs=5):
     """
     :return: The best GFLOP/s of a size x size matmul in a session with the project's settings
     """
-    with tf.Graph().as_default() as graph:
+    def build():
         a = tf.Variable(tf.random_normal((size, size)))
         b = tf.Variable(tf.random_normal((size, size)))
-        product = tf.reduce_sum(tf.cast(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype)), tf.float32))
-        init = tf.global_variables_initializer()
-    with tf.Session(graph=graph, config=dlnd.session_config()) as sess:
-        sess.run(init)
+        return tf.reduce_sum(tf.cast(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype)), tf.float32))
+
+    product, sess = start_session(build, dlnd.session_config())
+    with sess:
         sess.run(product)
         best = 0.0
         for _ in range(runs):
@@ -105,14 +119,7 @@ class ProjectLoop:
     """The project's training step, as train() runs it."""
 
     def __init__(self, shape, config):
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            dlnd.set_seeds(0)
-            self.model = dlnd._build_training_graph(shape, Z_DIM, 0.5)
-            init = tf.global_variables_initializer()
-        self.graph.finalize()
-        self.sess = tf.Session(graph=self.graph, config=config)
-        self.sess.run(init)
+        self.model, self.sess = start_session(lambda: dlnd._build_training_graph(shape, Z_DIM, 0.5), config)
 
     def step(self, batch_images, step_i):
         """One training step on a [-0.5, 0.5] batch"""
@@ -124,16 +131,13 @@ class ArticleStep:
     """The article's train loop body: two runs per step, and two more every tenth step."""
 
     def __init__(self, shape):
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            dlnd.set_seeds(0)
-            self.input_real, self.input_z, self.lr = dlnd.model_inputs(shape[1], shape[2], shape[3], Z_DIM)
-            self.d_loss, self.g_loss = dlnd.model_loss(self.input_real, self.input_z, shape[3])
-            self.d_opt, self.g_opt = dlnd.model_opt(self.d_loss, self.g_loss, self.lr, 0.5)
-            init = tf.global_variables_initializer()
-        self.graph.finalize()
-        self.sess = tf.Session(graph=self.graph)
-        self.sess.run(init)
+        def build():
+            input_real, input_z, lr = dlnd.model_inputs(shape[1], shape[2], shape[3], Z_DIM)
+            d_loss, g_loss = dlnd.model_loss(input_real, input_z, shape[3])
+            return (input_real, input_z, lr, d_loss, g_loss) + dlnd.model_opt(d_loss, g_loss, lr, 0.5)
+
+        built, self.sess = start_session(build)  # the article's tf.Session(): TensorFlow's defaults
+        self.input_real, self.input_z, self.lr, self.d_loss, self.g_loss, self.d_opt, self.g_opt = built
 
     def step(self, batch_images, step_i):
         """One training step on a [-0.5, 0.5] batch"""
@@ -164,15 +168,13 @@ class KerasPeer:
         layers = keras.layers
         stack = [keras.Input((Z_DIM,)), layers.Dense(4 * 4 * 1024, use_bias=False, dtype=policy),
                  layers.Reshape((4, 4, 1024))]
-        for filters, kernel, strides, padding in ((512, 4, 1, 'valid'), (256, 5, 2, 'same')):
+        # 4x4x1024 -> 7x7x512 -> 14x14x256 -> 28x28xchannels, each after batch norm, leaky ReLU, dropout
+        for filters, kernel, strides, padding in ((512, 4, 1, 'valid'), (256, 5, 2, 'same'), (channels, 5, 2, 'same')):
             stack += [layers.BatchNormalization(dtype=policy), layers.LeakyReLU(0.2, dtype=policy),
                       layers.Dropout(1 - dlnd.KEEP_PROB, dtype=policy),
                       layers.Conv2DTranspose(filters, kernel, strides=strides, padding=padding, dtype=policy)]
-        stack += [layers.BatchNormalization(dtype=policy), layers.LeakyReLU(0.2, dtype=policy),
-                  layers.Dropout(1 - dlnd.KEEP_PROB, dtype=policy),
-                  layers.Conv2DTranspose(channels, 5, strides=2, padding='same', dtype=policy),
-                  layers.Activation('tanh', dtype='float32')]
-        return keras.Sequential(stack)  # 28x28xchannels
+        stack.append(layers.Activation('tanh', dtype='float32'))
+        return keras.Sequential(stack)
 
     @staticmethod
     def _discriminator(keras, channels, policy):
