@@ -5,6 +5,7 @@ a loss log and curve, an animated GIF of the fixed-z grids, TensorBoard event fi
 """
 import contextlib
 import csv
+import dataclasses
 import glob
 import io
 import math
@@ -15,6 +16,7 @@ import tempfile
 import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
+from tqdm import tqdm
 
 import helper
 
@@ -22,6 +24,8 @@ tf = helper.import_tensorflow()
 
 CHECKPOINT_FOLDER = 'checkpoints'
 KEEP_CHECKPOINTS = 3
+GRID_SCALE = 4  # grids are saved enlarged (nearest neighbour): a 5x5 grid of 28x28 faces is 560x560
+CALIBRATION_Z = 1024  # z drawn to recompute the generator's batch-norm statistics before each use
 
 
 class TrainingStopped(Exception):
@@ -141,12 +145,9 @@ class RunLog(object):
             values = [tf.Summary.Value(tag=name, simple_value=float(value)) for name, value in named_values]
             self.writer.add_summary(tf.Summary(value=values), step)
 
-    def losses(self, step, d_loss, g_loss, d_real, d_fake):
-        """
-        Record one line of losses, and the mean discriminator outputs on real and generated images
-        """
-        self._record(self.losses_path, step, [('d_loss', d_loss), ('g_loss', g_loss), ('d_real', d_real),
-                                              ('d_fake', d_fake)])
+    def losses(self, step, d_loss, g_loss):
+        """Record one step's losses in losses.csv and TensorBoard."""
+        self._record(self.losses_path, step, [('d_loss', d_loss), ('g_loss', g_loss)])
 
     def swd(self, step, distance, floor, ceiling, closed):
         """Record one sliced Wasserstein distance, with its baselines, in swd.csv and TensorBoard."""
@@ -164,7 +165,7 @@ class RunLog(object):
         Save a grid of samples as samples_step_NNNNN.png (or name), and to TensorBoard
         :return: (path of the PNG, the PIL grid)
         """
-        grid = helper.images_square_grid(images, self.image_mode)
+        grid = enlarged(helper.images_square_grid(images, self.image_mode))
         path = os.path.join(self.output_dir, name or 'samples_step_{:05d}.png'.format(step))
         grid.save(path)
         if self.writer:
@@ -205,7 +206,7 @@ class RunLog(object):
         fig.savefig(path, dpi=100, bbox_inches='tight')
         return path
 
-    def animation(self, scale=3, frame_ms=400):
+    def animation(self, frame_ms=400):
         """
         Animate the fixed-z grids, in step order and the final one last, into samples.gif (written
         under a temporary name)
@@ -218,8 +219,7 @@ class RunLog(object):
         frames = []
         for frame_path in paths:
             with Image.open(frame_path) as frame:
-                frames.append(frame.convert('RGB').resize((frame.width * scale, frame.height * scale),
-                                                         Image.Resampling.NEAREST))
+                frames.append(frame.convert('RGB'))
         path = os.path.join(self.output_dir, 'samples.gif')
         frames[0].save(path + '.tmp', format='GIF', save_all=True, append_images=frames[1:],
                        duration=frame_ms, loop=0)
@@ -249,5 +249,267 @@ def write_images(images, output_dir, image_mode):
     grid_path = os.path.join(output_dir, 'grid.png')
     grid = padded.reshape(side, side, *pixels.shape[1:]).swapaxes(1, 2).reshape(
         side * pixels.shape[1], side * pixels.shape[2], pixels.shape[3])
-    Image.fromarray(grid[:, :, 0] if image_mode == 'L' else grid).save(grid_path)
+    enlarged(Image.fromarray(grid[:, :, 0] if image_mode == 'L' else grid)).save(grid_path)
     return paths, grid_path
+
+
+def enlarged(image, scale=GRID_SCALE):
+    """
+    :param image: PIL image of a grid of 28x28 faces
+    :return: The same, scale times larger with every pixel a square of pixels, so it can be seen
+    """
+    return image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+
+
+def cpu_has_amx_bfloat16():
+    """
+    :return: True when the CPU multiplies bfloat16 matrices in hardware (Intel AMX; read from
+             /proc/cpuinfo, so False off Linux)
+    """
+    try:
+        with open('/proc/cpuinfo') as cpuinfo:
+            return 'amx_bf16' in cpuinfo.read().split()
+    except OSError:
+        return False
+
+
+def session_config(precision='float32'):
+    """
+    Session settings for this machine
+    :param precision: 'float32', or 'bfloat16': oneDNN then runs the convolutions and matmuls in
+                      bfloat16 while the variables, and Adam, stay float32
+    :return: tf.ConfigProto
+    """
+    # The cores this process may use (a container may get fewer than the machine has), all on each op,
+    # one op at a time: a step is a chain of large convolutions. On 2 cores no setting measured faster.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    config = tf.ConfigProto(intra_op_parallelism_threads=cores, inter_op_parallelism_threads=1)
+    if precision == 'bfloat16':
+        rewrites = config.graph_options.rewrite_options
+        rewrites.auto_mixed_precision_onednn_bfloat16 = rewrites.ON
+    return config
+
+
+@contextlib.contextmanager
+def _no_new_update_ops():
+    """Take the batch-norm update ops registered inside this block back out of UPDATE_OPS."""
+    update_ops = tf.get_collection_ref(tf.GraphKeys.UPDATE_OPS)
+    registered = len(update_ops)
+    yield
+    del update_ops[registered:]
+
+
+def build_batch_norm_calibration(generator, z_dim, out_channel_dim, count=None):
+    """
+    Build the op that sets the generator's batch-norm moving averages to the exact statistics of its
+    current weights ("precise batch norm": Wu & Johnson, Rethinking "Batch" in BatchNorm, 2021)
+    The averages that training keeps (momentum 0.99) lag the weights by hundreds of steps, so
+    inference mode drew washed-out faces after a short run. This op runs the generator in training
+    mode, without dropout, on count fresh z, and assigns each batch norm the mean and variance of
+    its input over that batch. Inference mode then equals training mode on a large batch, and each
+    image still depends on its own z only.
+    :param generator: The notebook's generator function; its variables must exist already
+    :param z_dim: The dimension of Z
+    :param out_channel_dim: The number of channels in the output image
+    :param count: How many z to draw (None: CALIBRATION_Z)
+    :return: The op
+    """
+    graph = tf.get_default_graph()
+    known = set(graph.get_operations())
+    z = tf.random_uniform((count or CALIBRATION_Z, z_dim), -1, 1)
+    with tf.variable_scope(tf.get_variable_scope(), reuse=True), _no_new_update_ops():
+        generator(z, out_channel_dim, is_train=True, keep_prob=1.0)
+    variables = {var.op: var for var in tf.global_variables()}
+    assignments = []
+    for op in graph.get_operations():
+        if op in known or not op.type.startswith('FusedBatchNorm'):
+            continue
+        # A batch norm op's inputs: x, gamma, beta, then reads of the moving mean and variance
+        axes = [0, 1, 2] if op.get_attr('data_format') == b'NHWC' else [0, 2, 3]
+        mean, variance = tf.nn.moments(op.inputs[0], axes)
+        for read, value in ((op.inputs[3], mean), (op.inputs[4], variance)):
+            assignments.append(tf.assign(variables[read.op.inputs[0].op], value))
+    return tf.group(*assignments)
+
+
+@dataclasses.dataclass
+class RunOptions(object):
+    """What the command line decides about a training run beyond the notebook's hyperparameters."""
+    output_dir: str = 'output'
+    max_steps: int = None  # stop at this step (None: when the last epoch ends)
+    save_every: int = 500  # save a checkpoint every this many steps, and at the end
+    resume: bool = False  # continue from the newest checkpoint in output_dir
+    logdir: str = None  # folder for TensorBoard event files (None: none)
+    tracker: object = None  # sliced_wasserstein.Tracker of held-out real images (None: no scores)
+    eval_every: int = 100  # score the samples every this many steps
+    precision: str = 'float32'  # 'float32' or 'bfloat16' (see session_config)
+    update_order: str = 'simultaneous'  # or 'alternating': the Udacity template's two runs a step
+    n_samples: int = 25  # images in each grid
+    calibration_z: int = None  # z drawn to recompute the generator's batch-norm statistics (None: CALIBRATION_Z)
+
+
+class TrainingRun(object):
+    """
+    Everything around train()'s loop, so that the loop reads as the notebook's: the fixed sample z,
+    the session, resuming, the progress bar, when to stop, checkpoints, batch-norm calibration,
+    scores, the run's log and Ctrl-C. Build it after model_opt, before the session.
+    """
+    def __init__(self, options, generator, z_dim, out_channel_dim, image_mode):
+        """
+        :param options: RunOptions
+        :param generator: The notebook's generator function (its variables exist already)
+        :param z_dim: The dimension of Z
+        :param out_channel_dim: The number of channels in the output image
+        :param image_mode: 'RGB' or 'L'
+        """
+        self.options = options
+        self.step = 0
+        # A variable, so checkpoints keep it: grids stay comparable across --resume
+        sample_z = tf.Variable(np.random.uniform(-1, 1, size=(options.n_samples, z_dim)).astype(np.float32),
+                               trainable=False, name='sample_z')
+        self._samples = generator(sample_z, out_channel_dim, is_train=False)
+        self._eval_samples = None
+        if options.tracker:  # scored as generate draws: inference mode, from its own fixed z
+            eval_z = np.random.uniform(-1, 1, size=(len(options.tracker.held_out), z_dim))
+            self._eval_samples = generator(tf.constant(eval_z, tf.float32), out_channel_dim, is_train=False)
+        self._calibrate = build_batch_norm_calibration(generator, z_dim, out_channel_dim,
+                                                       options.calibration_z or CALIBRATION_Z)
+        self._calibrated_at = None
+        self._step_value = tf.placeholder(tf.int64, ())
+        self._set_step = tf.assign(tf.train.get_or_create_global_step(), self._step_value)
+        self._saver = tf.train.Saver(max_to_keep=KEEP_CHECKPOINTS)
+        self.log = RunLog(options.output_dir, image_mode, options.logdir, tf.get_default_graph())
+        self._bar = self._interrupted = self._stop_reason = None
+
+    @contextlib.contextmanager
+    def session(self):
+        """
+        A session with every variable initialized or restored (--resume) and the graph finalized; on a
+        normal exit it saves the last checkpoint and scores the last samples, then prints a summary
+        :return: The tf.Session
+        """
+        options = self.options
+        with contextlib.closing(self.log), tf.Session(config=session_config(options.precision)) as sess:
+            self.step = restore_or_initialize(sess, self._saver, options.output_dir, options.resume)
+            tf.get_default_graph().finalize()  # nothing may add ops from here on
+            if options.tracker:
+                options.tracker.ceiling = self.log.untrained_swd()  # None for a new run: its first score sets it
+                if self.step == 0:
+                    self._evaluate(sess)
+            with interrupt_flag() as self._interrupted:
+                yield sess
+            self._save(sess)
+            if options.tracker and self.step % options.eval_every:
+                self._evaluate(sess)  # the final score
+        self._print_summary()
+
+    def batches(self, get_batches, batch_size, epoch_count, image_count):
+        """
+        The batches to train on: epoch after epoch (a new order each), until epoch_count epochs or
+        --max-steps steps, whichever comes first; a resumed run skips the steps it has done
+        :param get_batches: Function to get batches
+        :param batch_size: Batch Size
+        :param epoch_count: Number of epochs
+        :param image_count: Images in the dataset
+        :return: Generator of (epoch index, batch); call step_done after each
+        """
+        steps_per_epoch = image_count // batch_size
+        last_step = epoch_count * steps_per_epoch
+        self._stop_reason = '{} epoch{} done'.format(epoch_count, 's' if epoch_count > 1 else '')
+        if self.options.max_steps is not None and self.options.max_steps <= last_step:
+            last_step = self.options.max_steps
+            self._stop_reason = '--max-steps {} reached'.format(last_step)
+        self._bar = tqdm(total=last_step, initial=min(self.step, last_step), unit='step', leave=False)
+        while self.step < last_step:
+            epoch_i, skip = divmod(self.step, steps_per_epoch)
+            self._bar.set_description('Epoch {}/{}'.format(epoch_i + 1, epoch_count))
+            for batch_i, batch in enumerate(get_batches(batch_size)):
+                if batch_i >= skip:  # resumed mid-epoch: the batches before were trained on
+                    yield epoch_i, batch
+                if self.step >= last_step:
+                    break
+        self._bar.close()
+
+    def step_done(self, sess, d_loss, g_loss):
+        """
+        After each step: log the losses, stop on NaN, score and save when due, stop on Ctrl-C
+        :param sess: TensorFlow session
+        :param d_loss: The step's discriminator loss
+        :param g_loss: The step's generator loss
+        :return: The number of steps done
+        """
+        self.step += 1
+        self._stop_unless_finite(d_loss, g_loss)
+        self.log.losses(self.step, d_loss, g_loss)
+        self._bar.set_postfix(d_loss='{:.3f}'.format(d_loss), g_loss='{:.3f}'.format(g_loss), refresh=False)
+        self._bar.update()
+        if self.options.tracker and self.step % self.options.eval_every == 0:
+            self._evaluate(sess)
+        if self.step % self.options.save_every == 0:
+            self._save(sess)
+        if self._interrupted():
+            self._save_and_stop(sess)
+        return self.step
+
+    def samples(self, sess, final=False):
+        """
+        Draw the fixed-z samples in inference mode, as generate does, and save their grid
+        :param final: Save it as samples_final.png rather than samples_step_NNNNN.png
+        :return: The images, shape (n_samples, 28, 28, C), in [-1, 1]
+        """
+        self._calibrate_batch_norm(sess)
+        images = sess.run(self._samples)
+        self.log.grid(self.step, images, name='samples_final.png' if final else None)
+        return images
+
+    def _calibrate_batch_norm(self, sess):
+        """Set the generator's batch-norm averages from its current weights, once per step at most."""
+        if self._calibrated_at != self.step:
+            sess.run(self._calibrate)
+            self._calibrated_at = self.step
+
+    def _save(self, sess):
+        """:return: Path of a checkpoint of every variable, with calibrated batch-norm averages"""
+        self._calibrate_batch_norm(sess)
+        sess.run(self._set_step, {self._step_value: self.step})
+        return save_checkpoint(sess, self._saver, self.options.output_dir, self.step)
+
+    def _evaluate(self, sess):
+        """Score generated images against held-out real ones; print, log and plot the number."""
+        tracker = self.options.tracker
+        self._calibrate_batch_norm(sess)
+        distance, closed = tracker.score(sess.run(self._eval_samples))
+        self.log.swd(self.step, distance, tracker.floor, tracker.ceiling, closed)
+        tqdm.write('Step {}... SWD: {:.4f} (real vs real {:.4f}, untrained {:.4f}): {:.0%} of the gap closed'
+                   .format(self.step, distance, tracker.floor, tracker.ceiling, closed))
+
+    def _stop_unless_finite(self, d_loss, g_loss):
+        """A NaN or infinite loss stops training without saving the broken weights."""
+        if np.isfinite(d_loss) and np.isfinite(g_loss):
+            return
+        self._bar.close()
+        raise TrainingStopped(
+            'the losses became {}/{} at step {}: stopped without saving; the last good checkpoint is {}. Lower '
+            '--learning-rate and --resume from it'.format(d_loss, g_loss, self.step,
+                                                          latest_checkpoint(self.options.output_dir) or 'none'))
+
+    def _save_and_stop(self, sess):
+        """Ctrl-C: save a checkpoint, then stop with the command to resume."""
+        self._bar.close()
+        path = self._save(sess)
+        raise TrainingInterrupted('interrupted at step {}: saved {}. Resume with the same command and '
+                                  '--resume (its --output-dir {})'.format(self.step, path, self.options.output_dir))
+
+    def _print_summary(self):
+        """Write the loss curve and the GIF, close TensorBoard's file, and say where everything is."""
+        output_dir, logdir = self.options.output_dir, self.options.logdir
+        names = ['samples_final.png']
+        grids = len(glob.glob(os.path.join(output_dir, 'samples_step_*.png')))
+        if grids:
+            names.append('{} x samples_step_*.png'.format(grids))
+        names += [os.path.basename(path) for path in (self.log.loss_curve(), self.log.animation()) if path]
+        names.append(CHECKPOINT_FOLDER + '/')
+        self.log.close()
+        print('Done at step {} ({}). In {}: {}{}'.format(
+            self.step, self._stop_reason or 'nothing left to do', output_dir, ', '.join(names),
+            '; TensorBoard: tensorboard --logdir {}'.format(logdir) if logdir else ''))

@@ -7,17 +7,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import cli
 import dlnd_face_generation as dlnd
+import run_tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS = ['--dataset', '--data-dir', '--channels', '--epochs', '--batch-size', '--z-dim', '--learning-rate', '--beta1',
          '--max-steps', '--output-dir', '--seed', '--show-every', '--save-every', '--resume', '--eval-every',
-         '--eval-images', '--logdir', '--precision']
+         '--eval-images', '--logdir', '--precision', '--update-order']
 
 
 def test_help_explains_every_flag(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        dlnd.main(['--help'])
+        cli.main(['--help'])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     for flag in FLAGS:
@@ -32,7 +34,7 @@ def test_help_explains_every_flag(capsys):
 ])
 def test_subcommand_help_explains_every_flag(command, flags, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        dlnd.main([command, '--help'])
+        cli.main([command, '--help'])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith('usage: dlnd_face_generation.py {}'.format(command))
@@ -52,7 +54,7 @@ def test_subcommand_help_explains_every_flag(command, flags, capsys):
 ])
 def test_bad_values_get_one_line_and_exit_code_2(argv, expected, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
-        dlnd.main(argv + ['--data-dir', str(tmp_path / 'data')])
+        cli.main(argv + ['--data-dir', str(tmp_path / 'data')])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and expected in err and 'Traceback' not in err
@@ -62,7 +64,7 @@ def test_bad_values_get_one_line_and_exit_code_2(argv, expected, capsys, tmp_pat
 def test_batch_larger_than_dataset_is_a_usage_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(dlnd, 'SYNTHETIC_FACES', 12)
     with pytest.raises(SystemExit) as exit_info:
-        dlnd.main(['--batch-size', '13', '--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out')])
+        cli.main(['--batch-size', '13', '--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out')])
     assert exit_info.value.code == 2
     err_lines = capsys.readouterr().err.strip().splitlines()  # after the progress bar's line
     assert err_lines[-1].endswith('error: --batch-size 13 is larger than the 12 images in synthetic (see --help)')
@@ -73,6 +75,7 @@ def test_script_exit_code_and_message_from_a_shell(tmp_path):
     result = subprocess.run([sys.executable, 'dlnd_face_generation.py', '--batch-size', '0'], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
+    assert result.stdout.count('Tests Passed') == 5  # the notebook's problem unit tests ran first
     assert result.stderr.strip().splitlines() == [
         'dlnd_face_generation.py: error: argument --batch-size: must be at least 1, got 0 (see --help)']
 
@@ -88,27 +91,28 @@ def test_importing_the_script_trains_and_downloads_nothing(tmp_path):
 def test_main_runs_end_to_end_on_tiny_synthetic_data(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(dlnd, 'SYNTHETIC_FACES', 16)
     out = str(tmp_path / 'out')
-    code = dlnd.main(['--batch-size', '8', '--max-steps', '2', '--data-dir', str(tmp_path / 'data'),
+    code = cli.main(['--batch-size', '8', '--max-steps', '2', '--data-dir', str(tmp_path / 'data'),
                       '--output-dir', out])
     assert code == 0
     assert sorted(os.listdir(out)) == ['checkpoints', 'real_images.png', 'samples.gif', 'samples_final.png']
     stdout = capsys.readouterr().out
     assert 'TensorFlow Version: ' in stdout
-    assert 'Done at step 2. In {}: samples_final.png, samples.gif, checkpoints/'.format(out) in stdout
+    assert 'Done at step 2 (--max-steps 2 reached). In {}: samples_final.png, samples.gif, checkpoints/'.format(
+        out) in stdout
 
 
 @pytest.mark.parametrize('has_amx,precision', [(True, 'bfloat16'), (False, 'float32')])
 def test_precision_auto_follows_the_cpu_and_says_so(has_amx, precision, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(dlnd, 'SYNTHETIC_FACES', 16)
-    monkeypatch.setattr(dlnd, 'cpu_has_amx_bfloat16', lambda: has_amx)
+    monkeypatch.setattr(run_tools, 'cpu_has_amx_bfloat16', lambda: has_amx)
     chosen = []
-    monkeypatch.setattr(dlnd, 'session_config', lambda value='float32': chosen.append(value) or dlnd.tf.ConfigProto())
+    monkeypatch.setattr(run_tools, 'session_config', lambda value='float32': chosen.append(value) or dlnd.tf.ConfigProto())
     argv = ['--batch-size', '8', '--max-steps', '1', '--data-dir', str(tmp_path / 'data'), '--output-dir',
             str(tmp_path / 'out')]
-    assert dlnd.main(argv) == 0
+    assert cli.main(argv) == 0
     assert chosen == [precision]
     assert 'Precision: {} (--precision auto: '.format(precision) in capsys.readouterr().out
-    assert dlnd.main(argv + ['--precision', 'float32', '--output-dir', str(tmp_path / 'out2')]) == 0
+    assert cli.main(argv + ['--precision', 'float32', '--output-dir', str(tmp_path / 'out2')]) == 0
     assert chosen == [precision, 'float32']
 
 
@@ -125,18 +129,18 @@ def _folder_of_images(folder, count):
 def test_folder_dataset_trains_in_grayscale(tmp_path, capsys):
     _folder_of_images(str(tmp_path / 'pics'), 10)
     out = str(tmp_path / 'out')
-    code = dlnd.main(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--channels', '1',
+    code = cli.main(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--channels', '1',
                       '--batch-size', '4', '--max-steps', '1', '--output-dir', out])
     assert code == 0
     with Image.open(os.path.join(out, 'samples_final.png')) as grid, \
             Image.open(os.path.join(out, 'real_images.png')) as real:
-        assert grid.mode == 'L' and real.mode == 'L' and real.size == (3 * 28, 3 * 28)
+        assert grid.mode == 'L' and real.mode == 'L' and real.size == (4 * 3 * 28, 4 * 3 * 28)
 
 
 def test_folder_with_fewer_images_than_a_batch_is_refused_before_training(tmp_path, capsys):
     _folder_of_images(str(tmp_path / 'pics'), 3)
     with pytest.raises(SystemExit) as exit_info:
-        dlnd.main(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--output-dir', str(tmp_path / 'out')])
+        cli.main(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--output-dir', str(tmp_path / 'out')])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].endswith('error: --batch-size 16 is larger than the 3 images in folder (see --help)')
@@ -149,6 +153,6 @@ def test_folder_with_fewer_images_than_a_batch_is_refused_before_training(tmp_pa
 def test_empty_or_missing_folder_is_one_line_error(tmp_path, capsys, make, expected):
     folder = str(tmp_path / 'pics')
     make(folder)
-    code = dlnd.main(['--dataset', 'folder', '--data-dir', folder, '--output-dir', str(tmp_path / 'out')])
+    code = cli.main(['--dataset', 'folder', '--data-dir', folder, '--output-dir', str(tmp_path / 'out')])
     err = capsys.readouterr().err
     assert code == 1 and err.count('\n') == 1 and expected in err

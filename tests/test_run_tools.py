@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import cli
 import dlnd_face_generation as dlnd
 import helper
 import run_tools
@@ -20,16 +21,15 @@ def dataset(tmp_path_factory):
     return helper.Dataset('synthetic', helper.list_image_files(folder), seed=0)
 
 
-def _train(dataset, out, seed=0, **kwargs):
+def _train(dataset, out, seed=0, epochs=3, z_dim=16, **kwargs):
     """Train on the tiny dataset (batch 8: 4 steps an epoch) in a fresh graph, seeded as main does."""
-    options = dict(print_every=1, show_every=2, output_dir=str(out), save_every=2)
+    options = dict(output_dir=str(out), save_every=2, eval_every=0)
     options.update(kwargs)
-    epochs = options.pop('epochs', 3)
     fresh = helper.Dataset('synthetic', dataset.data_files, seed=seed)  # the data order is seeded too
     with tf.Graph().as_default():
-        dlnd.set_seeds(seed)
-        return dlnd.train(epochs, 8, 16, 0.0005, 0.5, fresh.get_batches, fresh.shape, fresh.image_mode,
-                          **options)
+        cli.set_seeds(seed)
+        return dlnd.train(epochs, 8, z_dim, 0.0005, 0.5, fresh.get_batches, fresh.shape, fresh.image_mode,
+                          print_every=1, show_every=2, options=run_tools.RunOptions(**options))
 
 
 def _checkpoints(out):
@@ -42,19 +42,25 @@ def test_checkpoints_every_save_every_and_at_the_end_keeping_the_last_three(data
     assert run_tools.latest_checkpoint(str(tmp_path)).endswith('model-9')
 
 
-def test_resume_restores_step_optimizer_state_and_sample_z(dataset, tmp_path):
+def test_resume_restores_step_optimizer_state_and_sample_z(dataset, tmp_path, monkeypatch):
     _train(dataset, tmp_path, max_steps=4)
     reader = tf.train.load_checkpoint(run_tools.latest_checkpoint(str(tmp_path)))
-    with tf.Graph().as_default():
-        model = dlnd._build_training_graph(dataset.shape, 16, 0.5)
-        with tf.Session() as sess:
-            step = run_tools.restore_or_initialize(sess, model.saver, str(tmp_path), resume=True)
-            restored = {v.op.name: sess.run(v) for v in tf.global_variables()}
-    assert step == 4
+    restored = {}
+    real_session = run_tools.TrainingRun.session
+
+    @contextlib.contextmanager
+    def recording_session(self):
+        with real_session(self) as sess:
+            restored.update({v.op.name: sess.run(v) for v in tf.global_variables()}, step=self.step)
+            yield sess
+
+    monkeypatch.setattr(run_tools.TrainingRun, 'session', recording_session)
+    losses = _train(dataset, tmp_path, max_steps=6, resume=True)
+    assert restored.pop('step') == 4
     assert any('Adam' in name for name in restored)  # the optimizer's moments are in the checkpoint
+    assert 'sample_z' in restored
     for name, value in restored.items():
         np.testing.assert_array_equal(value, reader.get_tensor(name), err_msg=name)
-    losses = _train(dataset, tmp_path, max_steps=6, resume=True)
     assert [step for step, _, _ in losses] == [5, 6]  # the step count goes on
     assert _checkpoints(tmp_path)[-1] == 'model-6'
 
@@ -73,10 +79,8 @@ def test_resume_without_a_checkpoint_or_with_another_model_is_a_clear_error(data
     with pytest.raises(run_tools.TrainingStopped, match='no checkpoint in .*train without --resume first'):
         _train(dataset, tmp_path, max_steps=2, resume=True)
     _train(dataset, tmp_path, max_steps=2)
-    with tf.Graph().as_default():
-        with pytest.raises(run_tools.TrainingStopped, match='does not match this model'):
-            dlnd.train(1, 8, 32, 0.0005, 0.5, dataset.get_batches, dataset.shape, dataset.image_mode,
-                       output_dir=str(tmp_path), resume=True)
+    with pytest.raises(run_tools.TrainingStopped, match='does not match this model'):
+        _train(dataset, tmp_path, z_dim=32, resume=True)
 
 
 def test_interrupt_flag_catches_sigint_and_restores_the_handler():
@@ -88,16 +92,23 @@ def test_interrupt_flag_catches_sigint_and_restores_the_handler():
     assert signal.getsignal(signal.SIGINT) is before
 
 
+def _replace_step_done(monkeypatch, change):
+    """Wrap TrainingRun.step_done: change(step about to be done, d_loss, g_loss) -> (d_loss, g_loss)"""
+    real_step_done = run_tools.TrainingRun.step_done
+
+    def step_done(self, sess, d_loss, g_loss):
+        return real_step_done(self, sess, *change(self.step + 1, d_loss, g_loss))
+
+    monkeypatch.setattr(run_tools.TrainingRun, 'step_done', step_done)
+
+
 def test_ctrl_c_during_training_saves_and_says_how_to_resume(dataset, tmp_path, monkeypatch):
-    real_step = dlnd._train_step
-
-    def step_then_ctrl_c(*args):
-        result = real_step(*args)
-        if result[0] == 3:
+    def ctrl_c_at_step_3(step, d_loss, g_loss):
+        if step == 3:
             os.kill(os.getpid(), signal.SIGINT)
-        return result
+        return d_loss, g_loss
 
-    monkeypatch.setattr(dlnd, '_train_step', step_then_ctrl_c)
+    _replace_step_done(monkeypatch, ctrl_c_at_step_3)
     with pytest.raises(run_tools.TrainingInterrupted) as err:
         _train(dataset, tmp_path, save_every=100)
     assert 'interrupted at step 3: saved' in str(err.value) and '--resume' in str(err.value)
@@ -106,13 +117,7 @@ def test_ctrl_c_during_training_saves_and_says_how_to_resume(dataset, tmp_path, 
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, monkeypatch):
-    real_step = dlnd._train_step
-
-    def nan_at_step_3(*args):
-        step, (d_loss, g_loss, d_real, d_fake) = real_step(*args)
-        return step, (np.nan if step == 3 else d_loss, g_loss, d_real, d_fake)
-
-    monkeypatch.setattr(dlnd, '_train_step', nan_at_step_3)
+    _replace_step_done(monkeypatch, lambda step, d_loss, g_loss: (np.nan if step == 3 else d_loss, g_loss))
     with pytest.raises(run_tools.TrainingStopped) as err:
         _train(dataset, tmp_path)
     assert 'became nan/' in str(err.value) and 'at step 3' in str(err.value)
@@ -123,33 +128,36 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, mo
 def test_run_outputs_losses_curve_gif_and_summary_line(dataset, tmp_path, capsys):
     _train(dataset, tmp_path, max_steps=5)
     bar = capsys.readouterr().err  # tqdm draws its bar on stderr, a line per update
-    assert 'Epoch 1/3: 100%' in bar and 'Epoch 2/3:' in bar  # one bar per epoch
-    assert 'd_loss=' in bar and 'g_loss=' in bar and 'step=5' in bar
+    assert 'Epoch 1/3:' in bar and 'Epoch 2/3:' in bar and '5/5' in bar  # one bar for the whole run
+    assert 'd_loss=' in bar and 'g_loss=' in bar
     _train(dataset, tmp_path / 'again', max_steps=5)
     rows = np.genfromtxt(str(tmp_path / 'losses.csv'), delimiter=',', names=True)
     assert rows['step'].tolist() == [1, 2, 3, 4, 5]
-    assert ((rows['d_real'] > 0) & (rows['d_real'] < 1) & (rows['d_fake'] > 0) & (rows['d_fake'] < 1)).all()
+    assert np.isfinite(rows['d_loss']).all() and np.isfinite(rows['g_loss']).all()
     with Image.open(str(tmp_path / 'loss_curve.png')) as curve:
         assert curve.size[0] > 300
     with Image.open(str(tmp_path / 'samples.gif')) as gif:
         assert gif.n_frames == 3  # steps 2 and 4, then the final grid
-        assert gif.size == (3 * 5 * 28, 3 * 5 * 28)
+        assert gif.size == (4 * 5 * 28, 4 * 5 * 28)
     out = capsys.readouterr().out
-    assert 'Done at step 5. In {}: samples_final.png, 2 x samples_step_*.png, loss_curve.png, samples.gif, ' \
-           'checkpoints/'.format(tmp_path / 'again') in out
+    assert 'Done at step 5 (--max-steps 5 reached). In {}: samples_final.png, 2 x samples_step_*.png, ' \
+           'loss_curve.png, samples.gif, checkpoints/'.format(tmp_path / 'again') in out
 
 
-def test_tensorboard_event_file_has_losses_discriminator_outputs_and_samples(dataset, tmp_path):
+def test_tensorboard_event_file_has_losses_and_samples(dataset, tmp_path):
     logdir = tmp_path / 'tb'
     _train(dataset, tmp_path / 'out', max_steps=4, logdir=str(logdir))
     events = [str(logdir / name) for name in os.listdir(str(logdir)) if 'tfevents' in name]
     assert len(events) == 1
-    tags = {}
+    tags, sizes = {}, set()
     for event in tf.train.summary_iterator(events[0]):
         for value in event.summary.value:
             tags.setdefault(value.tag, []).append(event.step)
-    assert tags['d_loss'] == tags['g_loss'] == tags['d_real'] == tags['d_fake'] == [1, 2, 3, 4]
+            if value.HasField('image'):
+                sizes.add((value.image.width, value.image.height))
+    assert tags['d_loss'] == tags['g_loss'] == [1, 2, 3, 4]
     assert tags['samples'] == [2, 4, 4]  # every show_every steps, and the final grid
+    assert sizes == {(4 * 5 * 28, 4 * 5 * 28)}
 
 
 def test_same_seed_same_losses(dataset, tmp_path):
@@ -164,22 +172,22 @@ def test_same_seed_same_losses(dataset, tmp_path):
 def test_generate_writes_faces_and_grid_seeded_without_the_dataset(dataset, tmp_path):
     run = tmp_path / 'run'
     _train(dataset, run, max_steps=2)
-    faces, grid = dlnd.generate(str(run), 5, seed=3, output_dir=str(tmp_path / 'gen'))
-    again, _ = dlnd.generate(str(run / 'checkpoints'), 5, seed=3, output_dir=str(tmp_path / 'gen2'))
+    faces, grid = cli.generate(dlnd, str(run), 5, seed=3, output_dir=str(tmp_path / 'gen'))
+    again, _ = cli.generate(dlnd, str(run / 'checkpoints'), 5, seed=3, output_dir=str(tmp_path / 'gen2'))
     assert [os.path.basename(p) for p in faces] == ['face_{:03d}.png'.format(i) for i in range(5)]
     for face, same in zip(faces, again):
         with Image.open(face) as image:
             assert image.size == (28, 28) and image.mode == 'RGB'
         assert open(face, 'rb').read() == open(same, 'rb').read()
     with Image.open(grid) as image:
-        assert image.size == (3 * 28, 3 * 28)  # all five, in rows of three
+        assert image.size == (4 * 3 * 28, 4 * 3 * 28)  # all five, in rows of three, enlarged 4x
 
 
 def test_generate_errors_missing_and_mismatched(dataset, tmp_path, capsys):
-    code = dlnd.main(['generate', '--checkpoint', str(tmp_path / 'nothing')])
+    code = cli.main(['generate', '--checkpoint', str(tmp_path / 'nothing')])
     assert code == 1 and 'no checkpoint in' in capsys.readouterr().err
     _train(dataset, tmp_path / 'run', max_steps=2)
-    code = dlnd.main(['generate', '--checkpoint', str(tmp_path / 'run'), '--channels', '1'])
+    code = cli.main(['generate', '--checkpoint', str(tmp_path / 'run'), '--channels', '1'])
     err = capsys.readouterr().err
     assert code == 1 and err.count('\n') == 1
     assert 'holds a generator for 3 channel(s) and z of 16; asked for 1 channel(s)' in err
@@ -188,7 +196,7 @@ def test_generate_errors_missing_and_mismatched(dataset, tmp_path, capsys):
 def test_output_folder_that_cannot_be_written_fails_before_the_graph(tmp_path, capsys):
     blocker = tmp_path / 'a_file'
     blocker.write_text('not a folder')
-    code = dlnd.main(['--output-dir', str(blocker / 'out'), '--data-dir', str(tmp_path / 'data')])
+    code = cli.main(['--output-dir', str(blocker / 'out'), '--data-dir', str(tmp_path / 'data')])
     captured = capsys.readouterr()
     assert code == 1 and 'cannot write to --output-dir' in captured.err
     assert 'TensorFlow Version' not in captured.out and not os.path.exists(str(tmp_path / 'data'))
@@ -197,12 +205,14 @@ def test_output_folder_that_cannot_be_written_fails_before_the_graph(tmp_path, c
 def test_training_scores_samples_at_start_every_eval_every_and_at_the_end(dataset, tmp_path, capsys):
     import sliced_wasserstein
     fresh = helper.Dataset('synthetic', dataset.data_files, seed=0)
-    tracker = dlnd._make_tracker(fresh, 8, seed=0)
+    tracker = cli._make_tracker(fresh, 8, seed=0)
     assert fresh.shape[0] == 24  # 8 held out of training
+    options = run_tools.RunOptions(output_dir=str(tmp_path), tracker=tracker, eval_every=2, max_steps=5,
+                                   logdir=str(tmp_path / 'tb'))
     with tf.Graph().as_default():
-        dlnd.set_seeds(0)
+        cli.set_seeds(0)
         dlnd.train(2, 8, 16, 0.0005, 0.5, fresh.get_batches, fresh.shape, fresh.image_mode, print_every=1,
-                   output_dir=str(tmp_path), tracker=tracker, eval_every=2, max_steps=5, logdir=str(tmp_path / 'tb'))
+                   options=options)
     rows = np.genfromtxt(str(tmp_path / 'swd.csv'), delimiter=',', names=True)
     assert rows['step'].tolist() == [0, 2, 4, 5]
     assert (rows['swd_untrained'] == rows['swd'][0]).all()  # the untrained score is the ceiling
@@ -224,13 +234,13 @@ def test_training_scores_samples_at_start_every_eval_every_and_at_the_end(datase
 def test_evaluate_command_prints_the_score_and_its_baselines(dataset, tmp_path, capsys):
     _train(dataset, tmp_path / 'run', max_steps=2)
     folder = os.path.dirname(dataset.data_files[0])
-    code = dlnd.main(['evaluate', '--checkpoint', str(tmp_path / 'run'), '--dataset', 'folder',
+    code = cli.main(['evaluate', '--checkpoint', str(tmp_path / 'run'), '--dataset', 'folder',
                       '--data-dir', folder, '--eval-images', '8'])
     out = capsys.readouterr().out.strip().splitlines()[-1]
     assert code == 0
     assert out.startswith('SWD: ') and 'real vs real' in out and out.endswith('of the gap closed')
     with pytest.raises(SystemExit) as exit_info:
-        dlnd.main(['evaluate', '--checkpoint', str(tmp_path / 'run'), '--dataset', 'folder',
+        cli.main(['evaluate', '--checkpoint', str(tmp_path / 'run'), '--dataset', 'folder',
                    '--data-dir', folder, '--eval-images', '100'])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(

@@ -1,12 +1,17 @@
-"""The model in graph mode: the article's layers, the sampler, and a few real training steps."""
+"""The model in graph mode: the article's layers, batch-norm calibration, and real training steps."""
+import contextlib
+import inspect
 import os
 import re
 
 import numpy as np
 import pytest
+from PIL import Image
 
+import cli
 import dlnd_face_generation as dlnd
 import helper
+import run_tools
 
 tf = dlnd.tf
 
@@ -17,17 +22,19 @@ def _trainable_shapes(scope):
 
 
 def test_generator_and_discriminator_layers_are_the_articles():
+    """The article's layers: no bias where batch norm follows (the generator's dense layer and its two
+    middle transposed convolutions, the discriminator's last two convolutions)."""
     with tf.Graph().as_default():
         input_real, input_z, _ = dlnd.model_inputs(28, 28, 3, 100)
         dlnd.model_loss(input_real, input_z, 3)
         g = _trainable_shapes('generator')
         d = _trainable_shapes('discriminator')
     assert g == {
-        'dense/kernel:0': [100, 4 * 4 * 1024],  # no bias: batch norm follows
+        'dense/kernel:0': [100, 4 * 4 * 1024],
         'batch_normalization/gamma:0': [1024], 'batch_normalization/beta:0': [1024],
-        'conv2d_transpose/kernel:0': [4, 4, 512, 1024], 'conv2d_transpose/bias:0': [512],
+        'conv2d_transpose/kernel:0': [4, 4, 512, 1024],
         'batch_normalization_1/gamma:0': [512], 'batch_normalization_1/beta:0': [512],
-        'conv2d_transpose_1/kernel:0': [5, 5, 256, 512], 'conv2d_transpose_1/bias:0': [256],
+        'conv2d_transpose_1/kernel:0': [5, 5, 256, 512],
         'batch_normalization_2/gamma:0': [256], 'batch_normalization_2/beta:0': [256],
         'conv2d_transpose_2/kernel:0': [5, 5, 3, 256], 'conv2d_transpose_2/bias:0': [3],
     }
@@ -39,6 +46,41 @@ def test_generator_and_discriminator_layers_are_the_articles():
         'batch_normalization_1/gamma:0': [256], 'batch_normalization_1/beta:0': [256],
         'dense/kernel:0': [4 * 4 * 256, 1], 'dense/bias:0': [1],
     }
+
+
+@pytest.mark.parametrize('function,keywords', [
+    (dlnd.generator, {'is_train': True, 'alpha': 0.2, 'keep_prob': 0.5}),
+    (dlnd.discriminator, {'reuse': False, 'alpha': 0.2}),
+    (dlnd.model_loss, {'alpha': 0.2, 'smooth_factor': 0.1}),
+])
+def test_the_articles_keyword_arguments_and_defaults(function, keywords):
+    parameters = inspect.signature(function).parameters
+    assert {name: parameters[name].default for name in keywords} == keywords
+
+
+def test_alpha_reaches_every_leaky_relu():
+    with tf.Graph().as_default():
+        input_real, input_z, _ = dlnd.model_inputs(28, 28, 1, 10)
+        dlnd.model_loss(input_real, input_z, 1, alpha=0.3)
+        alphas = [op.get_attr('alpha') for op in tf.get_default_graph().get_operations() if op.type == 'LeakyRelu']
+    assert len(alphas) == 3 + 3 + 3 and all(abs(a - 0.3) < 1e-6 for a in alphas)  # G, D(real), D(fake)
+
+
+def test_smooth_factor_sets_the_real_images_label():
+    """The real images' cross-entropy is linear in their label, 1 - smooth_factor."""
+    def d_loss_at(smooth_factor):
+        with tf.Graph().as_default():
+            cli.set_seeds(0)
+            input_real, input_z, _ = dlnd.model_inputs(28, 28, 1, 10)
+            d_loss, _ = dlnd.model_loss(input_real, input_z, 1, smooth_factor=smooth_factor)
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                rng = np.random.default_rng(0)
+                feed = {input_real: rng.uniform(-1, 1, (4, 28, 28, 1)), input_z: rng.uniform(-1, 1, (4, 10))}
+                return sess.run(d_loss, feed)
+    # Same weights and inputs: only the real label moves, and d_loss is linear in it
+    low, high = d_loss_at(0.0), d_loss_at(0.2)
+    assert abs(high - low) > 1e-4 and abs(d_loss_at(0.1) - (low + high) / 2) < 1e-5
 
 
 def test_discriminator_batch_norm_normalises_with_batch_statistics():
@@ -58,12 +100,12 @@ def test_discriminator_batch_norm_normalises_with_batch_statistics():
     np.testing.assert_allclose(after.std(axis=(0, 1, 2)), 1, atol=1e-2)
 
 
-def test_generator_dropout_is_on_in_training_and_off_in_the_sampler():
+def test_generator_dropout_is_on_in_training_and_off_in_inference():
     with tf.Graph().as_default():
         tf.set_random_seed(1)
         z = tf.placeholder(tf.float32, (None, 10))
         train_out = dlnd.generator(z, 3)
-        sample_out = dlnd.build_sampler(z, 3)
+        sample_out = dlnd.generator(z, 3, is_train=False)
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             batch_z = np.random.default_rng(0).uniform(-1, 1, (8, 10))
@@ -73,25 +115,6 @@ def test_generator_dropout_is_on_in_training_and_off_in_the_sampler():
     assert np.abs(t1 - t2).max() > 1e-3  # dropout masks differ between runs
     np.testing.assert_array_equal(s1, s2)
     assert s1.min() >= -1 and s1.max() <= 1
-
-
-def test_sampler_does_not_move_the_moving_averages():
-    """Sampling with batch statistics must leave training's batch-norm averages alone."""
-    with tf.Graph().as_default():
-        z = tf.placeholder(tf.float32, (None, 10))
-        dlnd.generator(z, 1)
-        updates_before = list(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
-        samples = dlnd.build_sampler(z, 1)
-        assert tf.get_collection(tf.GraphKeys.UPDATE_OPS) == updates_before
-        moving = [v for v in tf.global_variables() if 'moving_' in v.name]
-        assert len(moving) == 6  # mean and variance of three generator batch norms
-        with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            before = sess.run(moving)
-            sess.run(samples, {z: np.ones((4, 10))})
-            after = sess.run(moving)
-    for b, a in zip(before, after):
-        np.testing.assert_array_equal(b, a)
 
 
 def test_model_opt_updates_batch_norm_averages_with_each_step():
@@ -113,21 +136,31 @@ def _synthetic_dataset(tmp_path, count=24):
     return helper.Dataset('synthetic', files, seed=0)
 
 
+def _train(dataset, out, steps, **kwargs):
+    """Train on a tiny dataset in a fresh graph, seeded as the command line seeds it."""
+    options = run_tools.RunOptions(output_dir=str(out), max_steps=steps, eval_every=0, **kwargs)
+    with tf.Graph().as_default():
+        cli.set_seeds(0)
+        return dlnd.train(1, 8, 16, 0.0005, 0.5, dataset.get_batches, dataset.shape, dataset.image_mode,
+                          print_every=1, show_every=100, options=options)
+
+
 def test_train_smoke_losses_finite_pngs_written_graph_fixed(tmp_path, capsys, monkeypatch):
     dataset = _synthetic_dataset(tmp_path)
     out = str(tmp_path / 'out')
     calls = []
-    real_show = dlnd.show_generator_output
+    real_samples = run_tools.TrainingRun.samples
 
-    def counting_show(sess, samples, log, step, final=False):
+    def counting_samples(self, sess, final=False):
         calls.append(len(sess.graph.get_operations()))
-        return real_show(sess, samples, log, step, final)
+        return real_samples(self, sess, final)
 
-    monkeypatch.setattr(dlnd, 'show_generator_output', counting_show)
+    monkeypatch.setattr(run_tools.TrainingRun, 'samples', counting_samples)
     with tf.Graph().as_default():
         tf.set_random_seed(0)
         losses = dlnd.train(2, 8, 16, 0.0002, 0.5, dataset.get_batches, dataset.shape, dataset.image_mode,
-                            print_every=2, show_every=2, output_dir=out, max_steps=4)
+                            print_every=2, show_every=2,
+                            options=run_tools.RunOptions(output_dir=out, max_steps=4))
     printed = [line for line in capsys.readouterr().out.splitlines() if 'Discriminator Loss' in line]
     assert [step for step, _, _ in losses] == [2, 4]
     assert all(np.isfinite(d) and np.isfinite(g) for _, d, g in losses)
@@ -137,9 +170,10 @@ def test_train_smoke_losses_finite_pngs_written_graph_fixed(tmp_path, capsys, mo
     assert [name for name in sorted(os.listdir(out)) if name.startswith('samples_')] == [
         'samples_final.png', 'samples_step_00002.png', 'samples_step_00004.png']
     assert len(calls) == 3 and len(set(calls)) == 1  # sampling added no ops to the graph
-    from PIL import Image
     with Image.open(os.path.join(out, 'samples_final.png')) as grid:
-        assert grid.size == (5 * 28, 5 * 28) and grid.mode == 'RGB'
+        assert grid.size == (5 * 28 * 4, 5 * 28 * 4) and grid.mode == 'RGB'  # enlarged 4x to be seen
+        tile = np.asarray(grid)[:4, :4]
+        assert (tile == tile[0, 0]).all()  # nearest neighbour: each pixel a 4x4 square
 
 
 def test_train_feeds_the_discriminator_images_in_tanh_range(tmp_path, monkeypatch):
@@ -155,69 +189,85 @@ def test_train_feeds_the_discriminator_images_in_tanh_range(tmp_path, monkeypatc
         return real_run(self, fetches, feed_dict=feed_dict, **kwargs)
 
     monkeypatch.setattr(tf.Session, 'run', spy_run)
-    with tf.Graph().as_default():
-        dlnd.train(1, 8, 8, 0.0002, 0.5, dataset.get_batches, dataset.shape, dataset.image_mode,
-                   output_dir=str(tmp_path / 'out'), max_steps=1)
+    _train(dataset, tmp_path / 'out', 1)
     assert seen and min(lo for lo, _ in seen) < -0.6 and max(hi for _, hi in seen) > 0.6
     assert all(-1 <= lo and hi <= 1 for lo, hi in seen)
 
 
-def _train_two_ways(monkeypatch, steps=3, batch=8, z_dim=10):
+def _trained_weights(dataset, out, monkeypatch, **replaced):
     """
-    Train the same initial weights on the same batches with the article's two session.run calls and
-    with model_step's one. Dropout is off: the article's two runs draw two dropout masks, the fused
-    step one, so only without dropout can the updates be equal.
-    :return: {fused: (list of (d_loss, g_loss), {variable name: value after the steps}, g_loss before any update)}
+    :param replaced: Model functions to replace in the notebook's module, as a learner's edit would
+    :return: ({variable name: value} before training, the same after 3 steps)
     """
-    monkeypatch.setattr(dlnd, 'KEEP_PROB', 1.0)
-    rng = np.random.default_rng(0)
-    batches = [(rng.uniform(-1, 1, (batch, 28, 28, 3)), rng.uniform(-1, 1, (batch, z_dim))) for _ in range(steps)]
-    initial, results = None, {}
-    for fused in (False, True):
-        with tf.Graph().as_default():
-            dlnd.set_seeds(0)
-            input_real, input_z, lr = dlnd.model_inputs(28, 28, 3, z_dim)
-            if fused:
-                step_opt, d_loss, g_loss = dlnd.model_step(input_real, input_z, 3, lr, 0.5)
-            else:
-                d_loss, g_loss = dlnd.model_loss(input_real, input_z, 3)
-                d_opt, g_opt = dlnd.model_opt(d_loss, g_loss, lr, 0.5)
+    for name, function in replaced.items():
+        monkeypatch.setattr(dlnd, name, function)
+    snapshots = []
+    real_session = run_tools.TrainingRun.session
+
+    @contextlib.contextmanager
+    def snapshotting_session(self):
+        with real_session(self) as sess:
             trainable = tf.trainable_variables()
-            with tf.Session() as sess:
-                sess.run(tf.global_variables_initializer())
-                initial = initial or {var.name: sess.run(var) for var in trainable}
-                for var in trainable:
-                    var.load(initial[var.name], sess)
-                first = {input_real: batches[0][0], input_z: batches[0][1], lr: 0.001}
-                g_loss_before = sess.run(g_loss, first) if not fused else None
-                losses = []
-                for images, z in batches:
-                    feed = {input_real: images, input_z: z, lr: 0.001}
-                    if fused:
-                        losses.append(sess.run([step_opt, d_loss, g_loss], feed)[1:])
-                    else:
-                        d_value = sess.run([d_opt, d_loss], feed)[1]
-                        losses.append([d_value, sess.run([g_opt, g_loss], feed)[1]])
-                results[fused] = losses, {var.name: sess.run(var) for var in trainable}, g_loss_before
-    return results
+            snapshots.append({var.op.name: sess.run(var) for var in trainable})
+            yield sess
+            snapshots.append({var.op.name: sess.run(var) for var in trainable})
+
+    monkeypatch.setattr(run_tools.TrainingRun, 'session', snapshotting_session)
+    _train(dataset, out, 3)
+    return snapshots
 
 
-def test_fused_step_makes_the_articles_updates(monkeypatch):
-    """One session.run, one generator pass: the same losses and weights as the article's two runs."""
-    results = _train_two_ways(monkeypatch)
-    (article_losses, article_vars, g_loss_before), (fused_losses, fused_vars, _) = results[False], results[True]
-    # Same kernels on the same numbers; the tolerance allows for float32 sums added in another order
-    np.testing.assert_allclose(fused_losses, article_losses, rtol=1e-5)
-    assert article_vars.keys() == fused_vars.keys() and len(fused_vars) == 23
-    for name, value in article_vars.items():
-        np.testing.assert_allclose(fused_vars[name], value, rtol=1e-4, atol=1e-6, err_msg=name)
-    # The generator's first loss is taken through the updated discriminator, not the one before it
-    assert abs(fused_losses[0][1] - g_loss_before) > 1e-3
+def _moved(before, after, scope):
+    """:return: Names of the variables in scope that training changed"""
+    return sorted(name for name in before if name.startswith(scope) and not np.array_equal(before[name], after[name]))
 
 
-def test_train_runs_the_session_once_per_step(tmp_path, monkeypatch):
-    """The printed losses come from the step's own run, not from evaluating the losses again."""
-    dataset = _synthetic_dataset(tmp_path, count=16)
+def test_training_runs_the_notebooks_model_loss(tmp_path, monkeypatch):
+    """A learner's edit to model_loss changes training: a generator loss of 0 freezes the generator."""
+    dataset = _synthetic_dataset(tmp_path, count=24)
+    real_model_loss = dlnd.model_loss
+
+    def model_loss_without_generator_loss(input_real, input_z, out_channel_dim):
+        d_loss, g_loss = real_model_loss(input_real, input_z, out_channel_dim)
+        return d_loss, g_loss * 0
+
+    before, after = _trained_weights(dataset, tmp_path / 'edited', monkeypatch,
+                                     model_loss=model_loss_without_generator_loss)
+    assert _moved(before, after, 'generator/') == [] and _moved(before, after, 'discriminator/')
+    before, after = _trained_weights(dataset, tmp_path / 'as_is', monkeypatch, model_loss=real_model_loss)
+    assert len(_moved(before, after, 'generator/')) == 11  # every generator weight moves without the edit
+
+
+def test_training_runs_the_notebooks_model_opt(tmp_path, monkeypatch):
+    """A learner's edit to model_opt changes training: a learning rate of 0 freezes both networks."""
+    dataset = _synthetic_dataset(tmp_path, count=24)
+    real_model_opt = dlnd.model_opt
+
+    def model_opt_standing_still(d_loss, g_loss, learning_rate, beta1):
+        return real_model_opt(d_loss, g_loss, learning_rate * 0, beta1)
+
+    before, after = _trained_weights(dataset, tmp_path / 'out', monkeypatch, model_opt=model_opt_standing_still)
+    assert len(before) == 21 and _moved(before, after, '') == []
+
+
+def test_training_runs_the_notebooks_generator(tmp_path, monkeypatch):
+    """The samples, the scores and generate draw from the notebook's generator, not a copy of it."""
+    dataset = _synthetic_dataset(tmp_path, count=24)
+    calls = []
+    real_generator = dlnd.generator
+
+    def recorded_generator(z, out_channel_dim, is_train=True, alpha=0.2, keep_prob=0.5):
+        calls.append((is_train, keep_prob))
+        return real_generator(z, out_channel_dim, is_train=is_train, alpha=alpha, keep_prob=keep_prob)
+
+    _trained_weights(dataset, tmp_path / 'out', monkeypatch, generator=recorded_generator)
+    # model_loss's training call, the grid's inference call, calibration's training call without dropout
+    assert calls == [(True, 0.5), (False, 0.5), (True, 1.0)]
+
+
+def _session_runs_fed_images(tmp_path, monkeypatch, order):
+    """:return: (the fetches of each session.run fed real images, the losses train returned) over 3 steps"""
+    dataset = _synthetic_dataset(tmp_path / order, count=24)
     runs_fed_images = []
     real_run = tf.Session.run
 
@@ -227,27 +277,84 @@ def test_train_runs_the_session_once_per_step(tmp_path, monkeypatch):
         return real_run(self, fetches, feed_dict=feed_dict, **kwargs)
 
     monkeypatch.setattr(tf.Session, 'run', spy_run)
+    losses = _train(dataset, tmp_path / order / 'out', 3, update_order=order)
+    return runs_fed_images, losses
+
+
+def test_simultaneous_order_runs_the_session_once_per_step(tmp_path, monkeypatch):
+    """Both optimizers and both losses in one run: the printed losses are the ones the updates used."""
+    runs, losses = _session_runs_fed_images(tmp_path, monkeypatch, 'simultaneous')
+    assert len(runs) == 3 and all(len(fetches) == 4 for fetches in runs)
+    assert [step for step, _, _ in losses] == [1, 2, 3]
+    with open(tmp_path / 'simultaneous' / 'out' / 'losses.csv') as csv:
+        assert len(csv.read().splitlines()) == 4  # a header and one row per step
+
+
+def test_alternating_order_runs_the_udacity_templates_two_runs(tmp_path, monkeypatch):
+    simultaneous, _ = _session_runs_fed_images(tmp_path, monkeypatch, 'simultaneous')
+    monkeypatch.undo()
+    alternating, losses = _session_runs_fed_images(tmp_path, monkeypatch, 'alternating')
+    assert len(alternating) == 6 and all(len(fetches) == 2 for fetches in alternating)
+    assert [fetches[0].name for fetches in alternating[:2]] != [fetches[0].name for fetches in simultaneous[:2]]
+    assert [step for step, _, _ in losses] == [1, 2, 3]
+
+
+def test_calibration_sets_the_averages_to_a_large_batchs_statistics(tmp_path):
+    """
+    Precise batch norm: after a few steps and a checkpoint, the restored generator's moving averages
+    are the statistics of a fresh large z batch, and its inference-mode samples equal training mode's
+    (batch statistics, no dropout) on a large batch.
+    """
+    dataset = _synthetic_dataset(tmp_path, count=24)
+    _train(dataset, tmp_path / 'run', 3, calibration_z=1024)
+    path, z_dim, channels = cli.find_generator(dlnd, str(tmp_path / 'run'))
     with tf.Graph().as_default():
-        losses = dlnd.train(1, 4, 8, 0.0002, 0.5, dataset.get_batches, dataset.shape, dataset.image_mode,
-                            print_every=1, show_every=100, output_dir=str(tmp_path / 'out'), max_steps=3)
-    assert len(runs_fed_images) == 3 and [step for step, _, _ in losses] == [1, 2, 3]
-    with open(tmp_path / 'out' / 'losses.csv') as csv:
-        rows = csv.read().splitlines()
-    assert len(rows) == 4  # a header and one row per printed step
+        z = tf.placeholder(tf.float32, (None, z_dim))
+        batch_stats = dlnd.generator(z, channels, keep_prob=1.0)
+        inference = dlnd.generator(z, channels, is_train=False)
+        graph = tf.get_default_graph()
+        norms = [op for op in graph.get_operations() if op.type == 'FusedBatchNormV3' and op.get_attr('is_training')]
+        moments = [tf.nn.moments(op.inputs[0], [0, 1, 2]) for op in norms]
+        moving = [var for var in tf.global_variables() if 'moving_' in var.name]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            initial = sess.run(moving)
+            tf.train.Saver().restore(sess, path)
+            restored = sess.run(moving)
+            feed = {z: np.random.default_rng(5).uniform(-1, 1, (2048, z_dim))}
+            statistics, trained, drawn = sess.run([moments, batch_stats, inference], feed)
+    assert len(moving) == 6 and len(norms) == 3
+    # moving holds each batch norm's mean, then its variance; the means are compared in standard deviations
+    for (saved_mean, saved_variance), (mean, variance) in zip(zip(restored[::2], restored[1::2]), statistics):
+        np.testing.assert_allclose(saved_variance, variance, rtol=0.1)
+        assert (np.abs(saved_mean - mean) < 0.1 * np.sqrt(variance)).all()
+    # Training's own averages would still be near their start (mean 0, variance 1) after 3 steps
+    assert max(np.abs(saved - start).max() for saved, start in zip(restored, initial)) > 0.5
+    np.testing.assert_allclose(drawn, trained, atol=0.05)
+    assert np.abs(drawn - trained).mean() < 0.005
 
 
-@pytest.mark.skipif(not dlnd.cpu_has_amx_bfloat16(), reason='bfloat16 is rewritten only where the CPU has AMX')
+def test_calibration_adds_no_variables_and_no_update_ops():
+    with tf.Graph().as_default():
+        z = tf.placeholder(tf.float32, (None, 10))
+        dlnd.generator(z, 1)
+        variables, updates = tf.global_variables(), tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+        run_tools.build_batch_norm_calibration(dlnd.generator, 10, 1, count=64)
+        assert tf.global_variables() == variables and tf.get_collection(tf.GraphKeys.UPDATE_OPS) == updates
+
+
+@pytest.mark.skipif(not run_tools.cpu_has_amx_bfloat16(), reason='bfloat16 is rewritten only where the CPU has AMX')
 def test_bfloat16_session_computes_in_bfloat16_and_keeps_float32_variables():
     with tf.Graph().as_default():
-        dlnd.set_seeds(0)
+        cli.set_seeds(0)
         z = tf.placeholder(tf.float32, (None, 10))
         dlnd.generator(z, 3)
-        samples = dlnd.build_sampler(z, 3)
+        samples = dlnd.generator(z, 3, is_train=False)
         init = tf.global_variables_initializer()
         batch_z = np.random.default_rng(0).uniform(-1, 1, (16, 10))
         outputs = {}
         for precision in ('float32', 'bfloat16'):
-            with tf.Session(config=dlnd.session_config(precision)) as sess:
+            with tf.Session(config=run_tools.session_config(precision)) as sess:
                 sess.run(init)
                 outputs[precision] = sess.run(samples, {z: batch_z})
         assert all(var.dtype.base_dtype == tf.float32 for var in tf.global_variables())
