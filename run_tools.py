@@ -1,7 +1,7 @@
 """
 Tools around a training run, kept out of the notebook script so that it reads as the model:
-checkpoints that survive a crash, Ctrl-C that saves, and what a learner watches (sample grids,
-a loss log and curve, an animated GIF of the fixed-z grids, TensorBoard event files).
+checkpoints that survive a crash; Ctrl-C, kill and a closed terminal that save; and what a learner watches
+(sample grids, a loss log and curve, an animated GIF of the fixed-z grids, TensorBoard event files).
 """
 import contextlib
 import csv
@@ -22,6 +22,8 @@ tf = helper.import_tensorflow()
 
 CHECKPOINT_FOLDER = 'checkpoints'
 KEEP_CHECKPOINTS = 3
+# Signals that ask a run to stop: Ctrl-C, kill or timeout, and a closing terminal
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ('SIGINT', 'SIGTERM', 'SIGHUP') if hasattr(signal, name))
 
 
 class TrainingStopped(Exception):
@@ -30,7 +32,7 @@ class TrainingStopped(Exception):
 
 
 class TrainingInterrupted(TrainingStopped):
-    """Ctrl-C: a checkpoint was saved."""
+    """Ctrl-C, kill or a closed terminal (see interrupt_flag): a checkpoint was saved."""
     exit_code = 130
 
 
@@ -97,17 +99,41 @@ def restore_or_initialize(sess, saver, output_dir, resume):
 
 
 @contextlib.contextmanager
+def _handling(signals, handler):
+    """While the block runs, handler handles these signals; their handlers before are restored after."""
+    previous = {signum: signal.signal(signum, handler) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, signal.SIG_DFL if before is None else before)
+
+
+@contextlib.contextmanager
 def interrupt_flag():
     """
-    While the block runs, Ctrl-C (SIGINT) sets a flag instead of stopping mid-step
-    :return: A function that tells whether Ctrl-C was pressed
+    While the block runs, Ctrl-C (SIGINT), kill (SIGTERM) and a closing terminal (SIGHUP) set a flag instead of
+    stopping mid-step
+    :return: A function that tells whether one of them came
     """
-    pressed = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
-    try:
-        yield lambda: bool(pressed)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    received = []
+    with _handling(_STOP_SIGNALS, lambda signum, frame: received.append(signum)):
+        yield lambda: bool(received)
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    """A signal handler: stop the way Ctrl-C does."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def signals_as_keyboard_interrupt():
+    """
+    While the block runs (start-up, before interrupt_flag), SIGTERM and SIGHUP raise KeyboardInterrupt as
+    Ctrl-C does, so the one handler at the top stops the program quietly
+    """
+    with _handling([signum for signum in _STOP_SIGNALS if signum != signal.SIGINT], _raise_keyboard_interrupt):
+        yield
 
 
 class RunLog(object):
