@@ -1,7 +1,8 @@
 """
 Tools around a training run, kept out of the notebook script so that it reads as the model:
-checkpoints that survive a crash; Ctrl-C, kill and a closed terminal that save; and what a learner watches
-(sample grids, a loss log and curve, an animated GIF of the fixed-z grids, TensorBoard event files).
+checkpoints that survive a crash, a damaged file and NaN; Ctrl-C, kill and a closed terminal that
+save; and what a learner watches (sample grids, a loss log and curve, an animated GIF of the fixed-z grids,
+TensorBoard event files).
 """
 import contextlib
 import csv
@@ -9,7 +10,9 @@ import glob
 import io
 import math
 import os
+import re
 import signal
+import sys
 import tempfile
 
 import numpy as np
@@ -22,6 +25,8 @@ tf = helper.import_tensorflow()
 
 CHECKPOINT_FOLDER = 'checkpoints'
 KEEP_CHECKPOINTS = 3
+# A checkpoint's own files: NAME-STEP.index, its data shards NAME-STEP.data-00000-of-00001, ..., a .meta graph
+_CHECKPOINT_FILE = re.compile(r'^(?P<name>.+)-(?P<step>\d+)\.(?P<kind>index|data-\d+-of-\d+|meta)$')
 # Signals that ask a run to stop: Ctrl-C, kill or timeout, and a closing terminal
 _STOP_SIGNALS = tuple(getattr(signal, name) for name in ('SIGINT', 'SIGTERM', 'SIGHUP') if hasattr(signal, name))
 
@@ -50,19 +55,151 @@ def check_writable(folder):
                               .format(folder, err.strerror or err)) from None
 
 
+def _checkpoints_folder(folder):
+    """
+    :param folder: A run's output folder or its checkpoints folder
+    :return: The folder that holds the checkpoint files
+    """
+    inner = os.path.join(folder, CHECKPOINT_FOLDER)
+    return inner if os.path.isdir(inner) else folder
+
+
+def _files_by_checkpoint(folder):
+    """
+    :param folder: A checkpoints folder (missing: none)
+    :return: {(name, step): [file names]} of the checkpoint files in it
+    """
+    found = {}
+    for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        match = _CHECKPOINT_FILE.match(entry)
+        if match:
+            found.setdefault((match.group('name'), int(match.group('step'))), []).append(entry)
+    return found
+
+
+def checkpoint_prefixes(folder):
+    """
+    Find checkpoints by their files (NAME-STEP.index), whether or not the 'checkpoint' index file lists them
+    :param folder: A checkpoints folder
+    :return: Their path prefixes, the highest step first
+    """
+    found = _files_by_checkpoint(folder)
+    complete = [(step, name) for (name, step), files in found.items() if '{}-{}.index'.format(name, step) in files]
+    return [os.path.join(folder, '{}-{}'.format(name, step)) for step, name in sorted(complete, reverse=True)]
+
+
+def _error_line(err):
+    """
+    :param err: An exception, TensorFlow's included (whose message starts with where the graph failed)
+    :return: The line of its message that says what went wrong
+    """
+    lines = [line.strip() for line in str(getattr(err, 'message', None) or err).splitlines()]
+    noise = ('Graph execution error', 'Detected at node', 'Node:', 'File "', '[[', 'Hint:', 'Original stack')
+    useful = [line for line in lines if line and not line.startswith(noise)]
+    return (useful or lines or [type(err).__name__])[0]
+
+
+def checkpoint_problem(prefix, finite=True):
+    """
+    Read every tensor of a checkpoint: each read checks the tensor's checksum, so a truncated or damaged
+    file shows. On a 170 MB checkpoint: 0.12 s from the page cache, 0.35-0.4 s from disk; the NaN check adds 0.05 s
+    :param prefix: Path prefix of a checkpoint (its path without .index)
+    :param finite: Count floating-point values that are NaN or infinite as a problem too
+    :return: None for a complete, readable checkpoint, or what is wrong with it, in one line
+    """
+    try:
+        reader = tf.train.NewCheckpointReader(prefix)
+        dtypes = reader.get_variable_to_dtype_map()
+        values = ((name, reader.get_tensor(name)) for name in sorted(dtypes))  # each one is read
+        non_finite = [name for name, value in values
+                      if finite and dtypes[name].is_floating and not np.isfinite(value).all()]
+    except (tf.errors.OpError, IndexError, ValueError) as err:  # a short read is an IndexError
+        return 'unreadable: {}'.format(_error_line(err))
+    if non_finite:
+        return '{} variable(s) hold NaN or infinity (e.g. {})'.format(len(non_finite), non_finite[0])
+    return None
+
+
+def _first_usable(prefixes):
+    """
+    :param prefixes: Checkpoint path prefixes, the preferred first
+    :return: (the first without a problem or None, [(prefix, problem)] of those before it)
+    """
+    skipped = []
+    for prefix in prefixes:
+        problem = checkpoint_problem(prefix)
+        if problem is None:
+            return prefix, skipped
+        skipped.append((prefix, problem))
+    return None, skipped
+
+
+def _describe(skipped):
+    """:return: 'model-9 (its problem); model-8 (...)' for [(prefix, problem)]"""
+    return '; '.join('{} ({})'.format(os.path.basename(prefix), problem) for prefix, problem in skipped)
+
+
+def _warn_skipped(skipped, used):
+    """One line on stderr naming the checkpoints skipped and the one used instead (nothing if none skipped)."""
+    if skipped:
+        print('warning: skipped checkpoint {}; using {}'.format(_describe(skipped), used or 'none'), file=sys.stderr)
+
+
 def latest_checkpoint(folder):
     """
     :param folder: A run's output folder or its checkpoints folder
-    :return: Path prefix of the newest complete checkpoint, or None
+    :return: Path prefix of the newest complete, readable checkpoint without NaN or infinity, or None;
+             newer ones skipped are named in one warning line on stderr
     """
-    for candidate in (os.path.join(folder, CHECKPOINT_FOLDER), folder):
-        if os.path.isdir(candidate):
-            # TensorFlow rewrites its 'checkpoint' index file atomically after a save completes,
-            # so a save that crashed part-way is never the one named here
-            path = tf.train.latest_checkpoint(candidate)
-            if path:
-                return path
-    return None
+    path, skipped = _first_usable(checkpoint_prefixes(_checkpoints_folder(folder)))
+    _warn_skipped(skipped, path)
+    return path
+
+
+def _strip_checkpoint_suffix(path):
+    """:return: path without .index, .data-NNNNN-of-NNNNN or .meta, if it names one of a checkpoint's files"""
+    match = _CHECKPOINT_FILE.match(os.path.basename(path))
+    return path[:-len(match.group('kind')) - 1] if match else path
+
+
+def find_checkpoint(path, hint="train first, or point at a run's output folder"):
+    """
+    :param path: A run's output folder, its checkpoints folder, or a checkpoint's path prefix (or one of its files)
+    :param hint: What to do when there is no checkpoint there
+    :return: Path prefix of the newest complete, readable checkpoint without NaN or infinity there
+    :raise TrainingStopped: none there, or none usable
+    """
+    if os.path.isdir(path):
+        prefixes = checkpoint_prefixes(_checkpoints_folder(path))
+    else:
+        prefix = _strip_checkpoint_suffix(path)
+        prefixes = [prefix] if os.path.isfile(prefix + '.index') else []
+        if not prefixes and os.path.exists(path):
+            raise TrainingStopped('{} is not a checkpoint (no {}.index beside it): {}'.format(path, prefix, hint))
+    if not prefixes:
+        raise TrainingStopped('no checkpoint in {}: {}'.format(path, hint))
+    found, skipped = _first_usable(prefixes)
+    if found is None:
+        raise TrainingStopped('no usable checkpoint in {}: {}'.format(path, _describe(skipped)))
+    _warn_skipped(skipped, found)
+    return found
+
+
+def check_variables(path, expected):
+    """
+    :param path: Path prefix of a readable checkpoint
+    :param expected: {variable name: shape as a list, or None for any shape}
+    :raise TrainingStopped: a variable is missing from the checkpoint, or saved with another shape
+    """
+    saved = dict(tf.train.list_variables(path))
+    missing = sorted(name for name in expected if name not in saved)
+    if missing:
+        raise TrainingStopped('{} lacks {} of the {} variables this model needs (e.g. {}): is it a checkpoint '
+                              'of this model?'.format(path, len(missing), len(expected), missing[0]))
+    for name, shape in sorted(expected.items()):
+        if shape is not None and saved[name] != list(shape):
+            raise TrainingStopped('{} does not match this model ({}: saved {}, now {}); use the options the run '
+                                  'started with'.format(path, name, saved[name], list(shape)))
 
 
 def save_checkpoint(sess, saver, output_dir, step):
@@ -76,26 +213,23 @@ def save_checkpoint(sess, saver, output_dir, step):
 
 def restore_or_initialize(sess, saver, output_dir, resume):
     """
-    :param resume: Continue from the newest checkpoint in output_dir
+    Start a run: restore the newest usable checkpoint, or initialize
+    :param resume: Continue from the newest usable checkpoint in output_dir (or, a path: from that checkpoint)
     :return: The step to continue from (0 for a new run)
+    :raise TrainingStopped: no usable checkpoint, or one of another model
     """
     if not resume:
         sess.run(tf.global_variables_initializer())
         return 0
-    path = latest_checkpoint(output_dir)
-    if path is None:
-        raise TrainingStopped('--resume: no checkpoint in {}: train without --resume first'
-                              .format(os.path.join(output_dir, CHECKPOINT_FOLDER)))
+    path = find_checkpoint(resume if isinstance(resume, str) else output_dir, hint='train without --resume first')
     # Restoring does not check shapes, so compare them first (say, another --z-dim)
-    saved = dict(tf.train.list_variables(path))
-    for variable in tf.global_variables():
-        if saved.get(variable.op.name) != variable.shape.as_list():
-            raise TrainingStopped('--resume: {} does not match this model ({}: saved {}, now {}); resume with the '
-                                  'options the run started with'.format(path, variable.op.name,
-                                                                        saved.get(variable.op.name),
-                                                                        variable.shape.as_list()))
-    saver.restore(sess, path)
-    return int(sess.run(tf.train.get_global_step()))
+    variables = sess.graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
+    check_variables(path, {v.op.name: v.shape.as_list() for v in variables})
+    try:
+        saver.restore(sess, path)
+    except tf.errors.OpError as err:
+        raise TrainingStopped('cannot restore {}: {}'.format(path, _error_line(err))) from None
+    return int(sess.run(tf.train.get_global_step(sess.graph)))
 
 
 @contextlib.contextmanager

@@ -9,10 +9,142 @@ import subprocess
 import sys
 import textwrap
 import threading
+import types
+
+import numpy as np
+import pytest
 
 import run_tools
 
+tf = run_tools.tf
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@contextlib.contextmanager
+def _model(rows=3, names=('generator/w', 'discriminator/w'), finite_check=False, finalize=True):
+    """
+    A tiny model in its own graph, initialized, with a session and a Saver
+    :param rows: Rows of each variable (4 float32 columns: 16 bytes a row)
+    :param finite_check: Build run_tools.non_finite_check() with the graph
+    :param finalize: Finalize the graph (no more ops) before the session starts
+    :return: Namespace: sess, saver, weights, set_step(step) (the step and every weight become step),
+             poison() (the first weight becomes NaN), check
+    """
+    with tf.Graph().as_default() as graph:
+        weights = [tf.Variable(tf.zeros([rows, 4]), name=name) for name in names]
+        global_step = tf.train.get_or_create_global_step()
+        step_in = tf.placeholder(tf.int64, [])
+        set_all = [global_step.assign(step_in)] + [w.assign(tf.fill([rows, 4], tf.cast(step_in, tf.float32)))
+                                                    for w in weights]
+        nan = weights[0].assign(tf.fill([rows, 4], np.nan))
+        saver = tf.train.Saver(max_to_keep=run_tools.KEEP_CHECKPOINTS)
+        check = run_tools.non_finite_check() if finite_check else None
+        initialize = tf.global_variables_initializer()
+        if finalize:
+            graph.finalize()
+        with tf.Session() as sess:
+            sess.run(initialize)
+            yield types.SimpleNamespace(sess=sess, saver=saver, weights=weights, check=check,
+                                        set_step=lambda step: sess.run(set_all, {step_in: step}),
+                                        poison=lambda: sess.run(nan))
+
+
+def _save(model, folder, step, nan=False):
+    """Save step as TensorFlow's Saver does in a run (no run_tools): folder/model-STEP, weights all equal to step."""
+    os.makedirs(str(folder), exist_ok=True)
+    model.set_step(step)
+    if nan:
+        model.poison()
+    return model.saver.save(model.sess, os.path.join(str(folder), 'model'), global_step=step, write_meta_graph=False)
+
+
+def _files(folder):
+    return sorted(os.listdir(str(folder)))
+
+
+def _truncate_data(prefix):
+    os.truncate(prefix + '.data-00000-of-00001', os.path.getsize(prefix + '.data-00000-of-00001') // 2)
+
+
+def _truncate_index(prefix):
+    os.truncate(prefix + '.index', os.path.getsize(prefix + '.index') // 2)
+
+
+@pytest.mark.parametrize('damage', [_truncate_data, _truncate_index], ids=['truncated data', 'damaged index'])
+def test_a_damaged_newest_checkpoint_is_skipped_with_one_warning(tmp_path, capsys, damage):
+    folder = tmp_path / 'checkpoints'
+    with _model() as model:
+        prefixes = [_save(model, folder, step) for step in (1, 2, 3)]
+    damage(prefixes[2])
+    assert run_tools.latest_checkpoint(str(tmp_path)) == prefixes[1]
+    warning = capsys.readouterr().err.splitlines()
+    assert len(warning) == 1 and 'model-3 (unreadable: ' in warning[0] and warning[0].endswith('using ' + prefixes[1])
+    with _model() as model:
+        assert run_tools.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True) == 2
+        assert (model.sess.run(model.weights[0]) == 2).all()
+
+
+def test_no_usable_checkpoint_stops_with_one_line(tmp_path):
+    with _model() as model:
+        for step in (1, 2):
+            _truncate_data(_save(model, tmp_path / 'checkpoints', step))
+        with pytest.raises(run_tools.TrainingStopped) as err:
+            run_tools.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True)
+    message = str(err.value)
+    assert '\n' not in message and message.startswith('no usable checkpoint in {}: model-2 (unreadable: '
+                                                       .format(tmp_path))
+    assert '; model-1 (unreadable: ' in message
+
+
+def test_checkpoints_are_found_by_their_files_without_the_index_file(tmp_path):
+    with _model() as model:
+        _save(model, tmp_path / 'checkpoints', 1)
+        newest = _save(model, tmp_path / 'checkpoints', 2)
+    os.remove(str(tmp_path / 'checkpoints' / 'checkpoint'))
+    assert run_tools.latest_checkpoint(str(tmp_path)) == newest
+    with _model() as model:
+        assert run_tools.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True) == 2
+
+
+def test_latest_checkpoint_skips_one_holding_nan(tmp_path, capsys):
+    with _model() as model:
+        finite = _save(model, tmp_path / 'checkpoints', 1)
+        _save(model, tmp_path / 'checkpoints', 2, nan=True)
+    assert run_tools.latest_checkpoint(str(tmp_path)) == finite
+    assert capsys.readouterr().err == ('warning: skipped checkpoint model-2 (1 variable(s) hold NaN or infinity '
+                                       '(e.g. generator/w)); using {}\n'.format(finite))
+
+
+def test_find_checkpoint_takes_a_folder_or_a_checkpoint_and_refuses_other_files(tmp_path):
+    folder = tmp_path / 'checkpoints'
+    with _model() as model:
+        older, newest = _save(model, folder, 1), _save(model, folder, 2)
+    assert [run_tools.find_checkpoint(str(path)) for path in (tmp_path, folder, older, older + '.index')] == \
+        [newest, newest, older, older]
+    (tmp_path / 'faces.png').write_bytes(b'\x89PNG not a checkpoint')
+    with pytest.raises(run_tools.TrainingStopped, match=r'faces.png is not a checkpoint \(no .*faces.png.index '):
+        run_tools.find_checkpoint(str(tmp_path / 'faces.png'))
+    (tmp_path / 'model-9.index').write_bytes(b'\0' * 100)
+    with pytest.raises(run_tools.TrainingStopped, match=r'^no usable checkpoint in .*model-9.index: model-9 '
+                                                       r'\(unreadable: .*sstable'):
+        run_tools.find_checkpoint(str(tmp_path / 'model-9.index'))
+    with pytest.raises(run_tools.TrainingStopped, match='^no checkpoint in .*nothing: train first'):
+        run_tools.find_checkpoint(str(tmp_path / 'nothing'))
+
+
+def test_restoring_another_model_or_a_file_that_is_no_checkpoint_is_one_line(tmp_path):
+    with _model(names=('discriminator/w',)) as model:
+        prefix = _save(model, tmp_path / 'checkpoints', 1)
+    with pytest.raises(run_tools.TrainingStopped, match=r'lacks 1 of the 2 variables .*\(e.g. generator/w\)'):
+        run_tools.check_variables(prefix, {'generator/w': None, 'discriminator/w': [3, 4]})
+    with pytest.raises(run_tools.TrainingStopped, match=r'does not match this model \(discriminator/w: saved '):
+        run_tools.check_variables(prefix, {'discriminator/w': [3, 5]})
+    (tmp_path / 'notes.txt').write_text('not a checkpoint')
+    with _model() as model:
+        with pytest.raises(run_tools.TrainingStopped, match=r'lacks 1 of the 3 variables .*\(e.g. generator/w\)'):
+            run_tools.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True)
+        with pytest.raises(run_tools.TrainingStopped, match='notes.txt is not a checkpoint'):
+            run_tools.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=str(tmp_path / 'notes.txt'))
 
 
 @contextlib.contextmanager
