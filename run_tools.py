@@ -1,21 +1,25 @@
 """
 Tools around a training run, kept out of the notebook script so that it reads as the model:
-checkpoints that survive a crash, a damaged file and NaN; Ctrl-C, kill and a closed terminal that
+checkpoints that survive a crash, a damaged file, a full disk and NaN; Ctrl-C, kill and a closed terminal that
 save; and what a learner watches (sample grids, a loss log and curve, an animated GIF of the fixed-z grids,
 TensorBoard event files).
 """
 import contextlib
 import csv
+import errno
 import glob
 import io
 import math
 import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
+import uuid
 
 import numpy as np
+from google.protobuf import text_format
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -24,9 +28,13 @@ import helper
 tf = helper.import_tensorflow()
 
 CHECKPOINT_FOLDER = 'checkpoints'
+CHECKPOINT_NAME = 'model'  # save_checkpoint writes checkpoints/model-STEP.index and .data-* files
 KEEP_CHECKPOINTS = 3
 # A checkpoint's own files: NAME-STEP.index, its data shards NAME-STEP.data-00000-of-00001, ..., a .meta graph
 _CHECKPOINT_FILE = re.compile(r'^(?P<name>.+)-(?P<step>\d+)\.(?P<kind>index|data-\d+-of-\d+|meta)$')
+# What a save killed part-way leaves: TensorFlow's NAME-STEP.data-*.tempstateN and .index.tempstateN files,
+# a sharded Saver's NAME-STEP_temp folder, and the 'checkpoint' index file's checkpoint.tmpHEX
+_TEMPORARY_FILE = re.compile(r'^(.+-\d+(\..+\.tempstate\d+|_temp)|checkpoint\.tmp[0-9a-f]+)$')
 # Signals that ask a run to stop: Ctrl-C, kill or timeout, and a closing terminal
 _STOP_SIGNALS = tuple(getattr(signal, name) for name in ('SIGINT', 'SIGTERM', 'SIGHUP') if hasattr(signal, name))
 
@@ -202,22 +210,150 @@ def check_variables(path, expected):
                                   'started with'.format(path, name, saved[name], list(shape)))
 
 
-def save_checkpoint(sess, saver, output_dir, step):
+def _remove(folder, names):
+    """Delete these files and folders of folder (already gone: fine)."""
+    for name in names:
+        path = os.path.join(folder, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.lexists(path):
+            os.remove(path)
+
+
+def _temporary_files(folder):
+    """:return: Names of what interrupted saves left in folder (see _TEMPORARY_FILE)"""
+    return sorted(entry for entry in os.listdir(folder) if _TEMPORARY_FILE.match(entry)) if os.path.isdir(folder) \
+        else []
+
+
+def remove_stale_temporary_files(folder):
     """
-    Save every variable (weights, Adam's moments, batch-norm averages, the sample z, the step)
+    Delete what a save killed part-way (kill -9, a crash) left behind, saying so in one line on stderr
+    :param folder: A checkpoints folder
+    :return: Names of the files and folders removed
+    """
+    stale = _temporary_files(folder)
+    if stale:
+        _remove(folder, stale)
+        print('removed {} temporary file(s) an interrupted save left in {}: {}'.format(len(stale), folder,
+                                                                                       ', '.join(stale)),
+              file=sys.stderr)
+    return stale
+
+
+def _write_checkpoint_index(folder, prefixes):
+    """
+    Rewrite the 'checkpoint' index file (under a temporary name, then renamed) to list these checkpoints
+    :param prefixes: Path prefixes in folder, the newest first
+    """
+    names = [os.path.basename(prefix) for prefix in prefixes]
+    state = tf.train.generate_checkpoint_state_proto(os.path.abspath(folder), names[0], names[::-1])
+    temporary = os.path.join(folder, 'checkpoint.tmp' + uuid.uuid4().hex)
+    try:
+        with open(temporary, 'w') as f:
+            f.write(text_format.MessageToString(state))
+        os.replace(temporary, os.path.join(folder, 'checkpoint'))
+    finally:
+        _remove(folder, [os.path.basename(temporary)])  # gone after the rename
+
+
+def keep_newest_checkpoints(folder, keep=KEEP_CHECKPOINTS, name=CHECKPOINT_NAME):
+    """
+    Keep the keep NAME-STEP checkpoints with the highest steps, across runs and resumes, delete the other
+    NAME-STEP files, and list the kept ones in the 'checkpoint' index file
+    :param folder: A checkpoints folder
+    :param keep: How many to keep, at least 1
+    :param name: The checkpoints' name: others in the folder are left alone
+    :return: Path prefixes of the checkpoints kept, the newest first
+    """
+    if keep < 1:
+        raise ValueError('keep must be at least 1, not {}'.format(keep))
+    kept = [prefix for prefix in checkpoint_prefixes(folder) if os.path.basename(prefix).rsplit('-', 1)[0] == name]
+    kept = kept[:keep]
+    for (found_name, step), files in _files_by_checkpoint(folder).items():
+        if found_name == name and os.path.join(folder, '{}-{}'.format(name, step)) not in kept:
+            _remove(folder, files)
+    if kept:
+        _write_checkpoint_index(folder, kept)
+    return kept
+
+
+def _size(n_bytes):
+    """:return: A size for people: '0.4 kB', '170.2 MB', '82.8 GB'"""
+    for unit, scale in (('GB', 1e9), ('MB', 1e6)):
+        if n_bytes >= scale:
+            return '{:.1f} {}'.format(n_bytes / scale, unit)
+    return '{:.1f} kB'.format(n_bytes / 1e3)
+
+
+def _checkpoint_bytes(prefix, graph):
+    """
+    :param prefix: Path prefix of a checkpoint, or None
+    :return: Bytes its files take, or with None, the bytes of graph's global variables
+    """
+    if prefix:
+        return sum(os.path.getsize(path) for path in glob.glob(glob.escape(prefix) + '.*'))
+    return sum(v.dtype.base_dtype.size * (v.shape.num_elements() or 0)
+               for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES))
+
+
+def _remove_partial_save(folder, prefix):
+    """
+    After a failed save: delete temporary files, and prefix's files unless they make a complete checkpoint
+    (the failure came after them, writing the 'checkpoint' index file)
+    """
+    _remove(folder, _temporary_files(folder))
+    if not os.path.isfile(prefix + '.index') or checkpoint_problem(prefix, finite=False):
+        name, step = os.path.basename(prefix).rsplit('-', 1)
+        _remove(folder, _files_by_checkpoint(folder).get((name, int(step)), []))
+
+
+def _save_failed(err, folder, prefix, graph):
+    """
+    :param err: What the save raised
+    :return: One line: what failed, what a checkpoint needs and what is free, the last good checkpoint
+    """
+    last = latest_checkpoint(folder)
+    kept = 'the last good checkpoint is {}'.format(last) if last else 'there is no good checkpoint yet'
+    if isinstance(err, tf.errors.ResourceExhaustedError) or getattr(err, 'errno', None) == errno.ENOSPC \
+            or 'No space left' in str(err):
+        return ('the disk is full: could not save {} (a checkpoint needs about {}; {} free); partial files removed, '
+                '{}. Free some space, then --resume'.format(prefix, _size(_checkpoint_bytes(last, graph)),
+                                                            _size(shutil.disk_usage(folder).free), kept))
+    return 'could not save {} ({}); partial files removed, {}'.format(prefix, _error_line(err), kept)
+
+
+def save_checkpoint(sess, saver, output_dir, step, *, keep=KEEP_CHECKPOINTS):
+    """
+    Save every variable (weights, Adam's moments, batch-norm averages, the sample z, the step), then keep only
+    the newest keep checkpoints in the folder (the Saver's max_to_keep forgets those of earlier runs)
     :return: Path prefix of the checkpoint
+    :raise TrainingStopped: the disk is full or the write failed (partial files removed)
     """
-    return saver.save(sess, os.path.join(output_dir, CHECKPOINT_FOLDER, 'model'), global_step=step,
-                      write_meta_graph=False)
+    folder = os.path.join(output_dir, CHECKPOINT_FOLDER)
+    prefix = os.path.join(folder, '{}-{}'.format(CHECKPOINT_NAME, step))
+    os.makedirs(folder, exist_ok=True)
+    remove_stale_temporary_files(folder)
+    try:
+        path = saver.save(sess, os.path.join(folder, CHECKPOINT_NAME), global_step=step, write_meta_graph=False)
+    except (tf.errors.OpError, OSError) as err:
+        _remove_partial_save(folder, prefix)
+        raise TrainingStopped(_save_failed(err, folder, prefix, sess.graph)) from None
+    try:
+        keep_newest_checkpoints(folder, keep)
+    except OSError as err:  # rewriting the index file on a full disk; the checkpoint itself is complete
+        raise TrainingStopped(_save_failed(err, folder, prefix, sess.graph)) from None
+    return path
 
 
 def restore_or_initialize(sess, saver, output_dir, resume):
     """
-    Start a run: restore the newest usable checkpoint, or initialize
+    Start a run: remove what an interrupted save left, then restore the newest usable checkpoint or initialize
     :param resume: Continue from the newest usable checkpoint in output_dir (or, a path: from that checkpoint)
     :return: The step to continue from (0 for a new run)
     :raise TrainingStopped: no usable checkpoint, or one of another model
     """
+    remove_stale_temporary_files(os.path.join(output_dir, CHECKPOINT_FOLDER))
     if not resume:
         sess.run(tf.global_variables_initializer())
         return 0

@@ -3,7 +3,10 @@ Checkpoints that survive damage, a lost index file, a full disk, NaN, resumes an
 real checkpoints of a tiny graph (a few small variables) written by tf.train.Saver.
 """
 import contextlib
+import errno
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -104,6 +107,91 @@ def test_checkpoints_are_found_by_their_files_without_the_index_file(tmp_path):
     assert run_tools.latest_checkpoint(str(tmp_path)) == newest
     with _model() as model:
         assert run_tools.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True) == 2
+
+
+@contextlib.contextmanager
+def _tmpfs(folder, size_kb):
+    """Mount a tmpfs of size_kb on folder for the block (skip the test where mounting is not permitted)."""
+    os.makedirs(str(folder))
+    if shutil.which('mount') is None:
+        pytest.skip('no mount command here to make a small full disk')
+    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size={}k'.format(size_kb), 'tmpfs', str(folder)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    if mounted.returncode:
+        pytest.skip('cannot mount a tmpfs here (needs root): ' + mounted.stdout.strip())
+    try:
+        yield
+    finally:
+        subprocess.run(['umount', str(folder)], check=True)
+
+
+@pytest.mark.parametrize('size_kb, rows, saved_before', [
+    (64, 2560, [1]),  # 40 kB of data: the first save fits, the second runs out of space writing its data
+    (48, 2815, []),  # 11 pages of data and 1 of index fit, the 'checkpoint' index file does not
+], ids=['data write fails', 'index file write fails'])
+def test_a_full_disk_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, size_kb, rows, saved_before):
+    disk = tmp_path / 'disk'
+    with _tmpfs(disk, size_kb), _model(rows=rows, names=('generator/w',)) as model:
+        for step in saved_before:
+            run_tools.save_checkpoint(model.sess, model.saver, str(disk), step)
+        with pytest.raises(run_tools.TrainingStopped) as err:
+            run_tools.save_checkpoint(model.sess, model.saver, str(disk), len(saved_before) + 1)
+        files = _files(disk / 'checkpoints')
+    message = str(err.value)
+    assert '\n' not in message and message.startswith('the disk is full: could not save ')
+    assert re.search(r'\(a checkpoint needs about 4[15]\.\d kB; \d+\.\d kB free\)', message), message
+    assert message.endswith('the last good checkpoint is {}. Free some space, then --resume'
+                            .format(disk / 'checkpoints' / 'model-1'))
+    assert [name for name in files if 'tmp' in name or 'temp' in name] == []  # partial files removed
+    assert 'model-1.index' in files and 'model-2.index' not in files
+
+
+@pytest.mark.parametrize('failure', [tf.errors.ResourceExhaustedError(None, None, 'No space left on device'),
+                                     OSError(errno.ENOSPC, 'No space left on device')], ids=['tf', 'os'])
+def test_a_failed_write_removes_its_partial_files(tmp_path, monkeypatch, failure):
+    folder = tmp_path / 'checkpoints'
+    with _model() as model:
+        run_tools.save_checkpoint(model.sess, model.saver, str(tmp_path), 1)
+
+        def write_half_then_fail(*args, **kwargs):
+            (folder / 'model-2.data-00000-of-00001.tempstate8609270055886370178').write_bytes(b'\0' * 64)
+            raise failure
+        monkeypatch.setattr(model.saver, 'save', write_half_then_fail)
+        with pytest.raises(run_tools.TrainingStopped, match=r'^the disk is full: .*\(a checkpoint needs about 0\.\d kB'):
+            run_tools.save_checkpoint(model.sess, model.saver, str(tmp_path), 2)
+    assert _files(folder) == ['checkpoint', 'model-1.data-00000-of-00001', 'model-1.index']
+
+
+def test_what_a_killed_save_left_is_removed_at_the_start_of_a_run_saying_so(tmp_path, capsys):
+    folder = tmp_path / 'checkpoints'
+    folder.mkdir()
+    # What kill -9 during a save left here (TensorFlow 2.21, a plain and a sharded Saver), and a failed index write
+    (folder / 'model-5.data-00000-of-00001.tempstate1248466144390351060').write_bytes(b'\0' * 64)
+    (folder / 'model-5_temp').mkdir()
+    (folder / 'model-5_temp' / 'part-00000-of-00001.data-00000-of-00001.tempstate8609270055886370178').write_bytes(b'1')
+    (folder / 'checkpoint.tmpfd11b9979aa843318334f3651bb8d987').write_text('')
+    (folder / 'notes.txt').write_text("the learner's own file stays")
+    with _model(finalize=False) as model:  # a run initializes its variables before it finalizes the graph
+        assert run_tools.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=False) == 0
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 1 and said[0].startswith('removed 3 temporary file(s) an interrupted save left in ')
+    assert _files(folder) == ['notes.txt']
+
+
+def test_resumed_runs_keep_only_the_newest_checkpoints_and_list_them(tmp_path):
+    folder = tmp_path / 'checkpoints'
+    for steps in ([1, 2], [3, 4], [5, 6]):  # three runs, each with its own Saver as after --resume
+        with _model() as model:
+            for step in steps:
+                run_tools.save_checkpoint(model.sess, model.saver, str(tmp_path), step)
+    assert [name for name in _files(folder) if name.endswith('.index')] == ['model-4.index', 'model-5.index',
+                                                                            'model-6.index']
+    state = tf.train.get_checkpoint_state(str(folder))
+    assert [os.path.basename(path) for path in state.all_model_checkpoint_paths] == ['model-4', 'model-5', 'model-6']
+    assert state.model_checkpoint_path == str(folder / 'model-6')
+    with _model() as model:
+        run_tools.save_checkpoint(model.sess, model.saver, str(tmp_path), 7, keep=1)
+    assert _files(folder) == ['checkpoint', 'model-7.data-00000-of-00001', 'model-7.index']
 
 
 def test_latest_checkpoint_skips_one_holding_nan(tmp_path, capsys):
