@@ -278,6 +278,22 @@ def keep_newest_checkpoints(folder, keep=KEEP_CHECKPOINTS, name=CHECKPOINT_NAME)
     return kept
 
 
+def non_finite_check(variables=None):
+    """
+    Build, while the graph can still grow, one op per floating-point variable telling whether all of it is finite
+    :param variables: The variables to watch (None: the default graph's global variables)
+    :return: A function of a session: names of the watched variables holding NaN or infinity (one sess.run)
+    """
+    variables = tf.global_variables() if variables is None else variables
+    watched = [v for v in variables if v.dtype.base_dtype.is_floating]
+    with tf.name_scope('non_finite_check'):
+        finite = [tf.reduce_all(tf.is_finite(v)) for v in watched]
+
+    def non_finite_variables(sess):
+        return [v.op.name for v, ok in zip(watched, sess.run(finite)) if not ok]
+    return non_finite_variables
+
+
 def _size(n_bytes):
     """:return: A size for people: '0.4 kB', '170.2 MB', '82.8 GB'"""
     for unit, scale in (('GB', 1e9), ('MB', 1e6)):
@@ -323,17 +339,23 @@ def _save_failed(err, folder, prefix, graph):
     return 'could not save {} ({}); partial files removed, {}'.format(prefix, _error_line(err), kept)
 
 
-def save_checkpoint(sess, saver, output_dir, step, *, keep=KEEP_CHECKPOINTS):
+def save_checkpoint(sess, saver, output_dir, step, *, keep=KEEP_CHECKPOINTS, finite_check=None):
     """
     Save every variable (weights, Adam's moments, batch-norm averages, the sample z, the step), then keep only
     the newest keep checkpoints in the folder (the Saver's max_to_keep forgets those of earlier runs)
+    :param finite_check: From non_finite_check(), built with the graph: refuse to save NaN or infinity
     :return: Path prefix of the checkpoint
-    :raise TrainingStopped: the disk is full or the write failed (partial files removed)
+    :raise TrainingStopped: variables are not finite; the disk is full or the write failed (partial files removed)
     """
     folder = os.path.join(output_dir, CHECKPOINT_FOLDER)
     prefix = os.path.join(folder, '{}-{}'.format(CHECKPOINT_NAME, step))
     os.makedirs(folder, exist_ok=True)
     remove_stale_temporary_files(folder)
+    non_finite = finite_check(sess) if finite_check else []
+    if non_finite:
+        raise TrainingStopped('{} variable(s) hold NaN or infinity at step {} (e.g. {}): not saved; the last finite '
+                              'checkpoint is {}. Lower --learning-rate and --resume from it'
+                              .format(len(non_finite), step, non_finite[0], latest_checkpoint(output_dir) or 'none'))
     try:
         path = saver.save(sess, os.path.join(folder, CHECKPOINT_NAME), global_step=step, write_meta_graph=False)
     except (tf.errors.OpError, OSError) as err:

@@ -194,6 +194,20 @@ def test_resumed_runs_keep_only_the_newest_checkpoints_and_list_them(tmp_path):
     assert _files(folder) == ['checkpoint', 'model-7.data-00000-of-00001', 'model-7.index']
 
 
+def test_save_refuses_nan_weights_and_names_the_last_finite_checkpoint(tmp_path):
+    with _model(finite_check=True) as model:  # the check's ops are built before the graph is finalized
+        model.set_step(1)
+        run_tools.save_checkpoint(model.sess, model.saver, str(tmp_path), 1, finite_check=model.check)
+        model.poison()
+        assert model.check(model.sess) == ['generator/w']
+        with pytest.raises(run_tools.TrainingStopped) as err:
+            run_tools.save_checkpoint(model.sess, model.saver, str(tmp_path), 2, finite_check=model.check)
+    assert str(err.value) == ('1 variable(s) hold NaN or infinity at step 2 (e.g. generator/w): not saved; the last '
+                              'finite checkpoint is {}. Lower --learning-rate and --resume from it'
+                              .format(tmp_path / 'checkpoints' / 'model-1'))
+    assert not os.path.exists(str(tmp_path / 'checkpoints' / 'model-2.index'))
+
+
 def test_latest_checkpoint_skips_one_holding_nan(tmp_path, capsys):
     with _model() as model:
         finite = _save(model, tmp_path / 'checkpoints', 1)
