@@ -134,6 +134,8 @@ def build_parser(model):
                         help='save a grid of samples from the fixed z every this many steps')
     parser.add_argument('--save-every', type=_positive_int, default=500,
                         help='save a checkpoint in OUTPUT_DIR/checkpoints every this many steps (and at the end)')
+    parser.add_argument('--keep-checkpoints', type=_positive_int, default=run_tools.KEEP_CHECKPOINTS,
+                        help='keep this many of the newest checkpoints in OUTPUT_DIR/checkpoints, across --resume')
     parser.add_argument('--resume', action='store_true',
                         help='continue from the newest checkpoint in --output-dir: same step, optimizer state '
                              'and sample z')
@@ -193,16 +195,18 @@ def main(argv=None, model=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     model = model or importlib.import_module('dlnd_face_generation')
     try:
-        if argv[:1] == ['generate']:
-            return _generate_main(argv[1:], model)
-        if argv[:1] == ['evaluate']:
-            return _evaluate_main(argv[1:], model)
-        return _train_main(argv, model)
+        # Until training's loop takes them over, kill and a closing terminal stop as Ctrl-C does
+        with run_tools.signals_as_keyboard_interrupt():
+            if argv[:1] == ['generate']:
+                return _generate_main(argv[1:], model)
+            if argv[:1] == ['evaluate']:
+                return _evaluate_main(argv[1:], model)
+            return _train_main(argv, model)
     except (helper.DatasetError, run_tools.TrainingStopped) as err:
         print('error: {}'.format(err), file=sys.stderr)
         return getattr(err, 'exit_code', 1)
-    except KeyboardInterrupt:  # before training started, or after it ended: nothing to save
-        print('error: interrupted before training started; nothing was saved', file=sys.stderr)
+    except KeyboardInterrupt:  # outside training's steps: no step was under way, so nothing to save
+        print('error: interrupted (no training step was under way: nothing to save)', file=sys.stderr)
         return 130
 
 
@@ -240,7 +244,7 @@ def _train_main(argv, model):
     options = run_tools.RunOptions(
         output_dir=args.output_dir, max_steps=args.max_steps, save_every=args.save_every, resume=args.resume,
         logdir=args.logdir, tracker=tracker, eval_every=args.eval_every, precision=_precision(args.precision),
-        update_order=args.update_order)
+        update_order=args.update_order, keep_checkpoints=args.keep_checkpoints)
     with tf.Graph().as_default():
         set_seeds(args.seed)
         model.train(_epochs(args, model, dataset.shape[0]), args.batch_size, args.z_dim, args.learning_rate,
@@ -329,14 +333,9 @@ def find_generator(model, checkpoint, channels=None, z_dim=None):
     :param z_dim: Length of z expected (None: the checkpoint's)
     :return: (checkpoint path, z length, channels)
     """
-    path = run_tools.latest_checkpoint(checkpoint) or (checkpoint if tf.train.checkpoint_exists(checkpoint) else None)
-    if path is None:
-        raise run_tools.TrainingStopped('no checkpoint in {}: train first, or point --checkpoint at a run\'s '
-                                        '--output-dir'.format(checkpoint))
+    path = run_tools.find_checkpoint(checkpoint, hint="train first, or point --checkpoint at a run's --output-dir")
+    run_tools.check_variables(path, {'sample_z': None})  # the fixed z of every training run's grids
     saved = dict(tf.train.list_variables(path))
-    if 'sample_z' not in saved:
-        raise run_tools.TrainingStopped('{} is not a checkpoint of this project\'s training (it has no sample_z)'
-                                        .format(path))
     found_z = saved['sample_z'][1]
     matching = [c for c in (1, 3) if all(saved.get(name) == shape for name, shape
                                          in _generator_variables(model, found_z, c).items())]

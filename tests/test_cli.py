@@ -14,7 +14,7 @@ import run_tools
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS = ['--dataset', '--data-dir', '--channels', '--epochs', '--batch-size', '--z-dim', '--learning-rate', '--beta1',
          '--max-steps', '--output-dir', '--seed', '--show-every', '--save-every', '--resume', '--eval-every',
-         '--eval-images', '--logdir', '--precision', '--update-order']
+         '--eval-images', '--logdir', '--precision', '--update-order', '--keep-checkpoints']
 
 
 def test_help_explains_every_flag(capsys):
