@@ -87,7 +87,7 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, '{}: error: {} (see --help)\n'.format(self.prog, message))
 
 
-def _add_data_arguments(parser):
+def add_data_arguments(parser):
     """Add --dataset, --data-dir and --channels, which training and evaluate share."""
     parser.add_argument('--dataset', choices=['synthetic', 'mnist', 'celeba', 'folder'], default='synthetic',
                         help='synthetic: drawn faces made on first use, no download; mnist and '
@@ -111,7 +111,7 @@ def build_parser(model):
         epilog='To draw faces from a trained run: %(prog)s generate --checkpoint OUTPUT_DIR --n 10; to score '
                'it: %(prog)s evaluate --checkpoint OUTPUT_DIR (each has --help). Ctrl-C (or SIGTERM) saves a '
                'checkpoint; --resume continues.')
-    _add_data_arguments(parser)
+    add_data_arguments(parser)
     parser.add_argument('--epochs', type=_positive_int, default=None,
                         help='passes over the data (default: {}; with --max-steps alone, as many as its steps '
                              'take)'.format(', '.join('{} {}'.format(k, v) for k, v in model.epochs.items())))
@@ -179,7 +179,7 @@ def build_evaluate_parser():
                                        'held-out real images, with the real-vs-real and untrained baselines.',
                            formatter_class=_HelpFormatter)
     parser.add_argument('--checkpoint', required=True, help="a run's --output-dir, or a checkpoint path")
-    _add_data_arguments(parser)
+    add_data_arguments(parser)
     parser.add_argument('--eval-images', type=_positive_int, default=256, help='images on each side')
     parser.add_argument('--seed', type=_seed, default=0, help='seed of z and of the metric')
     return parser
@@ -228,10 +228,10 @@ def _train_main(argv, model):
     if args.logdir:
         run_tools.check_writable(args.logdir)
     np.random.seed(args.seed)
-    dataset = _load_dataset(args, model)
+    dataset = load_dataset(args, model)
     tracker = None
     if args.eval_every and dataset.shape[0] >= 2 * args.eval_images + args.batch_size:
-        tracker = _make_tracker(dataset, args.eval_images, args.seed)
+        tracker = make_tracker(dataset, args.eval_images, args.seed)
     elif args.eval_every:
         print('note: no sample-quality scores: they need {} images or more (2 x --eval-images + a batch)'
               .format(2 * args.eval_images + args.batch_size))
@@ -272,7 +272,7 @@ def _precision(choice):
     return precision
 
 
-def _load_dataset(args, model):
+def load_dataset(args, model):
     """
     Get the data the command line names, as a helper.Dataset
     :return: The Dataset
@@ -282,7 +282,7 @@ def _load_dataset(args, model):
     return helper.Dataset(args.dataset, data_files, seed=args.seed, image_mode=image_mode)
 
 
-def _make_tracker(dataset, eval_images, seed):
+def make_tracker(dataset, eval_images, seed):
     """
     Hold the dataset's last eval_images out of training and set up the metric on them
     :return: sliced_wasserstein.Tracker
@@ -305,7 +305,7 @@ def _evaluate_main(argv, model):
     """`evaluate`: parse, score, print. :return: exit code"""
     parser = build_evaluate_parser()
     args = parser.parse_args(argv)
-    dataset = _load_dataset(args, model)
+    dataset = load_dataset(args, model)
     if dataset.shape[0] < 2 * args.eval_images:
         parser.error('--eval-images {} needs at least {} images; {} has {}'.format(
             args.eval_images, 2 * args.eval_images, args.dataset, dataset.shape[0]))
@@ -350,7 +350,7 @@ def find_generator(model, checkpoint, channels=None, z_dim=None):
     return path, found_z, found_channels
 
 
-def _restorable_generator(model, z, channels):
+def restorable_generator(model, z, channels):
     """
     In a fresh graph: the generator's variables, an inference-mode op on them, and a Saver to fill them
     :return: (tensor of generated images, Saver of the generator's variables)
@@ -377,7 +377,7 @@ def generate(model, checkpoint, n, seed, output_dir, channels=None, z_dim=None):
     with tf.Graph().as_default():
         set_seeds(seed)
         input_z = tf.placeholder(tf.float32, (None, found_z), name='input_z')
-        images, saver = _restorable_generator(model, input_z, found_channels)
+        images, saver = restorable_generator(model, input_z, found_channels)
         with tf.Session() as sess:
             saver.restore(sess, path)
             drawn = sess.run(images, {input_z: np.random.uniform(-1, 1, size=(n, found_z))})
@@ -395,11 +395,11 @@ def evaluate(model, checkpoint, dataset, eval_images=256, seed=0):
     :return: (SWD, real-vs-real floor, untrained ceiling, fraction of the gap closed)
     """
     path, found_z, found_channels = find_generator(model, checkpoint, dataset.shape[3])
-    tracker = _make_tracker(dataset, eval_images, seed)
+    tracker = make_tracker(dataset, eval_images, seed)
     with tf.Graph().as_default():
         set_seeds(seed)
         z = tf.constant(np.random.uniform(-1, 1, size=(eval_images, found_z)), tf.float32)
-        samples, saver = _restorable_generator(model, z, found_channels)  # inference mode, as training scores
+        samples, saver = restorable_generator(model, z, found_channels)  # inference mode, as training scores
         calibrate = run_tools.build_batch_norm_calibration(model.generator, found_z, found_channels)
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())

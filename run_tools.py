@@ -33,7 +33,7 @@ CHECKPOINT_FOLDER = 'checkpoints'
 CHECKPOINT_NAME = 'model'  # save_checkpoint writes checkpoints/model-STEP.index and .data-* files
 KEEP_CHECKPOINTS = 3
 GRID_SCALE = 4  # grids are saved enlarged (nearest neighbour): a 5x5 grid of 28x28 faces is 560x560
-CALIBRATION_Z = 1024  # z drawn to recompute the generator's batch-norm statistics before each use
+CALIBRATION_Z = 512  # z drawn to recompute the generator's batch-norm statistics before each use
 # A checkpoint's own files: NAME-STEP.index, its data shards NAME-STEP.data-00000-of-00001, ..., a .meta graph
 _CHECKPOINT_FILE = re.compile(r'^(?P<name>.+)-(?P<step>\d+)\.(?P<kind>index|data-\d+-of-\d+|meta)$')
 # What a save killed part-way leaves: TensorFlow's NAME-STEP.data-*.tempstateN and .index.tempstateN files,

@@ -2,15 +2,16 @@
 How fast does the model train? In one run, alternating, training images per second at batch 64 on
 28x28x3 images from the cached data path, for:
 
-1. the article's step as written, built from the project's own functions: model_loss and model_opt
-   run as two session.run calls (two generator forward passes), the losses evaluated again with
-   two more runs every 10 steps, TensorFlow's default session;
-2. the project's loop (_train_step: model_step, one run per step, the losses from that run), in
-   float32 with the project's session settings, with TensorFlow's default threads, and in bfloat16
-   (oneDNN's rewrite, what --precision auto picks on a CPU with AMX);
+1. the article's step as written (the Udacity template's loop): model_loss and model_opt run as
+   two session.run calls (two generator forward passes), the losses evaluated again with two more
+   runs every 10 steps, TensorFlow's default session;
+2. the project's train() step, built from the same model_loss and model_opt: both optimizers and
+   both losses in one session.run (the default, --update-order simultaneous), and the template's
+   two runs without the extra loss evaluations (--update-order alternating), with the project's
+   session settings; in bfloat16 too where the CPU has AMX (what --precision auto picks there);
 3. a peer in today's TF2 style: the same architecture as a Keras 3 model, trained with tf.function
-   and GradientTape, making the same updates (the discriminator's, then the generator's through the
-   updated discriminator, one generator pass), in float32 and with Keras's mixed_bfloat16 policy;
+   and GradientTape, making the same updates as the default (both networks' gradients from one
+   forward pass, as the TensorFlow DCGAN tutorial does), in float32 (and mixed_bfloat16 with AMX);
 
 and the model GFLOP/s each achieves against the float32 (and bfloat16) matmul peak measured in the
 same run. Each figure is the median of --repeats rounds; each round times every configuration once.
@@ -18,6 +19,7 @@ same run. Each figure is the median of --repeats rounds; each round times every 
     python benchmarks/train_speed.py                 # ../shared CelebA sample, else synthetic faces
     python benchmarks/train_speed.py --repeats 7 --steps 20
 """
+import inspect
 import itertools
 import os
 import statistics
@@ -33,16 +35,23 @@ from common import timing_parser  # noqa: E402  (benchmarks/ is the script's own
 
 tf = helper.import_tensorflow()
 import tensorflow as tf2  # noqa: E402  (TensorFlow 2's own API, for the Keras 3 peer)
-import dlnd_face_generation as dlnd  # noqa: E402  (after TensorFlow's legacy-Keras set-up)
+import cli  # noqa: E402  (after TensorFlow's legacy-Keras set-up)
+import dlnd_face_generation as dlnd  # noqa: E402
+import run_tools  # noqa: E402
 
 Z_DIM = 100
 ARTICLE_PRINT_EVERY = 10
+# The article's keyword arguments, from the notebook's own signatures: the peer uses the same values
+KEEP_PROB = inspect.signature(dlnd.generator).parameters['keep_prob'].default
+SMOOTH_FACTOR = inspect.signature(dlnd.model_loss).parameters['smooth_factor'].default
 
 
 def parse_args():
     """:return: Parsed command line"""
     parser = timing_parser(__doc__)
     parser.add_argument('--steps', type=int, default=10, help='training steps timed per configuration per round')
+    parser.add_argument('--bfloat16', action='store_true',
+                        help='time the bfloat16 configurations too (default: only where the CPU has AMX)')
     return parser.parse_args()
 
 
@@ -65,16 +74,17 @@ def forward_macs(channels=3):
 
 def step_gflop(channels=3):
     """
-    FLOP per image of one training step with one generator pass (2 FLOP per multiply-accumulate).
-    The discriminator's update: G forward, D forward on real and fake, D's weight gradients on both
-    and its input gradients below the first layer. The generator's: D forward again, D's input
-    gradients all the way down, G's weight gradients and its input gradients above the dense layer.
+    FLOP per image of one simultaneous training step (2 FLOP per multiply-accumulate). Forward: G, and
+    D on real and fake. The discriminator's gradients: its weight gradients on both, and its input
+    gradients below the first layer. The generator's: D's input gradients on the fake images all the
+    way down, G's weight gradients and its input gradients above the dense layer.
     :return: GFLOP per image
     """
     g, d, d_first, g_dense = forward_macs(channels)
-    d_update = g + 2 * d + 2 * d + 2 * (d - d_first)
-    g_update = d + d + g + (g - g_dense)
-    return 2 * (d_update + g_update) / 1e9
+    forward = g + 2 * d
+    d_gradients = 2 * d + 2 * (d - d_first)
+    g_gradients = d + g + (g - g_dense)
+    return 2 * (forward + d_gradients + g_gradients) / 1e9
 
 
 def start_session(build, config=None):
@@ -86,7 +96,7 @@ def start_session(build, config=None):
     """
     graph = tf.Graph()
     with graph.as_default():
-        dlnd.set_seeds(0)
+        cli.set_seeds(0)
         built = build()
         init = tf.global_variables_initializer()
     graph.finalize()
@@ -104,7 +114,7 @@ def matmul_gflops(dtype, size=4096, runs=5):
         b = tf.Variable(tf.random_normal((size, size)))
         return tf.reduce_sum(tf.cast(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype)), tf.float32))
 
-    product, sess = start_session(build, dlnd.session_config())
+    product, sess = start_session(build, run_tools.session_config())
     with sess:
         sess.run(product)
         best = 0.0
@@ -116,15 +126,28 @@ def matmul_gflops(dtype, size=4096, runs=5):
 
 
 class ProjectLoop:
-    """The project's training step, as train() runs it."""
+    """The project's train() step: its graph from model_loss and model_opt, its session settings."""
 
-    def __init__(self, shape, config):
-        self.model, self.sess = start_session(lambda: dlnd._build_training_graph(shape, Z_DIM, 0.5), config)
+    def __init__(self, shape, precision, order):
+        def build():
+            input_real, input_z, lr = dlnd.model_inputs(shape[1], shape[2], shape[3], Z_DIM)
+            d_loss, g_loss = dlnd.model_loss(input_real, input_z, shape[3])
+            return (input_real, input_z, lr, d_loss, g_loss) + dlnd.model_opt(d_loss, g_loss, lr, 0.5)
+
+        built, self.sess = start_session(build, run_tools.session_config(precision))
+        self.input_real, self.input_z, self.lr, self.d_loss, self.g_loss, self.d_opt, self.g_opt = built
+        self.order = order
 
     def step(self, batch_images, step_i):
-        """One training step on a [-0.5, 0.5] batch"""
+        """One training step on a [-0.5, 0.5] batch, fetching the losses as train() does"""
         del step_i  # the losses come from every step's own run
-        dlnd._train_step(self.sess, self.model, batch_images, len(batch_images), Z_DIM, 0.0002)
+        batch_z = np.random.uniform(-1, 1, size=(len(batch_images), Z_DIM))
+        feed = {self.input_real: batch_images * 2, self.input_z: batch_z, self.lr: 0.0002}
+        if self.order == 'alternating':
+            self.sess.run([self.d_opt, self.d_loss], feed)
+            self.sess.run([self.g_opt, self.g_loss], feed)
+        else:
+            self.sess.run([self.d_opt, self.g_opt, self.d_loss, self.g_loss], feed)
 
 
 class ArticleStep:
@@ -171,7 +194,7 @@ class KerasPeer:
         # 4x4x1024 -> 7x7x512 -> 14x14x256 -> 28x28xchannels, each after batch norm, leaky ReLU, dropout
         for filters, kernel, strides, padding in ((512, 4, 1, 'valid'), (256, 5, 2, 'same'), (channels, 5, 2, 'same')):
             stack += [layers.BatchNormalization(dtype=policy), layers.LeakyReLU(0.2, dtype=policy),
-                      layers.Dropout(1 - dlnd.KEEP_PROB, dtype=policy),
+                      layers.Dropout(1 - KEEP_PROB, dtype=policy),
                       layers.Conv2DTranspose(filters, kernel, strides=strides, padding=padding, dtype=policy)]
         stack.append(layers.Activation('tanh', dtype='float32'))
         return keras.Sequential(stack)
@@ -188,19 +211,16 @@ class KerasPeer:
         return keras.Sequential(stack)  # 1 logit
 
     def _train_step(self, images, z):
-        real_label = 1 - dlnd.LABEL_SMOOTHING
-        with tf2.GradientTape() as g_tape:
+        real_label = 1 - SMOOTH_FACTOR
+        with tf2.GradientTape() as g_tape, tf2.GradientTape() as d_tape:
             fake = self.generator(z, training=True)
-            with tf2.GradientTape() as d_tape:
-                real_logits = self.discriminator(images, training=True)
-                fake_logits = self.discriminator(fake, training=True)
-                d_loss = (self.bce(tf2.ones_like(real_logits) * real_label, real_logits)
-                          + self.bce(tf2.zeros_like(fake_logits), fake_logits))
-            d_vars = self.discriminator.trainable_variables
-            self.d_optimizer.apply(d_tape.gradient(d_loss, d_vars), d_vars)
-            after_logits = self.discriminator(fake, training=True)  # the updated discriminator
-            g_loss = self.bce(tf2.ones_like(after_logits), after_logits)
-        g_vars = self.generator.trainable_variables
+            real_logits = self.discriminator(images, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            d_loss = (self.bce(tf2.ones_like(real_logits) * real_label, real_logits)
+                      + self.bce(tf2.zeros_like(fake_logits), fake_logits))
+            g_loss = self.bce(tf2.ones_like(fake_logits), fake_logits)
+        d_vars, g_vars = self.discriminator.trainable_variables, self.generator.trainable_variables
+        self.d_optimizer.apply(d_tape.gradient(d_loss, d_vars), d_vars)
         self.g_optimizer.apply(g_tape.gradient(g_loss, g_vars), g_vars)
         return d_loss, g_loss
 
@@ -242,19 +262,22 @@ def endless_batches(dataset, batch_size):
 
 
 ARTICLE = 'article step as written'
+PROJECT = 'project (train() as it runs)'
 PEER = 'Keras 3 peer'
 
 
-def build_trainers(shape):
+def build_trainers(shape, bfloat16):
     """:return: {(name, precision): trainer}, in the table's order"""
-    return {
+    trainers = {
         (ARTICLE, 'float32'): ArticleStep(shape),
-        ('project loop', 'float32'): ProjectLoop(shape, dlnd.session_config('float32')),
-        ("project loop, TensorFlow's default threads", 'float32'): ProjectLoop(shape, tf.ConfigProto()),
-        ('project loop', 'bfloat16'): ProjectLoop(shape, dlnd.session_config('bfloat16')),
+        (PROJECT, 'float32'): ProjectLoop(shape, 'float32', 'simultaneous'),
+        ('project, --update-order alternating', 'float32'): ProjectLoop(shape, 'float32', 'alternating'),
         (PEER, 'float32'): KerasPeer(shape[3]),
-        (PEER, 'bfloat16'): KerasPeer(shape[3], 'mixed_bfloat16'),
     }
+    if bfloat16:
+        trainers[PROJECT, 'bfloat16'] = ProjectLoop(shape, 'bfloat16', 'simultaneous')
+        trainers[PEER, 'bfloat16'] = KerasPeer(shape[3], 'mixed_bfloat16')
+    return trainers
 
 
 def main():
@@ -262,12 +285,13 @@ def main():
     args = parse_args()
     dataset = load_dataset(args.folder, args.batch_size)
     batches = endless_batches(dataset, args.batch_size)
-    trainers = build_trainers(dataset.shape)
+    bfloat16 = args.bfloat16 or run_tools.cpu_has_amx_bfloat16()
+    trainers = build_trainers(dataset.shape, bfloat16)
     for trainer in trainers.values():  # warm-up: graph optimisation, kernel selection, tracing
         images_per_second(trainer, batches, 3)
     rates = {key: [] for key in trainers}
     waits = {key: [] for key in trainers}
-    peaks = {'float32': [], 'bfloat16': []}
+    peaks = {'float32': [], 'bfloat16': []} if bfloat16 else {'float32': []}
     for round_i in range(args.repeats):
         for dtype, measured in peaks.items():
             measured.append(matmul_gflops(getattr(tf, dtype)))
@@ -288,8 +312,9 @@ def print_table(args, dataset, rates, waits, peaks):
     print('\n{} images {}x{}x{} from the cache, batch {}, {} steps x {} rounds (medians).'.format(
         dataset.shape[0], *dataset.shape[1:], args.batch_size, args.steps, args.repeats))
     print('Model: {:.2f} GFLOP per image per step (one generator pass). Matmul peak: float32 {:.0f} GFLOP/s '
-          '(limit {:.0f} images/s), bfloat16 {:.0f} GFLOP/s.\n'.format(
-              gflop, peak['float32'], peak['float32'] / gflop, peak['bfloat16']))
+          '(limit {:.0f} images/s){}.\n'.format(
+              gflop, peak['float32'], peak['float32'] / gflop,
+              ', bfloat16 {:.0f} GFLOP/s'.format(peak['bfloat16']) if 'bfloat16' in peak else ''))
     print('| configuration | precision | images/s | x article | x Keras 3 peer, same precision | model GFLOP/s '
           '| % of float32 matmul peak | % of same-precision peak | waiting for data |')
     print('|---|---|---|---|---|---|---|---|---|')

@@ -205,7 +205,7 @@ def test_output_folder_that_cannot_be_written_fails_before_the_graph(tmp_path, c
 def test_training_scores_samples_at_start_every_eval_every_and_at_the_end(dataset, tmp_path, capsys):
     import sliced_wasserstein
     fresh = helper.Dataset('synthetic', dataset.data_files, seed=0)
-    tracker = cli._make_tracker(fresh, 8, seed=0)
+    tracker = cli.make_tracker(fresh, 8, seed=0)
     assert fresh.shape[0] == 24  # 8 held out of training
     options = run_tools.RunOptions(output_dir=str(tmp_path), tracker=tracker, eval_every=2, max_steps=5,
                                    logdir=str(tmp_path / 'tb'))
