@@ -572,13 +572,25 @@ def _decode_or_none(image_file, width, height, mode):
         return None
 
 
+def _file_stamp(path):
+    """
+    :return: 'size mtime_ns' of a file, or '-' when it cannot be looked at (it is skipped when decoded)
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        return '-'
+    return '{} {}'.format(info.st_size, info.st_mtime_ns)
+
+
 def _cache_key(image_files, width, height, mode):
     """
-    :return: A key that changes when the file list, any file's size, the image size or the mode does
+    :return: A key that changes when the file list, any file's size or modification time, the image
+        size or the mode does
     """
-    digest = hashlib.sha1('v1 {} {} {}\n'.format(width, height, mode).encode())
+    digest = hashlib.sha1('v2 {} {} {}\n'.format(width, height, mode).encode())
     for image_file in image_files:
-        digest.update('{}\t{}\n'.format(os.path.abspath(image_file), os.path.getsize(image_file)).encode())
+        digest.update('{}\t{}\n'.format(os.path.abspath(image_file), _file_stamp(image_file)).encode())
     return digest.hexdigest()[:20]
 
 
