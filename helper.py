@@ -17,6 +17,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import urllib.error
@@ -474,26 +475,47 @@ def make_synthetic_faces(data_path, count=10000, seed=0):
     return folder
 
 
+# Modes that Pillow would crop, resize or convert badly as they are: 16-bit grey ('I;16', or 'I'
+# from older Pillow) would be clipped to white, and palette and 1-bit images would be resized by
+# nearest neighbour. Palette images with a transparent colour open as RGBA, like RGBA files.
+_EXPANDED_MODES = {'1': 'L', 'P': 'RGB', 'PA': 'RGBA'}
+
+
+def _eight_bit(image):
+    """
+    :param image: PIL image as opened
+    :return: The image in a mode that crops, resizes and converts faithfully
+    """
+    if image.mode.startswith('I'):  # 16-bit grey: keep the high byte
+        return Image.fromarray((np.clip(np.asarray(image, dtype=np.int64), 0, 65535) >> 8).astype(np.uint8))
+    if image.mode == 'P' and 'transparency' in image.info:
+        return image.convert('RGBA')
+    if image.mode in _EXPANDED_MODES:
+        return image.convert(_EXPANDED_MODES[image.mode])
+    return image
+
+
 def get_image(image_path, width, height, mode):
     """
     Read image from image_path
-    :param image_path: Path of image
+    :param image_path: Path of image (or a binary file object)
     :param width: Width of image
     :param height: Height of image
     :param mode: Mode of image
     :return: Image data
     """
-    image = Image.open(image_path)
+    with Image.open(image_path) as opened:
+        image = _eight_bit(opened)
 
-    if image.size != (width, height):  # not MNIST-sized: a CelebA-style photo
-        # Remove most pixels that aren't part of a face
-        face_width = face_height = 108
-        j = (image.size[0] - face_width) // 2
-        i = (image.size[1] - face_height) // 2
-        image = image.crop([j, i, j + face_width, i + face_height])
-        image = image.resize([width, height], Image.Resampling.BILINEAR)
+        if image.size != (width, height):  # not MNIST-sized: a CelebA-style photo
+            # Remove most pixels that aren't part of a face
+            face_width = face_height = 108
+            j = (image.size[0] - face_width) // 2
+            i = (image.size[1] - face_height) // 2
+            image = image.crop([j, i, j + face_width, i + face_height])
+            image = image.resize([width, height], Image.Resampling.BILINEAR)
 
-    return np.array(image.convert(mode))
+        return np.array(image.convert(mode))
 
 
 def get_batch(image_files, width, height, mode):
@@ -562,13 +584,38 @@ def list_image_files(folder):
     return sorted(found)
 
 
+# What one unreadable input file raises, whatever is wrong with it: OSError for file-system
+# problems (gone, a dangling symlink, a symlink loop, a folder, not a regular file) and for most
+# damage Pillow finds (not an image, truncated, a bad CRC); ValueError and SyntaxError for
+# malformed headers; EOFError for files that end early; DecompressionBombError for a declared size
+# too large to decode safely. Pillow turns its own IndexError and struct.error into OSError.
+UNREADABLE_IMAGE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def _open_regular_file(path):
+    """
+    Open a file for reading, refusing FIFOs, devices and folders without blocking on them
+    :param path: The file
+    :return: Binary file object; raises OSError for anything but a regular file
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0))  # opening a FIFO never blocks
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, 'Not a regular file', path)
+        return os.fdopen(fd, 'rb')
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _decode_or_none(image_file, width, height, mode):
     """
-    :return: get_image's array, or None for a file that cannot be read as an image
+    :return: get_image's array, or None for a file that cannot be read as an image, whatever the reason
     """
     try:
-        return get_image(image_file, width, height, mode)
-    except (OSError, ValueError, SyntaxError):  # what Pillow raises for corrupt or truncated files
+        with _open_regular_file(image_file) as f:
+            return get_image(f, width, height, mode)
+    except UNREADABLE_IMAGE_ERRORS:
         return None
 
 

@@ -5,8 +5,13 @@ Each test makes its own small images in tmp_path.
 """
 import io
 import os
+import struct
+import subprocess
+import sys
+import zlib
 
 import numpy as np
+import pytest
 from PIL import Image
 
 import helper
@@ -66,3 +71,132 @@ def test_cache_sees_an_image_replaced_or_edited_with_the_same_size(tmp_path):
         f.write(_uncompressed_png(200))
     assert os.path.getsize(target) == size
     assert pixel_served() == [200, 200, 200], 'stale pixels: the cache missed a file edited in place'
+
+
+# --- 5. Any unreadable input file is a skipped image, counted in the one warning ----------------
+
+def _png_chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+
+
+def _decompression_bomb(path):
+    """A tiny PNG that declares 20000x20000 pixels: more than Pillow agrees to decode"""
+    header = struct.pack('>IIBBBBB', 20000, 20000, 8, 0, 0, 0, 0)
+    with open(path, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n' + _png_chunk(b'IHDR', header) + _png_chunk(b'IDAT', zlib.compress(b'\0' * 99))
+                + _png_chunk(b'IEND', b''))
+
+
+def _bad_crc_png(path):
+    png = io.BytesIO()
+    Image.new('RGB', (178, 218), (1, 2, 3)).save(png, 'PNG')
+    data = bytearray(png.getvalue())
+    data[29] ^= 0xFF  # inside IHDR's CRC
+    open(path, 'wb').write(bytes(data))
+
+
+def _truncated_png(path):
+    png = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(png, 'PNG')
+    open(path, 'wb').write(png.getvalue()[:5000])
+
+
+BAD_FILES = {
+    'folder named like an image': os.mkdir,
+    'dangling symlink': lambda path: os.symlink(path + '.gone', path),
+    'symlink loop': lambda path: os.symlink(path, path),
+    'zero bytes': lambda path: open(path, 'wb').close(),
+    'not an image': lambda path: open(path, 'w').write('<html>quota exceeded</html>'),
+    'decompression bomb': _decompression_bomb,
+    'png with a bad crc': _bad_crc_png,
+    'truncated png': _truncated_png,
+}
+
+
+@pytest.mark.parametrize('kind', sorted(BAD_FILES))
+def test_unreadable_file_of_any_kind_is_skipped_and_counted(tmp_path, capsys, kind):
+    good = _faces(str(tmp_path / 'imgs'), 3)
+    bad = str(tmp_path / 'imgs' / 'zz_bad.png')
+    BAD_FILES[kind](bad)
+    dataset = helper.Dataset('celeba', good + [bad], cache_dir=str(tmp_path / 'cache'))
+    assert dataset.data_files == good and dataset.shape == (3, 28, 28, 3)
+    np.testing.assert_array_equal(dataset.images(range(3)), helper.get_batch(good, 28, 28, 'RGB'))
+    assert _lines(capsys.readouterr().err, 'warning:') == [
+        'warning: skipped 1 unreadable image of 4 (first: {})'.format(bad)]
+
+
+def test_file_deleted_between_listing_and_reading_is_skipped(tmp_path, capsys):
+    files = _faces(str(tmp_path / 'imgs'), 4)
+    os.remove(files[2])
+    dataset = helper.Dataset('celeba', files, cache_dir=str(tmp_path / 'cache'))
+    assert dataset.data_files == files[:2] + files[3:]
+    assert _lines(capsys.readouterr().err, 'warning:') == [
+        'warning: skipped 1 unreadable image of 4 (first: {})'.format(files[2])]
+
+
+def test_fifo_is_skipped_without_being_opened(tmp_path):
+    """A FIFO named like an image would block a reader forever: in a child process, so a hang can end."""
+    _faces(str(tmp_path / 'imgs'), 3)
+    fifo = str(tmp_path / 'imgs' / 'pipe.png')
+    os.mkfifo(fifo)
+    code = ('import sys; sys.path.insert(0, {!r}); import helper\n'
+            'files = helper.list_image_files({!r})\n'
+            'print(helper.Dataset("celeba", files, cache_dir={!r}).shape)\n'
+            .format(ROOT, str(tmp_path / 'imgs'), str(tmp_path / 'cache')))
+    try:
+        result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail('reading a folder with a FIFO in it hung')
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == '(3, 28, 28, 3)'
+    assert 'warning: skipped 1 unreadable image of 4 (first: {})'.format(fifo) in result.stderr
+
+
+# Images that decode: each must give the pixels of its plain 8-bit twin, not be skipped or
+# mangled (16-bit grey clipped to white; palette and 1-bit images resized by nearest neighbour).
+
+def _smooth(size=(178, 218)):
+    xs, ys = np.meshgrid(np.linspace(0, 255, size[0]), np.linspace(0, 255, size[1]))
+    return np.stack([xs, ys, (xs + ys) / 2], axis=-1).astype(np.uint8)
+
+
+def _sixteen_bit_grey(path):
+    grey = _smooth()[..., 0]
+    Image.fromarray(grey.astype(np.uint16) * 257).save(path)  # 16-bit PNG: each value v as v * 257
+    return Image.fromarray(grey)
+
+
+def _palette_with_transparency(path):
+    image = Image.fromarray(_smooth()).quantize(64)
+    image.save(path, transparency=0)
+    return Image.open(path).convert('RGBA')
+
+
+def _one_bit(path):
+    image = Image.fromarray(((_smooth()[..., 0] // 16) % 2 * 255).astype(np.uint8)).convert('1')
+    image.save(path)
+    return image.convert('L')
+
+
+def _cmyk_jpeg(path):
+    Image.fromarray(_smooth()).convert('CMYK').save(path, quality=95)
+    return Image.open(path).convert('RGB')
+
+
+def _animated_png(path):
+    frames = [Image.fromarray(_smooth()), Image.new('RGB', (178, 218), (255, 0, 0))]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    return frames[0]  # the first frame is the image
+
+
+@pytest.mark.parametrize('make,mode', [(_sixteen_bit_grey, 'L'), (_palette_with_transparency, 'RGB'),
+                                       (_one_bit, 'L'), (_cmyk_jpeg, 'RGB'), (_animated_png, 'RGB')],
+                         ids=['16-bit-grey', 'palette-transparency', '1-bit', 'cmyk-jpeg', 'animated-png'])
+def test_image_modes_that_decode_give_their_8_bit_pixels(tmp_path, capsys, make, mode):
+    odd = str(tmp_path / 'odd.{}'.format('jpg' if make is _cmyk_jpeg else 'png'))
+    twin = str(tmp_path / 'twin.png')
+    make(odd).save(twin)
+    dataset = helper.Dataset('folder', [odd], image_mode=mode, cache_dir=str(tmp_path / 'cache'))
+    np.testing.assert_array_equal(dataset.images([0]), helper.get_batch([twin], 28, 28, mode))
+    assert dataset.images([0]).std() > 10  # an image, not a blank
+    assert not _lines(capsys.readouterr().err, 'warning:')
