@@ -123,6 +123,23 @@ def import_tensorflow():
     return tensorflow.compat.v1
 
 
+def _make_data_dir(data_path):
+    """
+    Make the data folder if it is missing
+    :param data_path: Folder for the data (--data-dir)
+    :return: None; raises DatasetError when it, or a folder above it, is a file
+    """
+    try:
+        os.makedirs(data_path, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = data_path
+        while not os.path.exists(blocker):
+            blocker = os.path.dirname(blocker)
+        where = 'is a file' if blocker == data_path else 'is inside {}, which is a file'.format(blocker)
+        raise DatasetError('--data-dir {} {}, not a folder: point --data-dir at a folder (it is made if missing)'
+                           .format(data_path, where)) from None
+
+
 def _read32(bytestream):
     """
     Read 32-bit integer from bytesteam
@@ -340,7 +357,7 @@ def download_extract(database_name, data_path, sources=None):
         print('Found {} Data'.format(database_name))
         return
 
-    os.makedirs(data_path, exist_ok=True)
+    _make_data_dir(data_path)
     _clear_stale_extractions(data_path, source['folder'])
     manual_path = os.path.join(data_path, source.get('manual_archive', source['archive']))
     by_hand = manual_path != save_path and os.path.exists(manual_path) and not os.path.exists(save_path)
@@ -462,7 +479,7 @@ def make_synthetic_faces(data_path, count=10000, seed=0):
     folder = os.path.join(data_path, 'synthetic_faces_{}_seed{}'.format(count, seed))
     if os.path.isdir(folder):
         return folder
-    os.makedirs(data_path, exist_ok=True)
+    _make_data_dir(data_path)
     tmp_path = tempfile.mkdtemp(prefix='.synthetic-faces-', dir=data_path)
     try:
         for i in tqdm(range(count), unit='File', desc='Drawing synthetic faces'):

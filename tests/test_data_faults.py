@@ -200,3 +200,22 @@ def test_image_modes_that_decode_give_their_8_bit_pixels(tmp_path, capsys, make,
     np.testing.assert_array_equal(dataset.images([0]), helper.get_batch([twin], 28, 28, mode))
     assert dataset.images([0]).std() > 10  # an image, not a blank
     assert not _lines(capsys.readouterr().err, 'warning:')
+
+
+# --- 6. --data-dir naming a file ---------------------------------------------------------------
+
+@pytest.mark.parametrize('get', [
+    lambda data: helper.make_synthetic_faces(data, count=2),
+    lambda data: helper.download_extract('mnist', data, sources={'mnist': dict(helper.DATASETS['mnist'], urls=[])}),
+], ids=['synthetic', 'mnist'])
+@pytest.mark.parametrize('where', ['itself', 'inside'])
+def test_data_dir_that_is_a_file_is_one_line_error(tmp_path, get, where):
+    a_file = tmp_path / 'notes.txt'
+    a_file.write_text('mine')
+    data = str(a_file) if where == 'itself' else str(a_file / 'data')
+    with pytest.raises(helper.DatasetError) as err:
+        get(data)
+    where = 'is a file' if where == 'itself' else 'is inside {}, which is a file'.format(a_file)
+    assert str(err.value) == ('--data-dir {} {}, not a folder: point --data-dir at a folder (it is made if missing)'
+                              .format(data, where))
+    assert a_file.read_text() == 'mine' and os.listdir(str(tmp_path)) == ['notes.txt']
