@@ -3,6 +3,8 @@ The image cache and image reading under faults: files changed in place, two proc
 a damaged cache, a full disk, every kind of unreadable input file, and --data-dir naming a file.
 Each test makes its own small images in tmp_path.
 """
+import errno
+import hashlib
 import io
 import os
 import struct
@@ -71,6 +73,106 @@ def test_cache_sees_an_image_replaced_or_edited_with_the_same_size(tmp_path):
         f.write(_uncompressed_png(200))
     assert os.path.getsize(target) == size
     assert pixel_served() == [200, 200, 200], 'stale pixels: the cache missed a file edited in place'
+
+
+# --- 2. Two processes build one cache at once --------------------------------------------------
+
+def _run_second_while_first_is_inside(children, calls, pause_at):
+    """
+    Start two processes together; let the first into its call and hold it at pause_at, then let
+    the second go until it is inside too (paused at the same place) or says it waits for the first
+    :return: Children.finish()'s list, the second's event that showed it was held back
+    """
+    group = children(calls, pause_at=pause_at)
+    group.send(0)
+    group.wait_for(lambda event: event == (0, 'out', 'paused'), 'the first process inside its call')
+    group.send(1)
+    held = group.wait_for(lambda event: group.held_back(event, 1), 'the second process inside or waiting')
+    return group.finish(), held
+
+
+def test_two_processes_building_one_cache_both_get_it(tmp_path, children):
+    paths = _faces(str(tmp_path / 'imgs'), 30)
+    cache = str(tmp_path / 'cache')
+    call = ('(lambda d: [d.shape[0], __import__("hashlib").sha1(d.images(range(d.shape[0])).tobytes())'
+            '.hexdigest()])(helper.Dataset("celeba", helper.list_image_files({!r}), cache_dir={!r}))'
+            .format(str(tmp_path / 'imgs'), cache))
+    finished, held = _run_second_while_first_is_inside(children, [call, call], '_decode_or_none')
+
+    expected = [30, hashlib.sha1(helper.get_batch(paths, 28, 28, 'RGB').tobytes()).hexdigest()]
+    for code, results, err in finished:
+        assert code == 0 and results == [expected], '\n'.join(err)
+    assert held[1] == 'err', 'the second process did not wait for the first: {}'.format(held)
+    assert sorted(os.path.splitext(name)[1] for name in os.listdir(cache)) == ['.json', '.npy']
+
+
+def test_two_processes_drawing_the_synthetic_faces_both_get_them(tmp_path, children):
+    data = str(tmp_path / 'data')
+    call = 'helper.make_synthetic_faces({!r}, count=20, seed=0)'.format(data)
+    finished, held = _run_second_while_first_is_inside(children, [call, call], 'draw_synthetic_face')
+    folder = os.path.join(data, 'synthetic_faces_20_seed0')
+    for code, results, err in finished:
+        assert code == 0 and results == [folder], '\n'.join(err)
+    assert held[1] == 'err', 'the second process did not wait for the first: {}'.format(held)
+    assert os.listdir(data) == ['synthetic_faces_20_seed0'] and len(os.listdir(folder)) == 20
+
+
+def test_leftovers_of_a_killed_build_are_removed_with_a_note(tmp_path, capsys):
+    paths = _faces(str(tmp_path / 'imgs'), 3)
+    cache = tmp_path / 'cache'
+    cache.mkdir()
+    left = ['RGB-28x28-0123456789abcdef0123.npy.tmp-999999-0a1b2c3d',  # what kill -9 leaves
+            'RGB-28x28-0123456789abcdef0123.json.tmp-999999-0a1b2c3d',
+            'RGB-28x28-0123456789abcdef0123.npy.tmp4242']  # the older naming
+    for name in left + ['notes.txt']:
+        (cache / name).write_bytes(b'x')
+    dataset = helper.Dataset('celeba', paths, cache_dir=str(cache))
+    np.testing.assert_array_equal(dataset.images(range(3)), helper.get_batch(paths, 28, 28, 'RGB'))
+    assert sorted(os.path.splitext(name)[1] for name in os.listdir(str(cache))) == ['.json', '.npy', '.txt']
+    notes = _lines(capsys.readouterr().err, 'note:')
+    assert len(notes) == 1 and 'removed 3 leftovers of an interrupted cache build' in notes[0], notes
+
+
+# --- 4. A full disk while building the cache ---------------------------------------------------
+
+DISK_FULL_CACHE = 'not enough disk space in {} for the image cache (needs about 0.1 MB): free some space'
+
+
+def test_full_disk_building_the_cache_is_one_line_and_leaves_nothing(tmp_path, small_disk):
+    """A real 64 KB tmpfs; in a child process, as a write into a memory map there dies of SIGBUS."""
+    _faces(str(tmp_path / 'imgs'), 40)  # 40 x 28 x 28 x 3 bytes: more than 64 KB
+    code = ('import sys; sys.path.insert(0, {!r}); import helper\n'
+            'try:\n    helper.Dataset("celeba", helper.list_image_files({!r}), cache_dir={!r})\n'
+            'except helper.DatasetError as err:\n    print("DatasetError:", err)\n'
+            .format(ROOT, str(tmp_path / 'imgs'), small_disk))
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, 'exit code {}: {}'.format(result.returncode, result.stderr[-2000:])
+    message = result.stdout.strip()
+    assert message.startswith('DatasetError: ' + DISK_FULL_CACHE.format(small_disk)) and '\n' not in message
+    assert os.listdir(small_disk) == []  # the partial cache and the lock are gone
+
+
+def test_full_disk_while_writing_the_cache_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    """ENOSPC injected into every write of the cache's files, wherever the file system is."""
+    paths = _faces(str(tmp_path / 'imgs'), 40)
+    cache = str(tmp_path / 'cache')
+    real_open = open
+
+    def full_disk(*args):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    def open_on_full_disk(path, mode='r', *args, **kwargs):
+        handle = real_open(path, mode, *args, **kwargs)
+        if str(path).startswith(cache) and ('w' in mode or '+' in mode):
+            handle.write = full_disk
+        return handle
+
+    monkeypatch.setattr('builtins.open', open_on_full_disk)
+    monkeypatch.setattr(os, 'posix_fallocate', lambda *args: None, raising=False)  # as on a file system without it
+    with pytest.raises(helper.DatasetError) as err:
+        helper.Dataset('celeba', paths, cache_dir=cache)
+    assert str(err.value).startswith(DISK_FULL_CACHE.format(cache)) and '\n' not in str(err.value)
+    assert os.listdir(cache) == []
 
 
 # --- 5. Any unreadable input file is a skipped image, counted in the one warning ----------------
