@@ -907,10 +907,11 @@ def build_cache(image_files, width, height, mode, cache_dir, workers=None):
     with _disk_full_is_a_dataset_error(cache_dir, 'the image cache', lambda: _npy_size(shape)):
         os.makedirs(cache_dir, exist_ok=True)
         with _one_at_a_time(os.path.join(cache_dir, '.lock'), 'using the image cache in {}'.format(cache_dir)):
-            if not os.path.exists(index_path):
+            cached = _checked_cache(array_path, index_path, shape)
+            if cached is None:
                 _clear_cache_folder(cache_dir, prefix, key)
                 _write_cache(image_files, shape, mode, array_path, index_path, workers)
-            cached = _read_cache(array_path, index_path)
+                cached = _read_cache(array_path, index_path)
     return cached
 
 
@@ -928,6 +929,29 @@ def _read_cache(array_path, index_path):
     with open(index_path) as f:
         index = json.load(f)
     return np.load(array_path, mmap_mode='r'), index['skipped']
+
+
+def _checked_cache(array_path, index_path, shape):
+    """
+    :return: The cache's (memmap, skipped) when it is there and whole; None when there is none. A
+        damaged one (an index that is not JSON, a truncated or mis-shaped array) is removed, with a note.
+    """
+    if not os.path.exists(index_path):
+        return None
+    try:
+        images, skipped = _read_cache(array_path, index_path)
+        whole = (images.dtype == np.uint8 and images.shape == shape and
+                 all(isinstance(i, int) and 0 <= i < shape[0] for i in skipped))
+        problem = None if whole else 'it holds {} {}, not uint8 {}'.format(images.dtype, images.shape, shape)
+    except (OSError, ValueError, EOFError, KeyError, TypeError) as err:  # np.load, json.load, index['skipped']
+        problem = ' '.join(str(err).split()) or type(err).__name__
+    if problem is None:
+        return images, skipped
+    print('note: the image cache {} was damaged ({}); rebuilding it'.format(array_path, problem), file=sys.stderr)
+    for path in (index_path, array_path):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+    return None
 
 
 def _clear_cache_folder(cache_dir, prefix, key):

@@ -133,6 +133,38 @@ def test_leftovers_of_a_killed_build_are_removed_with_a_note(tmp_path, capsys):
     assert len(notes) == 1 and 'removed 3 leftovers of an interrupted cache build' in notes[0], notes
 
 
+# --- 3. A damaged cache is rebuilt, with one note ----------------------------------------------
+
+def _truncate_half(path):
+    with open(path, 'r+b') as f:
+        f.truncate(os.path.getsize(path) // 2)
+
+
+@pytest.mark.parametrize('damage', [
+    ('.json', lambda path: open(path, 'w').close()),  # empty
+    ('.json', lambda path: open(path, 'w').write('{"count": 4, "skip')),  # cut short
+    ('.json', lambda path: open(path, 'w').write('[1, 2]')),  # JSON, but not an index
+    ('.npy', _truncate_half),
+    ('.npy', lambda path: np.save(path, np.zeros((2, 28, 28, 3), np.uint8))),  # the wrong shape
+    ('.npy', lambda path: open(path, 'wb').write(b'not an array at all')),
+    ('.npy', os.remove),
+], ids=['json-empty', 'json-cut', 'json-not-index', 'npy-truncated', 'npy-wrong-shape', 'npy-garbage',
+        'npy-missing'])
+def test_damaged_cache_is_rebuilt_with_one_note(tmp_path, capsys, damage):
+    paths = _faces(str(tmp_path / 'imgs'), 4)
+    cache = str(tmp_path / 'cache')
+    helper.Dataset('celeba', paths, cache_dir=cache)
+    extension, spoil = damage
+    spoil(next(os.path.join(cache, name) for name in os.listdir(cache) if name.endswith(extension)))
+    capsys.readouterr()
+
+    dataset = helper.Dataset('celeba', paths, cache_dir=cache)
+    np.testing.assert_array_equal(dataset.images(range(4)), helper.get_batch(paths, 28, 28, 'RGB'))
+    notes = _lines(capsys.readouterr().err, 'note:')
+    assert len(notes) == 1 and 'was damaged' in notes[0] and notes[0].endswith('rebuilding it'), notes
+    assert sorted(os.path.splitext(name)[1] for name in os.listdir(cache)) == ['.json', '.npy']
+
+
 # --- 4. A full disk while building the cache ---------------------------------------------------
 
 DISK_FULL_CACHE = 'not enough disk space in {} for the image cache (needs about 0.1 MB): free some space'
