@@ -1,12 +1,20 @@
 """
 Test set-up: the project's modules on the path, TensorFlow imported with legacy Keras, and a
-matplotlib backend that needs no display.
+matplotlib backend that needs no display; fixtures for race tests (real processes started in
+step) and for a real full disk (a small tmpfs).
 """
+import json
 import os
+import queue
+import subprocess
 import sys
+import threading
 
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('MPLBACKEND', 'Agg')
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
 
 import helper  # noqa: E402  (must follow the path set-up)
 
@@ -15,14 +23,6 @@ helper.import_tensorflow()  # before any test module imports tensorflow
 
 # --- Race tests: real Python processes that import helper and are started in step ------------
 
-import json  # noqa: E402
-import queue  # noqa: E402
-import subprocess  # noqa: E402
-import threading  # noqa: E402
-
-import pytest  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GUARD_SECONDS = 120  # only a guard against a hang: every wait ends on an event, never on a clock
 
 _CHILD_CODE = '''
