@@ -16,13 +16,20 @@ import http.client
 import json
 import math
 import os
+import re
 import shutil
+import stat
 import sys
 import tempfile
 import urllib.error
 import urllib.request
 import warnings
 import zipfile
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so builders there do not wait for each other
+    fcntl = None
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -31,6 +38,10 @@ from tqdm import tqdm
 
 class DatasetError(Exception):
     """A data problem the user can fix; its message is one line that says how."""
+
+
+class DiskFullError(DatasetError):
+    """Not enough disk space for what was being written; the message says where and how much."""
 
 
 # Where each dataset comes from: URLs tried in order (the original host first, then the mirrors
@@ -122,6 +133,174 @@ def import_tensorflow():
     return tensorflow.compat.v1
 
 
+# --- Shared pieces for writing safely: one writer at a time, temporary names, leftovers, full disks
+
+@contextlib.contextmanager
+def _one_at_a_time(lock_path, doing):
+    """
+    Run a block in one process at a time: a second process waits for the first (and says so in
+    one line), then sees what the first made. The lock file is removed when the block ends.
+    :param lock_path: The lock file, made if missing
+    :param doing: What the holder does, for the note: 'using the image cache in DIR'
+    """
+    fd = _locked(lock_path, doing) if fcntl else None
+    try:
+        yield
+    finally:
+        if fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(lock_path)  # while still holding it: a waiter sees the file is gone
+            os.close(fd)
+
+
+def _locked(lock_path, doing):
+    """
+    :return: A descriptor of lock_path holding its exclusive flock; None where no lock file can be
+        made: in a read-only folder nothing can be built, so there is no race, and on a full disk
+        the writing that follows fails with the message that says so
+    """
+    said = False
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC):
+                return None
+            raise
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not said:
+                    print('note: another process is {}; waiting for it to finish'.format(doing), file=sys.stderr,
+                          flush=True)
+                    said = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same_file(fd, lock_path):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the holder removed this lock file as it finished: lock the current one
+
+
+def _same_file(fd, path):
+    """
+    :return: True when path still names the file open as fd
+    """
+    try:
+        on_disk = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _temp_path(path):
+    """
+    :return: A temporary name beside path that no other process or call uses: path.tmp-PID-RANDOM
+    """
+    return '{}.tmp-{}-{}'.format(path, os.getpid(), os.urandom(4).hex())
+
+
+def _remove_leftovers(paths, what):
+    """
+    Remove files and folders an interrupted run left behind, and say so in one line
+    :param paths: Their paths
+    :param what: What was interrupted, for the note: 'cache build in DIR'
+    """
+    for path in paths:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+    if paths:
+        print('note: removed {} leftover{} of an interrupted {}'.format(len(paths), 's' if len(paths) > 1 else '', what),
+              file=sys.stderr)
+
+
+def _bytes_on_disk(sizes, folder):
+    """
+    :param sizes: Sizes of files to write
+    :param folder: Where they go
+    :return: The space they take there, each rounded up to whole blocks
+    """
+    block = os.statvfs(folder).f_frsize if hasattr(os, 'statvfs') else 4096
+    return sum(-(-size // block) * block for size in sizes)
+
+
+@contextlib.contextmanager
+def _disk_full_is_a_dataset_error(folder, what, bytes_needed):
+    """
+    Turn a full disk (ENOSPC, or a full quota) inside the block into a one-line DiskFullError; the
+    block removes its own partial files on the way out
+    :param folder: Where the files were being written
+    :param what: What was being written, e.g. 'the image cache'
+    :param bytes_needed: Function that estimates the space needed, called only on failure
+    """
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, getattr(errno, 'EDQUOT', errno.ENOSPC)):
+            raise
+        raise DiskFullError('not enough disk space in {} for {} (needs about {:.1f} MB): free some space there and '
+                            'run again'.format(folder, what, bytes_needed() / 1e6)) from None
+
+
+def _make_data_dir(data_path):
+    """
+    Make the data folder if it is missing
+    :param data_path: Folder for the data (--data-dir)
+    :return: None; raises DatasetError when it, or a folder above it, is a file
+    """
+    try:
+        os.makedirs(data_path, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = data_path
+        while not os.path.exists(blocker):
+            blocker = os.path.dirname(blocker)
+        where = 'is a file' if blocker == data_path else 'is inside {}, which is a file'.format(blocker)
+        raise DatasetError('--data-dir {} {}, not a folder: point --data-dir at a folder (it is made if missing)'
+                           .format(data_path, where)) from None
+
+
+def _build_folder(final_path, label, fill, bytes_needed):
+    """
+    Make a folder of files under a hidden temporary name beside final_path, then rename it into
+    place; the caller holds the folder's lock (_one_at_a_time), so temporary folders of this
+    name found now were left by a killed run, and are removed
+    :param final_path: The folder to make
+    :param label: Word in the temporary folder's name: '.NAME-LABEL-XXXX' ('extracting', 'drawing')
+    :param fill: Function that writes the files into the folder it is given
+    :param bytes_needed: Function that estimates the space the files take, for a full disk's message
+    """
+    data_path, name = os.path.split(final_path)
+    prefix = '.{}-{}-'.format(name, label)
+    _remove_leftovers(glob.glob(os.path.join(glob.escape(data_path), glob.escape(prefix) + '*')),
+                      'run {} {} in {}'.format(label, name, data_path))
+    with _disk_full_is_a_dataset_error(data_path, 'the {} images'.format(name), bytes_needed):
+        tmp_path = tempfile.mkdtemp(prefix=prefix, dir=data_path)
+        try:
+            fill(tmp_path)
+            _rename_into_place(tmp_path, final_path)
+        finally:
+            shutil.rmtree(tmp_path, ignore_errors=True)  # a no-op once renamed
+
+
+def _rename_into_place(tmp_path, final_path):
+    """
+    Rename a finished folder into place; if another process put its own there first, keep that one
+    :param tmp_path: The finished folder
+    :param final_path: Its name
+    """
+    try:
+        os.rename(tmp_path, final_path)
+    except OSError as err:
+        if err.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not os.path.isdir(final_path):
+            raise
+
+
 def _read32(bytestream):
     """
     Read 32-bit integer from bytesteam
@@ -132,22 +311,30 @@ def _read32(bytestream):
     return int(np.frombuffer(bytestream.read(4), dtype=dt)[0])
 
 
+def _read_idx_header(bytestream, save_path):
+    """
+    Read an IDX image file's header (magic 2051, then count, rows, cols, big-endian)
+    :param bytestream: The file, decompressed, at its start
+    :param save_path: Its path, for the message
+    :return: (count, rows, cols)
+    """
+    idx_image_magic = 2051
+    magic = _read32(bytestream)
+    if magic != idx_image_magic:
+        raise DatasetError('Invalid magic number {} in {}: not an IDX image file; delete it '
+                           'and download it again'.format(magic, save_path))
+    return _read32(bytestream), _read32(bytestream), _read32(bytestream)
+
+
 def read_idx_images(save_path):
     """
     Read an IDX image file (the MNIST format: magic 2051, then count, rows, cols, big-endian)
     :param save_path: Path of the gzipped IDX file
     :return: uint8 array of shape (count, rows, cols)
     """
-    idx_image_magic = 2051
     try:
         with gzip.open(save_path, 'rb') as bytestream:
-            magic = _read32(bytestream)
-            if magic != idx_image_magic:
-                raise DatasetError('Invalid magic number {} in {}: not an IDX image file; delete it '
-                                   'and download it again'.format(magic, save_path))
-            num_images = _read32(bytestream)
-            rows = _read32(bytestream)
-            cols = _read32(bytestream)
+            num_images, rows, cols = _read_idx_header(bytestream, save_path)
             buf = bytestream.read(rows * cols * num_images)
     except (OSError, EOFError) as err:
         raise DatasetError('{} is not a readable gzip file ({}); delete it and download it '
@@ -270,16 +457,6 @@ def _download(urls, save_path, database_name):
     raise DatasetError('Could not download {} ({})'.format(database_name, '; '.join(errors)))
 
 
-def _clear_stale_extractions(data_path, folder):
-    """
-    Remove temporary folders an interrupted extraction left behind
-    :param data_path: Folder for the data
-    :param folder: The dataset's folder name
-    """
-    for stale in glob.glob(os.path.join(data_path, '.{}-extracting-*'.format(folder))):
-        shutil.rmtree(stale, ignore_errors=True)
-
-
 def _check_complete(extract_path, source, database_name):
     """
     Accept a dataset folder only when it is a finished extraction (it has the marker) or holds
@@ -301,6 +478,22 @@ def _check_complete(extract_path, source, database_name):
         pass  # a read-only folder is fine: it is counted again next time
 
 
+def _extracted_size(save_path, folder):
+    """
+    :param save_path: A gzipped IDX file or a zip of JPEGs
+    :param folder: Where its images go
+    :return: About how much space its images take there once extracted
+    """
+    if save_path.endswith('.gz'):
+        with gzip.open(save_path, 'rb') as bytestream:
+            count, rows, cols = _read_idx_header(bytestream, save_path)
+        sizes = [rows * cols + 100] * count  # a PNG of a digit is about as large as its pixels
+    else:
+        with zipfile.ZipFile(save_path) as zf:
+            sizes = [m.file_size for m in zf.infolist() if m.filename.lower().endswith('.jpg')]
+    return _bytes_on_disk(sizes, folder)
+
+
 def _extract(save_path, extract_path, database_name):
     """
     Extract an archive into a temporary folder beside extract_path, then rename it into place
@@ -308,20 +501,40 @@ def _extract(save_path, extract_path, database_name):
     :param extract_path: Where the images end up
     :param database_name: Name of database, for the progress bar
     """
-    data_path = os.path.dirname(extract_path)
     extract_fn = _ungzip if save_path.endswith('.gz') else _unzip
-    tmp_path = tempfile.mkdtemp(prefix='.{}-extracting-'.format(os.path.basename(extract_path)), dir=data_path)
-    try:
+
+    def fill(tmp_path):
         extract_fn(save_path, tmp_path, database_name)
         open(os.path.join(tmp_path, COMPLETE_MARKER), 'w').close()
-        os.rename(tmp_path, extract_path)
-    finally:
-        shutil.rmtree(tmp_path, ignore_errors=True)  # a no-op once renamed
+
+    _build_folder(extract_path, 'extracting', fill,
+                  lambda: _extracted_size(save_path, os.path.dirname(extract_path)))
+
+
+def _found(extract_path, source, database_name):
+    """
+    :return: True when the dataset is already extracted (and says so); raises DatasetError for an
+        incomplete folder
+    """
+    if not os.path.exists(extract_path):
+        return False
+    _check_complete(extract_path, source, database_name)
+    print('Found {} Data'.format(database_name))
+    return True
+
+
+def _lock_beside(folder):
+    """
+    :return: The lock file of a folder that _one_at_a_time makes: a hidden '.NAME.lock' beside it
+    """
+    data_path, name = os.path.split(folder)
+    return os.path.join(data_path, '.{}.lock'.format(name))
 
 
 def download_extract(database_name, data_path, sources=None):
     """
-    Download and extract database, skipping what is already there
+    Download and extract database, skipping what is already there; a second process that asks for
+    the same dataset meanwhile waits for the first, then uses its result
     :param database_name: Database name, 'mnist' or 'celeba'
     :param data_path: Folder for the data
     :param sources: Table of datasets to use instead of DATASETS (tests point it at a local server)
@@ -332,15 +545,24 @@ def download_extract(database_name, data_path, sources=None):
                            .format(database_name, ', '.join(sorted(sources))))
     source = sources[database_name]
     extract_path = os.path.join(data_path, source['folder'])
-    save_path = os.path.join(data_path, source['archive'])
-
-    if os.path.exists(extract_path):
-        _check_complete(extract_path, source, database_name)
-        print('Found {} Data'.format(database_name))
+    if _found(extract_path, source, database_name):
         return
+    _make_data_dir(data_path)
+    with _one_at_a_time(_lock_beside(extract_path), 'getting {} into {}'.format(database_name, data_path)):
+        if not _found(extract_path, source, database_name):  # or another process got it meanwhile
+            _download_and_extract(database_name, data_path, source)
 
-    os.makedirs(data_path, exist_ok=True)
-    _clear_stale_extractions(data_path, source['folder'])
+
+def _download_and_extract(database_name, data_path, source):
+    """
+    Download a dataset's archive (or take the one put there by hand), check it, extract it, and
+    remove it
+    :param database_name: Database name, for messages
+    :param data_path: Folder for the data
+    :param source: The dataset's entry in DATASETS
+    """
+    extract_path = os.path.join(data_path, source['folder'])
+    save_path = os.path.join(data_path, source['archive'])
     manual_path = os.path.join(data_path, source.get('manual_archive', source['archive']))
     by_hand = manual_path != save_path and os.path.exists(manual_path) and not os.path.exists(save_path)
     if by_hand:
@@ -362,6 +584,8 @@ def download_extract(database_name, data_path, sources=None):
 
     try:
         _extract(save_path, extract_path, database_name)
+    except DiskFullError as err:
+        raise DiskFullError('{}; {} is kept, so it is not downloaded again'.format(err, save_path)) from None
     except DatasetError as err:
         os.remove(save_path)
         raise DatasetError('{}: removed it; run again to download it again'.format(err)) from None
@@ -450,9 +674,13 @@ def draw_synthetic_face(rng, size=(178, 218)):
     return image
 
 
+SYNTHETIC_FACE_BYTES = 8000  # about the largest face JPEG, for a full disk's message
+
+
 def make_synthetic_faces(data_path, count=10000, seed=0):
     """
-    Create the synthetic face dataset once: count JPEGs shaped like aligned CelebA (178x218)
+    Create the synthetic face dataset once: count JPEGs shaped like aligned CelebA (178x218); a
+    second process that asks for them meanwhile waits for the first, then uses its faces
     :param data_path: Folder for the data
     :param count: Number of faces
     :param seed: Seed; the same seed gives the same faces
@@ -461,39 +689,60 @@ def make_synthetic_faces(data_path, count=10000, seed=0):
     folder = os.path.join(data_path, 'synthetic_faces_{}_seed{}'.format(count, seed))
     if os.path.isdir(folder):
         return folder
-    os.makedirs(data_path, exist_ok=True)
-    tmp_path = tempfile.mkdtemp(prefix='.synthetic-faces-', dir=data_path)
-    try:
+    _make_data_dir(data_path)
+
+    def draw(tmp_path):
         for i in tqdm(range(count), unit='File', desc='Drawing synthetic faces'):
             rng = np.random.default_rng([seed, i])  # one stream per face: order-independent
-            draw_synthetic_face(rng).save(os.path.join(tmp_path, 'face_{:05d}.jpg'.format(i)),
-                                          quality=95)
-        os.rename(tmp_path, folder)
-    finally:
-        shutil.rmtree(tmp_path, ignore_errors=True)
+            draw_synthetic_face(rng).save(os.path.join(tmp_path, 'face_{:05d}.jpg'.format(i)), quality=95)
+
+    with _one_at_a_time(_lock_beside(folder), 'drawing synthetic faces in {}'.format(data_path)):
+        if not os.path.isdir(folder):  # or another process drew them meanwhile
+            _build_folder(folder, 'drawing', draw, lambda: _bytes_on_disk([SYNTHETIC_FACE_BYTES] * count, data_path))
     return folder
+
+
+# Modes that Pillow would crop, resize or convert badly as they are: 16-bit grey ('I;16', or 'I'
+# from older Pillow) would be clipped to white, and palette and 1-bit images would be resized by
+# nearest neighbour. Palette images with a transparent colour open as RGBA, like RGBA files.
+_EXPANDED_MODES = {'1': 'L', 'P': 'RGB', 'PA': 'RGBA'}
+
+
+def _eight_bit(image):
+    """
+    :param image: PIL image as opened
+    :return: The image in a mode that crops, resizes and converts faithfully
+    """
+    if image.mode.startswith('I'):  # 16-bit grey: keep the high byte
+        return Image.fromarray((np.clip(np.asarray(image, dtype=np.int64), 0, 65535) >> 8).astype(np.uint8))
+    if image.mode == 'P' and 'transparency' in image.info:
+        return image.convert('RGBA')
+    if image.mode in _EXPANDED_MODES:
+        return image.convert(_EXPANDED_MODES[image.mode])
+    return image
 
 
 def get_image(image_path, width, height, mode):
     """
     Read image from image_path
-    :param image_path: Path of image
+    :param image_path: Path of image (or a binary file object)
     :param width: Width of image
     :param height: Height of image
     :param mode: Mode of image
     :return: Image data
     """
-    image = Image.open(image_path)
+    with Image.open(image_path) as opened:
+        image = _eight_bit(opened)
 
-    if image.size != (width, height):  # not MNIST-sized: a CelebA-style photo
-        # Remove most pixels that aren't part of a face
-        face_width = face_height = 108
-        j = (image.size[0] - face_width) // 2
-        i = (image.size[1] - face_height) // 2
-        image = image.crop([j, i, j + face_width, i + face_height])
-        image = image.resize([width, height], Image.Resampling.BILINEAR)
+        if image.size != (width, height):  # not MNIST-sized: a CelebA-style photo
+            # Remove most pixels that aren't part of a face
+            face_width = face_height = 108
+            j = (image.size[0] - face_width) // 2
+            i = (image.size[1] - face_height) // 2
+            image = image.crop([j, i, j + face_width, i + face_height])
+            image = image.resize([width, height], Image.Resampling.BILINEAR)
 
-    return np.array(image.convert(mode))
+        return np.array(image.convert(mode))
 
 
 def get_batch(image_files, width, height, mode):
@@ -562,23 +811,60 @@ def list_image_files(folder):
     return sorted(found)
 
 
+# What one unreadable input file raises, whatever is wrong with it: OSError for file-system
+# problems (gone, a dangling symlink, a symlink loop, a folder, not a regular file) and for most
+# damage Pillow finds (not an image, truncated, a bad CRC); ValueError and SyntaxError for
+# malformed headers; EOFError for files that end early; DecompressionBombError for a declared size
+# too large to decode safely. Pillow turns its own IndexError and struct.error into OSError.
+UNREADABLE_IMAGE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def _open_regular_file(path):
+    """
+    Open a file for reading, refusing FIFOs, devices and folders without blocking on them
+    :param path: The file
+    :return: Binary file object; raises OSError for anything but a regular file
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0))  # opening a FIFO never blocks
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, 'Not a regular file', path)
+        return os.fdopen(fd, 'rb')
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _decode_or_none(image_file, width, height, mode):
     """
-    :return: get_image's array, or None for a file that cannot be read as an image
+    :return: get_image's array, or None for a file that cannot be read as an image, whatever the reason
     """
     try:
-        return get_image(image_file, width, height, mode)
-    except (OSError, ValueError, SyntaxError):  # what Pillow raises for corrupt or truncated files
+        with _open_regular_file(image_file) as f:
+            return get_image(f, width, height, mode)
+    except UNREADABLE_IMAGE_ERRORS:
         return None
+
+
+def _file_stamp(path):
+    """
+    :return: 'size mtime_ns' of a file, or '-' when it cannot be looked at (it is skipped when decoded)
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        return '-'
+    return '{} {}'.format(info.st_size, info.st_mtime_ns)
 
 
 def _cache_key(image_files, width, height, mode):
     """
-    :return: A key that changes when the file list, any file's size, the image size or the mode does
+    :return: A key that changes when the file list, any file's size or modification time, the image
+        size or the mode does
     """
-    digest = hashlib.sha1('v1 {} {} {}\n'.format(width, height, mode).encode())
+    digest = hashlib.sha1('v2 {} {} {}\n'.format(width, height, mode).encode())
     for image_file in image_files:
-        digest.update('{}\t{}\n'.format(os.path.abspath(image_file), os.path.getsize(image_file)).encode())
+        digest.update('{}\t{}\n'.format(os.path.abspath(image_file), _file_stamp(image_file)).encode())
     return digest.hexdigest()[:20]
 
 
@@ -596,9 +882,15 @@ def _default_cache_dir(image_files):
     return os.path.join(tempfile.gettempdir(), 'dlnd-face-cache')
 
 
+# A cache file's name: MODE-WxH-KEY.npy or .json, and a suffix while it is written under a
+# temporary name ('.tmp-PID-RANDOM'; older versions used '.tmpPID' and '.tmp')
+_CACHE_FILE = re.compile(r'^[A-Za-z]+-\d+x\d+-[0-9a-f]{20}\.(npy|json)(?P<tmp>\.tmp.*)?$')
+
+
 def build_cache(image_files, width, height, mode, cache_dir, workers=None):
     """
-    Preprocess images once, exactly as get_image does, into a uint8 .npy file that is memory-mapped
+    Preprocess images once, exactly as get_image does, into a uint8 .npy file that is memory-mapped.
+    One process at a time builds or reads a cache folder: a second one waits, then uses the cache.
     :param image_files: Image paths
     :param width: Width of image
     :param height: Height of image
@@ -607,35 +899,148 @@ def build_cache(image_files, width, height, mode, cache_dir, workers=None):
     :param workers: Decoding threads (Pillow decodes without the GIL); default: one per core
     :return: (read-only memmap of shape (n, height, width, channels), indices of unreadable files)
     """
-    channels = 1 if mode == 'L' else 3
+    shape = (len(image_files), int(height), int(width), 1 if mode == 'L' else 3)
     prefix = '{}-{}x{}-'.format(mode, width, height)
     key = prefix + _cache_key(image_files, width, height, mode)
     array_path = os.path.join(cache_dir, key + '.npy')
     index_path = os.path.join(cache_dir, key + '.json')  # written last: its presence means complete
-    if not os.path.exists(index_path):
+    with _disk_full_is_a_dataset_error(cache_dir, 'the image cache', lambda: _npy_size(shape)):
         os.makedirs(cache_dir, exist_ok=True)
-        for old in glob.glob(os.path.join(cache_dir, prefix + '*')):  # caches of the folder as it was
-            os.remove(old)
-        tmp_path = array_path + '.tmp{}'.format(os.getpid())
-        images = np.lib.format.open_memmap(tmp_path, mode='w+', dtype=np.uint8,
-                                           shape=(len(image_files), height, width, channels))
-        skipped = []
-        with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count()) as pool:
-            decoded = pool.map(lambda f: _decode_or_none(f, width, height, mode), image_files, chunksize=64)
-            for i, image in enumerate(tqdm(decoded, total=len(image_files), unit='File', desc='Caching images')):
-                if image is None:
-                    skipped.append(i)
-                else:
-                    images[i] = image.reshape(height, width, channels)
-        images.flush()
-        del images
-        os.replace(tmp_path, array_path)
-        with open(index_path + '.tmp', 'w') as f:
-            json.dump({'count': len(image_files), 'skipped': skipped}, f)
-        os.replace(index_path + '.tmp', index_path)
+        with _one_at_a_time(os.path.join(cache_dir, '.lock'), 'using the image cache in {}'.format(cache_dir)):
+            cached = _checked_cache(array_path, index_path, shape)
+            if cached is None:
+                _clear_cache_folder(cache_dir, prefix, key)
+                _write_cache(image_files, shape, mode, array_path, index_path, workers)
+                cached = _read_cache(array_path, index_path)
+    return cached
+
+
+def _npy_size(shape):
+    """
+    :return: About the bytes of a uint8 .npy file of this shape: a header, then the pixels
+    """
+    return 128 + int(np.prod(shape))
+
+
+def _read_cache(array_path, index_path):
+    """
+    :return: (read-only memmap of the .npy, the .json index's 'skipped' list)
+    """
     with open(index_path) as f:
-        skipped = json.load(f)['skipped']
-    return np.load(array_path, mmap_mode='r'), skipped
+        index = json.load(f)
+    return np.load(array_path, mmap_mode='r'), index['skipped']
+
+
+def _checked_cache(array_path, index_path, shape):
+    """
+    :return: The cache's (memmap, skipped) when it is there and whole; None when there is none. A
+        damaged one (an index that is not JSON, a truncated or mis-shaped array) is removed, with a note.
+    """
+    if not os.path.exists(index_path):
+        return None
+    try:
+        images, skipped = _read_cache(array_path, index_path)
+        whole = (images.dtype == np.uint8 and images.shape == shape and
+                 all(isinstance(i, int) and 0 <= i < shape[0] for i in skipped))
+        problem = None if whole else 'it holds {} {}, not uint8 {}'.format(images.dtype, images.shape, shape)
+    except (OSError, ValueError, EOFError, KeyError, TypeError) as err:  # np.load, json.load, index['skipped']
+        problem = ' '.join(str(err).split()) or type(err).__name__
+    if problem is None:
+        return images, skipped
+    print('note: the image cache {} was damaged ({}); rebuilding it'.format(array_path, problem), file=sys.stderr)
+    for path in (index_path, array_path):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+    return None
+
+
+def _clear_cache_folder(cache_dir, prefix, key):
+    """
+    Before a build, remove what no one will use: temporary files of interrupted builds (no other
+    build runs, as the caller holds the folder's lock) and this size and mode's caches of other file
+    lists (the folder as it was). Files not named like the cache's are never touched.
+    :param cache_dir: Folder of the cache
+    :param prefix: The size and mode's part of the names, 'RGB-28x28-'
+    :param key: The name, less its extension, of the cache about to be built
+    """
+    ours = [name for name in os.listdir(cache_dir) if _CACHE_FILE.match(name)]
+    temporary = [name for name in ours if _CACHE_FILE.match(name).group('tmp')]
+    stale = [name for name in ours if name not in temporary and name.startswith(prefix) and
+             not name.startswith(key + '.')]
+    _remove_leftovers([os.path.join(cache_dir, name) for name in temporary], 'cache build in {}'.format(cache_dir))
+    for name in stale:
+        os.remove(os.path.join(cache_dir, name))
+    if stale:
+        print('note: the images changed since the image cache in {} was made; rebuilding it'.format(cache_dir),
+              file=sys.stderr)
+
+
+def _write_cache(image_files, shape, mode, array_path, index_path, workers):
+    """
+    Decode every image into a new .npy, then write its .json index: each under a temporary name,
+    renamed when complete, the index last. Space for the array is claimed first, so a full disk
+    stops the build at once rather than after the decoding.
+    :param image_files: Image paths
+    :param shape: (count, height, width, channels)
+    :param mode: Mode of image, 'RGB' or 'L'
+    :param array_path: The .npy to write
+    :param index_path: The .json to write
+    :param workers: Decoding threads
+    """
+    tmp_array, tmp_index = _temp_path(array_path), _temp_path(index_path)
+    try:
+        with open(tmp_array, 'wb') as f:
+            np.lib.format.write_array_header_1_0(f, {'descr': '|u1', 'fortran_order': False, 'shape': shape})
+            _claim_space(f, f.tell() + int(np.prod(shape)))
+            skipped = _decode_into(f, image_files, shape, mode, workers)
+        with open(tmp_index, 'w') as f:
+            json.dump({'count': shape[0], 'skipped': skipped}, f)
+        os.replace(tmp_array, array_path)
+        os.replace(tmp_index, index_path)
+    finally:
+        for path in (tmp_array, tmp_index):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+
+
+def _claim_space(f, size):
+    """
+    Allocate a file's final size on disk now, where the file system can; raises OSError (ENOSPC)
+    when the disk is too full
+    :param f: The open file
+    :param size: Its final size in bytes
+    """
+    try:
+        os.posix_fallocate(f.fileno(), 0, size)
+    except AttributeError:  # no posix_fallocate here: a full disk shows when the pixels are written
+        pass
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.EOPNOTSUPP, getattr(errno, 'ENOSYS', errno.EINVAL)):
+            raise
+
+
+def _decode_into(out, image_files, shape, mode, workers):
+    """
+    Decode the images on threads and write their pixels to out, in order
+    :param out: Binary file to write to
+    :param image_files: Image paths
+    :param shape: (count, height, width, channels)
+    :param mode: Mode of image, 'RGB' or 'L'
+    :param workers: Decoding threads (Pillow decodes without the GIL); default: one per core
+    :return: Indices of the files that could not be read (written as black)
+    """
+    _, height, width, channels = shape
+    blank = bytes(height * width * channels)
+    skipped = []
+    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count()) as pool:
+        decoded = pool.map(lambda f: _decode_or_none(f, width, height, mode), image_files)
+        for i, image in enumerate(tqdm(decoded, total=len(image_files), unit='File', desc='Caching images')):
+            if image is None:
+                skipped.append(i)
+                out.write(blank)
+            else:
+                out.write(np.ascontiguousarray(image, dtype=np.uint8).reshape(height, width, channels).tobytes())
+    return skipped
 
 
 class Dataset(object):

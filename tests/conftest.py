@@ -1,23 +1,176 @@
 """
 Test set-up: the project's modules on the path, TensorFlow imported with legacy Keras, and a
-matplotlib backend that needs no display.
+matplotlib backend that needs no display; fixtures for race tests (real processes started in
+step) and for a real full disk (a small tmpfs).
 """
+import json
 import os
+import queue
+import subprocess
 import sys
+import threading
 
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('MPLBACKEND', 'Agg')
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
 
 import helper  # noqa: E402  (must follow the path set-up)
 
 helper.import_tensorflow()  # before any test module imports tensorflow
 
 
-import pytest  # noqa: E402
-import run_tools  # noqa: E402
+import run_tools  # noqa: E402  (after import_tensorflow)
 
 
 @pytest.fixture(autouse=True)
 def small_batch_norm_calibration(monkeypatch):
     """Recompute batch norm's statistics from 64 z, not 1024: the tests' runs are a few steps long."""
     monkeypatch.setattr(run_tools, 'CALIBRATION_Z', 64)
+
+
+# --- Race tests: real Python processes that import helper and are started in step ------------
+
+GUARD_SECONDS = 120  # only a guard against a hang: every wait ends on an event, never on a clock
+
+_CHILD_CODE = '''
+import json, sys, threading
+sys.path.insert(0, {root!r})
+import helper
+if {pause_at!r}:
+    real, lock, paused = getattr(helper, {pause_at!r}), threading.Lock(), []
+    def pausing(*args, **kwargs):
+        with lock:
+            if not paused:
+                paused.append(True)
+                print('paused', flush=True)
+                sys.stdin.readline()
+        return real(*args, **kwargs)
+    setattr(helper, {pause_at!r}, pausing)
+print('ready', flush=True)
+sys.stdin.readline()
+try:
+    result = {call}
+except helper.DatasetError as err:
+    result = 'DatasetError: {{}}'.format(err)
+print('result', json.dumps(result), flush=True)
+'''
+
+
+class Children:
+    """
+    Python processes that each import helper, say 'ready', wait for a line on stdin, then evaluate
+    one expression and print 'result <json>'. With pause_at, each pauses at its first call of that
+    helper function (printing 'paused') until it gets another line or its stdin closes. Every line
+    they print goes to one queue, so a test can wait for whichever comes first.
+    """
+
+    def __init__(self, calls, pause_at=None):
+        self.events = queue.Queue()
+        self.output = [[] for _ in calls]
+        self.procs = []
+        self._readers = []
+        for i, call in enumerate(calls):
+            code = _CHILD_CODE.format(root=ROOT, pause_at=pause_at, call=call)
+            proc = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            self.procs.append(proc)
+            for name, stream in (('out', proc.stdout), ('err', proc.stderr)):
+                reader = threading.Thread(target=self._read, args=(i, name, stream), daemon=True)
+                reader.start()
+                self._readers.append(reader)
+        ready = set()
+        while len(ready) < len(calls):
+            ready.add(self.wait_for(lambda event: event[1:] == ('out', 'ready'), 'every child to start')[0])
+
+    def _read(self, i, name, stream):
+        for line in iter(stream.readline, ''):
+            for part in line.rstrip('\n').split('\r'):  # progress bars redraw with a carriage return
+                self.output[i].append((name, part))
+                self.events.put((i, name, part.strip()))
+
+    def wait_for(self, predicate, what):
+        """
+        Take events off the queue until one matches; the others are dropped
+        :param predicate: Function of an event (child index or 'server', 'out'/'err', line)
+        :param what: What is awaited, for the message if nothing comes
+        :return: The first event that matches
+        """
+        while True:
+            try:
+                event = self.events.get(timeout=GUARD_SECONDS)
+            except queue.Empty:
+                raise AssertionError('no sign of {} after {} s: {}'.format(what, GUARD_SECONDS, self.output)) from None
+            if predicate(event):
+                return event
+
+    @staticmethod
+    def held_back(event, i):
+        """
+        :return: True when child i paused inside its call, or said it waits for a peer that holds
+            the lock (the one-line note 'note: another process is ...; waiting for it to finish')
+        """
+        return event[0] == i and (event[1:] == ('out', 'paused') or
+                                  (event[1] == 'err' and event[2].startswith('note:') and 'waiting for it' in event[2]))
+
+    def send(self, i):
+        """Let child i go on (start its call, or go on from its pause)."""
+        self.procs[i].stdin.write('go\n')
+        self.procs[i].stdin.flush()
+
+    def finish(self):
+        """
+        Close every stdin (which ends any pause) and wait for the children
+        :return: For each child, (return code, its result, its stderr lines)
+        """
+        for proc in self.procs:
+            proc.stdin.close()
+        for proc in self.procs:
+            proc.wait(timeout=GUARD_SECONDS)
+        for reader in self._readers:
+            reader.join(timeout=GUARD_SECONDS)
+        return [(proc.returncode,
+                 [json.loads(line[len('result '):]) for name, line in out if line.startswith('result ')],
+                 [line for name, line in out if name == 'err'])
+                for proc, out in zip(self.procs, self.output)]
+
+    def kill(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def children():
+    """Start Children(calls, pause_at); any still running when the test ends are killed."""
+    started = []
+
+    def start(calls, pause_at=None):
+        started.append(Children(calls, pause_at))
+        return started[-1]
+
+    yield start
+    for group in started:
+        group.kill()
+
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """
+    A 64 KB tmpfs mounted in tmp_path, for real full-disk errors; skipped where mounting is not
+    allowed (not root, or a sandbox without mount rights): the injected-ENOSPC tests still run
+    """
+    mount_point = str(tmp_path / 'small_disk')
+    os.makedirs(mount_point)
+    try:
+        result = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mount_point],
+                                capture_output=True, text=True, timeout=GUARD_SECONDS)
+    except OSError as err:
+        pytest.skip('cannot mount a tmpfs here: {}'.format(err))
+    if result.returncode != 0:
+        pytest.skip('cannot mount a tmpfs here: {}'.format(result.stderr.strip() or result.returncode))
+    yield mount_point
+    subprocess.run(['umount', mount_point], check=True, timeout=GUARD_SECONDS)

@@ -4,9 +4,11 @@ transfer, honour or ignore Range requests, and serve files that are not archives
 checks the final state on disk and the message.
 """
 import gzip
+import errno
 import hashlib
 import http.server
 import os
+import re
 import struct
 import threading
 import zipfile
@@ -16,10 +18,16 @@ import pytest
 from PIL import Image
 
 import helper
+from conftest import GUARD_SECONDS
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves server.files {path: bytes}; server.faults {path: 'cut' | 'cut-once' | 'no-range'}."""
+    """
+    Serves server.files {path: bytes}; server.faults {path: 'cut' | 'cut-once' | 'no-range' |
+    'pause-first'}. 'pause-first' sends half of the first answer, reports ('server', 'paused', path)
+    to server.notify, and sends the rest only when server.release is set. Every request is reported
+    to server.notify as ('server', 'request', path).
+    """
 
     def log_message(self, *args):
         pass
@@ -27,6 +35,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         server = self.server
         server.requests.append((self.path, self.headers.get('Range')))
+        server.notify(('server', 'request', self.path))
         body = server.files.get(self.path)
         if body is None:
             self.send_error(404)
@@ -42,6 +51,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(200)
         self.send_header('Content-Length', str(len(body) - start))
         self.end_headers()
+        if fault == 'pause-first' and self._first_of_its_path():
+            half = start + (len(body) - start) // 2
+            self.wfile.write(body[start:half])
+            self.wfile.flush()
+            server.notify(('server', 'paused', self.path))
+            server.release.wait(GUARD_SECONDS)
+            self.wfile.write(body[half:])
+            return
         if fault == 'cut' or (fault == 'cut-once' and not server.cut_done):
             server.cut_done = True
             self.wfile.write(body[start:start + (len(body) - start) // 2])
@@ -49,6 +66,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body[start:])
+
+    def _first_of_its_path(self):
+        with self.server.lock:
+            first = self.path not in self.server.answered
+            self.server.answered.add(self.path)
+        return first
 
 
 class _Server:
@@ -58,6 +81,10 @@ class _Server:
         self.httpd.faults = faults or {}
         self.httpd.requests = []
         self.httpd.cut_done = False
+        self.httpd.notify = lambda event: None
+        self.httpd.release = threading.Event()
+        self.httpd.lock = threading.Lock()
+        self.httpd.answered = set()
         self.url = 'http://127.0.0.1:{}'.format(self.httpd.server_address[1])
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -70,6 +97,7 @@ class _Server:
         return self
 
     def __exit__(self, *exc):
+        self.httpd.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -304,3 +332,66 @@ def test_disk_full_says_what_to_do_and_keeps_the_part(tmp_path, monkeypatch):
     assert str(err.value).startswith('Disk full while downloading mnist: free some space in ')
     assert 'the download resumes from the 0 bytes kept in' in str(err.value)
     assert os.listdir(data) == ['train-images-idx3-ubyte.gz.part']
+
+
+def test_two_processes_downloading_one_dataset_both_get_it(tmp_path, children):
+    """The second process starts while the first is half-way through the download."""
+    body, _ = _idx_bytes(count=50)
+    data = str(tmp_path / 'data')
+    with _Server({'/a.gz': body}, faults={'/a.gz': 'pause-first'}) as server:
+        call = 'helper.download_extract("mnist", {0!r}, sources={1!r}) or len(helper.list_image_files({2!r}))'.format(
+            data, _sources(server, ['/a.gz'], body, count=50), os.path.join(data, 'mnist'))
+        group = children([call, call])
+        server.httpd.notify = group.events.put
+        group.send(0)
+        group.wait_for(lambda event: event == ('server', 'paused', '/a.gz'), 'the first download half-way')
+        group.send(1)
+        held = group.wait_for(lambda event: group.held_back(event, 1) or event == ('server', 'request', '/a.gz'),
+                              'the second process downloading or waiting')
+        server.httpd.release.set()
+        finished = group.finish()
+    for code, results, err in finished:
+        assert code == 0 and results == [50], '\n'.join(err)
+    assert len(server.requests) == 1  # the second used the first one's download
+    assert held[:2] == (1, 'err'), 'the second process did not wait for the first: {}'.format(held)
+    assert os.listdir(data) == ['mnist']
+
+
+DISK_FULL_EXTRACTING = ('not enough disk space in {} for the mnist images (needs about {}): free some space there '
+                        'and run again; {} is kept, so it is not downloaded again')
+
+
+def test_full_disk_while_extracting_is_one_line_and_keeps_only_the_archive(small_disk):
+    """A real 64 KB tmpfs: the archive fits, its 60 images (a 4 KB page each) do not."""
+    body, _ = _idx_bytes(count=60)
+    archive = os.path.join(small_disk, 'train-images-idx3-ubyte.gz')
+    with open(archive, 'wb') as f:
+        f.write(body)
+    sources = {'mnist': {'urls': [], 'md5': hashlib.md5(body).hexdigest(), 'archive': 'train-images-idx3-ubyte.gz',
+                         'folder': 'mnist', 'count': 60}}
+    with pytest.raises(helper.DatasetError) as err:
+        helper.download_extract('mnist', small_disk, sources=sources)
+    assert str(err.value) == DISK_FULL_EXTRACTING.format(small_disk, '0.2 MB', archive)
+    assert os.listdir(small_disk) == ['train-images-idx3-ubyte.gz']
+
+
+def test_full_disk_injected_while_extracting_is_one_line_and_keeps_only_the_archive(tmp_path, monkeypatch):
+    body, _ = _idx_bytes(count=20)
+    data = str(tmp_path / 'data')
+    real_save = Image.Image.save
+    saved = []
+
+    def save_until_the_disk_is_full(self, fp, *args, **kwargs):
+        if len(saved) == 7:
+            raise OSError(errno.ENOSPC, 'No space left on device')
+        saved.append(fp)
+        return real_save(self, fp, *args, **kwargs)
+
+    with _Server({'/a.gz': body}) as server:
+        monkeypatch.setattr(Image.Image, 'save', save_until_the_disk_is_full)
+        with pytest.raises(helper.DatasetError) as err:
+            helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, count=20))
+    archive = os.path.join(data, 'train-images-idx3-ubyte.gz')
+    size = re.search(r'needs about (\d+\.\d MB)', str(err.value)).group(1)  # 20 files' blocks on this disk
+    assert str(err.value) == DISK_FULL_EXTRACTING.format(data, size, archive)
+    assert os.listdir(data) == ['train-images-idx3-ubyte.gz']
