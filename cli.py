@@ -24,6 +24,8 @@ import sliced_wasserstein
 tf = helper.import_tensorflow()
 
 MAX_SEED = 2 ** 32 - 1  # numpy's seeds are 32-bit
+GENERATE_BATCH = 256  # generate draws and writes this many faces at a time: memory does not grow with --n
+GRID_FACES = 100  # generate's grid.png shows the first this many faces
 
 
 def _number(text, convert, kind):
@@ -45,7 +47,7 @@ def _int_in(low, high=None):
         value = _number(text, int, 'a whole number')
         if value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(
-                'must be {} or more, got {}'.format(low, value) if high is None else
+                'must be at least {}, got {}'.format(low, value) if high is None else
                 'must be from {} to {}, got {}'.format(low, high, value))
         return value
     return check
@@ -161,7 +163,8 @@ def build_generate_parser():
                            formatter_class=_HelpFormatter)
     parser.add_argument('--checkpoint', required=True,
                         help="a run's --output-dir (its newest checkpoint is used), or a checkpoint path")
-    parser.add_argument('--n', type=_positive_int, default=10, help='how many images')
+    parser.add_argument('--n', type=_positive_int, default=10,
+                        help='how many faces (face_NNN.png); grid.png shows the first {}'.format(GRID_FACES))
     parser.add_argument('--seed', type=_seed, default=0, help='seed for z: the same seed draws the same faces')
     parser.add_argument('--output-dir', default=None, help='folder for the PNGs (default: CHECKPOINT/generated)')
     parser.add_argument('--channels', type=int, choices=[1, 3], default=None,
@@ -206,7 +209,7 @@ def main(argv=None, model=None):
         print('error: {}'.format(err), file=sys.stderr)
         return getattr(err, 'exit_code', 1)
     except KeyboardInterrupt:  # outside training's steps: no step was under way, so nothing to save
-        print('error: interrupted (no training step was under way: nothing to save)', file=sys.stderr)
+        print(helper.INTERRUPTED, file=sys.stderr)
         return 130
 
 
@@ -374,14 +377,21 @@ def generate(model, checkpoint, n, seed, output_dir, channels=None, z_dim=None):
     :return: (list of face paths, grid path)
     """
     path, found_z, found_channels = find_generator(model, checkpoint, channels, z_dim)
+    run_tools.check_writable(output_dir)
+    image_mode = 'L' if found_channels == 1 else 'RGB'
     with tf.Graph().as_default():
         set_seeds(seed)
         input_z = tf.placeholder(tf.float32, (None, found_z), name='input_z')
         images, saver = restorable_generator(model, input_z, found_channels)
         with tf.Session() as sess:
             saver.restore(sess, path)
-            drawn = sess.run(images, {input_z: np.random.uniform(-1, 1, size=(n, found_z))})
-    return run_tools.write_images(drawn, output_dir, 'L' if found_channels == 1 else 'RGB')
+            faces, shown = [], []
+            for first in range(0, n, GENERATE_BATCH):  # z row by row: the same faces whatever the batch
+                drawn = sess.run(images, {input_z: np.random.uniform(-1, 1, size=(min(GENERATE_BATCH, n - first),
+                                                                                   found_z))})
+                faces += run_tools.write_faces(drawn, output_dir, image_mode, first)
+                shown += list(drawn[:GRID_FACES - len(shown)])
+    return faces, run_tools.write_grid(np.array(shown), output_dir, image_mode)
 
 
 def evaluate(model, checkpoint, dataset, eval_images=256, seed=0):

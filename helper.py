@@ -103,6 +103,30 @@ def _native_info_lines_dropped():
                     sys.stderr.write(line)
 
 
+INTERRUPTED = 'error: interrupted (no training step was under way: nothing to save)'
+
+
+def _interrupt_in_one_line():
+    """
+    Ctrl-C while the script starts (TensorFlow takes seconds to load) or between steps ends it with
+    one line and exit code 130, not a traceback. It changes only what happens to a KeyboardInterrupt
+    nothing caught, so notebooks and test runners, which catch their own, are unaffected.
+    """
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback):
+        if not issubclass(kind, KeyboardInterrupt):
+            return previous(kind, value, traceback)
+        print(INTERRUPTED, file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)  # what a shell reports for Ctrl-C; nothing is left to clean up
+
+    hook.one_line_interrupt = True
+    if not getattr(previous, 'one_line_interrupt', False):  # once, however often TensorFlow is imported
+        sys.excepthook = hook
+
+
 def import_tensorflow():
     """
     Import TensorFlow so that tf.compat.v1.layers works under Keras 3.
@@ -112,6 +136,7 @@ def import_tensorflow():
     :return: The tensorflow.compat.v1 module, used as `tf` throughout the project
     """
     os.environ['TF_USE_LEGACY_KERAS'] = '1'
+    _interrupt_in_one_line()
     # TensorFlow's C++ log (CUDA probes, graph-optimizer notes) would bury the training log;
     # TF_CPP_MIN_LOG_LEVEL=0 brings it back.
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')

@@ -485,7 +485,7 @@ class RunLog(object):
         """
         grid = enlarged(helper.images_square_grid(images, self.image_mode))
         path = os.path.join(self.output_dir, name or 'samples_step_{:05d}.png'.format(step))
-        grid.save(path)
+        save_image(grid, path)
         if self.writer:
             png = io.BytesIO()
             grid.save(png, format='PNG')
@@ -551,24 +551,54 @@ class RunLog(object):
             self.writer = None
 
 
-def write_images(images, output_dir, image_mode):
+def save_image(image, path):
+    """Save a PIL image under a temporary name, then rename it: a reader never sees half a file."""
+    temporary = '{}.tmp{}{}'.format(path, os.getpid(), os.path.splitext(path)[1])
+    try:
+        image.save(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def _pixels(images):
+    """:return: Generator output in [-1, 1] as uint8 pixels"""
+    return np.clip(np.round((np.asarray(images) + 1) * 127.5), 0, 255).astype(np.uint8)
+
+
+def _pil(pixels, image_mode):
+    """:return: A PIL image of (h, w, C) uint8 pixels"""
+    return Image.fromarray(pixels[:, :, 0] if image_mode == 'L' else pixels)
+
+
+def write_faces(images, output_dir, image_mode, first=0):
     """
-    Write each image as face_NNN.png and all of them as grid.png, from generator output in [-1, 1]
-    :return: (list of face paths, grid path)
+    Write each image as face_NNN.png, numbered from first
+    :param images: Generator output in [-1, 1], shape (n, 28, 28, C)
+    :return: List of the paths
     """
-    os.makedirs(output_dir, exist_ok=True)
-    pixels = np.clip(np.round((images + 1) * 127.5), 0, 255).astype(np.uint8)
     paths = []
-    for i, image in enumerate(pixels):
+    for i, pixels in enumerate(_pixels(images), start=first):
         paths.append(os.path.join(output_dir, 'face_{:03d}.png'.format(i)))
-        Image.fromarray(image[:, :, 0] if image_mode == 'L' else image).save(paths[-1])
-    side = math.ceil(math.sqrt(len(images)))  # every image, in rows of side; blank tiles at the end
-    padded = np.concatenate([pixels, np.zeros((side * side - len(images),) + pixels.shape[1:], np.uint8)])
-    grid_path = os.path.join(output_dir, 'grid.png')
+        save_image(_pil(pixels, image_mode), paths[-1])
+    return paths
+
+
+def write_grid(images, output_dir, image_mode):
+    """
+    Write the images as grid.png: in rows of a square's side, blank tiles at the end, 4x enlarged
+    :param images: Generator output in [-1, 1], shape (n, 28, 28, C)
+    :return: Path of the grid
+    """
+    pixels = _pixels(images)
+    side = math.ceil(math.sqrt(len(pixels)))
+    padded = np.concatenate([pixels, np.zeros((side * side - len(pixels),) + pixels.shape[1:], np.uint8)])
     grid = padded.reshape(side, side, *pixels.shape[1:]).swapaxes(1, 2).reshape(
         side * pixels.shape[1], side * pixels.shape[2], pixels.shape[3])
-    enlarged(Image.fromarray(grid[:, :, 0] if image_mode == 'L' else grid)).save(grid_path)
-    return paths, grid_path
+    path = os.path.join(output_dir, 'grid.png')
+    save_image(enlarged(_pil(grid, image_mode)), path)
+    return path
 
 
 def enlarged(image, scale=GRID_SCALE):

@@ -1,5 +1,6 @@
 """The command line: --help, one-line errors with exit code 2, and a tiny end-to-end run."""
 import os
+import signal
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ from PIL import Image
 
 import cli
 import dlnd_face_generation as dlnd
+import helper
 import run_tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,6 +54,9 @@ def test_subcommand_help_explains_every_flag(command, flags, capsys):
     (['--beta1', '1'], '--beta1: must be in [0, 1), got 1'),
     (['--epochs', 'two'], "--epochs: expected a whole number, got 'two'"),
     (['--precision', 'float16'], "--precision: invalid choice: 'float16'"),
+    (['--seed', '-1'], '--seed: must be from 0 to 4294967295, got -1'),
+    (['--seed', str(2 ** 32)], '--seed: must be from 0 to 4294967295, got 4294967296'),
+    (['--update-order', 'random'], "--update-order: invalid choice: 'random'"),
 ])
 def test_bad_values_get_one_line_and_exit_code_2(argv, expected, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
@@ -95,11 +100,12 @@ def test_main_runs_end_to_end_on_tiny_synthetic_data(tmp_path, capsys, monkeypat
     code = cli.main(['--batch-size', '8', '--max-steps', '2', '--data-dir', str(tmp_path / 'data'),
                       '--output-dir', out])
     assert code == 0
-    assert sorted(os.listdir(out)) == ['checkpoints', 'real_images.png', 'samples.gif', 'samples_final.png']
+    assert sorted(os.listdir(out)) == ['checkpoints', 'loss_curve.png', 'losses.csv', 'real_images.png',
+                                       'samples.gif', 'samples_final.png']
     stdout = capsys.readouterr().out
     assert 'TensorFlow Version: ' in stdout
-    assert 'Done at step 2 (--max-steps 2 reached). In {}: samples_final.png, samples.gif, checkpoints/'.format(
-        out) in stdout
+    assert 'Done at step 2 (--max-steps 2 reached). In {}: samples_final.png, loss_curve.png, samples.gif, ' \
+           'checkpoints/'.format(out) in stdout
 
 
 @pytest.mark.parametrize('has_amx,precision', [(True, 'bfloat16'), (False, 'float32')])
@@ -157,3 +163,138 @@ def test_empty_or_missing_folder_is_one_line_error(tmp_path, capsys, make, expec
     code = cli.main(['--dataset', 'folder', '--data-dir', folder, '--output-dir', str(tmp_path / 'out')])
     err = capsys.readouterr().err
     assert code == 1 and err.count('\n') == 1 and expected in err
+
+
+def _tiny_synthetic_run(tmp_path, monkeypatch, *flags):
+    """Train on 16 synthetic faces at batch 8 (2 steps an epoch, no scores): :return: (exit code, stdout)"""
+    monkeypatch.setattr(dlnd, 'SYNTHETIC_FACES', 16)
+    out = tmp_path / 'out'
+    code = cli.main(['--batch-size', '8', '--data-dir', str(tmp_path / 'data'), '--output-dir', str(out),
+                     '--show-every', '1000'] + list(flags))
+    return code, out
+
+
+def test_max_steps_alone_trains_that_many_steps_over_as_many_epochs(tmp_path, capsys, monkeypatch):
+    code, out = _tiny_synthetic_run(tmp_path, monkeypatch, '--max-steps', '5')
+    assert code == 0
+    assert np.genfromtxt(str(out / 'losses.csv'), delimiter=',', names=True)['step'].tolist() == [1, 2, 3, 4, 5]
+    captured = capsys.readouterr()
+    assert 'Done at step 5 (--max-steps 5 reached)' in captured.out
+    assert 'Epoch 3/3' in captured.err and '5/5' in captured.err  # one bar for the whole run
+
+
+def test_epochs_and_max_steps_stop_at_whichever_comes_first(tmp_path, capsys, monkeypatch):
+    code, _ = _tiny_synthetic_run(tmp_path, monkeypatch, '--max-steps', '5', '--epochs', '2')
+    assert code == 0 and 'Done at step 4 (2 epochs done)' in capsys.readouterr().out
+    code, _ = _tiny_synthetic_run(tmp_path / 'b', monkeypatch, '--max-steps', '3', '--epochs', '2')
+    assert code == 0 and 'Done at step 3 (--max-steps 3 reached)' in capsys.readouterr().out
+
+
+def _trained_run(tmp_path, monkeypatch):
+    code, out = _tiny_synthetic_run(tmp_path, monkeypatch, '--max-steps', '1')
+    assert code == 0
+    return out
+
+
+def test_generate_draws_in_batches_the_same_faces(tmp_path, capsys, monkeypatch):
+    """Memory does not grow with --n: faces are drawn and written GENERATE_BATCH at a time."""
+    run = _trained_run(tmp_path, monkeypatch)
+    batch_sizes = []
+    real_run = dlnd.tf.Session.run
+
+    def spy_run(self, fetches, feed_dict=None, **kwargs):
+        batch_sizes.extend(len(value) for key, value in (feed_dict or {}).items() if getattr(key, 'name', '') == 'input_z:0')
+        return real_run(self, fetches, feed_dict=feed_dict, **kwargs)
+
+    assert cli.main(['generate', '--checkpoint', str(run), '--n', '10', '--output-dir', str(tmp_path / 'one')]) == 0
+    monkeypatch.setattr(dlnd.tf.Session, 'run', spy_run)
+    monkeypatch.setattr(cli, 'GENERATE_BATCH', 4)
+    monkeypatch.setattr(cli, 'GRID_FACES', 4)
+    assert cli.main(['generate', '--checkpoint', str(run), '--n', '10', '--output-dir', str(tmp_path / 'four')]) == 0
+    assert batch_sizes == [4, 4, 2]
+    for i in range(10):
+        name = 'face_{:03d}.png'.format(i)
+        assert (tmp_path / 'one' / name).read_bytes() == (tmp_path / 'four' / name).read_bytes()
+    with Image.open(str(tmp_path / 'four' / 'grid.png')) as grid:
+        assert grid.size == (4 * 2 * 28, 4 * 2 * 28)  # the first GRID_FACES, 4x enlarged
+    assert sorted(os.listdir(str(tmp_path / 'four'))) == sorted(os.listdir(str(tmp_path / 'one')))  # no temp files
+
+
+@pytest.mark.parametrize('what,expected', [
+    ('output-dir is a file', 'cannot write to --output-dir'),
+    ('checkpoint is a file', 'is not a checkpoint'),
+    ('another model', 'lacks 1 of the 1 variables this model needs (e.g. sample_z)'),
+    ('negative seed', None),
+])
+def test_generate_problems_are_one_line(what, expected, tmp_path, capsys, monkeypatch):
+    run = _trained_run(tmp_path, monkeypatch)
+    capsys.readouterr()
+    a_file = tmp_path / 'a_file.txt'
+    a_file.write_text('not a checkpoint')
+    argv = ['generate', '--checkpoint', str(run)]
+    if what == 'output-dir is a file':
+        argv += ['--output-dir', str(a_file)]
+    elif what == 'checkpoint is a file':
+        argv = ['generate', '--checkpoint', str(a_file)]
+    elif what == 'another model':
+        with dlnd.tf.Graph().as_default():
+            dlnd.tf.Variable([1.0], name='something_else')
+            with dlnd.tf.Session() as sess:
+                sess.run(dlnd.tf.global_variables_initializer())
+                prefix = dlnd.tf.train.Saver().save(sess, str(tmp_path / 'other' / 'model'), global_step=1)
+        argv = ['generate', '--checkpoint', prefix]
+    else:
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(argv + ['--seed', '-1'])
+        assert exit_info.value.code == 2 and capsys.readouterr().err.count('\n') == 1
+        return
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and expected in err and 'Traceback' not in err
+
+
+def _start(argv, cwd):
+    """Start the script in its own process; :return: the Popen, its stdout read line by line"""
+    env = dict(os.environ, PYTHONUNBUFFERED='1', MPLBACKEND='Agg')
+    return subprocess.Popen([sys.executable, os.path.join(ROOT, 'dlnd_face_generation.py')] + argv, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for(proc, text):
+    """Read the process's stdout until a line holds text (never a sleep): :return: the lines read"""
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError('the process ended before printing {!r}: {}'.format(text, ''.join(lines)))
+
+
+@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_start_up_is_one_line_and_exit_130(signum, tmp_path):
+    _folder_of_images(str(tmp_path / 'pics'), 8)
+    proc = _start(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--batch-size', '4',
+                   '--output-dir', str(tmp_path / 'out')], str(tmp_path))
+    _wait_for(proc, 'Tests Passed')  # the first cell's test: TensorFlow is loaded, training far off
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=300)
+    assert 'Traceback' not in err
+    if signum == signal.SIGINT or proc.returncode == 130:  # SIGTERM before the command line starts: ended at once
+        assert proc.returncode == 130 and err.strip().splitlines()[-1] == helper.INTERRUPTED
+    else:
+        assert proc.returncode == -signal.SIGTERM
+
+
+def test_sigterm_during_training_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
+    _folder_of_images(str(tmp_path / 'pics'), 8)
+    out = tmp_path / 'out'
+    proc = _start(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--batch-size', '4',
+                   '--max-steps', '100000', '--output-dir', str(out), '--eval-every', '0'], str(tmp_path))
+    _wait_for(proc, 'Discriminator Loss')  # step 10 is done
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130 and 'Traceback' not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith('error: interrupted at step ') and '--resume' in last
+    step = int(last.split('interrupted at step ')[1].split(':')[0])
+    assert step >= 10 and (out / 'checkpoints' / 'model-{}.index'.format(step)).exists()

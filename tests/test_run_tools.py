@@ -1,4 +1,5 @@
 """Checkpoints, resume, Ctrl-C, generate, the run's outputs, TensorBoard, seeds and failing well."""
+import contextlib
 import os
 import signal
 
