@@ -298,3 +298,16 @@ def test_sigterm_during_training_saves_a_checkpoint_and_says_how_to_resume(tmp_p
     assert last.startswith('error: interrupted at step ') and '--resume' in last
     step = int(last.split('interrupted at step ')[1].split(':')[0])
     assert step >= 10 and (out / 'checkpoints' / 'model-{}.index'.format(step)).exists()
+
+
+def test_the_script_opens_with_the_notebook_and_keeps_the_command_line_out_of_its_cells():
+    with open(os.path.join(ROOT, 'dlnd_face_generation.py')) as f:
+        lines = f.read().splitlines()
+    cells = [i for i, line in enumerate(lines) if line.startswith('# %%')]
+    assert cells[0] < 30 and lines[cells[0]] == '# %% [markdown]'
+    assert not any('argparse' in line or 'add_argument' in line for line in lines)
+    # the graded functions, each followed by its problem unit test, in the notebook's order
+    order = [line.split('(')[0] for line in lines if line.startswith(('def ', '    tests.test_'))]
+    graded = ['model_inputs', 'discriminator', 'generator', 'model_loss', 'model_opt']
+    assert [name for name in order if name.split()[-1] in graded or 'tests.' in name] == [
+        item for name in graded for item in ('def ' + name, '    tests.test_' + name)]
