@@ -226,21 +226,27 @@ def test_gzip_that_is_not_idx_is_removed_with_a_message(tmp_path):
     assert os.listdir(data) == []
 
 
+def _fail_saving_after(monkeypatch, count, error):
+    """Make Pillow's save raise error once count images have been saved"""
+    real_save = Image.Image.save
+    saved = []
+
+    def failing_save(self, fp, *args, **kwargs):
+        if len(saved) == count:
+            raise error
+        saved.append(fp)
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, 'save', failing_save)
+
+
 def test_crash_during_extraction_then_a_clean_rerun(tmp_path, monkeypatch):
     body, _ = _idx_bytes(count=20)
     data = str(tmp_path / 'data')
     real_save = Image.Image.save
-    saved = []
-
-    def crashing_save(self, fp, *args, **kwargs):
-        if len(saved) == 7:
-            raise KeyboardInterrupt  # Ctrl-C in the middle of writing the images
-        saved.append(fp)
-        return real_save(self, fp, *args, **kwargs)
-
     with _Server({'/a.gz': body}) as server:
         sources = _sources(server, ['/a.gz'], body, count=20)
-        monkeypatch.setattr(Image.Image, 'save', crashing_save)
+        _fail_saving_after(monkeypatch, 7, KeyboardInterrupt)  # Ctrl-C in the middle of writing the images
         with pytest.raises(KeyboardInterrupt):
             helper.download_extract('mnist', data, sources=sources)
         assert os.listdir(data) == ['train-images-idx3-ubyte.gz']  # no half dataset; archive kept
@@ -378,17 +384,8 @@ def test_full_disk_while_extracting_is_one_line_and_keeps_only_the_archive(small
 def test_full_disk_injected_while_extracting_is_one_line_and_keeps_only_the_archive(tmp_path, monkeypatch):
     body, _ = _idx_bytes(count=20)
     data = str(tmp_path / 'data')
-    real_save = Image.Image.save
-    saved = []
-
-    def save_until_the_disk_is_full(self, fp, *args, **kwargs):
-        if len(saved) == 7:
-            raise OSError(errno.ENOSPC, 'No space left on device')
-        saved.append(fp)
-        return real_save(self, fp, *args, **kwargs)
-
     with _Server({'/a.gz': body}) as server:
-        monkeypatch.setattr(Image.Image, 'save', save_until_the_disk_is_full)
+        _fail_saving_after(monkeypatch, 7, OSError(errno.ENOSPC, 'No space left on device'))
         with pytest.raises(helper.DatasetError) as err:
             helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, count=20))
     archive = os.path.join(data, 'train-images-idx3-ubyte.gz')
