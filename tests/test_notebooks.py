@@ -46,12 +46,17 @@ def test_an_unmatched_marker_is_an_error():
         make_notebooks.without_markers('def f():\n    return 1\n    # END SOLUTION\n')
 
 
-def _cell_defining(notebook, name):
-    """:return: The source of the code cell that defines function `name`"""
-    cells = [cell.source for cell in notebook.cells
+def _cell_index(notebook, name):
+    """:return: The index of the code cell that defines function `name`"""
+    cells = [i for i, cell in enumerate(notebook.cells)
              if cell.cell_type == 'code' and 'def {}('.format(name) in cell.source]
     assert len(cells) == 1, 'expected one cell that defines {}, found {}'.format(name, len(cells))
     return cells[0]
+
+
+def _cell_defining(notebook, name):
+    """:return: The source of the code cell that defines function `name`"""
+    return notebook.cells[_cell_index(notebook, name)].source
 
 
 def _run_cell(source):
@@ -102,29 +107,36 @@ def _outputs(notebook, output_type):
             for output in cell.outputs if output.output_type == output_type]
 
 
-def _kernel_env(tmp_path):
+def _kernel_env(tmp_path=None):
     """
-    :param tmp_path: The test's folder: the kernel's data and output go there
-    :return: Environment of the kernel: a short run (DLND_ARGS), the project's modules on the path, and
-        no MPLBACKEND (the tests' Agg), so that ipykernel picks the inline backend
+    :param tmp_path: The test's folder, for a run's data and output; None: no run, no project path
+    :return: Environment of the kernel: no MPLBACKEND (the tests' Agg), so that ipykernel picks the
+        inline backend; with tmp_path, a short run (DLND_ARGS) and the project's modules on the path
     """
     env = {key: value for key, value in os.environ.items() if key != 'MPLBACKEND'}
-    env['PYTHONPATH'] = os.pathsep.join([make_notebooks.ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
-    env['DLND_ARGS'] = ' '.join(shlex.quote(arg) for arg in [
-        '--max-steps', str(CI_STEPS), '--eval-every', '0',  # no scores: they take longer than the 20 steps
-        '--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'output')])
+    if tmp_path is not None:
+        env['PYTHONPATH'] = os.pathsep.join([make_notebooks.ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
+        env['DLND_ARGS'] = ' '.join(shlex.quote(arg) for arg in [
+            '--max-steps', str(CI_STEPS), '--eval-every', '0',  # no scores: they take longer than the 20 steps
+            '--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'output')])
     return env
 
 
-def _this_venvs_kernel(tmp_path, monkeypatch):
+def _execute(notebook, cwd, env, tmp_path, monkeypatch, allow_errors=False):
     """
-    A kernel spec that starts this Python (the venv's), found before any other Jupyter knows
-    :return: The kernel's name
+    Run a notebook in a kernel of this Python (the venv's), found before any other Jupyter knows
+    :param notebook: nbformat notebook; its outputs are filled in
+    :param cwd: Folder the kernel starts in
+    :param env: The kernel's environment
+    :param tmp_path: The test's folder, for the kernel spec
+    :param monkeypatch: pytest's, to point JUPYTER_PATH at the kernel spec
+    :param allow_errors: False: stop at the first error (nbclient.exceptions.CellExecutionError)
     """
     prefix = tmp_path / 'jupyter'
     ipykernel.kernelspec.install(kernel_name=KERNEL, prefix=str(prefix))
     monkeypatch.setenv('JUPYTER_PATH', str(prefix / 'share' / 'jupyter'))
-    return KERNEL
+    nbclient.NotebookClient(notebook, kernel_name=KERNEL, timeout=CELL_TIMEOUT, allow_errors=allow_errors,
+                            resources={'metadata': {'path': str(cwd)}}).execute(env=env)
 
 
 def test_solution_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
@@ -132,9 +144,7 @@ def test_solution_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     notebook.cells.append(nbformat.v4.new_code_cell('import sys, tensorflow\nprint(sys.executable)\n'
                                                     'print(tensorflow.__file__)'))  # which Python ran it
     (tmp_path / 'cwd').mkdir()  # the kernel works here: nothing is written into the repository
-    client = nbclient.NotebookClient(notebook, kernel_name=_this_venvs_kernel(tmp_path, monkeypatch),
-                                     timeout=CELL_TIMEOUT, resources={'metadata': {'path': str(tmp_path / 'cwd')}})
-    client.execute(env=_kernel_env(tmp_path))
+    _execute(notebook, tmp_path / 'cwd', _kernel_env(tmp_path), tmp_path, monkeypatch)
 
     assert not _outputs(notebook, 'error')
     stdout = ''.join(output.text for output in _outputs(notebook, 'stream') if output.name == 'stdout')
@@ -144,3 +154,14 @@ def test_solution_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     grids = [output.data['image/png'] for output in _outputs(notebook, 'display_data') if 'image/png' in output.data]
     assert grids and base64.b64decode(grids[-1]).startswith(b'\x89PNG'), 'no sample grid shown inline'
     assert os.listdir(str(tmp_path / 'cwd')) == []
+
+
+def test_exercise_notebook_finds_the_project_from_its_folder_and_stops_at_the_first_stub(tmp_path, monkeypatch):
+    notebook = nbformat.read(make_notebooks.EXERCISE, as_version=4)
+    first_stub = _cell_index(notebook, 'model_inputs')
+    notebook.cells = notebook.cells[:first_stub + 1]  # not the run cell: it would draw faces in exercise/
+    _execute(notebook, os.path.dirname(make_notebooks.EXERCISE), _kernel_env(), tmp_path, monkeypatch,
+             allow_errors=True)
+    assert [(error.ename, error.evalue) for error in _outputs(notebook, 'error')] == [
+        ('AssertionError', 'model_inputs returned None: implement it where it says TODO and return '
+                           '(input_real, input_z, learning_rate)')]
