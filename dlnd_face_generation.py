@@ -380,13 +380,19 @@ epochs = {'mnist': 2, 'celeba': 1, 'synthetic': 1, 'folder': 1}
 # ### Run
 # `python dlnd_face_generation.py` trains on the synthetic faces; `--dataset mnist`, then
 # `--dataset celeba`, are the notebook's two runs. The grids, the losses and checkpoints go to
-# `./output`. `generate` draws new faces from a trained run; `--help` lists every flag.
+# `./output`. `generate` draws new faces from a trained run; `--help` lists every flag. In a
+# notebook the flags come from the environment variable `DLND_ARGS` (for a short run,
+# `DLND_ARGS="--max-steps 20"`); without it, the defaults.
 
 # %%
 if __name__ == '__main__':
+    import shlex
+
     import cli  # the command line (its flags, generate and evaluate), kept out of these cells
 
-    # In a notebook kernel sys.argv holds the kernel's own arguments, not this script's
-    exit_code = cli.main([] if 'ipykernel' in sys.modules else None, model=sys.modules[__name__])
+    # In a notebook kernel sys.argv holds the kernel's own arguments, not this script's: there the
+    # flags come from DLND_ARGS, and with it unset, the defaults (the real run)
+    argv = shlex.split(os.environ.get('DLND_ARGS', '')) if 'ipykernel' in sys.modules else None
+    exit_code = cli.main(argv, model=sys.modules[__name__])
     if exit_code:
         sys.exit(exit_code)

@@ -9,13 +9,18 @@ The project's five problem unit tests, as the notebook called them:
     tests.test_model_opt(model_opt, tf)
 
 `tf` may be `tensorflow` or `tensorflow.compat.v1`; the tests work in TF1 graph mode through its
-`compat.v1` either way. Each builds its graph in a fresh tf.Graph and prints "Tests Passed".
+`compat.v1` either way. Each builds its graph in a fresh tf.Graph and prints "Tests Passed". A
+function that still returns the exercise's stub (None) fails with what to implement and return.
 """
 from unittest import mock
 
 import helper
 
 tf = helper.import_tensorflow()
+
+
+DISCRIMINATOR_RETURNS = ('output', 'logits')  # what each graded function returns, for the messages
+GENERATOR_RETURNS = ('the output tensor (tanh of the last layer)',)
 
 
 def test_safe(func):
@@ -56,6 +61,27 @@ def _v1(tf_module):
     """
     # tensorflow.compat.v1 has its own compat.v1, a different module object: use it as given
     return tf_module if hasattr(tf_module, 'variable_scope') else tf_module.compat.v1
+
+
+def _check_returns(result, function_name, names):
+    """
+    Fail with a message for a learner when a graded function returns None (the exercise's stub)
+    or the wrong number of values
+    :param result: What the function returned
+    :param function_name: Its name, for the message
+    :param names: Names of the values it should return, in order
+    :return: result, as a tuple of len(names) values, none of them None
+    """
+    expected = names[0] if len(names) == 1 else '({})'.format(', '.join(names))
+    values = (result,) if len(names) == 1 else result
+    if result is None or (isinstance(values, (tuple, list)) and any(value is None for value in values)):
+        raise AssertionError('{} returned None: implement it where it says TODO and return {}'
+                             .format(function_name, expected))
+    if not (isinstance(values, (tuple, list)) and len(values) == len(names)):
+        found = ('{} values'.format(len(values)) if isinstance(values, (tuple, list))
+                 else 'a {}'.format(type(result).__name__))
+        raise AssertionError('{} returned {}: return {}'.format(function_name, found, expected))
+    return tuple(values)
 
 
 def _assert_tensor_shape(tensor, shape, display_name):
@@ -99,7 +125,9 @@ def test_model_inputs(model_inputs):
     image_height = 28
     image_channels = 3
     z_dim = 100
-    input_real, input_z, learn_rate = model_inputs(image_width, image_height, image_channels, z_dim)
+    input_real, input_z, learn_rate = _check_returns(
+        model_inputs(image_width, image_height, image_channels, z_dim),
+        'model_inputs', ('input_real', 'input_z', 'learning_rate'))
 
     _check_input(input_real, [None, image_width, image_height, image_channels], 'Real Input')
     _check_input(input_z, [None, z_dim], 'Z Input')
@@ -112,7 +140,7 @@ def test_discriminator(discriminator, tf_module):
     with TmpMock(v1, 'variable_scope') as mock_variable_scope:
         image = tf.placeholder(tf.float32, [None, 28, 28, 3])
 
-        output, logits = discriminator(image)
+        output, logits = _check_returns(discriminator(image), 'discriminator', DISCRIMINATOR_RETURNS)
         _assert_tensor_shape(output, [None, 1], 'Discriminator Training(reuse=false) output')
         _assert_tensor_shape(logits, [None, 1], 'Discriminator Training(reuse=false) Logits')
         _check_scope(mock_variable_scope, 'discriminator', False, 'Discriminator Training(reuse=false)')
@@ -120,7 +148,8 @@ def test_discriminator(discriminator, tf_module):
         variables = _trainable_names()
 
         mock_variable_scope.reset_mock()
-        output_reuse, logits_reuse = discriminator(image, True)
+        output_reuse, logits_reuse = _check_returns(discriminator(image, True), 'discriminator(reuse=True)',
+                                                    DISCRIMINATOR_RETURNS)
         _assert_tensor_shape(output_reuse, [None, 1], 'Discriminator Inference(reuse=True) output')
         _assert_tensor_shape(logits_reuse, [None, 1], 'Discriminator Inference(reuse=True) Logits')
         _check_scope(mock_variable_scope, 'discriminator', True, 'Discriminator Inference(reuse=True)')
@@ -135,14 +164,15 @@ def test_generator(generator, tf_module):
         z = tf.placeholder(tf.float32, [None, 100])
         out_channel_dim = 5
 
-        output = generator(z, out_channel_dim)
+        output, = _check_returns(generator(z, out_channel_dim), 'generator', GENERATOR_RETURNS)
         _assert_tensor_shape(output, [None, 28, 28, out_channel_dim], 'Generator output (is_train=True)')
         _check_scope(mock_variable_scope, 'generator', False, 'Generator Training(reuse=false)')
         assert _trainable_names(), 'Generator Training(reuse=false) created no variables'
         variables = _trainable_names()
 
         mock_variable_scope.reset_mock()
-        output = generator(z, out_channel_dim, False)
+        output, = _check_returns(generator(z, out_channel_dim, False), 'generator(is_train=False)',
+                                 GENERATOR_RETURNS)
         _assert_tensor_shape(output, [None, 28, 28, out_channel_dim], 'Generator output (is_train=False)')
         _check_scope(mock_variable_scope, 'generator', True, 'Generator Inference(reuse=True)')
         assert _trainable_names() == variables, \
@@ -155,7 +185,8 @@ def test_model_loss(model_loss):
     input_real = tf.placeholder(tf.float32, [None, 28, 28, out_channel_dim])
     input_z = tf.placeholder(tf.float32, [None, 100])
 
-    d_loss, g_loss = model_loss(input_real, input_z, out_channel_dim)
+    d_loss, g_loss = _check_returns(model_loss(input_real, input_z, out_channel_dim), 'model_loss',
+                                    ('d_loss', 'g_loss'))
 
     _assert_tensor_shape(d_loss, [], 'Discriminator Loss')
     _assert_tensor_shape(g_loss, [], 'Generator Loss')
@@ -182,7 +213,8 @@ def test_model_opt(model_opt, tf_module):
 
         learning_rate = 0.001
         beta1 = 0.9
-        d_train_opt, g_train_opt = model_opt(d_loss, g_loss, learning_rate, beta1)
+        d_train_opt, g_train_opt = _check_returns(model_opt(d_loss, g_loss, learning_rate, beta1), 'model_opt',
+                                                  ('d_train_opt', 'g_train_opt'))
         assert mock_trainable_variables.called,\
             'tf.mock_trainable_variables not called'
         assert d_train_opt.type == 'NoOp' or d_train_opt.type == 'AssignAddVariableOp', \
