@@ -256,8 +256,11 @@ def test_generate_problems_are_one_line(what, expected, tmp_path, capsys, monkey
 def _start(argv, cwd):
     """Start the script in its own process; :return: the Popen, its stdout read line by line"""
     env = dict(os.environ, PYTHONUNBUFFERED='1', MPLBACKEND='Agg')
+    # A shell starts a background job with Ctrl-C ignored, and its children inherit that: give the
+    # script the default, as a terminal would
     return subprocess.Popen([sys.executable, os.path.join(ROOT, 'dlnd_face_generation.py')] + argv, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(proc, text):
