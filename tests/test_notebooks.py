@@ -15,13 +15,15 @@ import pytest
 import tensorflow
 
 import dlnd_face_generation as dlnd
+import helper
 import problem_unittests
 from tools import make_notebooks
 
 GRADED = ['model_inputs', 'discriminator', 'generator', 'model_loss', 'model_opt']
 KERNEL = 'dlnd-test'
 CELL_TIMEOUT = 600  # seconds; only a guard against a hang (the run cell takes under a minute)
-CI_STEPS = 20
+CI_STEPS = 4
+CI_FACES = 32  # a folder of 32 synthetic faces: 2 steps an epoch at batch 16, drawn in a moment
 
 
 def _sources(notebook):
@@ -111,14 +113,16 @@ def _kernel_env(tmp_path=None):
     """
     :param tmp_path: The test's folder, for a run's data and output; None: no run, no project path
     :return: Environment of the kernel: no MPLBACKEND (the tests' Agg), so that ipykernel picks the
-        inline backend; with tmp_path, a short run (DLND_ARGS) and the project's modules on the path
+        inline backend; with tmp_path, a short run (DLND_ARGS) on a small folder of synthetic faces
+        (the default 9,600 take longer to draw than the run) and the project's modules on the path
     """
     env = {key: value for key, value in os.environ.items() if key != 'MPLBACKEND'}
     if tmp_path is not None:
         env['PYTHONPATH'] = os.pathsep.join([make_notebooks.ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
+        faces = helper.make_synthetic_faces(str(tmp_path / 'data'), CI_FACES, seed=0)
         env['DLND_ARGS'] = ' '.join(shlex.quote(arg) for arg in [
-            '--max-steps', str(CI_STEPS), '--eval-every', '0',  # no scores: they take longer than the 20 steps
-            '--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'output')])
+            '--max-steps', str(CI_STEPS), '--eval-every', '0',  # no scores: they take longer than the steps
+            '--dataset', 'folder', '--data-dir', faces, '--output-dir', str(tmp_path / 'output')])
     return env
 
 
