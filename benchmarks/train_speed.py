@@ -12,9 +12,12 @@ How fast does the model train? In one run, alternating, training images per seco
 3. a peer in today's TF2 style: the same architecture as a Keras 3 model, trained with tf.function
    and GradientTape, making the same updates as the default (both networks' gradients from one
    forward pass, as the TensorFlow DCGAN tutorial does), in float32 (and mixed_bfloat16 with AMX);
+4. the same peer in PyTorch, eager, in float32 (and torch.autocast bfloat16 with AMX), where PyTorch
+   is installed (`pip install torch==2.13.0`; it is not in requirements.txt);
 
-and the model GFLOP/s each achieves against the float32 (and bfloat16) matmul peak measured in the
-same run. Each figure is the median of --repeats rounds; each round times every configuration once.
+and the model GFLOP/s each achieves against its precision's matmul limit (a 4096x4096 matmul's
+GFLOP/s measured in the same run, over the model's GFLOP per image). Each figure is the median of
+--repeats rounds; each round times every configuration once.
 
     python benchmarks/train_speed.py                 # ../shared CelebA sample, else synthetic faces
     python benchmarks/train_speed.py --repeats 7 --steps 20
@@ -232,6 +235,79 @@ class KerasPeer:
         float(d_loss), float(g_loss)  # pylint: disable=expression-not-assigned  (wait for the step)
 
 
+class TorchPeer:
+    """
+    The same GAN in PyTorch, eager: the layers of the notebook's generator and discriminator, one
+    generator pass per step and both networks' gradients from it, as the project's default does; in
+    bfloat16 through torch.autocast (matmuls and convolutions in bfloat16, weights float32).
+    """
+
+    def __init__(self, channels, precision='float32'):
+        import torch  # pylint: disable=import-outside-toplevel  (optional: the benchmark runs without it)
+        self.torch = torch
+        torch.manual_seed(0)
+        torch.set_num_threads(len(os.sched_getaffinity(0)))  # as the project's session_config
+        self.generator = self._generator(torch.nn, channels)
+        self.discriminator = self._discriminator(torch.nn, channels)
+        self.bce = torch.nn.BCEWithLogitsLoss()
+        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), 0.0002, betas=(0.5, 0.999))
+        self.g_optimizer = torch.optim.Adam(self.generator.parameters(), 0.0002, betas=(0.5, 0.999))
+        self.precision = precision
+
+    @staticmethod
+    def _generator(nn, channels):
+        def block(features):  # batch norm, leaky ReLU, dropout
+            return [nn.BatchNorm2d(features, eps=1e-3, momentum=0.01), nn.LeakyReLU(0.2), nn.Dropout(1 - KEEP_PROB)]
+
+        return nn.Sequential(
+            nn.Linear(Z_DIM, 4 * 4 * 1024, bias=False), nn.Unflatten(1, (1024, 4, 4)), *block(1024),  # 4x4x1024
+            nn.ConvTranspose2d(1024, 512, 4, bias=False), *block(512),  # 7x7x512
+            nn.ConvTranspose2d(512, 256, 5, stride=2, padding=2, output_padding=1, bias=False), *block(256),
+            # 14x14x256
+            nn.ConvTranspose2d(256, channels, 5, stride=2, padding=2, output_padding=1), nn.Tanh())  # 28x28xC
+
+    @staticmethod
+    def _discriminator(nn, channels):
+        return nn.Sequential(
+            nn.Conv2d(channels, 64, 5, stride=2, padding=2), nn.LeakyReLU(0.2),  # 14x14x64
+            nn.Conv2d(64, 128, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(128, eps=1e-3, momentum=0.01),
+            nn.LeakyReLU(0.2),  # 7x7x128
+            nn.Conv2d(128, 256, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(256, eps=1e-3, momentum=0.01),
+            nn.LeakyReLU(0.2),  # 4x4x256
+            nn.Flatten(), nn.Linear(4 * 4 * 256, 1))  # 1 logit
+
+    def step(self, batch_images, step_i):
+        """One training step on a [-0.5, 0.5] batch (NHWC, made NCHW); reads the losses as the project does"""
+        del step_i
+        torch = self.torch
+        images = torch.from_numpy(np.ascontiguousarray((batch_images * 2).transpose(0, 3, 1, 2), dtype=np.float32))
+        z = torch.from_numpy(np.random.uniform(-1, 1, size=(len(batch_images), Z_DIM)).astype(np.float32))
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=self.precision == 'bfloat16'):
+            fake = self.generator(z)
+            real_logits = self.discriminator(images)
+            fake_logits = self.discriminator(fake)
+            d_loss = (self.bce(real_logits.float(), torch.full_like(real_logits.float(), 1 - SMOOTH_FACTOR))
+                      + self.bce(fake_logits.float(), torch.zeros_like(fake_logits.float())))
+            g_loss = self.bce(fake_logits.float(), torch.ones_like(fake_logits.float()))
+        d_params, g_params = list(self.discriminator.parameters()), list(self.generator.parameters())
+        d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
+        g_grads = torch.autograd.grad(g_loss, g_params)
+        for params, grads, optimizer in ((d_params, d_grads, self.d_optimizer), (g_params, g_grads, self.g_optimizer)):
+            for param, grad in zip(params, grads):
+                param.grad = grad
+            optimizer.step()
+        d_loss.detach().item(), g_loss.detach().item()  # wait for the step, as the others do
+
+
+def torch_missing():
+    """:return: None where PyTorch can be imported, else why not (the PyTorch rows are then left out)"""
+    try:
+        import torch  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    except ImportError as err:
+        return str(err)
+    return None
+
+
 def images_per_second(trainer, batches, steps):
     """
     :return: (training images per second over `steps` steps, fraction of the time spent waiting for batches)
@@ -264,9 +340,10 @@ def endless_batches(dataset, batch_size):
 ARTICLE = 'article step as written'
 PROJECT = 'project (train() as it runs)'
 PEER = 'Keras 3 peer'
+TORCH = 'PyTorch peer'
 
 
-def build_trainers(shape, bfloat16):
+def build_trainers(shape, bfloat16, torch):
     """:return: {(name, precision): trainer}, in the table's order"""
     trainers = {
         (ARTICLE, 'float32'): ArticleStep(shape),
@@ -274,9 +351,13 @@ def build_trainers(shape, bfloat16):
         ('project, --update-order alternating', 'float32'): ProjectLoop(shape, 'float32', 'alternating'),
         (PEER, 'float32'): KerasPeer(shape[3]),
     }
+    if torch:
+        trainers[TORCH, 'float32'] = TorchPeer(shape[3])
     if bfloat16:
         trainers[PROJECT, 'bfloat16'] = ProjectLoop(shape, 'bfloat16', 'simultaneous')
         trainers[PEER, 'bfloat16'] = KerasPeer(shape[3], 'mixed_bfloat16')
+        if torch:
+            trainers[TORCH, 'bfloat16'] = TorchPeer(shape[3], 'bfloat16')
     return trainers
 
 
@@ -286,7 +367,10 @@ def main():
     dataset = load_dataset(args.folder, args.batch_size)
     batches = endless_batches(dataset, args.batch_size)
     bfloat16 = args.bfloat16 or run_tools.cpu_has_amx_bfloat16()
-    trainers = build_trainers(dataset.shape, bfloat16)
+    missing = torch_missing()
+    if missing:
+        print('note: no PyTorch peer ({}); `pip install torch==2.13.0` adds it'.format(missing), flush=True)
+    trainers = build_trainers(dataset.shape, bfloat16, torch=not missing)
     for trainer in trainers.values():  # warm-up: graph optimisation, kernel selection, tracing
         images_per_second(trainer, batches, 3)
     rates = {key: [] for key in trainers}
@@ -305,25 +389,27 @@ def main():
 
 
 def print_table(args, dataset, rates, waits, peaks):
-    """Print the medians as a Markdown table, with the ratios and the shares of the matmul peaks."""
+    """Print the medians as a Markdown table: the ratios, and each row's share of its precision's matmul limit."""
     gflop = step_gflop(dataset.shape[3])
     rate = {key: statistics.median(values) for key, values in rates.items()}
-    peak = {dtype: statistics.median(values) for dtype, values in peaks.items()}
+    limit = {dtype: statistics.median(values) / gflop for dtype, values in peaks.items()}  # images/s
     print('\n{} images {}x{}x{} from the cache, batch {}, {} steps x {} rounds (medians).'.format(
         dataset.shape[0], *dataset.shape[1:], args.batch_size, args.steps, args.repeats))
-    print('Model: {:.2f} GFLOP per image per step (one generator pass). Matmul peak: float32 {:.0f} GFLOP/s '
-          '(limit {:.0f} images/s){}.\n'.format(
-              gflop, peak['float32'], peak['float32'] / gflop,
-              ', bfloat16 {:.0f} GFLOP/s'.format(peak['bfloat16']) if 'bfloat16' in peak else ''))
-    print('| configuration | precision | images/s | x article | x Keras 3 peer, same precision | model GFLOP/s '
-          '| % of float32 matmul peak | % of same-precision peak | waiting for data |')
+    print('Model: {:.2f} GFLOP per image per step (one generator pass). Matmul limit: {}.\n'.format(
+        gflop, ', '.join('{} {:.0f} GFLOP/s = {:.0f} images/s'.format(dtype, value * gflop, value)
+                         for dtype, value in limit.items())))
+
+    def ratio(value, name, precision):
+        return '{:.2f}'.format(value / rate[name, precision]) if (name, precision) in rate else '-'
+
+    print('| configuration | precision | images/s | x article | x Keras 3 peer | x PyTorch peer '
+          '| model GFLOP/s | % of its precision\'s matmul limit | waiting for data |')
     print('|---|---|---|---|---|---|---|---|---|')
     for (name, precision), value in rate.items():
-        print('| {} | {} | {:.1f} | {:.2f} | {:.2f} | {:.0f} | {:.0f}% | {:.0f}% | {:.1%} |'.format(
-            name, precision, value, value / rate[ARTICLE, 'float32'], value / rate[PEER, precision],
-            value * gflop, 100 * value * gflop / peak['float32'], 100 * value * gflop / peak[precision],
+        print('| {} | {} | {:.1f} | {:.2f} | {} | {} | {:.0f} | {:.0f}% | {:.1%} |'.format(
+            name, precision, value, value / rate[ARTICLE, 'float32'], ratio(value, PEER, precision),
+            ratio(value, TORCH, precision), value * gflop, 100 * value / limit[precision],
             statistics.median(waits[name, precision])))
-
 
 if __name__ == '__main__':
     main()

@@ -15,6 +15,7 @@ import pytest
 import tensorflow
 
 import dlnd_face_generation as dlnd
+import fast_layers
 import helper
 import problem_unittests
 from tools import make_notebooks
@@ -67,7 +68,7 @@ def _run_cell(source):
     :param source: The cell's source
     :return: The cell's namespace
     """
-    namespace = {'__name__': '__main__', 'tf': dlnd.tf, 'tests': problem_unittests,
+    namespace = {'__name__': '__main__', 'tf': dlnd.tf, 'tests': problem_unittests, 'fast_layers': fast_layers,
                  'generator': dlnd.generator, 'discriminator': dlnd.discriminator}  # model_loss calls them
     exec(compile(source, '<cell>', 'exec'), namespace)
     return namespace
