@@ -19,7 +19,7 @@ from matplotlib import pyplot
 from tqdm import tqdm
 
 import helper
-import fast_layers  # tf.layers.conv2d_transpose for the generator's first layer, computed faster
+import fast_layers  # tf.layers.conv2d_transpose for two of the generator's layers, computed faster
 import problem_unittests as tests
 import run_tools  # around the training loop: checkpoints, scores, Ctrl-C, the progress bar
 
@@ -192,14 +192,14 @@ def generator(z, out_channel_dim, is_train=True, alpha=0.2, keep_prob=0.5):
         x = tf.nn.leaky_relu(x, alpha=alpha)
         x = tf.layers.dropout(x, rate=1 - keep_prob, training=is_train)
         # 4x4x1024
-        # The article's tf.layers.conv2d_transpose, the same layer and variables, computed as matrix
-        # products: 3x faster for this 4x4 input on a CPU (fast_layers.py says how)
+        # fast_layers.conv2d_transpose is the article's tf.layers.conv2d_transpose (the same layer and
+        # variables) computed as matrix products: faster on a CPU for these two (fast_layers.py says how)
         x = fast_layers.conv2d_transpose(x, 512, 4, strides=1, padding='valid', use_bias=False)
         x = tf.layers.batch_normalization(x, training=is_train)
         x = tf.nn.leaky_relu(x, alpha=alpha)
         x = tf.layers.dropout(x, rate=1 - keep_prob, training=is_train)
         # 7x7x512
-        x = tf.layers.conv2d_transpose(x, 256, 5, strides=2, padding='same', use_bias=False)
+        x = fast_layers.conv2d_transpose(x, 256, 5, strides=2, padding='same', use_bias=False)
         x = tf.layers.batch_normalization(x, training=is_train)
         x = tf.nn.leaky_relu(x, alpha=alpha)
         x = tf.layers.dropout(x, rate=1 - keep_prob, training=is_train)
