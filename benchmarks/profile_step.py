@@ -10,6 +10,7 @@ the kernels' times add up to the step.
 """
 import argparse
 import collections
+import contextlib
 import os
 import re
 import statistics
@@ -20,7 +21,6 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import train_speed  # noqa: E402  (benchmarks/ is the script's own folder; it sets up the path and TensorFlow)
 from common import add_folder_argument  # noqa: E402
-import fast_layers  # noqa: E402
 import run_tools  # noqa: E402
 
 tf = train_speed.tf
@@ -142,14 +142,12 @@ def print_table(precision, times, totals, batch):
 def main():
     """Profile the step in each precision and print the tables."""
     args = parse_args()
-    if args.straightforward:
-        fast_layers.conv2d_transpose = lambda inputs, filters, kernel_size, **kwargs: tf.layers.conv2d_transpose(
-            inputs, filters, kernel_size, **kwargs)
     dataset = train_speed.load_dataset(args.folder, args.batch_size)
     batches = train_speed.endless_batches(dataset, args.batch_size)
     precisions = ['float32'] + (['bfloat16'] if args.bfloat16 or run_tools.cpu_has_amx_bfloat16() else [])
     for precision in precisions:
-        times, totals = profile(dataset.shape, precision, batches, args.steps)
+        with train_speed.articles_layers() if args.straightforward else contextlib.nullcontext():
+            times, totals = profile(dataset.shape, precision, batches, args.steps)
         print_table(precision, times, totals, args.batch_size)
 
 

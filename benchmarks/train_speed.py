@@ -2,9 +2,10 @@
 How fast does the model train? In one run, alternating, training images per second at batch 64 on
 28x28x3 images from the cached data path, for:
 
-1. the article's step as written (the Udacity template's loop): model_loss and model_opt run as
-   two session.run calls (two generator forward passes), the losses evaluated again with two more
-   runs every 10 steps, TensorFlow's default session;
+1. the article's step as written: its layers (tf.layers.conv2d_transpose where the generator now
+   calls fast_layers') and the Udacity template's loop: model_loss and model_opt run as two
+   session.run calls (two generator forward passes), the losses evaluated again with two more runs
+   every 10 steps, TensorFlow's default session;
 2. the project's train() step, built from the same model_loss and model_opt: both optimizers and
    both losses in one session.run (the default, --update-order simultaneous), and the template's
    two runs without the extra loss evaluations (--update-order alternating), with the project's
@@ -22,6 +23,7 @@ GFLOP/s measured in the same run, over the model's GFLOP per image). Each figure
     python benchmarks/train_speed.py                 # ../shared CelebA sample, else synthetic faces
     python benchmarks/train_speed.py --repeats 7 --steps 20
 """
+import contextlib
 import inspect
 import itertools
 import os
@@ -40,6 +42,7 @@ tf = helper.import_tensorflow()
 import tensorflow as tf2  # noqa: E402  (TensorFlow 2's own API, for the Keras 3 peer)
 import cli  # noqa: E402  (after TensorFlow's legacy-Keras set-up)
 import dlnd_face_generation as dlnd  # noqa: E402
+import fast_layers  # noqa: E402
 import run_tools  # noqa: E402
 
 Z_DIM = 100
@@ -153,13 +156,29 @@ class ProjectLoop:
             self.sess.run([self.d_opt, self.g_opt, self.d_loss, self.g_loss], feed)
 
 
+@contextlib.contextmanager
+def articles_layers():
+    """Within: the notebook's generator builds tf.layers.conv2d_transpose, as the article wrote it, where it calls fast_layers'"""
+    fast = fast_layers.conv2d_transpose
+
+    def straightforward(inputs, filters, kernel_size, **keywords):
+        return tf.layers.conv2d_transpose(inputs, filters, kernel_size, **keywords)
+
+    fast_layers.conv2d_transpose = straightforward
+    try:
+        yield
+    finally:
+        fast_layers.conv2d_transpose = fast
+
+
 class ArticleStep:
-    """The article's train loop body: two runs per step, and two more every tenth step."""
+    """The article's layers and the template's train loop body: two runs per step, and two more every tenth step."""
 
     def __init__(self, shape):
         def build():
             input_real, input_z, lr = dlnd.model_inputs(shape[1], shape[2], shape[3], Z_DIM)
-            d_loss, g_loss = dlnd.model_loss(input_real, input_z, shape[3])
+            with articles_layers():
+                d_loss, g_loss = dlnd.model_loss(input_real, input_z, shape[3])
             return (input_real, input_z, lr, d_loss, g_loss) + dlnd.model_opt(d_loss, g_loss, lr, 0.5)
 
         built, self.sess = start_session(build)  # the article's tf.Session(): TensorFlow's defaults

@@ -8,6 +8,7 @@ better) from its swd.csv:
 
     python benchmarks/update_order.py                          # both, seeds 0 1 2
     python benchmarks/update_order.py --seeds 0 --runs celeba
+    python benchmarks/update_order.py --orders simultaneous    # the default order only
 
 Each run also saves a checkpoint every 100 steps (the last 10 kept), which
 benchmarks/generate_quality.py scores; --keep DIR keeps the runs there.
@@ -34,6 +35,7 @@ def parse_args():
     add_folder_argument(parser, synthetic_fallback=False)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--runs', nargs='+', choices=['default', 'celeba'], default=['default', 'celeba'])
+    parser.add_argument('--orders', nargs='+', choices=ORDERS, default=list(ORDERS))
     parser.add_argument('--keep', default=None, help='folder to keep the runs in (default: a temporary one)')
     return parser.parse_args()
 
@@ -64,7 +66,7 @@ def main():
     results = {}
     for run in args.runs:
         for seed in args.seeds:
-            for order in ORDERS:
+            for order in args.orders:
                 output_dir = os.path.join(work, '{}-{}-seed{}'.format(run, order, seed))
                 swd, seconds = train(runs[run] + ['--seed', str(seed), '--update-order', order], output_dir)
                 results[run, order, seed] = swd
@@ -73,7 +75,7 @@ def main():
     print('\n| run | order | ' + ' | '.join('seed {}'.format(seed) for seed in args.seeds) + ' | median |')
     print('|---|---|' + '---|' * (len(args.seeds) + 1))
     for run in args.runs:
-        for order in ORDERS:
+        for order in args.orders:
             values = [results[run, order, seed] for seed in args.seeds]
             print('| {} | {} | {} | {:.3f} |'.format(run, order, ' | '.join('{:.3f}'.format(v) for v in values),
                                                      statistics.median(values)))
