@@ -214,7 +214,11 @@ def test_generate_draws_in_batches_the_same_faces(tmp_path, capsys, monkeypatch)
     assert batch_sizes == [4, 4, 2]
     for i in range(10):
         name = 'face_{:03d}.png'.format(i)
-        assert (tmp_path / 'one' / name).read_bytes() == (tmp_path / 'four' / name).read_bytes()
+        with Image.open(str(tmp_path / 'one' / name)) as one, Image.open(str(tmp_path / 'four' / name)) as four:
+            difference = np.abs(np.asarray(one, dtype=int) - np.asarray(four, dtype=int))
+        # The same face: fast_layers' matrix products may round differently for another batch size,
+        # which can move a pixel across a level of the PNG
+        assert difference.max() <= 1 and (difference == 0).mean() > 0.99
     with Image.open(str(tmp_path / 'four' / 'grid.png')) as grid:
         assert grid.size == (4 * 2 * 28, 4 * 2 * 28)  # the first GRID_FACES, 4x enlarged
     assert sorted(os.listdir(str(tmp_path / 'four'))) == sorted(os.listdir(str(tmp_path / 'one')))  # no temp files
