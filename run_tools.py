@@ -621,6 +621,11 @@ def cpu_has_amx_bfloat16():
         return False
 
 
+def usable_cores():
+    """:return: The number of cores this process may use (a container may get fewer than the machine has)"""
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+
+
 def session_config(precision='float32'):
     """
     Session settings for this machine
@@ -628,10 +633,9 @@ def session_config(precision='float32'):
                       bfloat16 while the variables, and Adam, stay float32
     :return: tf.ConfigProto
     """
-    # The cores this process may use (a container may get fewer than the machine has), all on each op,
-    # one op at a time: a step is a chain of large convolutions. On 2 cores no setting measured faster.
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-    config = tf.ConfigProto(intra_op_parallelism_threads=cores, inter_op_parallelism_threads=1)
+    # The cores this process may use, all on each op, one op at a time: a step is a chain of large
+    # convolutions. On 2 cores no setting measured faster.
+    config = tf.ConfigProto(intra_op_parallelism_threads=usable_cores(), inter_op_parallelism_threads=1)
     if precision == 'bfloat16':
         rewrites = config.graph_options.rewrite_options
         rewrites.auto_mixed_precision_onednn_bfloat16 = rewrites.ON

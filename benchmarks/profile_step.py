@@ -78,18 +78,9 @@ def classify(graph, node_name):
 
 
 def layer_gflop(batch, channels=3):
-    """:return: {layer: GFLOP of one forward pass of the batch} for the convolutions and matmuls"""
-    z_dim = train_speed.Z_DIM
-    macs = {
-        'generator/dense': z_dim * 4 * 4 * 1024,
-        'generator/conv2d_transpose': 4 * 4 * 1024 * 512 * 4 * 4,
-        'generator/conv2d_transpose_1': 7 * 7 * 512 * 256 * 5 * 5,
-        'generator/conv2d_transpose_2': 14 * 14 * 256 * channels * 5 * 5,
-        'discriminator/conv2d': 2 * 14 * 14 * 64 * channels * 5 * 5,  # on the real and on the generated images
-        'discriminator/conv2d_1': 2 * 7 * 7 * 128 * 64 * 5 * 5,
-        'discriminator/conv2d_2': 2 * 4 * 4 * 256 * 128 * 5 * 5,
-    }
-    return {layer: 2 * value * batch / 1e9 for layer, value in macs.items()}
+    """:return: {layer: GFLOP of one forward pass of the batch} (the discriminator's: on the real and the generated images)"""
+    return {layer: 2 * value * batch * (2 if layer.startswith('discriminator/') else 1) / 1e9
+            for layer, value in train_speed.layer_macs(channels).items()}
 
 
 def profile(shape, precision, batches, steps):

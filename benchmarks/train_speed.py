@@ -63,19 +63,34 @@ def parse_args():
 
 # Multiply-accumulates per image of one forward pass, layer by layer (the elementwise ops, batch
 # norm and Adam are left out: they are a few percent)
+def layer_macs(channels=3):
+    """
+    :return: {layer, named as in the graph: multiply-accumulates per image of one forward pass}, the
+             generator's layers first
+    """
+    return {
+        'generator/dense': Z_DIM * 4 * 4 * 1024,
+        # transposed conv: input positions x in x out x kernel
+        'generator/conv2d_transpose': 4 * 4 * 1024 * 512 * 4 * 4,
+        'generator/conv2d_transpose_1': 7 * 7 * 512 * 256 * 5 * 5,
+        'generator/conv2d_transpose_2': 14 * 14 * 256 * channels * 5 * 5,
+        # conv: output positions x out x in x kernel
+        'discriminator/conv2d': 14 * 14 * 64 * channels * 5 * 5,
+        'discriminator/conv2d_1': 7 * 7 * 128 * 64 * 5 * 5,
+        'discriminator/conv2d_2': 4 * 4 * 256 * 128 * 5 * 5,
+        'discriminator/dense': 4 * 4 * 256,
+    }
+
+
 def forward_macs(channels=3):
     """
     :return: (generator MACs, discriminator MACs, the discriminator's first layer's MACs, the
              generator's dense layer's MACs), per image
     """
-    g_dense = Z_DIM * 4 * 4 * 1024
-    generator = (g_dense
-                 + 4 * 4 * 1024 * 512 * 4 * 4        # transposed conv: input positions x in x out x kernel
-                 + 7 * 7 * 512 * 256 * 5 * 5
-                 + 14 * 14 * 256 * channels * 5 * 5)
-    d_first = 14 * 14 * 64 * channels * 5 * 5       # conv: output positions x out x in x kernel
-    discriminator = d_first + 7 * 7 * 128 * 64 * 5 * 5 + 4 * 4 * 256 * 128 * 5 * 5 + 4 * 4 * 256
-    return generator, discriminator, d_first, g_dense
+    macs = layer_macs(channels)
+    generator = sum(value for layer, value in macs.items() if layer.startswith('generator/'))
+    discriminator = sum(value for layer, value in macs.items() if layer.startswith('discriminator/'))
+    return generator, discriminator, macs['discriminator/conv2d'], macs['generator/dense']
 
 
 def step_gflop(channels=3):
@@ -265,7 +280,7 @@ class TorchPeer:
         import torch  # pylint: disable=import-outside-toplevel  (optional: the benchmark runs without it)
         self.torch = torch
         torch.manual_seed(0)
-        torch.set_num_threads(len(os.sched_getaffinity(0)))  # as the project's session_config
+        torch.set_num_threads(run_tools.usable_cores())  # as the project's session_config
         self.generator = self._generator(torch.nn, channels)
         self.discriminator = self._discriminator(torch.nn, channels)
         self.bce = torch.nn.BCEWithLogitsLoss()
@@ -305,9 +320,10 @@ class TorchPeer:
             fake = self.generator(z)
             real_logits = self.discriminator(images)
             fake_logits = self.discriminator(fake)
-            d_loss = (self.bce(real_logits.float(), torch.full_like(real_logits.float(), 1 - SMOOTH_FACTOR))
-                      + self.bce(fake_logits.float(), torch.zeros_like(fake_logits.float())))
-            g_loss = self.bce(fake_logits.float(), torch.ones_like(fake_logits.float()))
+        real_logits, fake_logits = real_logits.float(), fake_logits.float()  # the losses in float32
+        d_loss = (self.bce(real_logits, torch.full_like(real_logits, 1 - SMOOTH_FACTOR))
+                  + self.bce(fake_logits, torch.zeros_like(fake_logits)))
+        g_loss = self.bce(fake_logits, torch.ones_like(fake_logits))
         d_params, g_params = list(self.discriminator.parameters()), list(self.generator.parameters())
         d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
         g_grads = torch.autograd.grad(g_loss, g_params)
