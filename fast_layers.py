@@ -4,13 +4,18 @@ The generator's two middle layers, computed faster: tf.layers.conv2d_transpose f
 
 A transposed convolution adds, for every input position (i, j) and kernel tap (ki, kj),
 input[i, j] . kernel[ki, kj] into the output at (stride*i + ki, stride*j + kj), less the padding.
-So it is one matrix product of the inputs with every tap at once, then an overlap-add, which is a
-product with a constant 0/1 matrix. TensorFlow's own kernels for these shapes (oneDNN's, on a CPU)
-ran the forward pass and both gradients at a quarter to a half of the CPU's matmul speed; as matrix
-products the first layer ran 3.0x and the second 1.4x faster (docs/speed.md has the profile). The
-variables (names, shapes, initializers) are the ones tf.layers.conv2d_transpose makes, so
-checkpoints and the tests see the same layer; the outputs agree to float rounding.
+So it is matrix products of the inputs with the kernel's taps, then an overlap-add, which is a
+product with a constant 0/1 matrix. With stride 2 a tap reaches only one output position in four
+(its phase: even or odd row, even or odd column), so each phase gets its own two products, with
+only its taps; the overlap-add then does a quarter of the work. TensorFlow's own kernels for these
+shapes (oneDNN's, on a CPU) ran the forward pass and both gradients at a quarter to a half of the
+CPU's matmul speed; as matrix products the first layer ran about 3x and the second about 1.5x
+faster (docs/speed.md has the figures). The variables (names, shapes, initializers) are the ones
+tf.layers.conv2d_transpose makes, so checkpoints and the tests see the same layer; the outputs
+agree to float rounding.
 """
+import itertools
+
 import numpy as np
 
 import helper
@@ -42,39 +47,86 @@ class Conv2DTranspose(tf.layers.Conv2DTranspose):  # the same class name: the sa
     def call(self, inputs):
         _, height, width, channels = inputs.shape.as_list()
         size, stride = self.kernel_size[0], self.strides[0]
-        taps = size * size
-        # Every input position times every tap: (batch*height*width, channels) x (channels, taps*filters);
-        # the kernel is (size, size, filters, channels)
-        products = tf.matmul(tf.reshape(inputs, (-1, channels)),
-                             tf.reshape(tf.transpose(self.kernel, (3, 0, 1, 2)), (channels, taps * self.filters)))
-        products = tf.reshape(products, (-1, height * width * taps, self.filters))
-        # Overlap-add: each output position sums the products that land on it
-        (out_height, out_width), matrix = overlap_add_matrix((height, width), size, stride, self.padding)
-        outputs = tf.reshape(tf.matmul(matrix[None], products), (-1, out_height, out_width, self.filters))
+        rows, columns = (phases(n, size, stride, self.padding) for n in (height, width))
+        inputs = tf.reshape(inputs, (-1, channels))
+        # The kernel is (size, size, filters, channels); as (taps, channels, filters)
+        taps = tf.reshape(tf.transpose(self.kernel, (0, 1, 3, 2)), (size * size, channels, self.filters))
+        outputs = interleave([[self._phase(inputs, taps, (height, width), row, column) for column in columns]
+                              for row in rows],
+                             stride, [output_size(n, size, stride, self.padding) for n in (height, width)])
         if self.use_bias:
             outputs = tf.nn.bias_add(outputs, self.bias)
         return outputs if self.activation is None else self.activation(outputs)
 
+    def _phase(self, inputs, taps, input_size, row, column):
+        """
+        The outputs (stride*q + r, stride*p + c) for one phase (r, c)
+        :param inputs: The inputs as (batch*height*width, channels)
+        :param taps: The kernel as (size*size taps, channels, filters)
+        :param input_size: The inputs' (height, width)
+        :param row: (the kernel rows that land on the phase's output rows, their 0/1 overlap-add matrix)
+        :param column: The same for the columns
+        :return: Tensor (batch, q, p, filters)
+        """
+        (row_taps, row_matrix), (column_taps, column_matrix) = row, column
+        phase_size = row_matrix.shape[0], column_matrix.shape[0]
+        phase_taps = [ki * self.kernel_size[0] + kj for ki in row_taps for kj in column_taps]
+        if not phase_taps:  # a kernel smaller than the stride adds nothing to some outputs
+            batch = tf.shape(inputs)[0] // (input_size[0] * input_size[1])
+            return tf.zeros((batch,) + phase_size + (self.filters,), inputs.dtype)
+        # Every input position times each of the phase's taps:
+        # (batch*height*width, channels) x (channels, taps*filters)
+        kernel = tf.transpose(tf.gather(taps, phase_taps), (1, 0, 2))
+        products = tf.matmul(inputs, tf.reshape(kernel, (-1, len(phase_taps) * self.filters)))
+        products = tf.reshape(products, (-1, input_size[0] * input_size[1] * len(phase_taps), self.filters))
+        # Overlap-add: each output position sums the products that land on it
+        matrix = np.einsum('qia,pjb->qpijab', row_matrix, column_matrix).reshape(phase_size[0] * phase_size[1], -1)
+        return tf.reshape(tf.matmul(tf.constant(matrix)[None], products), (-1,) + phase_size + (self.filters,))
 
-def overlap_add_matrix(input_size, kernel_size, stride, padding):
+
+def output_size(input_size, kernel_size, stride, padding):
     """
-    :param input_size: The input's (height, width)
-    :param kernel_size: The kernel's height and width
-    :param stride: The stride in both directions
+    :return: The output's size along one axis, as TensorFlow's transposed convolution makes it
+    """
+    return input_size * stride + (0 if padding == 'same' else max(kernel_size - stride, 0))
+
+
+def phases(input_size, kernel_size, stride, padding):
+    """
+    Input i and kernel tap k add into output stride*i + k - before ('same' crops the excess, half
+    before); the outputs stride*q + r for one r are phase r, and only the taps k with
+    (k - before) mod stride = r reach them. One axis.
+    :param input_size: The input's size along the axis
+    :param kernel_size: The kernel's size
+    :param stride: The stride
     :param padding: 'valid' or 'same'
-    :return: (the output's (height, width), a constant 0/1 matrix (output positions, input positions x
-             taps) that sums the product of input (i, j) and tap (ki, kj) into output
-             (stride*i + ki - before, stride*j + kj - before); 'same' crops before = half the excess)
+    :return: [(phase r's taps, a 0/1 matrix (its outputs q, input positions i, its taps)) for each r]
     """
-    if padding == 'same':  # as TensorFlow's: the output is stride x the input, the excess cropped half before
-        out_size = tuple(stride * n for n in input_size)
-        before = [max((n - 1) * stride + kernel_size - out, 0) // 2 for n, out in zip(input_size, out_size)]
-    else:
-        out_size = tuple((n - 1) * stride + kernel_size for n in input_size)
-        before = [0, 0]
-    matrix = np.zeros(out_size + input_size + (kernel_size, kernel_size), np.float32)
-    for i, j, ki, kj in np.ndindex(*input_size, kernel_size, kernel_size):
-        row, column = stride * i + ki - before[0], stride * j + kj - before[1]
-        if 0 <= row < out_size[0] and 0 <= column < out_size[1]:
-            matrix[row, column, i, j, ki, kj] = 1
-    return out_size, tf.constant(matrix.reshape(out_size[0] * out_size[1], -1))
+    out = output_size(input_size, kernel_size, stride, padding)
+    before = max((input_size - 1) * stride + kernel_size - out, 0) // 2
+    result = []
+    for r in range(stride):
+        taps = [k for k in range(kernel_size) if (k - before) % stride == r]
+        matrix = np.zeros((len(range(r, out, stride)), input_size, len(taps)), np.float32)
+        for i, (n, k) in itertools.product(range(input_size), enumerate(taps)):
+            if 0 <= stride * i + k - before < out:
+                matrix[(stride * i + k - before) // stride, i, n] = 1
+        result.append((taps, matrix))
+    return result
+
+
+def interleave(outputs, stride, size):
+    """
+    :param outputs: [[Tensor (batch, q, p, filters) for each phase c] for each phase r]
+    :param stride: The stride
+    :param size: The output's (height, width)
+    :return: Tensor (batch, height, width, filters) whose (stride*q + r, stride*p + c) is phase (r, c)'s (q, p)
+    """
+    if stride == 1:
+        return outputs[0][0]
+    _, rows, columns, filters = outputs[0][0].shape.as_list()  # phase (0, 0) has the most
+    outputs = [[tf.pad(phase, [[0, 0], [0, rows - phase.shape[1]], [0, columns - phase.shape[2]], [0, 0]])
+                for phase in row] for row in outputs]
+    whole = tf.reshape(tf.stack([tf.stack(row, 3) for row in outputs], 2),  # (batch, q, r, p, c, filters)
+                       (-1, rows * stride, columns * stride, filters))
+    return whole[:, :size[0], :size[1]]

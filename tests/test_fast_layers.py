@@ -15,29 +15,32 @@ def _straightforward(inputs, filters, kernel_size, strides=1, padding='valid', u
                                       use_bias=use_bias)
 
 
-def _layer_and_gradients(layer, x, strides, padding, use_bias):
+def _layer_and_gradients(layer, x, kernel_size, strides, padding, use_bias):
     """:return: ([output, d/dx, d/dkernel(, d/dbias)] for a random upstream gradient, the layer's variables)"""
     rng = np.random.default_rng(0)
     inputs = tf.constant(x)
-    outputs = layer(inputs, 6, 3, strides=strides, padding=padding, use_bias=use_bias)
+    outputs = layer(inputs, 6, kernel_size, strides=strides, padding=padding, use_bias=use_bias)
     variables = tf.trainable_variables()
     upstream = tf.constant(rng.standard_normal(outputs.shape.as_list()).astype(np.float32))
     return [outputs] + tf.gradients(tf.reduce_sum(outputs * upstream), [inputs] + variables), variables
 
 
-@pytest.mark.parametrize('strides,padding,use_bias,output_size', [
-    (1, 'valid', False, (5, 7)),  # the generator's first transposed convolution's kind
-    (1, 'valid', True, (5, 7)),
-    (2, 'same', False, (6, 10)),  # its second's
-    (2, 'valid', True, (7, 11)),
-    (3, 'same', False, (9, 15)),
+@pytest.mark.parametrize('kernel_size,strides,padding,use_bias,output_size', [
+    (3, 1, 'valid', False, (5, 7)),  # the generator's first transposed convolution's kind
+    (3, 1, 'valid', True, (5, 7)),
+    (5, 2, 'same', False, (6, 10)),  # its second's
+    (4, 2, 'same', False, (6, 10)),  # an even kernel: the phases get two taps each
+    (5, 3, 'same', True, (9, 15)),  # 'same' crops 1 before: tap k reaches phase (k - 1) mod 3
+    (3, 2, 'valid', True, (7, 11)),
+    (3, 3, 'same', False, (9, 15)),
+    (2, 3, 'valid', True, (9, 15)),  # a kernel smaller than the stride: every third row and column is the bias
 ])
-def test_conv2d_transpose_computes_what_tf_layers_does(strides, padding, use_bias, output_size):
+def test_conv2d_transpose_computes_what_tf_layers_does(kernel_size, strides, padding, use_bias, output_size):
     x = np.random.default_rng(1).standard_normal((2, 3, 5, 4)).astype(np.float32)  # not square: rows and columns apart
     results, names = [], []
     for layer in (_straightforward, fast_layers.conv2d_transpose):
         with tf.Graph().as_default():
-            fetches, variables = _layer_and_gradients(layer, x, strides, padding, use_bias)
+            fetches, variables = _layer_and_gradients(layer, x, kernel_size, strides, padding, use_bias)
             names.append([(var.name, var.shape.as_list()) for var in variables])
             with tf.Session() as sess:
                 sess.run(tf.global_variables_initializer())
@@ -46,7 +49,7 @@ def test_conv2d_transpose_computes_what_tf_layers_does(strides, padding, use_bia
                         var.load(value, sess)
                 weights = sess.run(variables)
                 results.append(sess.run(fetches))
-    assert names[0] == names[1] == [('conv2d_transpose/kernel:0', [3, 3, 6, 4])] + (
+    assert names[0] == names[1] == [('conv2d_transpose/kernel:0', [kernel_size, kernel_size, 6, 4])] + (
         [('conv2d_transpose/bias:0', [6])] if use_bias else [])
     assert results[0][0].shape == results[1][0].shape == (2,) + output_size + (6,)
     for straightforward, fast in zip(*results):
