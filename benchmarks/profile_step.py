@@ -27,7 +27,7 @@ tf = train_speed.tf
 GRADIENTS = re.compile(r'^gradients(_\d+)?/')
 ADAM = re.compile(r'^Adam(_\d+)?/update_')
 MATMULS = ('MatMul', 'BatchMatMulV2', 'BatchMatMulV3')
-VARIABLE_PATH = ('ReadVariableOp', 'Identity', 'Reshape', 'Transpose', 'Cast')  # ops between a variable and its use
+VARIABLE_PATH = ('ReadVariableOp', 'Identity', 'Reshape', 'Transpose', 'Cast', 'GatherV2')  # between a variable and its use
 
 
 def parse_args():
