@@ -9,10 +9,10 @@ product with a constant 0/1 matrix. With stride 2 a tap reaches only one output 
 (its phase: even or odd row, even or odd column), so each phase gets its own two products, with
 only its taps; the overlap-add then does a quarter of the work. TensorFlow's own kernels for these
 shapes (oneDNN's, on a CPU) ran the forward pass and both gradients at a quarter to a half of the
-CPU's matmul speed; as matrix products the first layer ran about 3x and the second about 1.5x
-faster (docs/speed.md has the figures). The variables (names, shapes, initializers) are the ones
-tf.layers.conv2d_transpose makes, so checkpoints and the tests see the same layer; the outputs
-agree to float rounding.
+CPU's matmul speed; as matrix products the first layer ran 2.7x and the second 1.25x faster
+(benchmarks/layer_speed.py; docs/speed.md has the figures). The variables (names, shapes,
+initializers) are the ones tf.layers.conv2d_transpose makes, so checkpoints and the tests see the
+same layer; the outputs agree to float rounding.
 """
 import itertools
 
@@ -26,7 +26,7 @@ tf = helper.import_tensorflow()
 def conv2d_transpose(inputs, filters, kernel_size, strides=1, padding='valid', use_bias=True):
     """
     Equals tf.layers.conv2d_transpose(inputs, filters, kernel_size, strides=strides, padding=padding,
-    use_bias=use_bias): the same layer, whose forward pass is two matrix products
+    use_bias=use_bias): the same layer, whose forward pass is matrix products
     :param inputs: Tensor (batch, height, width, channels); height, width and channels known
     :param filters: The number of output channels
     :param kernel_size: The kernel's height and width (one int: square kernels)
