@@ -12,6 +12,7 @@ import argparse
 import glob
 import os
 import shutil
+import sys
 
 from PIL import Image
 
@@ -40,7 +41,7 @@ def main():
     output_dir = parser.parse_args().output_dir
     final = os.path.join(output_dir, 'samples_final.png')
     if not os.path.isfile(final):
-        parser.error(f'no samples_final.png in {output_dir}: give the folder of a finished run')
+        sys.exit(f'readme_images.py: no samples_final.png in {output_dir}: give the folder of a finished run')
     shutil.copyfile(final, SAMPLES)
     progress_strip(sorted(glob.glob(os.path.join(output_dir, 'samples_step_*.png'))) + [final]).save(PROGRESS)
     print(f'Wrote {os.path.relpath(SAMPLES, ROOT)} and {os.path.relpath(PROGRESS, ROOT)}')
