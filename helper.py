@@ -18,9 +18,11 @@ import math
 import os
 import re
 import shutil
+import signal
 import stat
 import sys
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 import warnings
@@ -106,16 +108,33 @@ def _native_info_lines_dropped():
 INTERRUPTED = 'error: interrupted (no training step was under way: nothing to save)'
 
 
+_STOPPED_BY = []  # the signals that stopped the program outside training's steps
+
+
+def stop_as_ctrl_c(signum, frame):
+    """
+    A signal handler: stop the way Ctrl-C does, and remember the signal
+    :param signum: The signal's number
+    :param frame: The frame it interrupted (unused)
+    """
+    del frame
+    _STOPPED_BY.append(signum)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def _interrupt_in_one_line():
     """
     Ctrl-C while the script starts (TensorFlow takes seconds to load) or between steps ends it with
-    one line and exit code 130, not a traceback. It changes only what happens to a KeyboardInterrupt
-    nothing caught, so notebooks and test runners, which catch their own, are unaffected.
+    one line and exit code 130, not a traceback. It changes only what happens to an exception
+    nothing caught, so notebooks and test runners, which catch their own, are unaffected. Ctrl-C
+    goes through stop_as_ctrl_c, which remembers it: TensorFlow turns a KeyboardInterrupt raised
+    inside some of its calls into another error (RuntimeError, its cause lost), and after a
+    remembered signal that error is the interruption too.
     """
     previous = sys.excepthook
 
     def hook(kind, value, traceback):
-        if not issubclass(kind, KeyboardInterrupt):
+        if not (issubclass(kind, KeyboardInterrupt) or _STOPPED_BY):
             return previous(kind, value, traceback)
         print(INTERRUPTED, file=sys.stderr)
         sys.stdout.flush()
@@ -125,6 +144,9 @@ def _interrupt_in_one_line():
     hook.one_line_interrupt = True
     if not getattr(previous, 'one_line_interrupt', False):  # once, however often TensorFlow is imported
         sys.excepthook = hook
+        if (signal.getsignal(signal.SIGINT) is signal.default_int_handler
+                and threading.current_thread() is threading.main_thread()):
+            signal.signal(signal.SIGINT, stop_as_ctrl_c)
 
 
 def import_tensorflow():

@@ -417,18 +417,13 @@ def interrupt_flag():
         yield lambda: bool(received)
 
 
-def _raise_keyboard_interrupt(signum, frame):
-    """A signal handler: stop the way Ctrl-C does."""
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 @contextlib.contextmanager
 def signals_as_keyboard_interrupt():
     """
     While the block runs (start-up, before interrupt_flag), SIGTERM and SIGHUP raise KeyboardInterrupt as
     Ctrl-C does, so the one handler at the top stops the program quietly
     """
-    with _handling([signum for signum in _STOP_SIGNALS if signum != signal.SIGINT], _raise_keyboard_interrupt):
+    with _handling([signum for signum in _STOP_SIGNALS if signum != signal.SIGINT], helper.stop_as_ctrl_c):
         yield
 
 

@@ -284,3 +284,38 @@ def test_list_image_files_is_recursive_and_skips_hidden_folders(tmp_path):
         path.write_bytes(b'')
     found = [os.path.relpath(p, str(tmp_path)) for p in helper.list_image_files(str(tmp_path))]
     assert found == ['a.jpg', os.path.join('sub', 'b.JPEG'), os.path.join('sub', 'deeper', 'c.png')]
+
+
+# TensorFlow's nest.flatten turns an exception raised while it reads a Mapping into
+# RuntimeError('Mapping was modified during iteration over it'), its cause lost: a Ctrl-C that
+# lands there (start-up builds graphs full of such calls) must still end in one line
+_CTRL_C_INSIDE_TENSORFLOW = '''
+import collections.abc, os, signal, sys
+sys.path.insert(0, {root!r})
+import helper
+tf = helper.import_tensorflow()
+from tensorflow.python.util import nest
+
+
+class Interrupted(collections.abc.Mapping):
+    def __getitem__(self, key):
+        os.kill(os.getpid(), signal.SIGINT)  # Python runs the handler at this method's next step
+        return key
+
+    def __iter__(self):
+        return iter([1])
+
+    def __len__(self):
+        return 1
+
+
+nest.flatten(Interrupted())
+print('not interrupted')
+'''
+
+
+def test_ctrl_c_that_tensorflow_turns_into_another_error_is_still_one_line():
+    result = subprocess.run([sys.executable, '-c', _CTRL_C_INSIDE_TENSORFLOW.format(root=ROOT)],
+                            capture_output=True, text=True, timeout=300)
+    assert 'Traceback' not in result.stderr and 'not interrupted' not in result.stdout
+    assert result.returncode == 130 and result.stderr.strip().splitlines()[-1] == helper.INTERRUPTED
