@@ -16,8 +16,6 @@ import re
 import statistics
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import train_speed  # noqa: E402  (benchmarks/ is the script's own folder; it sets up the path and TensorFlow)
 from common import add_folder_argument  # noqa: E402
@@ -95,11 +93,8 @@ def profile(shape, precision, batches, steps):
     times = collections.defaultdict(list)
     totals = []
     for _ in range(steps):
-        images = next(batches)
-        feed = {loop.input_real: images * 2, loop.input_z: np.random.uniform(-1, 1, (len(images), train_speed.Z_DIM)),
-                loop.lr: 0.0002}
         metadata = tf.RunMetadata()
-        loop.sess.run([loop.d_opt, loop.g_opt, loop.d_loss, loop.g_loss], feed,
+        loop.sess.run([loop.d_opt, loop.g_opt, loop.d_loss, loop.g_loss], loop.feed(next(batches)),
                       options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE), run_metadata=metadata)
         step = collections.Counter()
         for device in metadata.step_stats.dev_stats:

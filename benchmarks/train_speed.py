@@ -159,11 +159,15 @@ class ProjectLoop:
         self.input_real, self.input_z, self.lr, self.d_loss, self.g_loss, self.d_opt, self.g_opt = built
         self.order = order
 
+    def feed(self, batch_images):
+        """:return: The feed of one step on a [-0.5, 0.5] batch, as train() makes it"""
+        batch_z = np.random.uniform(-1, 1, size=(len(batch_images), Z_DIM))
+        return {self.input_real: batch_images * 2, self.input_z: batch_z, self.lr: 0.0002}
+
     def step(self, batch_images, step_i):
         """One training step on a [-0.5, 0.5] batch, fetching the losses as train() does"""
         del step_i  # the losses come from every step's own run
-        batch_z = np.random.uniform(-1, 1, size=(len(batch_images), Z_DIM))
-        feed = {self.input_real: batch_images * 2, self.input_z: batch_z, self.lr: 0.0002}
+        feed = self.feed(batch_images)
         if self.order == 'alternating':
             self.sess.run([self.d_opt, self.d_loss], feed)
             self.sess.run([self.g_opt, self.g_loss], feed)
@@ -445,6 +449,7 @@ def print_table(args, dataset, rates, waits, peaks):
             name, precision, value, value / rate[ARTICLE, 'float32'], ratio(value, PEER, precision),
             ratio(value, TORCH, precision), value * gflop, 100 * value / limit[precision],
             statistics.median(waits[name, precision])))
+
 
 if __name__ == '__main__':
     main()
