@@ -23,6 +23,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import helper  # noqa: E402  (after the path set-up)
+from facegan import image_cache  # noqa: E402
 from common import timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
 
 FULL_CELEBA = 202599
@@ -43,7 +44,7 @@ def time_cache_build(files, workers):
     cache_dir = tempfile.mkdtemp(prefix='cache-bench-')
     try:
         start = time.perf_counter()
-        helper.build_cache(files, 28, 28, 'RGB', cache_dir, workers=workers)
+        image_cache.build_cache(files, 28, 28, 'RGB', cache_dir, helper.get_image, workers=workers)
         return time.perf_counter() - start
     finally:
         shutil.rmtree(cache_dir)

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 import helper
+from facegan import downloads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -97,7 +98,7 @@ def test_two_processes_building_one_cache_both_get_it(tmp_path, children):
     call = ('(lambda d: [d.shape[0], __import__("hashlib").sha1(d.images(range(d.shape[0])).tobytes())'
             '.hexdigest()])(helper.Dataset("celeba", helper.list_image_files({!r}), cache_dir={!r}))'
             .format(str(tmp_path / 'imgs'), cache))
-    finished, held = _run_second_while_first_is_inside(children, [call, call], '_decode_or_none')
+    finished, held = _run_second_while_first_is_inside(children, [call, call], 'facegan.images.decode_or_none')
 
     expected = [30, hashlib.sha1(helper.get_batch(paths, 28, 28, 'RGB').tobytes()).hexdigest()]
     for code, results, err in finished:
@@ -109,7 +110,8 @@ def test_two_processes_building_one_cache_both_get_it(tmp_path, children):
 def test_two_processes_drawing_the_synthetic_faces_both_get_them(tmp_path, children):
     data = str(tmp_path / 'data')
     call = 'helper.make_synthetic_faces({!r}, count=20, seed=0)'.format(data)
-    finished, held = _run_second_while_first_is_inside(children, [call, call], 'draw_synthetic_face')
+    finished, held = _run_second_while_first_is_inside(children, [call, call],
+                                                       'facegan.synthetic_faces.draw_synthetic_face')
     folder = os.path.join(data, 'synthetic_faces_20_seed0')
     for code, results, err in finished:
         assert code == 0 and results == [folder], '\n'.join(err)
@@ -340,7 +342,7 @@ def test_image_modes_that_decode_give_their_8_bit_pixels(tmp_path, capsys, make,
 
 @pytest.mark.parametrize('get', [
     lambda data: helper.make_synthetic_faces(data, count=2),
-    lambda data: helper.download_extract('mnist', data, sources={'mnist': dict(helper.DATASETS['mnist'], urls=[])}),
+    lambda data: helper.download_extract('mnist', data, sources={'mnist': dict(downloads.DATASETS['mnist'], urls=[])}),
 ], ids=['synthetic', 'mnist'])
 @pytest.mark.parametrize('where', ['itself', 'inside'])
 def test_data_dir_that_is_a_file_is_one_line_error(tmp_path, get, where):

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 import helper
+from facegan import downloads
 from conftest import GUARD_SECONDS
 
 
@@ -129,7 +130,7 @@ def _images_in(folder):
 
 @pytest.fixture(autouse=True)
 def _fast_retries(monkeypatch):
-    monkeypatch.setattr(helper, 'DOWNLOAD_TIMEOUT', 10)
+    monkeypatch.setattr(downloads, 'DOWNLOAD_TIMEOUT', 10)
 
 
 def test_success_extracts_and_leaves_only_the_dataset(tmp_path):
@@ -190,7 +191,7 @@ def test_server_that_always_drops_the_connection_fails_and_keeps_the_part(tmp_pa
     with _Server({'/a.gz': body}, faults={'/a.gz': 'cut'}) as server:
         with pytest.raises(helper.DatasetError) as err:
             helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, count=50))
-        assert len(server.requests) == helper.DOWNLOAD_ATTEMPTS
+        assert len(server.requests) == downloads.DOWNLOAD_ATTEMPTS
     message = str(err.value)
     assert message.startswith('Could not download mnist (') and 'put train-images-idx3-ubyte.gz in' in message
     assert '\n' not in message
@@ -198,7 +199,7 @@ def test_server_that_always_drops_the_connection_fails_and_keeps_the_part(tmp_pa
 
 
 def test_no_network_names_the_manual_steps(tmp_path):
-    sources = {'celeba': dict(helper.DATASETS['celeba'], urls=['http://127.0.0.1:9/celeba.zip'])}
+    sources = {'celeba': dict(downloads.DATASETS['celeba'], urls=['http://127.0.0.1:9/celeba.zip'])}
     with pytest.raises(helper.DatasetError) as err:
         helper.download_extract('celeba', str(tmp_path / 'data'), sources=sources)
     message = str(err.value)
@@ -271,7 +272,7 @@ def test_incomplete_folder_already_there_is_refused(tmp_path):
     data = tmp_path / 'data'
     (data / 'mnist').mkdir(parents=True)
     Image.new('L', (28, 28)).save(str(data / 'mnist' / 'image_0.png'))
-    sources = {'mnist': dict(helper.DATASETS['mnist'], urls=[])}
+    sources = {'mnist': dict(downloads.DATASETS['mnist'], urls=[])}
     with pytest.raises(helper.DatasetError) as err:
         helper.download_extract('mnist', str(data), sources=sources)
     assert 'holds 1 of the 60000 images of mnist: it is not a complete extraction' in str(err.value)
@@ -295,7 +296,7 @@ def test_manual_official_zip_or_folder_is_accepted(tmp_path):
     data = tmp_path / 'data'
     data.mkdir()
     (data / 'img_align_celeba.zip').write_bytes(body)
-    sources = {'celeba': dict(helper.DATASETS['celeba'], urls=[], md5=hashlib.md5(body).hexdigest(), count=3)}
+    sources = {'celeba': dict(downloads.DATASETS['celeba'], urls=[], md5=hashlib.md5(body).hexdigest(), count=3)}
     helper.download_extract('celeba', str(data), sources=sources)
     assert _images_in(str(data / 'img_align_celeba')) == ['000001.jpg', '000002.jpg', '000003.jpg']
     # An extracted folder placed by hand, complete: accepted as it is
@@ -310,7 +311,7 @@ def test_manual_zip_with_other_md5_is_kept_and_explained(tmp_path):
     data = tmp_path / 'data'
     data.mkdir()
     (data / 'img_align_celeba.zip').write_bytes(b'some other zip')
-    sources = {'celeba': dict(helper.DATASETS['celeba'], urls=[])}
+    sources = {'celeba': dict(downloads.DATASETS['celeba'], urls=[])}
     with pytest.raises(helper.DatasetError, match='is not the official file'):
         helper.download_extract('celeba', str(data), sources=sources)
     assert os.listdir(str(data)) == ['img_align_celeba.zip']

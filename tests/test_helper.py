@@ -1,4 +1,7 @@
-"""helper.py: cropping, grids, batches, IDX and zip extraction, downloads, synthetic faces."""
+"""
+helper.py (cropping, grids, batches, Dataset and its cache) and what it stands on: IDX reading
+(facegan/archives.py), synthetic faces, image listing, and TensorFlow's set-up and Ctrl-C.
+"""
 import gzip
 import os
 import struct
@@ -10,6 +13,7 @@ import pytest
 from PIL import Image
 
 import helper
+from facegan import archives, images, interrupts, synthetic_faces
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -59,8 +63,8 @@ def test_get_batch_is_float32_and_4d_for_both_modes(tmp_path):
 @pytest.mark.parametrize('mode,channels', [('RGB', 3), ('L', 1)])
 def test_images_square_grid_layout_and_scaling(mode, channels):
     # 10 images -> a 3x3 grid; image k is filled with the value k (then min-max scaled)
-    images = np.stack([np.full((4, 5, channels), k, np.float32) for k in range(10)])
-    grid = helper.images_square_grid(images, mode)
+    batch = np.stack([np.full((4, 5, channels), k, np.float32) for k in range(10)])
+    grid = helper.images_square_grid(batch, mode)
     assert grid.mode == mode
     assert grid.size == (3 * 5, 3 * 4)
     pixels = np.array(grid)
@@ -83,8 +87,8 @@ def test_grid_displays_with_matplotlib(tmp_path, mode):
     """The notebook showed grids with pyplot.imshow; mode 'L' must show as gray."""
     from matplotlib import pyplot
     channels = 3 if mode == 'RGB' else 1
-    images = np.random.default_rng(1).random((9, 28, 28, channels)).astype(np.float32)
-    grid = helper.images_square_grid(images, mode)
+    batch = np.random.default_rng(1).random((9, 28, 28, channels)).astype(np.float32)
+    grid = helper.images_square_grid(batch, mode)
     fig = pyplot.figure()
     pyplot.imshow(grid, cmap='gray' if mode == 'L' else None)
     out = str(tmp_path / 'shown.png')
@@ -139,29 +143,29 @@ def test_dataset_rejects_unknown_name():
         helper.Dataset('cifar', [])
 
 
-def _idx_gzip(path, images):
-    header = struct.pack('>IIII', 2051, len(images), images.shape[1], images.shape[2])
+def _idx_gzip(path, digits):
+    header = struct.pack('>IIII', 2051, len(digits), digits.shape[1], digits.shape[2])
     with gzip.open(path, 'wb') as f:
-        f.write(header + images.tobytes())
+        f.write(header + digits.tobytes())
 
 
 def test_read_idx_images_parses_big_endian_header(tmp_path):
-    images = np.random.default_rng(2).integers(0, 256, (3, 28, 28), dtype=np.uint8)
-    _idx_gzip(str(tmp_path / 'x.gz'), images)
-    np.testing.assert_array_equal(helper.read_idx_images(str(tmp_path / 'x.gz')), images)
+    digits = np.random.default_rng(2).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    _idx_gzip(str(tmp_path / 'x.gz'), digits)
+    np.testing.assert_array_equal(archives.read_idx_images(str(tmp_path / 'x.gz')), digits)
 
 
 def test_read_idx_images_rejects_wrong_magic(tmp_path):
     with gzip.open(str(tmp_path / 'labels.gz'), 'wb') as f:
         f.write(struct.pack('>II', 2049, 3) + bytes(3))  # an IDX label file
     with pytest.raises(helper.DatasetError, match='magic number 2049'):
-        helper.read_idx_images(str(tmp_path / 'labels.gz'))
+        archives.read_idx_images(str(tmp_path / 'labels.gz'))
 
 
 def test_synthetic_faces_are_celeba_shaped_and_deterministic(tmp_path):
-    folder = helper.make_synthetic_faces(str(tmp_path / 'a'), count=6, seed=5)
-    again = helper.make_synthetic_faces(str(tmp_path / 'b'), count=6, seed=5)
-    other = helper.make_synthetic_faces(str(tmp_path / 'c'), count=6, seed=6)
+    folder = synthetic_faces.make_synthetic_faces(str(tmp_path / 'a'), count=6, seed=5)
+    again = synthetic_faces.make_synthetic_faces(str(tmp_path / 'b'), count=6, seed=5)
+    other = synthetic_faces.make_synthetic_faces(str(tmp_path / 'c'), count=6, seed=6)
     names = sorted(os.listdir(folder))
     assert len(names) == 6 and all(name.endswith('.jpg') for name in names)
     for name in names:
@@ -170,12 +174,12 @@ def test_synthetic_faces_are_celeba_shaped_and_deterministic(tmp_path):
         assert open(os.path.join(folder, name), 'rb').read() == open(os.path.join(again, name), 'rb').read()
     assert open(os.path.join(folder, names[0]), 'rb').read() != open(os.path.join(other, names[0]), 'rb').read()
     # Created once: a second call reuses the folder
-    assert helper.make_synthetic_faces(str(tmp_path / 'a'), count=6, seed=5) == folder
+    assert synthetic_faces.make_synthetic_faces(str(tmp_path / 'a'), count=6, seed=5) == folder
 
 
 def test_synthetic_face_is_inside_the_crop():
     """The face (not the background) fills the 108x108 crop's centre; the corners are background."""
-    image = np.array(helper.draw_synthetic_face(np.random.default_rng(0))).astype(int)
+    image = np.array(synthetic_faces.draw_synthetic_face(np.random.default_rng(0))).astype(int)
     background = image[2, 2]
     centre = image[100:120, 79:99]
     assert np.abs(centre - background).sum(axis=-1).mean() > 30
@@ -187,8 +191,8 @@ def test_import_tensorflow_explains_keras3_conflict():
     code = ('import os; os.environ.pop("TF_USE_LEGACY_KERAS", None)\n'
             'import tensorflow\n'
             'try:\n    tensorflow.compat.v1.layers.Layer\nexcept AttributeError:\n    pass\n'
-            'import helper\n'
-            'try:\n    helper.import_tensorflow()\n'
+            'from facegan.tensorflow_setup import import_tensorflow\n'
+            'try:\n    import_tensorflow()\n'
             'except RuntimeError as err:\n    print("MESSAGE:", err)\n')
     env = dict(os.environ)
     env.pop('TF_USE_LEGACY_KERAS', None)
@@ -224,11 +228,11 @@ def test_cache_is_reused_and_rebuilt_when_the_folder_changes(tmp_path, monkeypat
         assert helper.Dataset('celeba', paths, cache_dir=cache).shape == (4, 28, 28, 3)
 
     Image.new('RGB', (178, 218), (1, 2, 3)).save(os.path.join(folder, 'new.png'))
-    grown = helper.Dataset('celeba', helper.list_image_files(folder), cache_dir=cache)
+    grown = helper.Dataset('celeba', images.list_image_files(folder), cache_dir=cache)
     assert grown.shape == (5, 28, 28, 3)
     assert len(os.listdir(cache)) == 2  # the old cache was replaced, not kept beside
     Image.new('RGB', (178, 218), (9, 9, 9)).save(os.path.join(folder, 'new.png'), compress_level=0)
-    changed = helper.Dataset('celeba', helper.list_image_files(folder), cache_dir=cache)
+    changed = helper.Dataset('celeba', images.list_image_files(folder), cache_dir=cache)
     assert changed.images([4])[0, 0, 0].tolist() == [9, 9, 9]  # a file of another size: rebuilt
 
 
@@ -243,12 +247,12 @@ def test_interrupted_cache_build_is_never_used(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args)
 
-    real = helper._decode_or_none
-    monkeypatch.setattr(helper, '_decode_or_none', crash_on_third)
+    real = images.decode_or_none
+    monkeypatch.setattr(images, 'decode_or_none', crash_on_third)
     with pytest.raises(KeyboardInterrupt):
         helper.Dataset('celeba', paths, cache_dir=cache)
     assert not [name for name in os.listdir(cache) if name.endswith('.json')]
-    monkeypatch.setattr(helper, '_decode_or_none', real)
+    monkeypatch.setattr(images, 'decode_or_none', real)
     dataset = helper.Dataset('celeba', paths, cache_dir=cache)
     np.testing.assert_array_equal(dataset.images(range(6)), helper.get_batch(paths, 28, 28, 'RGB'))
     assert sorted(os.path.splitext(name)[1] for name in os.listdir(cache)) == ['.json', '.npy']  # no leftovers
@@ -261,7 +265,7 @@ def test_corrupt_images_are_skipped_and_counted_in_one_warning(tmp_path, capsys)
     whole = tmp_path / 'whole.jpg'
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(str(whole))
     (folder / 'truncated.jpg').write_bytes(whole.read_bytes()[:2000])
-    files = helper.list_image_files(str(folder))
+    files = images.list_image_files(str(folder))
     dataset = helper.Dataset('celeba', files, cache_dir=str(tmp_path / 'cache'))
     warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith('warning:')]
     assert warning == ['warning: skipped 2 unreadable images of 7 (first: {})'.format(folder / 'garbage.jpg')]
@@ -282,7 +286,7 @@ def test_list_image_files_is_recursive_and_skips_hidden_folders(tmp_path):
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b'')
-    found = [os.path.relpath(p, str(tmp_path)) for p in helper.list_image_files(str(tmp_path))]
+    found = [os.path.relpath(p, str(tmp_path)) for p in images.list_image_files(str(tmp_path))]
     assert found == ['a.jpg', os.path.join('sub', 'b.JPEG'), os.path.join('sub', 'deeper', 'c.png')]
 
 
@@ -292,8 +296,8 @@ def test_list_image_files_is_recursive_and_skips_hidden_folders(tmp_path):
 _CTRL_C_INSIDE_TENSORFLOW = '''
 import collections.abc, os, signal, sys
 sys.path.insert(0, {root!r})
-import helper
-tf = helper.import_tensorflow()
+from facegan.tensorflow_setup import import_tensorflow
+tf = import_tensorflow()
 from tensorflow.python.util import nest
 
 
@@ -318,4 +322,4 @@ def test_ctrl_c_that_tensorflow_turns_into_another_error_is_still_one_line():
     result = subprocess.run([sys.executable, '-c', _CTRL_C_INSIDE_TENSORFLOW.format(root=ROOT)],
                             capture_output=True, text=True, timeout=300)
     assert 'Traceback' not in result.stderr and 'not interrupted' not in result.stdout
-    assert result.returncode == 130 and result.stderr.strip().splitlines()[-1] == helper.INTERRUPTED
+    assert result.returncode == 130 and result.stderr.strip().splitlines()[-1] == interrupts.INTERRUPTED
