@@ -12,25 +12,28 @@
 
 # %%
 import os
-import sys
 
 import numpy as np
 from matplotlib import pyplot
 from tqdm import tqdm
 
 import helper
-import fast_layers  # tf.layers.conv2d_transpose for two of the generator's layers, computed faster
 import problem_unittests as tests
-import run_tools  # around the training loop: checkpoints, scores, Ctrl-C, the progress bar
+from facegan.tensorflow_setup import import_tensorflow, set_seeds
 
-tf = helper.import_tensorflow()  # tensorflow.compat.v1, with tf-keras behind tf.layers
+tf = import_tensorflow()  # tensorflow.compat.v1, with tf-keras behind tf.layers
 
 # %% [markdown]
 # ## Get the Data
 # MNIST and CelebA are downloaded into `data_dir` (CelebA is 1.4 GB); the synthetic faces are
-# drawn on first use; a folder of your own jpg and png files works too.
+# drawn on first use; a folder of your own jpg and png files works too. Which one this run uses,
+# and every other choice, comes from the command line (`python dlnd_face_generation.py --help`);
+# in a notebook, from the environment variable `DLND_ARGS` (for example `--dataset mnist`).
+# Without flags: the synthetic faces.
 
 # %%
+from facegan import command_line, pictures  # the flags, into the values the cells use; saving grids
+
 SYNTHETIC_FACES = 9600  # 584 steps at batch 16 after 256 are held out for scores: about 4 minutes on 2 cores
 
 
@@ -55,31 +58,48 @@ def get_data_files(dataset, data_dir, seed):
     return helper.list_image_files(folder)
 
 
+if __name__ == '__main__':  # in the notebook and when run as a script; not when imported
+    flags = command_line.parse(command_line.arguments())
+    if flags.command in ('train', 'evaluate'):
+        data_files = get_data_files(flags.dataset, flags.data_dir, flags.seed)
+        dataset = helper.Dataset(flags.dataset, data_files, seed=flags.seed, image_mode=flags.image_mode)
+
+
 # %% [markdown]
 # ## Explore the Data
-# MNIST's images are 28x28 grayscale digits. CelebA's are 178x218 colour photos.
-#
-# ## Preprocess the Data
-# `helper.get_image` crops the centre 108x108 of each photo (the face) and resizes it to 28x28;
-# MNIST is already 28x28. `get_batches` gives values from -0.5 to 0.5, and `train` doubles them
-# to -1 to 1, the range of the generator's tanh.
+# MNIST's images are 28x28 grayscale digits; CelebA's are 178x218 colour photos. Here are 25 of
+# this run's images, as training sees them (next section).
 
 # %%
-def save_real_grid(dataset, output_dir, show_n_images=25):
+def show_images(images, image_mode):
     """
-    Save a 5x5 grid of real images, preprocessed as training sees them
-    :param dataset: helper.Dataset
-    :param output_dir: Folder for the PNG
-    :param show_n_images: How many images to put in the grid
-    :return: Path of the PNG
+    Show a grid of images where there is a display (a notebook, or a desktop)
+    :param images: Images, shape (n, 28, 28, C), any range (the grid scales them)
+    :param image_mode: The mode to use for images ("RGB" or "L")
     """
-    images = dataset.images(range(min(show_n_images, dataset.shape[0])))
-    path = os.path.join(output_dir, 'real_images.png')
-    run_tools.enlarged(helper.images_square_grid(images, dataset.image_mode)).save(path)
-    return path
+    if pyplot.get_backend().lower() in ('agg', 'pdf', 'ps', 'svg', 'cairo', 'template'):
+        return  # no display: the grids are saved in the output folder all the same
+    cmap = None if image_mode == 'RGB' else 'gray'
+    pyplot.imshow(helper.images_square_grid(images, image_mode), cmap=cmap)
+    pyplot.axis('off')
+    pyplot.show()
 
+
+if __name__ == '__main__' and flags.command == 'train':
+    show_n_images = 25
+    real_images = dataset.images(range(min(show_n_images, dataset.shape[0])))
+    show_images(real_images, dataset.image_mode)
+    real_grid_path = os.path.join(flags.output_dir, 'real_images.png')
+    pictures.save_grid(real_images, dataset.image_mode, real_grid_path)
+    print('Real images: {}'.format(real_grid_path))
 
 # %% [markdown]
+# ## Preprocess the Data
+# `helper.get_image` crops the centre 108x108 of each photo (the face) and resizes it to 28x28;
+# MNIST is already 28x28. `helper.Dataset` does it once for every image and keeps the result
+# (in a cache beside the images); `get_batches` gives values from -0.5 to 0.5, and `train`
+# doubles them to -1 to 1, the range of the generator's tanh.
+#
 # ## Build the Neural Network
 # ### Check the Version of TensorFlow and Access to GPU
 
@@ -98,6 +118,10 @@ def check_tensorflow():
     else:
         print('No GPU found. Training runs on the CPU (see docs/speed.md for how fast).')
     return bool(gpus)
+
+
+if __name__ == '__main__':
+    check_tensorflow()
 
 
 # %% [markdown]
@@ -123,7 +147,7 @@ def model_inputs(image_width, image_height, image_channels, z_dim):
     # END SOLUTION
 
 
-if __name__ == '__main__':  # in the notebook and when run as a script; not when imported
+if __name__ == '__main__':
     tests.test_model_inputs(model_inputs)
 
 
@@ -171,8 +195,7 @@ if __name__ == '__main__':
 # ### Generator
 # A dense projection to 4x4x1024, then transposed convolutions up to 28x28xC and tanh. Batch norm
 # follows the dense layer and the two middle convolutions, which is why they have no bias; dropout
-# is on only while training. The two middle convolutions are the article's, computed faster by
-# `fast_layers.conv2d_transpose` (the same layer, as matrix products).
+# is on only while training.
 
 # %%
 def generator(z, out_channel_dim, is_train=True, alpha=0.2, keep_prob=0.5):
@@ -193,14 +216,12 @@ def generator(z, out_channel_dim, is_train=True, alpha=0.2, keep_prob=0.5):
         x = tf.nn.leaky_relu(x, alpha=alpha)
         x = tf.layers.dropout(x, rate=1 - keep_prob, training=is_train)
         # 4x4x1024
-        # fast_layers.conv2d_transpose is the article's tf.layers.conv2d_transpose (the same layer and
-        # variables) computed as matrix products: faster on a CPU for these two (fast_layers.py says how)
-        x = fast_layers.conv2d_transpose(x, 512, 4, strides=1, padding='valid', use_bias=False)
+        x = tf.layers.conv2d_transpose(x, 512, 4, strides=1, padding='valid', use_bias=False)
         x = tf.layers.batch_normalization(x, training=is_train)
         x = tf.nn.leaky_relu(x, alpha=alpha)
         x = tf.layers.dropout(x, rate=1 - keep_prob, training=is_train)
         # 7x7x512
-        x = fast_layers.conv2d_transpose(x, 256, 5, strides=2, padding='same', use_bias=False)
+        x = tf.layers.conv2d_transpose(x, 256, 5, strides=2, padding='same', use_bias=False)
         x = tf.layers.batch_normalization(x, training=is_train)
         x = tf.nn.leaky_relu(x, alpha=alpha)
         x = tf.layers.dropout(x, rate=1 - keep_prob, training=is_train)
@@ -220,8 +241,9 @@ if __name__ == '__main__':
 # The article states the GAN's minimax game: the discriminator D maximises
 # log D(x) + log(1 - D(G(z))), and the generator G minimises log(1 - D(G(z))). Early on, when D
 # easily spots the fakes, D(G(z)) is near 0 and log(1 - D(G(z))) is flat there: G would get almost
-# no gradient. So the code, as in the DCGAN paper, trains G to *maximise* log D(G(z)) instead, the
-# "non-saturating" loss: the cross-entropy of D's logits on generated images against labels of 1.
+# no gradient. So the code trains G to *maximise* log D(G(z)) instead, the "non-saturating" loss
+# that Goodfellow et al. proposed with GANs themselves (2014, section 3): the cross-entropy of D's
+# logits on generated images against labels of 1.
 # The discriminator's loss is the cross-entropy against 1 for real images and 0 for generated ones,
 # with one change: label smoothing gives real images the label 1 - smooth_factor (0.9), so D does
 # not grow over-confident and keeps giving G useful gradients.
@@ -294,7 +316,7 @@ if __name__ == '__main__':
 # ### Show Output
 # Shows a grid of generated images. They are drawn in inference mode, as `generate` draws them;
 # just before, the run recomputes batch norm's averages from the current weights, so the grid
-# shows the network as it is now (see the README).
+# shows the network as it is now (docs/batch_norm.md says why).
 
 # %%
 def show_generator_output(images, image_mode):
@@ -303,24 +325,29 @@ def show_generator_output(images, image_mode):
     :param images: Generated images, shape (n, 28, 28, C), in [-1, 1]
     :param image_mode: The mode to use for images ("RGB" or "L")
     """
-    if pyplot.get_backend().lower() in ('agg', 'pdf', 'ps', 'svg', 'cairo', 'template'):
-        return  # no display: the grid is saved in the output folder all the same
-    cmap = None if image_mode == 'RGB' else 'gray'
-    pyplot.imshow(helper.images_square_grid(images, image_mode), cmap=cmap)
-    pyplot.axis('off')
-    pyplot.show()
+    show_images(images, image_mode)
 
 
 # %% [markdown]
 # ### Train
-# Each step feeds a batch of real images and a batch of z, and runs both optimizers. By default
-# both updates come from one forward pass in one `session.run` (as the TensorFlow 2 DCGAN
-# tutorial does); `--update-order alternating` runs them one after the other as the Udacity
-# template did, the generator's through the just-updated discriminator. The losses print every
-# `print_every` steps and a grid shows every `show_every`. `run` (run_tools.TrainingRun) does the
-# rest: the progress bar, when to stop, checkpoints, scores and Ctrl-C.
+# The Udacity template leaves `train`'s body to you (`# TODO: Build Model`, `# TODO: Train Model`);
+# this is the usual solution, as in the article's GitHub repository: each step feeds a batch of
+# real images and a batch of z, and runs both optimizers. By default both updates come from one
+# forward pass in one `session.run` (as the TensorFlow 2 DCGAN tutorial does);
+# `--update-order alternating` runs them one after the other, in two `session.run` calls, the
+# generator's through the just-updated discriminator, as the article's repository does. The losses
+# print every `print_every` steps and a grid shows every `show_every`.
+#
+# `run` (facegan/training_run.py) does the rest behind named calls: the progress bar, resuming,
+# when to stop, checkpoints, scores and Ctrl-C. And while the graph is built,
+# `fast_layers.in_tf_layers` computes `tf.layers.conv2d_transpose` as matrix products: the same
+# layer and variables, about 1.5x faster on a CPU (docs/speed.md); it applies to your generator
+# too. `--no-fast-layers` builds the graph with TensorFlow's own layer.
 
 # %%
+from facegan import fast_layers, training_run  # the faster transposed convolution; all around the loop
+
+
 def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode,
           print_every=10, show_every=100, options=None):
     """
@@ -335,34 +362,37 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
     :param data_image_mode: The image mode to use for images ("RGB" or "L")
     :param print_every: Print the losses every this many steps
     :param show_every: Show a grid of samples every this many steps
-    :param options: run_tools.RunOptions: output folder, --max-steps, checkpoints, scores (None: defaults)
+    :param options: training_run.RunOptions: output folder, --max-steps, checkpoints, scores (None: defaults)
     :return: List of (step, discriminator loss, generator loss) as printed
     """
+    options = options or training_run.RunOptions()
     _, image_width, image_height, image_channels = data_shape
-    input_real, input_z, lr = model_inputs(image_width, image_height, image_channels, z_dim)
-    d_loss, g_loss = model_loss(input_real, input_z, image_channels)
-    d_train_opt, g_train_opt = model_opt(d_loss, g_loss, lr, beta1)
-    run = run_tools.TrainingRun(options or run_tools.RunOptions(), generator, z_dim, image_channels, data_image_mode)
+    with fast_layers.in_tf_layers(options.fast_layers):  # your tf.layers.conv2d_transpose, faster
+        input_real, input_z, lr = model_inputs(image_width, image_height, image_channels, z_dim)
+        d_loss, g_loss = model_loss(input_real, input_z, image_channels)
+        d_train_opt, g_train_opt = model_opt(d_loss, g_loss, lr, beta1)
+        run = training_run.TrainingRun(options, generator, z_dim, image_channels, data_image_mode)
 
     losses = []
-    with run.session() as sess:
-        for epoch_i, batch_images in run.batches(get_batches, batch_size, epoch_count, data_shape[0]):
-            batch_images = batch_images * 2  # [-0.5, 0.5] -> [-1, 1], the range of tanh
-            batch_z = np.random.uniform(-1, 1, size=(batch_size, z_dim))
-            feed = {input_real: batch_images, input_z: batch_z, lr: learning_rate}
-            if run.options.update_order == 'alternating':
-                _, d_loss_value = sess.run([d_train_opt, d_loss], feed)
-                _, g_loss_value = sess.run([g_train_opt, g_loss], feed)
-            else:
-                _, _, d_loss_value, g_loss_value = sess.run([d_train_opt, g_train_opt, d_loss, g_loss], feed)
-            step = run.step_done(sess, d_loss_value, g_loss_value)
+    with run.session(epoch_count, data_shape[0] // batch_size) as sess:
+        for epoch_i in range(epoch_count):
+            for batch_images in run.untrained(get_batches(batch_size), epoch_i):  # resumed: skips those done
+                batch_images = batch_images * 2  # [-0.5, 0.5] -> [-1, 1], the range of tanh
+                batch_z = np.random.uniform(-1, 1, size=(batch_size, z_dim))
+                feed = {input_real: batch_images, input_z: batch_z, lr: learning_rate}
+                if options.update_order == 'alternating':
+                    _, d_loss_value = sess.run([d_train_opt, d_loss], feed)
+                    _, g_loss_value = sess.run([g_train_opt, g_loss], feed)
+                else:
+                    _, _, d_loss_value, g_loss_value = sess.run([d_train_opt, g_train_opt, d_loss, g_loss], feed)
+                step = run.step_done(sess, d_loss_value, g_loss_value)  # log, score, save; stop on Ctrl-C
 
-            if step % print_every == 0:
-                tqdm.write('Epoch {}/{}... Discriminator Loss: {:.4f}... Generator Loss: {:.4f}'.format(
-                    epoch_i + 1, epoch_count, d_loss_value, g_loss_value))  # print(), below the progress bar
-                losses.append((step, d_loss_value, g_loss_value))
-            if step % show_every == 0:
-                show_generator_output(run.samples(sess), data_image_mode)
+                if step % print_every == 0:
+                    tqdm.write('Epoch {}/{}... Discriminator Loss: {:.4f}... Generator Loss: {:.4f}'.format(
+                        epoch_i + 1, epoch_count, d_loss_value, g_loss_value))  # print(), below the progress bar
+                    losses.append((step, d_loss_value, g_loss_value))
+                if step % show_every == 0:
+                    show_generator_output(run.samples(sess), data_image_mode)
         show_generator_output(run.samples(sess, final=True), data_image_mode)
     return losses
 
@@ -382,21 +412,23 @@ epochs = {'mnist': 2, 'celeba': 1, 'synthetic': 1, 'folder': 1}
 
 # %% [markdown]
 # ### Run
-# `python dlnd_face_generation.py` trains on the synthetic faces; `--dataset mnist`, then
-# `--dataset celeba`, are the notebook's two runs. The grids, the losses and checkpoints go to
-# `./output`. `generate` draws new faces from a trained run; `--help` lists every flag. In a
-# notebook the flags come from the environment variable `DLND_ARGS` (for a short run,
-# `DLND_ARGS="--max-steps 20"`); without it, the defaults.
+# The notebook's runs were MNIST, then CelebA: `python dlnd_face_generation.py --dataset mnist`,
+# then `--dataset celeba`. Without flags it trains on the synthetic faces. A flag you give
+# replaces the value above (`--batch-size 64`, `--learning-rate 0.0002`, `--epochs 3`, ...). The
+# grids, the losses and checkpoints go to `./output`; `generate` draws new faces from a trained
+# run and `evaluate` scores it.
 
 # %%
-if __name__ == '__main__':
-    import shlex
-
-    import cli  # the command line (its flags, generate and evaluate), kept out of these cells
-
-    # In a notebook kernel sys.argv holds the kernel's own arguments, not this script's: there the
-    # flags come from DLND_ARGS, and with it unset, the defaults (the real run)
-    argv = shlex.split(os.environ.get('DLND_ARGS', '')) if 'ipykernel' in sys.modules else None
-    exit_code = cli.main(argv, model=sys.modules[__name__])
-    if exit_code:
-        sys.exit(exit_code)
+if __name__ == '__main__' and flags.command == 'train':
+    batch_size, z_dim, learning_rate, beta1 = command_line.hyperparameters(flags, batch_size, z_dim, learning_rate,
+                                                                           beta1)
+    options = command_line.run_options(flags, dataset, batch_size)  # holds images out for the scores
+    epoch_count = command_line.epoch_count(flags, epochs[flags.dataset], dataset.shape[0] // batch_size)
+    with tf.Graph().as_default():
+        set_seeds(flags.seed)
+        train(epoch_count, batch_size, z_dim, learning_rate, beta1, dataset.get_batches, dataset.shape,
+              dataset.image_mode, show_every=flags.show_every, options=options)
+elif __name__ == '__main__' and flags.command == 'generate':
+    command_line.generate(flags, generator)
+elif __name__ == '__main__':
+    command_line.evaluate(flags, generator, dataset)

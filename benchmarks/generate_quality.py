@@ -22,9 +22,9 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import cli  # noqa: E402  (after the path set-up)
-import dlnd_face_generation as dlnd  # noqa: E402
-import run_tools  # noqa: E402
+import dlnd_face_generation as dlnd  # noqa: E402  (after the path set-up)
+import helper  # noqa: E402
+from facegan import checkpoints, command_line, generation  # noqa: E402
 
 tf = dlnd.tf
 
@@ -33,7 +33,7 @@ def parse_args():
     """:return: Parsed command line"""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--run', required=True, help="a training run's --output-dir")
-    cli.add_data_arguments(parser)
+    command_line.add_data_arguments(parser)
     parser.add_argument('--eval-images', type=int, default=256, help='held-out images, as the run had')
     parser.add_argument('--seed', type=int, default=0, help="the run's --seed")
     parser.add_argument('--n', type=int, default=500, help='faces generate draws')
@@ -46,7 +46,7 @@ def model_scores(prefix, tracker, z_dim, channels, seed):
     """
     with tf.Graph().as_default():
         z = tf.constant(np.random.default_rng(seed).uniform(-1, 1, (len(tracker.held_out), z_dim)), tf.float32)
-        inference, saver = cli.restorable_generator(dlnd, z, channels)
+        inference, saver = generation.restorable_generator(dlnd.generator, z, channels)
         with tf.variable_scope(tf.get_variable_scope(), reuse=True):
             batch_stats = dlnd.generator(z, channels, is_train=True, keep_prob=1.0)
         with tf.Session() as sess:
@@ -58,7 +58,8 @@ def model_scores(prefix, tracker, z_dim, channels, seed):
 def generate_score(prefix, tracker, n, seed):
     """:return: SWD of the first faces `generate --n n` writes, read back from their PNG files"""
     with tempfile.TemporaryDirectory() as folder:
-        faces, _ = cli.generate(dlnd, prefix, n, seed, folder)
+        found = generation.find_generator(dlnd.generator, prefix)
+        faces, _ = generation.generate(dlnd.generator, found, n, seed, folder)
         count = len(tracker.held_out)
         images = np.stack([np.asarray(Image.open(path), np.float32) for path in faces[:count]])
     return tracker.score(images.reshape(tracker.held_out.shape) / 127.5 - 1)[0]
@@ -68,15 +69,17 @@ def main():
     """Score every checkpoint of the run and print the table."""
     args = parse_args()
     args.channels = args.channels if args.dataset == 'folder' else 3
-    dataset = cli.load_dataset(args, dlnd)
-    tracker = cli.make_tracker(dataset, args.eval_images, args.seed)
+    image_mode = {1: 'L', 3: 'RGB'}[args.channels] if args.dataset == 'folder' else None
+    dataset = helper.Dataset(args.dataset, dlnd.get_data_files(args.dataset, args.data_dir, args.seed), seed=args.seed,
+                             image_mode=image_mode)
+    tracker = generation.make_tracker(dataset, args.eval_images, args.seed)
     tracker.ceiling = 1.0  # unused: only distances are printed
     print('real vs real: {:.4f}\n'.format(tracker.floor))
     print('| step | batch statistics | inference mode | generate --n {} (PNG) | generate / batch statistics |'
           .format(args.n))
     print('|---|---|---|---|---|')
-    for prefix in reversed(run_tools.checkpoint_prefixes(os.path.join(args.run, run_tools.CHECKPOINT_FOLDER))):
-        _, z_dim, channels = cli.find_generator(dlnd, prefix)
+    for prefix in reversed(checkpoints.checkpoint_prefixes(os.path.join(args.run, checkpoints.CHECKPOINT_FOLDER))):
+        _, z_dim, channels = generation.find_generator(dlnd.generator, prefix)
         batch_stats, inference = model_scores(prefix, tracker, z_dim, channels, args.seed)
         generated = generate_score(prefix, tracker, args.n, args.seed)
         print('| {} | {:.4f} | {:.4f} | {:.4f} | {:.2f} |'.format(

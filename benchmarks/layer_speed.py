@@ -1,6 +1,7 @@
 """
-How fast is each of the generator's two middle layers alone, as tf.layers computes it and as
-fast_layers does? Forward pass and both gradients (inputs and kernel) at batch 64, float32, the
+How fast is each of the generator's transposed convolutions alone, as tf.layers computes it and
+as matrix products (fast_layers.as_matrix_products)? The figures decide where fast_layers uses
+the products (fast_layers.MIN_FILTERS). Forward pass and both gradients (inputs and kernel) at batch 64, float32, the
 layers alternating round by round; each figure is the median of --repeats rounds.
 
     python benchmarks/layer_speed.py --repeats 7
@@ -13,22 +14,21 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import helper  # noqa: E402  (after the path set-up)
 from common import timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
+from facegan import fast_layers, tensorflow_setup  # noqa: E402  (after the path set-up)
 
-tf = helper.import_tensorflow()
-import fast_layers  # noqa: E402  (after TensorFlow's legacy-Keras set-up)
-import run_tools  # noqa: E402
+tf = tensorflow_setup.import_tensorflow()
 
 # (name, input (height, width, channels), conv2d_transpose's arguments as the generator passes them)
 LAYERS = [('4x4x1024 -> 7x7x512, 4x4, stride 1, valid', (4, 4, 1024), (512, 4, 1, 'valid')),
-          ('7x7x512 -> 14x14x256, 5x5, stride 2, same', (7, 7, 512), (256, 5, 2, 'same'))]
-IMPLEMENTATIONS = {'tf.layers': tf.layers.conv2d_transpose, 'fast_layers': fast_layers.conv2d_transpose}
+          ('7x7x512 -> 14x14x256, 5x5, stride 2, same', (7, 7, 512), (256, 5, 2, 'same')),
+          ('14x14x256 -> 28x28x3, 5x5, stride 2, same', (14, 14, 256), (3, 5, 2, 'same'))]
+IMPLEMENTATIONS = {'tf.layers': tf.layers.conv2d_transpose, 'fast_layers': fast_layers.as_matrix_products}
 
 
 def layer_session(layer, input_shape, arguments):
     """
-    :param layer: tf.layers.conv2d_transpose or fast_layers.conv2d_transpose
+    :param layer: tf.layers.conv2d_transpose or fast_layers.as_matrix_products
     :param input_shape: The input's (batch, height, width, channels)
     :param arguments: (filters, kernel_size, strides, padding)
     :return: (a session, the fetches: output, input gradient, kernel gradient)
@@ -40,7 +40,7 @@ def layer_session(layer, input_shape, arguments):
         outputs = layer(inputs, filters, kernel_size, strides=strides, padding=padding, use_bias=False)
         upstream = tf.constant(np.random.default_rng(1).standard_normal(outputs.shape.as_list()).astype(np.float32))
         fetches = [outputs] + tf.gradients(tf.reduce_sum(outputs * upstream), [inputs] + tf.trainable_variables())
-        sess = tf.Session(graph=graph, config=run_tools.session_config())
+        sess = tf.Session(graph=graph, config=tensorflow_setup.session_config())
         sess.run(tf.global_variables_initializer())
     return sess, fetches
 

@@ -19,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import train_speed  # noqa: E402  (benchmarks/ is the script's own folder; it sets up the path and TensorFlow)
 from common import add_folder_argument  # noqa: E402
-import run_tools  # noqa: E402
+from facegan import tensorflow_setup  # noqa: E402
 
 tf = train_speed.tf
 GRADIENTS = re.compile(r'^gradients(_\d+)?/')
@@ -130,7 +130,7 @@ def main():
     args = parse_args()
     dataset = train_speed.load_dataset(args.folder, args.batch_size)
     batches = train_speed.endless_batches(dataset, args.batch_size)
-    precisions = ['float32'] + (['bfloat16'] if args.bfloat16 or run_tools.cpu_has_amx_bfloat16() else [])
+    precisions = ['float32'] + (['bfloat16'] if args.bfloat16 or tensorflow_setup.cpu_has_amx_bfloat16() else [])
     for precision in precisions:
         with train_speed.articles_layers() if args.straightforward else contextlib.nullcontext():
             times, totals = profile(dataset.shape, precision, batches, args.steps)

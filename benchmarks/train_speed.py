@@ -23,7 +23,6 @@ GFLOP/s measured in the same run, over the model's GFLOP per image). Each figure
     python benchmarks/train_speed.py                 # ../shared CelebA sample, else synthetic faces
     python benchmarks/train_speed.py --repeats 7 --steps 20
 """
-import contextlib
 import inspect
 import itertools
 import os
@@ -35,15 +34,15 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import helper  # noqa: E402  (after the path set-up)
 from common import timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
 
-tf = helper.import_tensorflow()
+from facegan.tensorflow_setup import import_tensorflow  # noqa: E402  (after the path set-up)
+
+tf = import_tensorflow()
 import tensorflow as tf2  # noqa: E402  (TensorFlow 2's own API, for the Keras 3 peer)
-import cli  # noqa: E402  (after TensorFlow's legacy-Keras set-up)
-import dlnd_face_generation as dlnd  # noqa: E402
-import fast_layers  # noqa: E402
-import run_tools  # noqa: E402
+import dlnd_face_generation as dlnd  # noqa: E402  (after TensorFlow's legacy-Keras set-up)
+import helper  # noqa: E402
+from facegan import fast_layers, tensorflow_setup  # noqa: E402
 
 Z_DIM = 100
 ARTICLE_PRINT_EVERY = 10
@@ -117,7 +116,7 @@ def start_session(build, config=None):
     """
     graph = tf.Graph()
     with graph.as_default():
-        cli.set_seeds(0)
+        tensorflow_setup.set_seeds(0)
         built = build()
         init = tf.global_variables_initializer()
     graph.finalize()
@@ -135,7 +134,7 @@ def matmul_gflops(dtype, size=4096, runs=5):
         b = tf.Variable(tf.random_normal((size, size)))
         return tf.reduce_sum(tf.cast(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype)), tf.float32))
 
-    product, sess = start_session(build, run_tools.session_config())
+    product, sess = start_session(build, tensorflow_setup.session_config())
     with sess:
         sess.run(product)
         best = 0.0
@@ -151,11 +150,12 @@ class ProjectLoop:
 
     def __init__(self, shape, precision, order):
         def build():
-            input_real, input_z, lr = dlnd.model_inputs(shape[1], shape[2], shape[3], Z_DIM)
-            d_loss, g_loss = dlnd.model_loss(input_real, input_z, shape[3])
-            return (input_real, input_z, lr, d_loss, g_loss) + dlnd.model_opt(d_loss, g_loss, lr, 0.5)
+            with fast_layers.in_tf_layers():  # as train() builds its graph
+                input_real, input_z, lr = dlnd.model_inputs(shape[1], shape[2], shape[3], Z_DIM)
+                d_loss, g_loss = dlnd.model_loss(input_real, input_z, shape[3])
+                return (input_real, input_z, lr, d_loss, g_loss) + dlnd.model_opt(d_loss, g_loss, lr, 0.5)
 
-        built, self.sess = start_session(build, run_tools.session_config(precision))
+        built, self.sess = start_session(build, tensorflow_setup.session_config(precision))
         self.input_real, self.input_z, self.lr, self.d_loss, self.g_loss, self.d_opt, self.g_opt = built
         self.order = order
 
@@ -175,29 +175,17 @@ class ProjectLoop:
             self.sess.run([self.d_opt, self.g_opt, self.d_loss, self.g_loss], feed)
 
 
-@contextlib.contextmanager
-def articles_layers():
-    """Within: the notebook's generator builds tf.layers.conv2d_transpose, as the article wrote it, where it calls fast_layers'"""
-    fast = fast_layers.conv2d_transpose
-
-    def straightforward(inputs, filters, kernel_size, **keywords):
-        return tf.layers.conv2d_transpose(inputs, filters, kernel_size, **keywords)
-
-    fast_layers.conv2d_transpose = straightforward
-    try:
-        yield
-    finally:
-        fast_layers.conv2d_transpose = fast
-
-
 class ArticleStep:
-    """The article's layers and the template's train loop body: two runs per step, and two more every tenth step."""
+    """
+    The article's layers (the notebook's, in tf.layers alone) and the training loop of the article's
+    GitHub repository, the usual solution of the template's `# TODO: Train Model`: two runs per
+    step, and two more every tenth step to print the losses
+    """
 
     def __init__(self, shape):
         def build():
             input_real, input_z, lr = dlnd.model_inputs(shape[1], shape[2], shape[3], Z_DIM)
-            with articles_layers():
-                d_loss, g_loss = dlnd.model_loss(input_real, input_z, shape[3])
+            d_loss, g_loss = dlnd.model_loss(input_real, input_z, shape[3])
             return (input_real, input_z, lr, d_loss, g_loss) + dlnd.model_opt(d_loss, g_loss, lr, 0.5)
 
         built, self.sess = start_session(build)  # the article's tf.Session(): TensorFlow's defaults
@@ -284,7 +272,7 @@ class TorchPeer:
         import torch  # pylint: disable=import-outside-toplevel  (optional: the benchmark runs without it)
         self.torch = torch
         torch.manual_seed(0)
-        torch.set_num_threads(run_tools.usable_cores())  # as the project's session_config
+        torch.set_num_threads(tensorflow_setup.usable_cores())  # as the project's session_config
         self.generator = self._generator(torch.nn, channels)
         self.discriminator = self._discriminator(torch.nn, channels)
         self.bce = torch.nn.BCEWithLogitsLoss()
@@ -405,7 +393,7 @@ def main():
     args = parse_args()
     dataset = load_dataset(args.folder, args.batch_size)
     batches = endless_batches(dataset, args.batch_size)
-    bfloat16 = args.bfloat16 or run_tools.cpu_has_amx_bfloat16()
+    bfloat16 = args.bfloat16 or tensorflow_setup.cpu_has_amx_bfloat16()
     missing = torch_missing()
     if missing:
         print('note: no PyTorch peer ({}); `pip install torch==2.13.0` adds it'.format(missing), flush=True)

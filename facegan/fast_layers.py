@@ -14,31 +14,93 @@ CPU's matmul speed; as matrix products the first layer ran 2.7x and the second 1
 initializers) are the ones tf.layers.conv2d_transpose makes, so checkpoints and the tests see the
 same layer; the outputs agree to float rounding.
 """
+import contextlib
 import itertools
 
 import numpy as np
 
-import helper
+from facegan.tensorflow_setup import import_tensorflow
 
-tf = helper.import_tensorflow()
+tf = import_tensorflow()
+
+MIN_FILTERS = 64  # narrower outputs (the generator's last layer: 1 or 3 channels) keep TensorFlow's kernel
 
 
-def conv2d_transpose(inputs, filters, kernel_size, strides=1, padding='valid', use_bias=True):
+def conv2d_transpose(inputs, filters, kernel_size, strides=1, padding='valid', **layer_arguments):
     """
-    Equals tf.layers.conv2d_transpose(inputs, filters, kernel_size, strides=strides, padding=padding,
-    use_bias=use_bias): the same layer, whose forward pass is matrix products
-    :param inputs: Tensor (batch, height, width, channels); height, width and channels known
+    Equals tf.layers.conv2d_transpose with the same arguments: the same layer, variables and
+    outputs, computed as matrix products where that is faster (fast_enough says where) and by
+    TensorFlow's own kernel elsewhere
+    :param inputs: Tensor (batch, height, width, channels)
     :param filters: The number of output channels
-    :param kernel_size: The kernel's height and width (one int: square kernels)
-    :param strides: The stride in both directions (one int)
+    :param kernel_size: The kernel's height and width (an int, or a pair)
+    :param strides: The stride (an int, or a pair)
     :param padding: 'valid' or 'same', as tf.layers takes it
-    :param use_bias: Whether to add a bias
+    :param layer_arguments: Any other argument of tf.layers.conv2d_transpose (use_bias, name, ...)
     :return: Tensor (batch, output height, output width, filters), as tf.layers.conv2d_transpose's
     """
-    if not (isinstance(kernel_size, int) and isinstance(strides, int) and padding.lower() in ('valid', 'same')):
-        raise ValueError('fast_layers.conv2d_transpose computes square kernels, one stride for both directions and '
+    layer = as_matrix_products if fast_enough(inputs, filters, kernel_size, strides, padding, layer_arguments) \
+        else _TF_LAYERS_CONV2D_TRANSPOSE
+    return layer(inputs, filters, kernel_size, strides=strides, padding=padding, **layer_arguments)
+
+
+def as_matrix_products(inputs, filters, kernel_size, strides=1, padding='valid', **layer_arguments):
+    """
+    tf.layers.conv2d_transpose computed as matrix products, for square kernels, equal strides and
+    'valid' or 'same' padding, channels last
+    :return: Tensor (batch, output height, output width, filters), as tf.layers.conv2d_transpose's
+    """
+    kernel, stride = _pair(kernel_size), _pair(strides)
+    if (kernel is None or stride is None or kernel[0] != kernel[1] or stride[0] != stride[1]
+            or str(padding).lower() not in ('valid', 'same')
+            or layer_arguments.get('data_format', 'channels_last') != 'channels_last'):
+        raise ValueError('fast_layers computes square kernels, one stride for both directions and '
                          "'valid' or 'same' padding; tf.layers.conv2d_transpose computes the others")
-    return Conv2DTranspose(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias)(inputs)
+    reuse = layer_arguments.pop('reuse', None)
+    layer = Conv2DTranspose(filters, kernel, strides=stride, padding=padding, _scope=layer_arguments.get('name'),
+                            _reuse=reuse, **layer_arguments)
+    return layer(inputs)
+
+
+def _pair(value):
+    """:return: An int or an (int, int) pair as a pair; anything else as None"""
+    if isinstance(value, int):
+        return value, value
+    return tuple(value) if isinstance(value, (tuple, list)) and len(value) == 2 else None
+
+
+def fast_enough(inputs, filters, kernel_size, strides, padding, layer_arguments):
+    """
+    Matrix products win over oneDNN's transposed convolution for square kernels, equal strides,
+    'valid' or 'same' padding, channels last and wide outputs (MIN_FILTERS or more), where the
+    input's height, width and channels are known (benchmarks/layer_speed.py)
+    :return: True where conv2d_transpose computes the layer as matrix products
+    """
+    kernel, stride = _pair(kernel_size), _pair(strides)
+    return (kernel is not None and stride is not None and kernel[0] == kernel[1] and stride[0] == stride[1]
+            and str(padding).lower() in ('valid', 'same') and filters >= MIN_FILTERS
+            and layer_arguments.get('data_format', 'channels_last') == 'channels_last'
+            and inputs.shape.rank == 4 and None not in inputs.shape.as_list()[1:])
+
+
+@contextlib.contextmanager
+def in_tf_layers(enabled=True):
+    """
+    While the block builds a graph, tf.layers.conv2d_transpose is this module's conv2d_transpose,
+    so the generator a learner writes with tf.layers gets the faster layer too; after the block,
+    TensorFlow's again. enabled=False (--no-fast-layers) leaves tf.layers as it is.
+    """
+    if not enabled or tf.layers.conv2d_transpose is conv2d_transpose:
+        yield
+        return
+    tf.layers.conv2d_transpose = conv2d_transpose
+    try:
+        yield
+    finally:
+        tf.layers.conv2d_transpose = _TF_LAYERS_CONV2D_TRANSPOSE
+
+
+_TF_LAYERS_CONV2D_TRANSPOSE = tf.layers.conv2d_transpose
 
 
 class Conv2DTranspose(tf.layers.Conv2DTranspose):  # the same class name: the same layer names

@@ -16,18 +16,50 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('MPLBACKEND', 'Agg')
 sys.path.insert(0, ROOT)
 
-import helper  # noqa: E402  (must follow the path set-up)
+from facegan.tensorflow_setup import import_tensorflow  # noqa: E402  (must follow the path set-up)
 
-helper.import_tensorflow()  # before any test module imports tensorflow
+import_tensorflow()  # before any test module imports tensorflow
 
 
-import run_tools  # noqa: E402  (after import_tensorflow)
+import runpy  # noqa: E402
+
+import helper  # noqa: E402
+from facegan import batch_norm, interrupts  # noqa: E402  (after import_tensorflow)
+from facegan.errors import UserError  # noqa: E402
+
+SCRIPT = os.path.join(ROOT, 'dlnd_face_generation.py')
 
 
 @pytest.fixture(autouse=True)
 def small_batch_norm_calibration(monkeypatch):
-    """Recompute batch norm's statistics from 64 z, not 1024: the tests' runs are a few steps long."""
-    monkeypatch.setattr(run_tools, 'CALIBRATION_Z', 64)
+    """Recompute batch norm's statistics from 64 z, not 512: the tests' runs are a few steps long."""
+    monkeypatch.setattr(batch_norm, 'CALIBRATION_Z', 64)
+
+
+def run_script(argv):
+    """
+    Run the notebook script in this process, every cell, as `python dlnd_face_generation.py ARGV`
+    runs it (monkeypatches of the modules it imports apply)
+    :param argv: Its command line
+    :return: The exit code: 0, argparse's, or a one-line error's (printed on stderr as the script prints it)
+    """
+    saved = sys.argv
+    sys.argv = [SCRIPT] + list(argv)
+    try:
+        runpy.run_path(SCRIPT, run_name='__main__')
+    except SystemExit as err:
+        return err.code
+    except UserError as err:
+        return interrupts.report(err)
+    finally:
+        sys.argv = saved
+    return 0
+
+
+def use_few_synthetic_faces(monkeypatch, count):
+    """The script's synthetic dataset: count faces rather than thousands, for this test"""
+    real = helper.make_synthetic_faces
+    monkeypatch.setattr(helper, 'make_synthetic_faces', lambda data_path, _, seed=0: real(data_path, count, seed))
 
 
 # --- Race tests: real Python processes that import helper and are started in step ------------
@@ -35,11 +67,13 @@ def small_batch_norm_calibration(monkeypatch):
 GUARD_SECONDS = 120  # only a guard against a hang: every wait ends on an event, never on a clock
 
 _CHILD_CODE = '''
-import json, sys, threading
+import importlib, json, sys, threading
 sys.path.insert(0, {root!r})
 import helper
 if {pause_at!r}:
-    real, lock, paused = getattr(helper, {pause_at!r}), threading.Lock(), []
+    module_name, _, name = {pause_at!r}.rpartition('.')
+    module = importlib.import_module(module_name)
+    real, lock, paused = getattr(module, name), threading.Lock(), []
     def pausing(*args, **kwargs):
         with lock:
             if not paused:
@@ -47,7 +81,7 @@ if {pause_at!r}:
                 print('paused', flush=True)
                 sys.stdin.readline()
         return real(*args, **kwargs)
-    setattr(helper, {pause_at!r}, pausing)
+    setattr(module, name, pausing)
 print('ready', flush=True)
 sys.stdin.readline()
 try:
@@ -61,8 +95,9 @@ print('result', json.dumps(result), flush=True)
 class Children:
     """
     Python processes that each import helper, say 'ready', wait for a line on stdin, then evaluate
-    one expression and print 'result <json>'. With pause_at, each pauses at its first call of that
-    helper function (printing 'paused') until it gets another line or its stdin closes. Every line
+    one expression and print 'result <json>'. With pause_at, a function's dotted name where it is
+    looked up ('facegan.images.decode_or_none'), each pauses at its first call of that function
+    (printing 'paused') until it gets another line or its stdin closes. Every line
     they print goes to one queue, so a test can wait for whichever comes first.
     """
 

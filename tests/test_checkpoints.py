@@ -1,5 +1,5 @@
 """
-Checkpoints that survive damage, a lost index file, a full disk, NaN, resumes and signals: run_tools alone, on
+Checkpoints that survive damage, a lost index file, a full disk, NaN, resumes and signals: facegan.checkpoints and facegan.interrupts alone, on
 real checkpoints of a tiny graph (a few small variables) written by tf.train.Saver.
 """
 import contextlib
@@ -17,9 +17,9 @@ import types
 import numpy as np
 import pytest
 
-import run_tools
+from facegan import checkpoints, errors, tensorflow_setup
 
-tf = run_tools.tf
+tf = tensorflow_setup.import_tensorflow()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -28,7 +28,7 @@ def _model(rows=3, names=('generator/w', 'discriminator/w'), finite_check=False,
     """
     A tiny model in its own graph, initialized, with a session and a Saver
     :param rows: Rows of each variable (4 float32 columns: 16 bytes a row)
-    :param finite_check: Build run_tools.non_finite_check() with the graph
+    :param finite_check: Build checkpoints.non_finite_check() with the graph
     :param finalize: Finalize the graph (no more ops) before the session starts
     :return: Namespace: sess, saver, weights, set_step(step) (the step and every weight become step),
              poison() (the first weight becomes NaN), check
@@ -40,8 +40,8 @@ def _model(rows=3, names=('generator/w', 'discriminator/w'), finite_check=False,
         set_all = [global_step.assign(step_in)] + [w.assign(tf.fill([rows, 4], tf.cast(step_in, tf.float32)))
                                                     for w in weights]
         nan = weights[0].assign(tf.fill([rows, 4], np.nan))
-        saver = tf.train.Saver(max_to_keep=run_tools.KEEP_CHECKPOINTS)
-        check = run_tools.non_finite_check() if finite_check else None
+        saver = tf.train.Saver(max_to_keep=checkpoints.KEEP_CHECKPOINTS)
+        check = checkpoints.non_finite_check() if finite_check else None
         initialize = tf.global_variables_initializer()
         if finalize:
             graph.finalize()
@@ -53,7 +53,7 @@ def _model(rows=3, names=('generator/w', 'discriminator/w'), finite_check=False,
 
 
 def _save(model, folder, step, nan=False):
-    """Save step as TensorFlow's Saver does in a run (no run_tools): folder/model-STEP, weights all equal to step."""
+    """Save step as TensorFlow's Saver does in a run (no facegan): folder/model-STEP, weights all equal to step."""
     os.makedirs(str(folder), exist_ok=True)
     model.set_step(step)
     if nan:
@@ -79,11 +79,11 @@ def test_a_damaged_newest_checkpoint_is_skipped_with_one_warning(tmp_path, capsy
     with _model() as model:
         prefixes = [_save(model, folder, step) for step in (1, 2, 3)]
     damage(prefixes[2])
-    assert run_tools.latest_checkpoint(str(tmp_path)) == prefixes[1]
+    assert checkpoints.latest_checkpoint(str(tmp_path)) == prefixes[1]
     warning = capsys.readouterr().err.splitlines()
     assert len(warning) == 1 and 'model-3 (unreadable: ' in warning[0] and warning[0].endswith('using ' + prefixes[1])
     with _model() as model:
-        assert run_tools.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True) == 2
+        assert checkpoints.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True) == 2
         assert (model.sess.run(model.weights[0]) == 2).all()
 
 
@@ -91,8 +91,8 @@ def test_no_usable_checkpoint_stops_with_one_line(tmp_path):
     with _model() as model:
         for step in (1, 2):
             _truncate_data(_save(model, tmp_path / 'checkpoints', step))
-        with pytest.raises(run_tools.TrainingStopped) as err:
-            run_tools.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True)
+        with pytest.raises(errors.TrainingStopped) as err:
+            checkpoints.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True)
     message = str(err.value)
     assert '\n' not in message and message.startswith('no usable checkpoint in {}: model-2 (unreadable: '
                                                        .format(tmp_path))
@@ -104,9 +104,9 @@ def test_checkpoints_are_found_by_their_files_without_the_index_file(tmp_path):
         _save(model, tmp_path / 'checkpoints', 1)
         newest = _save(model, tmp_path / 'checkpoints', 2)
     os.remove(str(tmp_path / 'checkpoints' / 'checkpoint'))
-    assert run_tools.latest_checkpoint(str(tmp_path)) == newest
+    assert checkpoints.latest_checkpoint(str(tmp_path)) == newest
     with _model() as model:
-        assert run_tools.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True) == 2
+        assert checkpoints.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True) == 2
 
 
 @contextlib.contextmanager
@@ -133,9 +133,9 @@ def test_a_full_disk_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_
     disk = tmp_path / 'disk'
     with _tmpfs(disk, size_kb), _model(rows=rows, names=('generator/w',)) as model:
         for step in saved_before:
-            run_tools.save_checkpoint(model.sess, model.saver, str(disk), step)
-        with pytest.raises(run_tools.TrainingStopped) as err:
-            run_tools.save_checkpoint(model.sess, model.saver, str(disk), len(saved_before) + 1)
+            checkpoints.save_checkpoint(model.sess, model.saver, str(disk), step)
+        with pytest.raises(errors.TrainingStopped) as err:
+            checkpoints.save_checkpoint(model.sess, model.saver, str(disk), len(saved_before) + 1)
         files = _files(disk / 'checkpoints')
     message = str(err.value)
     assert '\n' not in message and message.startswith('the disk is full: could not save ')
@@ -151,14 +151,14 @@ def test_a_full_disk_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_
 def test_a_failed_write_removes_its_partial_files(tmp_path, monkeypatch, failure):
     folder = tmp_path / 'checkpoints'
     with _model() as model:
-        run_tools.save_checkpoint(model.sess, model.saver, str(tmp_path), 1)
+        checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 1)
 
         def write_half_then_fail(*args, **kwargs):
             (folder / 'model-2.data-00000-of-00001.tempstate8609270055886370178').write_bytes(b'\0' * 64)
             raise failure
         monkeypatch.setattr(model.saver, 'save', write_half_then_fail)
-        with pytest.raises(run_tools.TrainingStopped, match=r'^the disk is full: .*\(a checkpoint needs about 0\.\d kB'):
-            run_tools.save_checkpoint(model.sess, model.saver, str(tmp_path), 2)
+        with pytest.raises(errors.TrainingStopped, match=r'^the disk is full: .*\(a checkpoint needs about 0\.\d kB'):
+            checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 2)
     assert _files(folder) == ['checkpoint', 'model-1.data-00000-of-00001', 'model-1.index']
 
 
@@ -172,7 +172,7 @@ def test_what_a_killed_save_left_is_removed_at_the_start_of_a_run_saying_so(tmp_
     (folder / 'checkpoint.tmpfd11b9979aa843318334f3651bb8d987').write_text('')
     (folder / 'notes.txt').write_text("the learner's own file stays")
     with _model(finalize=False) as model:  # a run initializes its variables before it finalizes the graph
-        assert run_tools.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=False) == 0
+        assert checkpoints.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=False) == 0
     said = capsys.readouterr().err.splitlines()
     assert len(said) == 1 and said[0].startswith('removed 3 temporary file(s) an interrupted save left in ')
     assert _files(folder) == ['notes.txt']
@@ -183,25 +183,25 @@ def test_resumed_runs_keep_only_the_newest_checkpoints_and_list_them(tmp_path):
     for steps in ([1, 2], [3, 4], [5, 6]):  # three runs, each with its own Saver as after --resume
         with _model() as model:
             for step in steps:
-                run_tools.save_checkpoint(model.sess, model.saver, str(tmp_path), step)
+                checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), step)
     assert [name for name in _files(folder) if name.endswith('.index')] == ['model-4.index', 'model-5.index',
                                                                             'model-6.index']
     state = tf.train.get_checkpoint_state(str(folder))
     assert [os.path.basename(path) for path in state.all_model_checkpoint_paths] == ['model-4', 'model-5', 'model-6']
     assert state.model_checkpoint_path == str(folder / 'model-6')
     with _model() as model:
-        run_tools.save_checkpoint(model.sess, model.saver, str(tmp_path), 7, keep=1)
+        checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 7, keep=1)
     assert _files(folder) == ['checkpoint', 'model-7.data-00000-of-00001', 'model-7.index']
 
 
 def test_save_refuses_nan_weights_and_names_the_last_finite_checkpoint(tmp_path):
     with _model(finite_check=True) as model:  # the check's ops are built before the graph is finalized
         model.set_step(1)
-        run_tools.save_checkpoint(model.sess, model.saver, str(tmp_path), 1, finite_check=model.check)
+        checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 1, finite_check=model.check)
         model.poison()
         assert model.check(model.sess) == ['generator/w']
-        with pytest.raises(run_tools.TrainingStopped) as err:
-            run_tools.save_checkpoint(model.sess, model.saver, str(tmp_path), 2, finite_check=model.check)
+        with pytest.raises(errors.TrainingStopped) as err:
+            checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 2, finite_check=model.check)
     assert str(err.value) == ('1 variable(s) hold NaN or infinity at step 2 (e.g. generator/w): not saved; the last '
                               'finite checkpoint is {}. Lower --learning-rate and --resume from it'
                               .format(tmp_path / 'checkpoints' / 'model-1'))
@@ -212,7 +212,7 @@ def test_latest_checkpoint_skips_one_holding_nan(tmp_path, capsys):
     with _model() as model:
         finite = _save(model, tmp_path / 'checkpoints', 1)
         _save(model, tmp_path / 'checkpoints', 2, nan=True)
-    assert run_tools.latest_checkpoint(str(tmp_path)) == finite
+    assert checkpoints.latest_checkpoint(str(tmp_path)) == finite
     assert capsys.readouterr().err == ('warning: skipped checkpoint model-2 (1 variable(s) hold NaN or infinity '
                                        '(e.g. generator/w)); using {}\n'.format(finite))
 
@@ -221,38 +221,38 @@ def test_find_checkpoint_takes_a_folder_or_a_checkpoint_and_refuses_other_files(
     folder = tmp_path / 'checkpoints'
     with _model() as model:
         older, newest = _save(model, folder, 1), _save(model, folder, 2)
-    assert [run_tools.find_checkpoint(str(path)) for path in (tmp_path, folder, older, older + '.index')] == \
+    assert [checkpoints.find_checkpoint(str(path)) for path in (tmp_path, folder, older, older + '.index')] == \
         [newest, newest, older, older]
     (tmp_path / 'faces.png').write_bytes(b'\x89PNG not a checkpoint')
-    with pytest.raises(run_tools.TrainingStopped, match=r'faces.png is not a checkpoint \(no .*faces.png.index '):
-        run_tools.find_checkpoint(str(tmp_path / 'faces.png'))
+    with pytest.raises(errors.TrainingStopped, match=r'faces.png is not a checkpoint \(no .*faces.png.index '):
+        checkpoints.find_checkpoint(str(tmp_path / 'faces.png'))
     (tmp_path / 'model-9.index').write_bytes(b'\0' * 100)
-    with pytest.raises(run_tools.TrainingStopped, match=r'^no usable checkpoint in .*model-9.index: model-9 '
+    with pytest.raises(errors.TrainingStopped, match=r'^no usable checkpoint in .*model-9.index: model-9 '
                                                        r'\(unreadable: .*sstable'):
-        run_tools.find_checkpoint(str(tmp_path / 'model-9.index'))
-    with pytest.raises(run_tools.TrainingStopped, match='^no checkpoint in .*nothing: train first'):
-        run_tools.find_checkpoint(str(tmp_path / 'nothing'))
+        checkpoints.find_checkpoint(str(tmp_path / 'model-9.index'))
+    with pytest.raises(errors.TrainingStopped, match='^no checkpoint in .*nothing: train first'):
+        checkpoints.find_checkpoint(str(tmp_path / 'nothing'))
 
 
 def test_restoring_another_model_or_a_file_that_is_no_checkpoint_is_one_line(tmp_path):
     with _model(names=('discriminator/w',)) as model:
         prefix = _save(model, tmp_path / 'checkpoints', 1)
-    with pytest.raises(run_tools.TrainingStopped, match=r'lacks 1 of the 2 variables .*\(e.g. generator/w\)'):
-        run_tools.check_variables(prefix, {'generator/w': None, 'discriminator/w': [3, 4]})
-    with pytest.raises(run_tools.TrainingStopped, match=r'does not match this model \(discriminator/w: saved '):
-        run_tools.check_variables(prefix, {'discriminator/w': [3, 5]})
+    with pytest.raises(errors.TrainingStopped, match=r'lacks 1 of the 2 variables .*\(e.g. generator/w\)'):
+        checkpoints.check_variables(prefix, {'generator/w': None, 'discriminator/w': [3, 4]})
+    with pytest.raises(errors.TrainingStopped, match=r'does not match this model \(discriminator/w: saved '):
+        checkpoints.check_variables(prefix, {'discriminator/w': [3, 5]})
     (tmp_path / 'notes.txt').write_text('not a checkpoint')
     with _model() as model:
-        with pytest.raises(run_tools.TrainingStopped, match=r'lacks 1 of the 3 variables .*\(e.g. generator/w\)'):
-            run_tools.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True)
-        with pytest.raises(run_tools.TrainingStopped, match='notes.txt is not a checkpoint'):
-            run_tools.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=str(tmp_path / 'notes.txt'))
+        with pytest.raises(errors.TrainingStopped, match=r'lacks 1 of the 3 variables .*\(e.g. generator/w\)'):
+            checkpoints.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True)
+        with pytest.raises(errors.TrainingStopped, match='notes.txt is not a checkpoint'):
+            checkpoints.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=str(tmp_path / 'notes.txt'))
 
 
 @contextlib.contextmanager
 def _child(script):
     """
-    Run a small Python script that imports run_tools, in its own process (killed after 120 s whatever happens)
+    Run a small Python script that imports facegan.interrupts, in its own process (killed after 120 s whatever happens)
     :return: The subprocess.Popen, its stdout and stderr as text pipes
     """
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='3')
@@ -282,10 +282,10 @@ def _rest(proc):
 def test_sigterm_and_sighup_set_the_flag_as_ctrl_c_does_and_the_handlers_come_back():
     script = """
         import signal, time
-        import run_tools
+        from facegan import interrupts
         before = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
         for name in ('SIGTERM', 'SIGHUP'):
-            with run_tools.interrupt_flag() as stop:
+            with interrupts.interrupt_flag() as stop:
                 print('ready', name, flush=True)
                 while not stop():
                     time.sleep(0.01)  # a training step, then a look at the flag
@@ -304,10 +304,10 @@ def test_sigterm_and_sighup_set_the_flag_as_ctrl_c_does_and_the_handlers_come_ba
 def test_sigterm_during_start_up_stops_without_a_traceback():
     script = """
         import signal, sys
-        import run_tools
+        from facegan import interrupts
 
         def start_up():
-            with run_tools.signals_as_keyboard_interrupt():
+            with interrupts.signals_as_keyboard_interrupt():
                 print('ready', flush=True)
                 signal.pause()  # building the graph, reading the data set...
 

@@ -15,7 +15,6 @@ import pytest
 import tensorflow
 
 import dlnd_face_generation as dlnd
-import fast_layers
 import helper
 import problem_unittests
 from tools import make_notebooks
@@ -68,7 +67,7 @@ def _run_cell(source):
     :param source: The cell's source
     :return: The cell's namespace
     """
-    namespace = {'__name__': '__main__', 'tf': dlnd.tf, 'tests': problem_unittests, 'fast_layers': fast_layers,
+    namespace = {'__name__': '__main__', 'tf': dlnd.tf, 'tests': problem_unittests,
                  'generator': dlnd.generator, 'discriminator': dlnd.discriminator}  # model_loss calls them
     exec(compile(source, '<cell>', 'exec'), namespace)
     return namespace
@@ -110,20 +109,21 @@ def _outputs(notebook, output_type):
             for output in cell.outputs if output.output_type == output_type]
 
 
-def _kernel_env(tmp_path=None):
+def _kernel_env(tmp_path, project_on_path=True):
     """
-    :param tmp_path: The test's folder, for a run's data and output; None: no run, no project path
+    :param tmp_path: The test's folder, for the run's data and output
+    :param project_on_path: Put the project's modules on the kernel's path (the exercise finds them itself)
     :return: Environment of the kernel: no MPLBACKEND (the tests' Agg), so that ipykernel picks the
-        inline backend; with tmp_path, a short run (DLND_ARGS) on a small folder of synthetic faces
-        (the default 9,600 take longer to draw than the run) and the project's modules on the path
+        inline backend; a short run (DLND_ARGS) on a small folder of synthetic faces (the default
+        9,600 take longer to draw than the run)
     """
     env = {key: value for key, value in os.environ.items() if key != 'MPLBACKEND'}
-    if tmp_path is not None:
+    if project_on_path:
         env['PYTHONPATH'] = os.pathsep.join([make_notebooks.ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
-        faces = helper.make_synthetic_faces(str(tmp_path / 'data'), CI_FACES, seed=0)
-        env['DLND_ARGS'] = ' '.join(shlex.quote(arg) for arg in [
-            '--max-steps', str(CI_STEPS), '--eval-every', '0',  # no scores: they take longer than the steps
-            '--dataset', 'folder', '--data-dir', faces, '--output-dir', str(tmp_path / 'output')])
+    faces = helper.make_synthetic_faces(str(tmp_path / 'data'), CI_FACES, seed=0)
+    env['DLND_ARGS'] = ' '.join(shlex.quote(arg) for arg in [
+        '--max-steps', str(CI_STEPS), '--eval-every', '0',  # no scores: they take longer than the steps
+        '--dataset', 'folder', '--data-dir', faces, '--output-dir', str(tmp_path / 'output')])
     return env
 
 
@@ -159,14 +159,19 @@ def test_solution_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     grids = [output.data['image/png'] for output in _outputs(notebook, 'display_data') if 'image/png' in output.data]
     assert grids and base64.b64decode(grids[-1]).startswith(b'\x89PNG'), 'no sample grid shown inline'
     assert os.listdir(str(tmp_path / 'cwd')) == []
+    # Each cell does what its heading says: Explore shows real images, the check prints the version
+    explore = notebook.cells[_cell_index(notebook, 'show_images')]
+    assert any('image/png' in output.get('data', {}) for output in explore.outputs), 'Explore showed no images'
+    check = notebook.cells[_cell_index(notebook, 'check_tensorflow')]
+    assert 'TensorFlow Version: ' in ''.join(output.get('text', '') for output in check.outputs)
 
 
 def test_exercise_notebook_finds_the_project_from_its_folder_and_stops_at_the_first_stub(tmp_path, monkeypatch):
     notebook = nbformat.read(make_notebooks.EXERCISE, as_version=4)
     first_stub = _cell_index(notebook, 'model_inputs')
-    notebook.cells = notebook.cells[:first_stub + 1]  # not the run cell: it would draw faces in exercise/
-    _execute(notebook, os.path.dirname(make_notebooks.EXERCISE), _kernel_env(), tmp_path, monkeypatch,
-             allow_errors=True)
+    notebook.cells = notebook.cells[:first_stub + 1]  # up to the first stub: the run cell would train
+    _execute(notebook, os.path.dirname(make_notebooks.EXERCISE), _kernel_env(tmp_path, project_on_path=False),
+             tmp_path, monkeypatch, allow_errors=True)
     assert [(error.ename, error.evalue) for error in _outputs(notebook, 'error')] == [
         ('AssertionError', 'model_inputs returned None: implement it where it says TODO and return '
                            '(input_real, input_z, learning_rate)')]

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import cli
+from conftest import run_script
 import dlnd_face_generation as dlnd
 import helper
-import run_tools
+from facegan import sliced_wasserstein as sw
+from facegan import checkpoints, errors, generation, interrupts, tensorflow_setup, training_run
 
 tf = dlnd.tf
 
@@ -28,9 +29,9 @@ def _train(dataset, out, seed=0, epochs=3, z_dim=16, show_every=2, **kwargs):
     options.update(kwargs)
     fresh = helper.Dataset('synthetic', dataset.data_files, seed=seed)  # the data order is seeded too
     with tf.Graph().as_default():
-        cli.set_seeds(seed)
+        tensorflow_setup.set_seeds(seed)
         return dlnd.train(epochs, 8, z_dim, 0.0005, 0.5, fresh.get_batches, fresh.shape, fresh.image_mode,
-                          print_every=1, show_every=show_every, options=run_tools.RunOptions(**options))
+                          print_every=1, show_every=show_every, options=training_run.RunOptions(**options))
 
 
 def _checkpoints(out):
@@ -40,22 +41,22 @@ def _checkpoints(out):
 def test_checkpoints_every_save_every_and_at_the_end_keeping_the_last_three(dataset, tmp_path):
     _train(dataset, tmp_path, max_steps=9)
     assert _checkpoints(tmp_path) == ['model-6', 'model-8', 'model-9']
-    assert run_tools.latest_checkpoint(str(tmp_path)).endswith('model-9')
+    assert checkpoints.latest_checkpoint(str(tmp_path)).endswith('model-9')
 
 
 def test_resume_restores_step_optimizer_state_and_sample_z(dataset, tmp_path, monkeypatch):
     _train(dataset, tmp_path, max_steps=4)
-    reader = tf.train.load_checkpoint(run_tools.latest_checkpoint(str(tmp_path)))
+    reader = tf.train.load_checkpoint(checkpoints.latest_checkpoint(str(tmp_path)))
     restored = {}
-    real_session = run_tools.TrainingRun.session
+    real_session = training_run.TrainingRun.session
 
     @contextlib.contextmanager
-    def recording_session(self):
-        with real_session(self) as sess:
+    def recording_session(self, *args):
+        with real_session(self, *args) as sess:
             restored.update({v.op.name: sess.run(v) for v in tf.global_variables()}, step=self.step)
             yield sess
 
-    monkeypatch.setattr(run_tools.TrainingRun, 'session', recording_session)
+    monkeypatch.setattr(training_run.TrainingRun, 'session', recording_session)
     losses = _train(dataset, tmp_path, max_steps=6, resume=True)
     assert restored.pop('step') == 4
     assert any('Adam' in name for name in restored)  # the optimizer's moments are in the checkpoint
@@ -71,22 +72,22 @@ def test_a_crash_while_saving_leaves_the_last_good_checkpoint(dataset, tmp_path)
     # What a crash half-way through saving step 4 leaves: files, but no update of the index
     (tmp_path / 'checkpoints' / 'model-4.index').write_bytes(b'\x00' * 10)
     (tmp_path / 'checkpoints' / 'model-4.data-00000-of-00001').write_bytes(b'\x00' * 100)
-    assert run_tools.latest_checkpoint(str(tmp_path)).endswith('model-2')
+    assert checkpoints.latest_checkpoint(str(tmp_path)).endswith('model-2')
     losses = _train(dataset, tmp_path, max_steps=3, resume=True)
     assert [step for step, _, _ in losses] == [3]
 
 
 def test_resume_without_a_checkpoint_or_with_another_model_is_a_clear_error(dataset, tmp_path):
-    with pytest.raises(run_tools.TrainingStopped, match='no checkpoint in .*train without --resume first'):
+    with pytest.raises(errors.TrainingStopped, match='no checkpoint in .*train without --resume first'):
         _train(dataset, tmp_path, max_steps=2, resume=True)
     _train(dataset, tmp_path, max_steps=2)
-    with pytest.raises(run_tools.TrainingStopped, match='does not match this model'):
+    with pytest.raises(errors.TrainingStopped, match='does not match this model'):
         _train(dataset, tmp_path, z_dim=32, resume=True)
 
 
 def test_interrupt_flag_catches_sigint_and_restores_the_handler():
     before = signal.getsignal(signal.SIGINT)
-    with run_tools.interrupt_flag() as interrupted:
+    with interrupts.interrupt_flag() as interrupted:
         assert not interrupted()
         os.kill(os.getpid(), signal.SIGINT)
         assert interrupted()
@@ -95,12 +96,12 @@ def test_interrupt_flag_catches_sigint_and_restores_the_handler():
 
 def _replace_step_done(monkeypatch, change):
     """Wrap TrainingRun.step_done: change(step about to be done, d_loss, g_loss) -> (d_loss, g_loss)"""
-    real_step_done = run_tools.TrainingRun.step_done
+    real_step_done = training_run.TrainingRun.step_done
 
     def step_done(self, sess, d_loss, g_loss):
         return real_step_done(self, sess, *change(self.step + 1, d_loss, g_loss))
 
-    monkeypatch.setattr(run_tools.TrainingRun, 'step_done', step_done)
+    monkeypatch.setattr(training_run.TrainingRun, 'step_done', step_done)
 
 
 def test_ctrl_c_during_training_saves_and_says_how_to_resume(dataset, tmp_path, monkeypatch):
@@ -110,7 +111,7 @@ def test_ctrl_c_during_training_saves_and_says_how_to_resume(dataset, tmp_path, 
         return d_loss, g_loss
 
     _replace_step_done(monkeypatch, ctrl_c_at_step_3)
-    with pytest.raises(run_tools.TrainingInterrupted) as err:
+    with pytest.raises(errors.TrainingInterrupted) as err:
         _train(dataset, tmp_path, save_every=100)
     assert 'interrupted at step 3: saved' in str(err.value) and '--resume' in str(err.value)
     assert err.value.exit_code == 130
@@ -119,7 +120,7 @@ def test_ctrl_c_during_training_saves_and_says_how_to_resume(dataset, tmp_path, 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, monkeypatch):
     _replace_step_done(monkeypatch, lambda step, d_loss, g_loss: (np.nan if step == 3 else d_loss, g_loss))
-    with pytest.raises(run_tools.TrainingStopped) as err:
+    with pytest.raises(errors.TrainingStopped) as err:
         _train(dataset, tmp_path)
     assert 'became nan/' in str(err.value) and 'at step 3' in str(err.value)
     assert str(err.value).endswith('model-2. Lower --learning-rate and --resume from it')
@@ -173,8 +174,10 @@ def test_same_seed_same_losses(dataset, tmp_path):
 def test_generate_writes_faces_and_grid_seeded_without_the_dataset(dataset, tmp_path):
     run = tmp_path / 'run'
     _train(dataset, run, max_steps=2)
-    faces, grid = cli.generate(dlnd, str(run), 5, seed=3, output_dir=str(tmp_path / 'gen'))
-    again, _ = cli.generate(dlnd, str(run / 'checkpoints'), 5, seed=3, output_dir=str(tmp_path / 'gen2'))
+    found = generation.find_generator(dlnd.generator, str(run))
+    faces, grid = generation.generate(dlnd.generator, found, 5, seed=3, output_dir=str(tmp_path / 'gen'))
+    found = generation.find_generator(dlnd.generator, str(run / 'checkpoints'))
+    again, _ = generation.generate(dlnd.generator, found, 5, seed=3, output_dir=str(tmp_path / 'gen2'))
     assert [os.path.basename(p) for p in faces] == ['face_{:03d}.png'.format(i) for i in range(5)]
     for face, same in zip(faces, again):
         with Image.open(face) as image:
@@ -185,10 +188,10 @@ def test_generate_writes_faces_and_grid_seeded_without_the_dataset(dataset, tmp_
 
 
 def test_generate_errors_missing_and_mismatched(dataset, tmp_path, capsys):
-    code = cli.main(['generate', '--checkpoint', str(tmp_path / 'nothing')])
+    code = run_script(['generate', '--checkpoint', str(tmp_path / 'nothing')])
     assert code == 1 and 'no checkpoint in' in capsys.readouterr().err
     _train(dataset, tmp_path / 'run', max_steps=2)
-    code = cli.main(['generate', '--checkpoint', str(tmp_path / 'run'), '--channels', '1'])
+    code = run_script(['generate', '--checkpoint', str(tmp_path / 'run'), '--channels', '1'])
     err = capsys.readouterr().err
     assert code == 1 and err.count('\n') == 1
     assert 'holds a generator for 3 channel(s) and z of 16; asked for 1 channel(s)' in err
@@ -197,21 +200,20 @@ def test_generate_errors_missing_and_mismatched(dataset, tmp_path, capsys):
 def test_output_folder_that_cannot_be_written_fails_before_the_graph(tmp_path, capsys):
     blocker = tmp_path / 'a_file'
     blocker.write_text('not a folder')
-    code = cli.main(['--output-dir', str(blocker / 'out'), '--data-dir', str(tmp_path / 'data')])
+    code = run_script(['--output-dir', str(blocker / 'out'), '--data-dir', str(tmp_path / 'data')])
     captured = capsys.readouterr()
     assert code == 1 and 'cannot write to --output-dir' in captured.err
     assert 'TensorFlow Version' not in captured.out and not os.path.exists(str(tmp_path / 'data'))
 
 
 def test_training_scores_samples_at_start_every_eval_every_and_at_the_end(dataset, tmp_path, capsys):
-    import sliced_wasserstein
     fresh = helper.Dataset('synthetic', dataset.data_files, seed=0)
-    tracker = cli.make_tracker(fresh, 8, seed=0)
+    tracker = generation.make_tracker(fresh, 8, seed=0)
     assert fresh.shape[0] == 24  # 8 held out of training
-    options = run_tools.RunOptions(output_dir=str(tmp_path), tracker=tracker, eval_every=2, max_steps=5,
+    options = training_run.RunOptions(output_dir=str(tmp_path), tracker=tracker, eval_every=2, max_steps=5,
                                    logdir=str(tmp_path / 'tb'))
     with tf.Graph().as_default():
-        cli.set_seeds(0)
+        tensorflow_setup.set_seeds(0)
         dlnd.train(2, 8, 16, 0.0005, 0.5, fresh.get_batches, fresh.shape, fresh.image_mode, print_every=1,
                    options=options)
     rows = np.genfromtxt(str(tmp_path / 'swd.csv'), delimiter=',', names=True)
@@ -219,7 +221,7 @@ def test_training_scores_samples_at_start_every_eval_every_and_at_the_end(datase
     assert (rows['swd_untrained'] == rows['swd'][0]).all()  # the untrained score is the ceiling
     np.testing.assert_allclose(rows['swd_real_vs_real'], tracker.floor, atol=1e-6)  # the CSV keeps 6 decimals
     assert tracker.floor > 0
-    np.testing.assert_allclose(rows['gap_closed'], [sliced_wasserstein.gap_closed(d, tracker.floor, tracker.ceiling)
+    np.testing.assert_allclose(rows['gap_closed'], [sw.gap_closed(d, tracker.floor, tracker.ceiling)
                                                     for d in rows['swd']], atol=1e-5)
     lines = [line for line in capsys.readouterr().out.splitlines() if 'SWD' in line]
     assert lines[0] == 'Step 0... SWD: {0:.4f} (real vs real {1:.4f}, untrained {0:.4f}): 0% of the gap closed'.format(
@@ -235,14 +237,12 @@ def test_training_scores_samples_at_start_every_eval_every_and_at_the_end(datase
 def test_evaluate_command_prints_the_score_and_its_baselines(dataset, tmp_path, capsys):
     _train(dataset, tmp_path / 'run', max_steps=2)
     folder = os.path.dirname(dataset.data_files[0])
-    code = cli.main(['evaluate', '--checkpoint', str(tmp_path / 'run'), '--dataset', 'folder',
+    code = run_script(['evaluate', '--checkpoint', str(tmp_path / 'run'), '--dataset', 'folder',
                       '--data-dir', folder, '--eval-images', '8'])
     out = capsys.readouterr().out.strip().splitlines()[-1]
     assert code == 0
     assert out.startswith('SWD: ') and 'real vs real' in out and out.endswith('of the gap closed')
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(['evaluate', '--checkpoint', str(tmp_path / 'run'), '--dataset', 'folder',
-                   '--data-dir', folder, '--eval-images', '100'])
-    assert exit_info.value.code == 2
+    assert run_script(['evaluate', '--checkpoint', str(tmp_path / 'run'), '--dataset', 'folder',
+                   '--data-dir', folder, '--eval-images', '100']) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
         'error: --eval-images 100 needs at least 200 images; folder has 32 (see --help)')

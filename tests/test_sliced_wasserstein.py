@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import helper
-import sliced_wasserstein as sw
+from facegan import sliced_wasserstein as sw
 
 
 @pytest.fixture(scope='module')

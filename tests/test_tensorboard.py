@@ -16,8 +16,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-import cli
-import dlnd_face_generation as dlnd
+from conftest import run_script, use_few_synthetic_faces
 
 DEADLINE_SECONDS = 120  # only a guard: the waits end as soon as TensorBoard answers
 POLL_SECONDS = 0.2
@@ -32,9 +31,9 @@ def _tiny_run_with_logdir(tmp_path, monkeypatch):
     :param monkeypatch: pytest's, to make the synthetic dataset small
     :return: (logdir, output dir)
     """
-    monkeypatch.setattr(dlnd, 'SYNTHETIC_FACES', 16)
+    use_few_synthetic_faces(monkeypatch, 16)
     logdir, out = tmp_path / 'logs', tmp_path / 'out'
-    code = cli.main(['--batch-size', '8', '--max-steps', str(STEPS), '--data-dir', str(tmp_path / 'data'),
+    code = run_script(['--batch-size', '8', '--max-steps', str(STEPS), '--data-dir', str(tmp_path / 'data'),
                      '--output-dir', str(out), '--show-every', '1000', '--logdir', str(logdir)])
     assert code == 0
     return logdir, out

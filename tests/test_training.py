@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import cli
 import dlnd_face_generation as dlnd
 import helper
-import run_tools
+from facegan import batch_norm, generation, tensorflow_setup, training_run
 
 tf = dlnd.tf
 
@@ -70,7 +69,7 @@ def test_smooth_factor_sets_the_real_images_label():
     """The real images' cross-entropy is linear in their label, 1 - smooth_factor."""
     def d_loss_at(smooth_factor):
         with tf.Graph().as_default():
-            cli.set_seeds(0)
+            tensorflow_setup.set_seeds(0)
             input_real, input_z, _ = dlnd.model_inputs(28, 28, 1, 10)
             d_loss, _ = dlnd.model_loss(input_real, input_z, 1, smooth_factor=smooth_factor)
             with tf.Session() as sess:
@@ -138,9 +137,9 @@ def _synthetic_dataset(tmp_path, count=24):
 
 def _train(dataset, out, steps, **kwargs):
     """Train on a tiny dataset in a fresh graph, seeded as the command line seeds it."""
-    options = run_tools.RunOptions(output_dir=str(out), max_steps=steps, eval_every=0, **kwargs)
+    options = training_run.RunOptions(output_dir=str(out), max_steps=steps, eval_every=0, **kwargs)
     with tf.Graph().as_default():
-        cli.set_seeds(0)
+        tensorflow_setup.set_seeds(0)
         return dlnd.train(1, 8, 16, 0.0005, 0.5, dataset.get_batches, dataset.shape, dataset.image_mode,
                           print_every=1, show_every=100, options=options)
 
@@ -149,18 +148,18 @@ def test_train_smoke_losses_finite_pngs_written_graph_fixed(tmp_path, capsys, mo
     dataset = _synthetic_dataset(tmp_path)
     out = str(tmp_path / 'out')
     calls = []
-    real_samples = run_tools.TrainingRun.samples
+    real_samples = training_run.TrainingRun.samples
 
     def counting_samples(self, sess, final=False):
         calls.append(len(sess.graph.get_operations()))
         return real_samples(self, sess, final)
 
-    monkeypatch.setattr(run_tools.TrainingRun, 'samples', counting_samples)
+    monkeypatch.setattr(training_run.TrainingRun, 'samples', counting_samples)
     with tf.Graph().as_default():
         tf.set_random_seed(0)
         losses = dlnd.train(2, 8, 16, 0.0002, 0.5, dataset.get_batches, dataset.shape, dataset.image_mode,
                             print_every=2, show_every=2,
-                            options=run_tools.RunOptions(output_dir=out, max_steps=4))
+                            options=training_run.RunOptions(output_dir=out, max_steps=4))
     printed = [line for line in capsys.readouterr().out.splitlines() if 'Discriminator Loss' in line]
     assert [step for step, _, _ in losses] == [2, 4]
     assert all(np.isfinite(d) and np.isfinite(g) for _, d, g in losses)
@@ -202,17 +201,17 @@ def _trained_weights(dataset, out, monkeypatch, **replaced):
     for name, function in replaced.items():
         monkeypatch.setattr(dlnd, name, function)
     snapshots = []
-    real_session = run_tools.TrainingRun.session
+    real_session = training_run.TrainingRun.session
 
     @contextlib.contextmanager
-    def snapshotting_session(self):
-        with real_session(self) as sess:
+    def snapshotting_session(self, *args):
+        with real_session(self, *args) as sess:
             trainable = tf.trainable_variables()
             snapshots.append({var.op.name: sess.run(var) for var in trainable})
             yield sess
             snapshots.append({var.op.name: sess.run(var) for var in trainable})
 
-    monkeypatch.setattr(run_tools.TrainingRun, 'session', snapshotting_session)
+    monkeypatch.setattr(training_run.TrainingRun, 'session', snapshotting_session)
     _train(dataset, out, 3)
     return snapshots
 
@@ -307,7 +306,7 @@ def test_calibration_sets_the_averages_to_a_large_batchs_statistics(tmp_path):
     """
     dataset = _synthetic_dataset(tmp_path, count=24)
     _train(dataset, tmp_path / 'run', 3, calibration_z=256)
-    path, z_dim, channels = cli.find_generator(dlnd, str(tmp_path / 'run'))
+    path, z_dim, channels = generation.find_generator(dlnd.generator, str(tmp_path / 'run'))
     with tf.Graph().as_default():
         z = tf.placeholder(tf.float32, (None, z_dim))
         batch_stats = dlnd.generator(z, channels, keep_prob=1.0)
@@ -341,14 +340,14 @@ def test_calibration_adds_no_variables_and_no_update_ops():
         z = tf.placeholder(tf.float32, (None, 10))
         dlnd.generator(z, 1)
         variables, updates = tf.global_variables(), tf.get_collection(tf.GraphKeys.UPDATE_OPS)
-        run_tools.build_batch_norm_calibration(dlnd.generator, 10, 1, count=64)
+        batch_norm.build_calibration(dlnd.generator, 10, 1, count=64)
         assert tf.global_variables() == variables and tf.get_collection(tf.GraphKeys.UPDATE_OPS) == updates
 
 
-@pytest.mark.skipif(not run_tools.cpu_has_amx_bfloat16(), reason='bfloat16 is rewritten only where the CPU has AMX')
+@pytest.mark.skipif(not tensorflow_setup.cpu_has_amx_bfloat16(), reason='bfloat16 is rewritten only where the CPU has AMX')
 def test_bfloat16_session_computes_in_bfloat16_and_keeps_float32_variables():
     with tf.Graph().as_default():
-        cli.set_seeds(0)
+        tensorflow_setup.set_seeds(0)
         z = tf.placeholder(tf.float32, (None, 10))
         dlnd.generator(z, 3)
         samples = dlnd.generator(z, 3, is_train=False)
@@ -356,7 +355,7 @@ def test_bfloat16_session_computes_in_bfloat16_and_keeps_float32_variables():
         batch_z = np.random.default_rng(0).uniform(-1, 1, (16, 10))
         outputs = {}
         for precision in ('float32', 'bfloat16'):
-            with tf.Session(config=run_tools.session_config(precision)) as sess:
+            with tf.Session(config=tensorflow_setup.session_config(precision)) as sess:
                 sess.run(init)
                 outputs[precision] = sess.run(samples, {z: batch_z})
         assert all(var.dtype.base_dtype == tf.float32 for var in tf.global_variables())

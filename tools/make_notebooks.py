@@ -23,7 +23,7 @@ EXERCISE = os.path.join(ROOT, 'exercise', 'dlnd_face_generation.ipynb')
 BEGIN, END = '# BEGIN SOLUTION', '# END SOLUTION'
 STUB = ['# TODO: Implement Function', '', 'return None']
 # The exercise sits one folder down: its kernel starts there, so it finds the project's modules
-# (helper, problem_unittests, run_tools, cli) one folder up
+# (helper, problem_unittests and the facegan package) one folder up
 EXERCISE_PATH_CELL = """\
 # This notebook is in exercise/: the project's modules are one folder up
 import os
