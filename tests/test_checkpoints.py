@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import run_tools
+from conftest import child_env
 
 tf = run_tools.tf
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -116,7 +117,7 @@ def _tmpfs(folder, size_kb):
     if shutil.which('mount') is None:
         pytest.skip('no mount command here to make a small full disk')
     mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size={}k'.format(size_kb), 'tmpfs', str(folder)],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=child_env())
     if mounted.returncode:
         pytest.skip('cannot mount a tmpfs here (needs root): ' + mounted.stdout.strip())
     try:
@@ -255,7 +256,7 @@ def _child(script):
     Run a small Python script that imports run_tools, in its own process (killed after 120 s whatever happens)
     :return: The subprocess.Popen, its stdout and stderr as text pipes
     """
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='3')
+    env = child_env(PYTHONPATH=ROOT)
     proc = subprocess.Popen([sys.executable, '-c', textwrap.dedent(script)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, universal_newlines=True, env=env, cwd=ROOT)
     watchdog = threading.Timer(120, proc.kill)

@@ -19,6 +19,7 @@ import fast_layers
 import helper
 import problem_unittests
 from tools import make_notebooks
+from conftest import child_env
 
 GRADED = ['model_inputs', 'discriminator', 'generator', 'model_loss', 'model_opt']
 KERNEL = 'dlnd-test'
@@ -117,7 +118,7 @@ def _kernel_env(tmp_path=None):
         inline backend; with tmp_path, a short run (DLND_ARGS) on a small folder of synthetic faces
         (the default 9,600 take longer to draw than the run) and the project's modules on the path
     """
-    env = {key: value for key, value in os.environ.items() if key != 'MPLBACKEND'}
+    env = child_env(MPLBACKEND=None)
     if tmp_path is not None:
         env['PYTHONPATH'] = os.pathsep.join([make_notebooks.ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
         faces = helper.make_synthetic_faces(str(tmp_path / 'data'), CI_FACES, seed=0)
