@@ -150,7 +150,8 @@ def build_parser(model):
                         help='write TensorBoard event files here (losses, sample grids, scores)')
     parser.add_argument('--precision', choices=['auto', 'float32', 'bfloat16'], default='auto',
                         help='bfloat16: convolutions in bfloat16, variables in float32 (faster on a CPU with '
-                             'AMX; slower without); auto: bfloat16 where the CPU has AMX, else float32')
+                             'AMX or AVX512_BF16; slower without); auto: bfloat16 where the CPU has either, '
+                             'else float32')
     return parser
 
 
@@ -269,9 +270,10 @@ def _precision(choice):
     """:return: 'float32' or 'bfloat16' for --precision's choice, saying which when it was auto"""
     if choice != 'auto':
         return choice
-    precision = 'bfloat16' if run_tools.cpu_has_amx_bfloat16() else 'float32'
+    support = run_tools.cpu_bfloat16_support()
+    precision = 'bfloat16' if support else 'float32'
     print('Precision: {} (--precision auto: {})'.format(
-        precision, 'the CPU has AMX' if precision == 'bfloat16' else 'no AMX on this CPU'))
+        precision, 'the CPU has ' + support if support else 'the CPU has neither AMX_BF16 nor AVX512_BF16'))
     return precision
 
 

@@ -1,4 +1,5 @@
 """The command line: --help, one-line errors with exit code 2, and a tiny end-to-end run."""
+import functools
 import os
 import signal
 import subprocess
@@ -120,17 +121,23 @@ def test_main_runs_end_to_end_on_tiny_synthetic_data(tmp_path, capsys, monkeypat
            'checkpoints/'.format(out) in stdout
 
 
-@pytest.mark.parametrize('has_amx,precision', [(True, 'bfloat16'), (False, 'float32')])
-def test_precision_auto_follows_the_cpu_and_says_so(has_amx, precision, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize('flags,precision,why', [
+    ('avx512f avx512_bf16', 'bfloat16', 'the CPU has AVX512_BF16'),
+    ('avx512f amx_tile amx_bf16', 'bfloat16', 'the CPU has AMX_BF16'),
+    ('avx2 avx512f', 'float32', 'the CPU has neither AMX_BF16 nor AVX512_BF16'),
+])
+def test_precision_auto_follows_the_cpu_and_says_so(flags, precision, why, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(dlnd, 'SYNTHETIC_FACES', 16)
-    monkeypatch.setattr(run_tools, 'cpu_has_amx_bfloat16', lambda: has_amx)
+    cpuinfo = tmp_path / 'cpuinfo'  # the CPU's flags, faked
+    cpuinfo.write_text('processor\t: 0\nflags\t\t: fpu sse2 {}\n'.format(flags))
+    monkeypatch.setattr(run_tools, 'cpu_bfloat16_support', functools.partial(run_tools.cpu_bfloat16_support, str(cpuinfo)))
     chosen = []
     monkeypatch.setattr(run_tools, 'session_config', lambda value='float32': chosen.append(value) or dlnd.tf.ConfigProto())
     argv = ['--batch-size', '8', '--max-steps', '1', '--data-dir', str(tmp_path / 'data'), '--output-dir',
             str(tmp_path / 'out')]
     assert cli.main(argv) == 0
     assert chosen == [precision]
-    assert 'Precision: {} (--precision auto: '.format(precision) in capsys.readouterr().out
+    assert 'Precision: {} (--precision auto: {})\n'.format(precision, why) in capsys.readouterr().out
     assert cli.main(argv + ['--precision', 'float32', '--output-dir', str(tmp_path / 'out2')]) == 0
     assert chosen == [precision, 'float32']
 

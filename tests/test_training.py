@@ -345,7 +345,9 @@ def test_calibration_adds_no_variables_and_no_update_ops():
         assert tf.global_variables() == variables and tf.get_collection(tf.GraphKeys.UPDATE_OPS) == updates
 
 
-@pytest.mark.skipif(not run_tools.cpu_has_amx_bfloat16(), reason='bfloat16 is rewritten only where the CPU has AMX')
+@pytest.mark.skipif(not run_tools.cpu_bfloat16_support(),
+                    reason='bfloat16 is native (and --precision auto picks it) only where the CPU has AMX_BF16 or '
+                           'AVX512_BF16: this one has neither')
 def test_bfloat16_session_computes_in_bfloat16_and_keeps_float32_variables():
     with tf.Graph().as_default():
         cli.set_seeds(0)
