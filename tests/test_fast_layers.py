@@ -3,6 +3,7 @@ import functools
 
 import numpy as np
 import pytest
+import tensorflow
 
 import dlnd_face_generation as dlnd
 import fast_layers
@@ -171,3 +172,11 @@ def test_training_with_it_gives_the_weights_the_straightforward_graph_gives(monk
         bound = len(batches) * SGD_RATE * relative * largest[name]
         assert np.abs(fast[name] - value).max() <= bound, '{}: differs by {} > {}'.format(
             name, np.abs(fast[name] - value).max(), bound)
+
+
+def test_fast_layers_are_for_a_cpu_and_a_gpu_keeps_cudnns_layer():
+    gpu = tensorflow.config.PhysicalDevice(name='/physical_device:GPU:0', device_type='GPU')  # faked: none here
+    assert fast_layers.use_fast_layers([]) == (True, "a CPU: matrix products, faster than oneDNN's transposed "
+                                                     'convolution')
+    assert fast_layers.use_fast_layers([gpu]) == (False, "a GPU: cuDNN's own transposed convolution")
+    assert fast_layers.use_fast_layers([gpu, gpu])[0] is False
