@@ -104,9 +104,12 @@ if __name__ == '__main__' and flags.command == 'train':
 # ### Check the Version of TensorFlow and Access to GPU
 
 # %%
+from facegan import fast_layers  # the generator's transposed convolutions as matrix products, where faster
+
+
 def check_tensorflow():
     """
-    Print the TensorFlow version and whether a GPU is visible
+    Print the TensorFlow version, whether a GPU is visible, and how the transposed convolutions run
     :return: True when a GPU is visible
     """
     version = tuple(int(part) for part in tf.__version__.split('.')[:2])
@@ -117,6 +120,7 @@ def check_tensorflow():
         print('Default GPU Device: {}'.format(gpus[0].name))
     else:
         print('No GPU found. Training runs on the CPU (see docs/speed.md for how fast).')
+    print('Transposed convolutions: {}'.format(fast_layers.use_fast_layers(gpus)[1]))
     return bool(gpus)
 
 
@@ -345,7 +349,7 @@ def show_generator_output(images, image_mode):
 # too. `--no-fast-layers` builds the graph with TensorFlow's own layer.
 
 # %%
-from facegan import fast_layers, training_run  # the faster transposed convolution; all around the loop
+from facegan import training_run  # everything around the loop
 
 
 def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode,

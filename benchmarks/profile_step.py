@@ -5,7 +5,7 @@ each layer's kernels (forward, input gradient, weight gradient, Adam's update), 
 GFLOP/s, medians over the traced steps. The session runs one op at a time (inter-op threads 1), so
 the kernels' times add up to the step.
 
-    python benchmarks/profile_step.py                   # float32 (and bfloat16 where the CPU has AMX)
+    python benchmarks/profile_step.py                   # float32 (and bfloat16 with AMX or AVX512_BF16)
     python benchmarks/profile_step.py --straightforward # tf.layers' transposed convolution in place of fast_layers'
 """
 import argparse
@@ -36,7 +36,7 @@ def parse_args():
     parser.add_argument('--steps', type=int, default=5, help='traced steps; each figure is their median')
     parser.add_argument('--straightforward', action='store_true',
                         help="profile tf.layers.conv2d_transpose where the generator calls fast_layers'")
-    parser.add_argument('--bfloat16', action='store_true', help='profile bfloat16 too (default: only with AMX)')
+    parser.add_argument('--bfloat16', action='store_true', help='profile bfloat16 too (default: only with AMX or AVX512_BF16)')
     return parser.parse_args()
 
 
@@ -130,7 +130,7 @@ def main():
     args = parse_args()
     dataset = train_speed.load_dataset(args.folder, args.batch_size)
     batches = train_speed.endless_batches(dataset, args.batch_size)
-    precisions = ['float32'] + (['bfloat16'] if args.bfloat16 or tensorflow_setup.cpu_has_amx_bfloat16() else [])
+    precisions = ['float32'] + (['bfloat16'] if args.bfloat16 or tensorflow_setup.cpu_bfloat16_support() else [])
     for precision in precisions:
         with train_speed.articles_layers() if args.straightforward else contextlib.nullcontext():
             times, totals = profile(dataset.shape, precision, batches, args.steps)

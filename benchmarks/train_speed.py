@@ -9,11 +9,11 @@ How fast does the model train? In one run, alternating, training images per seco
 2. the project's train() step, built from the same model_loss and model_opt: both optimizers and
    both losses in one session.run (the default, --update-order simultaneous), and the template's
    two runs without the extra loss evaluations (--update-order alternating), with the project's
-   session settings; in bfloat16 too where the CPU has AMX (what --precision auto picks there);
+   session settings; in bfloat16 too where the CPU has AMX or AVX512_BF16 (what --precision auto picks there);
 3. a peer in today's TF2 style: the same architecture as a Keras 3 model, trained with tf.function
    and GradientTape, making the same updates as the default (both networks' gradients from one
-   forward pass, as the TensorFlow DCGAN tutorial does), in float32 (and mixed_bfloat16 with AMX);
-4. the same peer in PyTorch, eager, in float32 (and torch.autocast bfloat16 with AMX), where PyTorch
+   forward pass, as the TensorFlow DCGAN tutorial does), in float32 (and mixed_bfloat16 there);
+4. the same peer in PyTorch, eager, in float32 (and torch.autocast bfloat16 there), where PyTorch
    is installed (`pip install torch==2.13.0`; it is not in requirements.txt);
 
 and the model GFLOP/s each achieves against its precision's matmul limit (a 4096x4096 matmul's
@@ -56,7 +56,8 @@ def parse_args():
     parser = timing_parser(__doc__)
     parser.add_argument('--steps', type=int, default=10, help='training steps timed per configuration per round')
     parser.add_argument('--bfloat16', action='store_true',
-                        help='time the bfloat16 configurations too (default: only where the CPU has AMX)')
+                        help='time the bfloat16 configurations too (default: only where the CPU has AMX or '
+                             'AVX512_BF16)')
     return parser.parse_args()
 
 
@@ -393,7 +394,7 @@ def main():
     args = parse_args()
     dataset = load_dataset(args.folder, args.batch_size)
     batches = endless_batches(dataset, args.batch_size)
-    bfloat16 = args.bfloat16 or tensorflow_setup.cpu_has_amx_bfloat16()
+    bfloat16 = args.bfloat16 or tensorflow_setup.cpu_bfloat16_support()
     missing = torch_missing()
     if missing:
         print('note: no PyTorch peer ({}); `pip install torch==2.13.0` adds it'.format(missing), flush=True)

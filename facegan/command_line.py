@@ -16,7 +16,7 @@ import shlex
 import sys
 import tempfile
 
-from facegan import checkpoints, generation, tensorflow_setup
+from facegan import checkpoints, fast_layers, generation, tensorflow_setup
 from facegan.errors import UserError
 from facegan.training_run import RunOptions
 
@@ -166,7 +166,8 @@ def _add_output_arguments(parser):
                         help='write TensorBoard event files here (losses, sample grids, scores)')
     parser.add_argument('--precision', choices=['auto', 'float32', 'bfloat16'], default='auto',
                         help='bfloat16: convolutions in bfloat16, variables in float32 (faster on a CPU with '
-                             'AMX; slower without); auto: bfloat16 where the CPU has AMX, else float32')
+                             'AMX or AVX512_BF16; slower without); auto: bfloat16 where the CPU has either, '
+                             'else float32')
 
 
 def build_generate_parser():
@@ -288,10 +289,20 @@ def precision(choice):
     """:return: 'float32' or 'bfloat16' for --precision's choice, saying which when it was auto"""
     if choice != 'auto':
         return choice
-    chosen = 'bfloat16' if tensorflow_setup.cpu_has_amx_bfloat16() else 'float32'
+    support = tensorflow_setup.cpu_bfloat16_support()
+    chosen = 'bfloat16' if support else 'float32'
     print('Precision: {} (--precision auto: {})'.format(
-        chosen, 'the CPU has AMX' if chosen == 'bfloat16' else 'no AMX on this CPU'))
+        chosen, 'the CPU has ' + support if support else 'the CPU has neither AMX_BF16 nor AVX512_BF16'))
     return chosen
+
+
+def fast_layers_wanted(flag):
+    """
+    :param flag: --no-fast-layers not given (True) or given (False)
+    :return: Whether train() builds the generator with fast_layers: where the flag allows and the device suits them
+    """
+    gpus = tensorflow_setup.import_tensorflow().config.list_physical_devices('GPU')
+    return flag and fast_layers.use_fast_layers(gpus)[0]
 
 
 def run_options(flags, dataset, batch_size):
@@ -314,14 +325,16 @@ def run_options(flags, dataset, batch_size):
     return RunOptions(
         output_dir=flags.output_dir, max_steps=flags.max_steps, save_every=flags.save_every, resume=flags.resume,
         logdir=flags.logdir, tracker=tracker, eval_every=flags.eval_every, precision=precision(flags.precision),
-        update_order=flags.update_order, keep_checkpoints=flags.keep_checkpoints, fast_layers=flags.fast_layers)
+        update_order=flags.update_order, keep_checkpoints=flags.keep_checkpoints,
+        fast_layers=fast_layers_wanted(flags.fast_layers))
 
 
 def generate(flags, generator):
     """`generate`: draw the faces the flags ask for from a checkpoint, and say where they are."""
     found = generation.find_generator(generator, flags.checkpoint, flags.channels, flags.z_dim)
     check_writable(flags.output_dir, '--output-dir')
-    faces, grid = generation.generate(generator, found, flags.n, flags.seed, flags.output_dir, flags.fast_layers)
+    faces, grid = generation.generate(generator, found, flags.n, flags.seed, flags.output_dir,
+                                      fast_layers_wanted(flags.fast_layers))
     print('Wrote {} faces ({} ... {}) and {}'.format(len(faces), faces[0], os.path.basename(faces[-1]), grid))
 
 
@@ -331,6 +344,6 @@ def evaluate(flags, generator, dataset):
         build_evaluate_parser().error('--eval-images {} needs at least {} images; {} has {}'.format(
             flags.eval_images, 2 * flags.eval_images, flags.dataset, dataset.shape[0]))
     distance, floor, ceiling, closed = generation.evaluate(generator, flags.checkpoint, dataset, flags.eval_images,
-                                                           flags.seed, flags.fast_layers)
+                                                           flags.seed, fast_layers_wanted(flags.fast_layers))
     print('SWD: {:.4f} (real vs real {:.4f}, untrained {:.4f}): {:.0%} of the gap closed'
           .format(distance, floor, ceiling, closed))

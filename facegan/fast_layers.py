@@ -192,3 +192,16 @@ def interleave(outputs, stride, size):
     whole = tf.reshape(tf.stack([tf.stack(row, 3) for row in outputs], 2),  # (batch, q, r, p, c, filters)
                        (-1, rows * stride, columns * stride, filters))
     return whole[:, :size[0], :size[1]]
+
+
+def use_fast_layers(gpus):
+    """
+    Whether the generator should use these layers on this machine: they were measured faster than
+    oneDNN's transposed convolution on a CPU; on a GPU cuDNN's own is used until a measurement there
+    says otherwise
+    :param gpus: The GPUs TensorFlow sees, as tf.config.list_physical_devices('GPU') lists them
+    :return: (True or False, the reason in a few words)
+    """
+    if gpus:
+        return False, "a GPU: cuDNN's own transposed convolution"
+    return True, "a CPU: matrix products, faster than oneDNN's transposed convolution"

@@ -72,16 +72,23 @@ def import_tensorflow():
     return tensorflow.compat.v1
 
 
-def cpu_has_amx_bfloat16():
+# /proc/cpuinfo's flags for bfloat16 arithmetic in hardware, which oneDNN's bfloat16 rewrite uses:
+# Intel AMX tiles, or AVX-512's bfloat16 dot products (Intel since Cooper Lake, AMD since Zen 4)
+BFLOAT16_FLAGS = ('amx_bf16', 'avx512_bf16')
+
+
+def cpu_bfloat16_support(cpuinfo='/proc/cpuinfo'):
     """
-    :return: True when the CPU multiplies bfloat16 matrices in hardware (Intel AMX; read from
-             /proc/cpuinfo, so False off Linux)
+    :param cpuinfo: The file that lists the CPU's flags (a test gives a fake one)
+    :return: The flag that makes bfloat16 native here, as 'AMX_BF16' or 'AVX512_BF16', or None
+             (neither, or no such file: off Linux)
     """
     try:
-        with open('/proc/cpuinfo') as cpuinfo:
-            return 'amx_bf16' in cpuinfo.read().split()
+        with open(cpuinfo) as text:
+            flags = set(text.read().split())
     except OSError:
-        return False
+        return None
+    return next((flag.upper() for flag in BFLOAT16_FLAGS if flag in flags), None)
 
 
 def usable_cores():

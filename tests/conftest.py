@@ -30,6 +30,36 @@ from facegan.errors import UserError  # noqa: E402
 SCRIPT = os.path.join(ROOT, 'dlnd_face_generation.py')
 
 
+# Variables a process the tests start would otherwise inherit from whoever runs pytest, and that
+# change what it prints or does: TensorFlow's C++ log level (a profile's TF_CPP_MIN_LOG_LEVEL=2
+# prints a cuInit line before the one-line errors the tests compare), the notebook's flags, Keras'
+# choice (helper.import_tensorflow sets it), Python's warnings, hash seed and module path.
+_CALLERS_VARIABLES = ('TF_CPP_MIN_LOG_LEVEL', 'TF_CPP_MAX_VLOG_LEVEL', 'TF_CPP_VMODULE', 'TF_USE_LEGACY_KERAS',
+                      'DLND_ARGS', 'PYTHONWARNINGS', 'PYTHONPATH', 'PYTHONSTARTUP', 'PYTHONIOENCODING',
+                      'LANGUAGE')
+
+
+def child_env(**overrides):
+    """
+    The environment of a process a test starts, the same whatever the caller's shell exported:
+    the program's defaults (no TF_CPP_MIN_LOG_LEVEL, so the program's own rule, quiet, applies; no
+    DLND_ARGS), the C locale with Python in UTF-8 mode, a fixed hash seed and a backend that needs
+    no display. Kept from the caller: PATH, HOME and the like, CUDA_VISIBLE_DEVICES (the children
+    compute on the devices the tests' own process uses) and oneDNN's settings
+    (ONEDNN_MAX_CPU_ISA, TF_ENABLE_ONEDNN_OPTS: the numerical tests are run under each on purpose).
+    :param overrides: Variables to set (a str) or to remove (None)
+    :return: A new dict for subprocess's env=
+    """
+    env = {key: value for key, value in os.environ.items() if key not in _CALLERS_VARIABLES}
+    env.update(LC_ALL='C', LANG='C', PYTHONUTF8='1', PYTHONHASHSEED='0', MPLBACKEND='Agg')
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
 @pytest.fixture(autouse=True)
 def small_batch_norm_calibration(monkeypatch):
     """Recompute batch norm's statistics from 64 z, not 512: the tests' runs are a few steps long."""
@@ -109,7 +139,7 @@ class Children:
         for i, call in enumerate(calls):
             code = _CHILD_CODE.format(root=ROOT, pause_at=pause_at, call=call)
             proc = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
+                                    stderr=subprocess.PIPE, text=True, env=child_env())
             self.procs.append(proc)
             for name, stream in (('out', proc.stdout), ('err', proc.stderr)):
                 reader = threading.Thread(target=self._read, args=(i, name, stream), daemon=True)
@@ -202,7 +232,7 @@ def small_disk(tmp_path):
     os.makedirs(mount_point)
     try:
         result = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mount_point],
-                                capture_output=True, text=True, timeout=GUARD_SECONDS)
+                                capture_output=True, text=True, timeout=GUARD_SECONDS, env=child_env())
     except OSError as err:
         pytest.skip('cannot mount a tmpfs here: {}'.format(err))
     if result.returncode != 0:

@@ -17,6 +17,7 @@ import types
 import numpy as np
 import pytest
 
+from conftest import child_env
 from facegan import checkpoints, errors, tensorflow_setup
 
 tf = tensorflow_setup.import_tensorflow()
@@ -116,7 +117,7 @@ def _tmpfs(folder, size_kb):
     if shutil.which('mount') is None:
         pytest.skip('no mount command here to make a small full disk')
     mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size={}k'.format(size_kb), 'tmpfs', str(folder)],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=child_env())
     if mounted.returncode:
         pytest.skip('cannot mount a tmpfs here (needs root): ' + mounted.stdout.strip())
     try:
@@ -125,12 +126,19 @@ def _tmpfs(folder, size_kb):
         subprocess.run(['umount', str(folder)], check=True)
 
 
-@pytest.mark.parametrize('size_kb, rows, saved_before', [
-    (64, 2560, [1]),  # 40 kB of data: the first save fits, the second runs out of space writing its data
-    (48, 2815, []),  # 11 pages of data and 1 of index fit, the 'checkpoint' index file does not
+PAGE = os.sysconf('SC_PAGE_SIZE')  # a tmpfs stores each file in whole pages: 4 KB on x86-64, 16 or 64 KB elsewhere
+
+
+@pytest.mark.parametrize('pages, rows, saved_before', [
+    # 10 pages of data (16 bytes a row) and 1 each for the index and the 'checkpoint' file: the first save
+    # fits in 16 pages, the second runs out of space writing its data
+    (16, 10 * PAGE // 16, [1]),
+    # 11 pages of data less one row, and 1 of index, fill 12 pages: the 'checkpoint' index file does not fit
+    (12, 11 * PAGE // 16 - 1, []),
 ], ids=['data write fails', 'index file write fails'])
-def test_a_full_disk_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, size_kb, rows, saved_before):
+def test_a_full_disk_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, pages, rows, saved_before):
     disk = tmp_path / 'disk'
+    size_kb = pages * PAGE // 1024
     with _tmpfs(disk, size_kb), _model(rows=rows, names=('generator/w',)) as model:
         for step in saved_before:
             checkpoints.save_checkpoint(model.sess, model.saver, str(disk), step)
@@ -139,7 +147,8 @@ def test_a_full_disk_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_
         files = _files(disk / 'checkpoints')
     message = str(err.value)
     assert '\n' not in message and message.startswith('the disk is full: could not save ')
-    assert re.search(r'\(a checkpoint needs about 4[15]\.\d kB; \d+\.\d kB free\)', message), message
+    needed = re.search(r'\(a checkpoint needs about (\d+\.\d) kB; \d+\.\d kB free\)', message)
+    assert needed and rows * 16 / 1000 <= float(needed.group(1)) < rows * 16 / 1000 + 1, message  # data + index
     assert message.endswith('the last good checkpoint is {}. Free some space, then --resume'
                             .format(disk / 'checkpoints' / 'model-1'))
     assert [name for name in files if 'tmp' in name or 'temp' in name] == []  # partial files removed
@@ -255,7 +264,7 @@ def _child(script):
     Run a small Python script that imports facegan.interrupts, in its own process (killed after 120 s whatever happens)
     :return: The subprocess.Popen, its stdout and stderr as text pipes
     """
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='3')
+    env = child_env(PYTHONPATH=ROOT)
     proc = subprocess.Popen([sys.executable, '-c', textwrap.dedent(script)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, universal_newlines=True, env=env, cwd=ROOT)
     watchdog = threading.Timer(120, proc.kill)

@@ -1,4 +1,5 @@
 """The command line: --help, one-line errors with exit code 2, and a tiny end-to-end run."""
+import functools
 import os
 import signal
 import subprocess
@@ -9,7 +10,7 @@ import pytest
 from PIL import Image
 
 import dlnd_face_generation as dlnd
-from conftest import run_script, use_few_synthetic_faces
+from conftest import child_env, run_script, use_few_synthetic_faces
 from facegan import generation, interrupts, tensorflow_setup, training_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,19 +69,30 @@ def test_batch_larger_than_dataset_is_a_usage_error(tmp_path, capsys, monkeypatc
     assert not os.path.exists(str(tmp_path / 'out' / 'samples_final.png'))
 
 
-def test_script_exit_code_and_message_from_a_shell(tmp_path):
+@pytest.mark.parametrize('log_level', [None, '2', '0'])
+def test_script_exit_code_and_message_from_a_shell(log_level, tmp_path):
+    """
+    With TF_CPP_MIN_LOG_LEVEL unset the program keeps TensorFlow's C++ log quiet: the error is all
+    of stderr. A user who set a level gets what they asked for (at 2 TensorFlow's cuInit error, at 0
+    its INFO lines too, where there is no GPU), and the one-line error is still the last line.
+    """
     result = subprocess.run([sys.executable, 'dlnd_face_generation.py', '--batch-size', '0'], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300,
+                            env=child_env(TF_CPP_MIN_LOG_LEVEL=log_level))
     assert result.returncode == 2
     assert 'Tests Passed' not in result.stdout  # the flags are read first: nothing ran
-    assert result.stderr.strip().splitlines() == [
-        'dlnd_face_generation.py: error: argument --batch-size: must be at least 1, got 0 (see --help)']
+    error = 'dlnd_face_generation.py: error: argument --batch-size: must be at least 1, got 0 (see --help)'
+    lines = result.stderr.strip().splitlines()
+    if log_level is None:
+        assert lines == [error]
+    else:
+        assert lines[-1] == error and lines.count(error) == 1 and 'Traceback' not in result.stderr
 
 
 def test_importing_the_script_trains_and_downloads_nothing(tmp_path):
     code = 'import dlnd_face_generation, os; print(sorted(os.listdir(".")))'
     result = subprocess.run([sys.executable, '-c', 'import sys; sys.path.insert(0, {!r}); '.format(ROOT) + code],
-                            cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
+                            cwd=str(tmp_path), capture_output=True, text=True, timeout=300, env=child_env())
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == '[]'
 
@@ -99,17 +111,24 @@ def test_main_runs_end_to_end_on_tiny_synthetic_data(tmp_path, capsys, monkeypat
            'checkpoints/'.format(out) in stdout
 
 
-@pytest.mark.parametrize('has_amx,precision', [(True, 'bfloat16'), (False, 'float32')])
-def test_precision_auto_follows_the_cpu_and_says_so(has_amx, precision, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize('flags,precision,why', [
+    ('avx512f avx512_bf16', 'bfloat16', 'the CPU has AVX512_BF16'),
+    ('avx512f amx_tile amx_bf16', 'bfloat16', 'the CPU has AMX_BF16'),
+    ('avx2 avx512f', 'float32', 'the CPU has neither AMX_BF16 nor AVX512_BF16'),
+])
+def test_precision_auto_follows_the_cpu_and_says_so(flags, precision, why, tmp_path, capsys, monkeypatch):
     use_few_synthetic_faces(monkeypatch, 16)
-    monkeypatch.setattr(tensorflow_setup, 'cpu_has_amx_bfloat16', lambda: has_amx)
+    cpuinfo = tmp_path / 'cpuinfo'  # the CPU's flags, faked
+    cpuinfo.write_text('processor\t: 0\nflags\t\t: fpu sse2 {}\n'.format(flags))
+    monkeypatch.setattr(tensorflow_setup, 'cpu_bfloat16_support',
+                        functools.partial(tensorflow_setup.cpu_bfloat16_support, str(cpuinfo)))
     chosen = []
     monkeypatch.setattr(training_run, 'session_config', lambda value='float32': chosen.append(value) or dlnd.tf.ConfigProto())
     argv = ['--batch-size', '8', '--max-steps', '1', '--data-dir', str(tmp_path / 'data'), '--output-dir',
             str(tmp_path / 'out')]
     assert run_script(argv) == 0
     assert chosen == [precision]
-    assert 'Precision: {} (--precision auto: '.format(precision) in capsys.readouterr().out
+    assert 'Precision: {} (--precision auto: {})\n'.format(precision, why) in capsys.readouterr().out
     assert run_script(argv + ['--precision', 'float32', '--output-dir', str(tmp_path / 'out2')]) == 0
     assert chosen == [precision, 'float32']
 
@@ -246,7 +265,7 @@ def test_generate_problems_are_one_line(what, expected, tmp_path, capsys, monkey
 
 def _start(argv, cwd):
     """Start the script in its own process; :return: the Popen, its stdout read line by line"""
-    env = dict(os.environ, PYTHONUNBUFFERED='1', MPLBACKEND='Agg')
+    env = child_env(PYTHONUNBUFFERED='1')
     # A shell starts a background job with Ctrl-C ignored, and its children inherit that: give the
     # script the default, as a terminal would
     return subprocess.Popen([sys.executable, os.path.join(ROOT, 'dlnd_face_generation.py')] + argv, cwd=cwd,

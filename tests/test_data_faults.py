@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 import helper
+from conftest import child_env
 from facegan import downloads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -179,7 +180,8 @@ def test_full_disk_building_the_cache_is_one_line_and_leaves_nothing(tmp_path, s
             'try:\n    helper.Dataset("celeba", helper.list_image_files({!r}), cache_dir={!r})\n'
             'except helper.DatasetError as err:\n    print("DatasetError:", err)\n'
             .format(ROOT, str(tmp_path / 'imgs'), small_disk))
-    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120,
+                                env=child_env())
     assert result.returncode == 0, 'exit code {}: {}'.format(result.returncode, result.stderr[-2000:])
     message = result.stdout.strip()
     assert message.startswith('DatasetError: ' + DISK_FULL_CACHE.format(small_disk)) and '\n' not in message
@@ -280,7 +282,8 @@ def test_fifo_is_skipped_without_being_opened(tmp_path):
             'print(helper.Dataset("celeba", files, cache_dir={!r}).shape)\n'
             .format(ROOT, str(tmp_path / 'imgs'), str(tmp_path / 'cache')))
     try:
-        result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+        result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120,
+                                env=child_env())
     except subprocess.TimeoutExpired:
         pytest.fail('reading a folder with a FIFO in it hung')
     assert result.returncode == 0, result.stderr[-2000:]

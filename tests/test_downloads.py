@@ -9,6 +9,7 @@ import hashlib
 import http.server
 import os
 import re
+import socket
 import struct
 import threading
 import zipfile
@@ -199,9 +200,13 @@ def test_server_that_always_drops_the_connection_fails_and_keeps_the_part(tmp_pa
 
 
 def test_no_network_names_the_manual_steps(tmp_path):
-    sources = {'celeba': dict(downloads.DATASETS['celeba'], urls=['http://127.0.0.1:9/celeba.zip'])}
-    with pytest.raises(helper.DatasetError) as err:
-        helper.download_extract('celeba', str(tmp_path / 'data'), sources=sources)
+    # A port of this machine's that is bound but not listening, so a connection to it is refused
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as reserved:
+        reserved.bind(('127.0.0.1', 0))
+        url = 'http://127.0.0.1:{}/celeba.zip'.format(reserved.getsockname()[1])
+        sources = {'celeba': dict(downloads.DATASETS['celeba'], urls=[url])}
+        with pytest.raises(helper.DatasetError) as err:
+            helper.download_extract('celeba', str(tmp_path / 'data'), sources=sources)
     message = str(err.value)
     assert 'img_align_celeba.zip' in message and 'kaggle' in message.lower() and '\n' not in message
     assert str(tmp_path / 'data') in message
@@ -369,7 +374,7 @@ DISK_FULL_EXTRACTING = ('not enough disk space in {} for the mnist images (needs
 
 
 def test_full_disk_while_extracting_is_one_line_and_keeps_only_the_archive(small_disk):
-    """A real 64 KB tmpfs: the archive fits, its 60 images (a 4 KB page each) do not."""
+    """A real 64 KB tmpfs: the archive fits, its 60 images (a block each, 4 KB or more) do not."""
     body, _ = _idx_bytes(count=60)
     archive = os.path.join(small_disk, 'train-images-idx3-ubyte.gz')
     with open(archive, 'wb') as f:
@@ -378,7 +383,9 @@ def test_full_disk_while_extracting_is_one_line_and_keeps_only_the_archive(small
                          'folder': 'mnist', 'count': 60}}
     with pytest.raises(helper.DatasetError) as err:
         helper.download_extract('mnist', small_disk, sources=sources)
-    assert str(err.value) == DISK_FULL_EXTRACTING.format(small_disk, '0.2 MB', archive)
+    block = os.statvfs(small_disk).f_frsize  # the disk's real block: a page, 4 KB on x86-64, 16 or 64 KB elsewhere
+    needed = 60 * -(-(28 * 28 + 100) // block) * block  # helper's estimate: each digit's PNG, about 884 bytes
+    assert str(err.value) == DISK_FULL_EXTRACTING.format(small_disk, '{:.1f} MB'.format(needed / 1e6), archive)
     assert os.listdir(small_disk) == ['train-images-idx3-ubyte.gz']
 
 

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 import helper
+from conftest import child_env
 from facegan import archives, images, interrupts, synthetic_faces
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -194,8 +195,7 @@ def test_import_tensorflow_explains_keras3_conflict():
             'from facegan.tensorflow_setup import import_tensorflow\n'
             'try:\n    import_tensorflow()\n'
             'except RuntimeError as err:\n    print("MESSAGE:", err)\n')
-    env = dict(os.environ)
-    env.pop('TF_USE_LEGACY_KERAS', None)
+    env = child_env()  # without TF_USE_LEGACY_KERAS
     out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=120).stdout
     line = [line for line in out.splitlines() if line.startswith('MESSAGE:')]
@@ -320,6 +320,6 @@ print('not interrupted')
 
 def test_ctrl_c_that_tensorflow_turns_into_another_error_is_still_one_line():
     result = subprocess.run([sys.executable, '-c', _CTRL_C_INSIDE_TENSORFLOW.format(root=ROOT)],
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300, env=child_env())
     assert 'Traceback' not in result.stderr and 'not interrupted' not in result.stdout
     assert result.returncode == 130 and result.stderr.strip().splitlines()[-1] == interrupts.INTERRUPTED

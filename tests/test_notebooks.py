@@ -18,6 +18,7 @@ import dlnd_face_generation as dlnd
 import helper
 import problem_unittests
 from tools import make_notebooks
+from conftest import child_env
 
 GRADED = ['model_inputs', 'discriminator', 'generator', 'model_loss', 'model_opt']
 KERNEL = 'dlnd-test'
@@ -117,7 +118,7 @@ def _kernel_env(tmp_path, project_on_path=True):
         inline backend; a short run (DLND_ARGS) on a small folder of synthetic faces (the default
         9,600 take longer to draw than the run)
     """
-    env = {key: value for key, value in os.environ.items() if key != 'MPLBACKEND'}
+    env = child_env(MPLBACKEND=None)
     if project_on_path:
         env['PYTHONPATH'] = os.pathsep.join([make_notebooks.ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
     faces = helper.make_synthetic_faces(str(tmp_path / 'data'), CI_FACES, seed=0)

@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 from tools import readme_images
+from conftest import child_env
 
 
 def _grid(path, colour, size=40):
@@ -42,7 +43,8 @@ def test_it_writes_the_final_grid_as_it_is_and_the_strip_in_step_order(tmp_path,
 
 
 def test_a_folder_without_a_finished_run_is_one_line(tmp_path):
-    result = subprocess.run([sys.executable, readme_images.__file__, str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, readme_images.__file__, str(tmp_path)], capture_output=True, text=True,
+                            env=child_env())
     assert result.returncode == 1
     assert result.stderr.splitlines() == [f'readme_images.py: no samples_final.png in {tmp_path}: give the folder '
                                           'of a finished run']

@@ -246,3 +246,19 @@ def test_evaluate_command_prints_the_score_and_its_baselines(dataset, tmp_path, 
                    '--data-dir', folder, '--eval-images', '100']) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
         'error: --eval-images 100 needs at least 200 images; folder has 32 (see --help)')
+
+
+@pytest.mark.parametrize('flags,expected', [
+    ('fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile', 'AMX_BF16'),
+    ('fpu sse2 avx2 avx512f avx512_bf16', 'AVX512_BF16'),
+    ('fpu sse2 avx2 avx512f avx512bw', None),
+    ('fpu sse2 avx2', None),
+])
+def test_cpu_bfloat16_support_reads_the_flags(flags, expected, tmp_path):
+    cpuinfo = tmp_path / 'cpuinfo'  # two cores' entries, as /proc/cpuinfo lists them
+    cpuinfo.write_text(''.join('processor\t: {}\nmodel name\t: A CPU\nflags\t\t: {}\n\n'.format(i, flags) for i in range(2)))
+    assert tensorflow_setup.cpu_bfloat16_support(str(cpuinfo)) == expected
+
+
+def test_cpu_bfloat16_support_is_none_without_cpuinfo(tmp_path):
+    assert tensorflow_setup.cpu_bfloat16_support(str(tmp_path / 'no such file')) is None  # off Linux

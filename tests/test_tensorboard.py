@@ -16,7 +16,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from conftest import run_script, use_few_synthetic_faces
+from conftest import child_env, run_script, use_few_synthetic_faces
 
 DEADLINE_SECONDS = 120  # only a guard: the waits end as soon as TensorBoard answers
 POLL_SECONDS = 0.2
@@ -117,7 +117,7 @@ def test_tensorboard_serves_the_losses_of_a_run(tmp_path, monkeypatch):
     written = np.genfromtxt(str(out / 'losses.csv'), delimiter=',', names=True)
     server = subprocess.Popen([sys.executable, '-m', 'tensorboard.main', '--logdir', str(logdir),
                                '--host', '127.0.0.1', '--port', '0'],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env())
     try:
         deadline = time.monotonic() + DEADLINE_SECONDS
         url = _wait_for_url(_lines_of(server), deadline)
