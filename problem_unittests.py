@@ -91,7 +91,9 @@ def _calling(what, function, *args, **kwargs):
     except AssertionError:
         raise
     except Exception as error:  # the learner's bug, whatever it is, becomes one line
-        raise AssertionError('{} raised {}: {}'.format(what, type(error).__name__, _one_line(error))) from None
+        hint = (' (the second call must reuse the first one\'s variables: pass reuse to tf.variable_scope)'
+                if 'already exists' in str(error) else '')
+        raise AssertionError('{} raised {}: {}{}'.format(what, type(error).__name__, _one_line(error), hint)) from None
 
 
 def _check_returns(result, function_name, names):
@@ -334,20 +336,21 @@ def _training_output(generator, z, keep_prob):
                 keep_prob, type(error).__name__, _one_line(error))) from None
 
 
-def _check_generator_runs(first, second, alone):
+def _check_generator_runs(first, second, mixed):
     """
-    :param first: Dict of the generator's outputs on fixed z, by mode ('train', 'inference', and with a
+    :param first: Dict of the generator's outputs on two fixed z, by mode ('train', 'inference', and with a
         keep_prob parameter 'keep 1.0' and 'keep < 1', in training mode)
     :param second: The same, run again
-    :param alone: The inference-mode output for the first z alone
+    :param mixed: The inference-mode outputs for the first z beside the second times 100
     """
     _check_range(first['train'])
     _check_range(first['inference'])
+    _check_range(mixed[1:])  # without a tanh at the end, a large z gives large outputs in inference mode
     difference = _max_difference(first['inference'], second['inference'])
     assert difference <= SAME_IMAGE_TOLERANCE, 'generator: with is_train=False two runs on the same z differ by ' \
         '{:.3f}; dropout must be off in inference (training=is_train), or the samples change at each ' \
         'run'.format(difference)
-    difference = _max_difference(first['inference'][:1], alone)
+    difference = _max_difference(first['inference'][:1], mixed[:1])
     assert difference <= SAME_IMAGE_TOLERANCE, 'generator: with is_train=False a face changes by {:.3f} when ' \
         'the rest of its batch changes; batch norm must use its moving averages in inference ' \
         '(training=is_train), so each face depends on its own z only'.format(difference)
@@ -402,8 +405,9 @@ def test_generator(generator, tf_module):
         sess.run(v1.global_variables_initializer())
         first, second = (dict(zip(names, _run('running generator', sess, [outputs[name] for name in names],
                                               {z: z_values}))) for _ in range(2))
-        alone = _run('running generator(z, 5, False)', sess, outputs['inference'], {z: z_values[:1]})
-    _check_generator_runs(first, second, alone)
+        mixed = _run('running generator(z, 5, False)', sess, outputs['inference'],
+                     {z: z_values * np.float32([[1], [100]])})
+    _check_generator_runs(first, second, mixed)
 
 
 # --- model_loss ----------------------------------------------------------------------------------
@@ -483,7 +487,7 @@ def _slopes_and_targets(sess, loss, logits, feed):
     weight = (slopes[1] - slopes[0]) / (sigmoids[1] - sigmoids[0])
     if abs(weight) < NUMERIC_TOLERANCE * 1e-3:  # a gradient that is there but does not depend on the logit
         return 0.0, None
-    return weight, float(sigmoids[0] - slopes[0] / weight)
+    return weight, round(float(sigmoids[0] - slopes[0] / weight), 6) + 0.0  # + 0.0: no -0.00 in messages
 
 
 def _check_loss_targets(d_real, d_fake, g_real, g_fake, smoothing):
