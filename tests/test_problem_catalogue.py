@@ -284,7 +284,7 @@ WRONG = [
                                                             r'discriminator/\S+ already exists'),
     (tests.test_generator, generator_no_tanh, r'generator: outputs reach \d+\.\d\d; the generator must end in tanh'),
     (tests.test_generator, generator_sigmoid, r'outputs are all in \[0\.\d\d, \d\.\d\d\]; .* end in tanh'),
-    (tests.test_generator, generator_dropout_always, r'is_train=False two runs on the same z differ'),
+    (tests.test_generator, generator_dropout_always, r'is_train=False the same z gives faces that differ by'),
     (tests.test_generator, generator_batch_norm_always_training,
      r'is_train=False a face changes by \d\.\d+ when the rest of its batch changes'),
     (tests.test_generator, generator_batch_norm_never_training, r'is_train=True its batch norm updates no moving'),
@@ -292,8 +292,8 @@ WRONG = [
      r'^generator: keep_prob=1\.0 in training mode raised .*rate.*; .*tf\.layers\.dropout takes the rate to drop: '
      r'pass rate=1 - keep_prob$'),
     (tests.test_generator, generator_fixed_rate,
-     r'keep_prob=1\.0 in training mode gives two runs on the same z that differ by .*pass rate=1 - keep_prob$'),
-    (tests.test_generator, generator_no_dropout_in_training, r'keep_prob below 1 in training mode two runs'),
+     r'keep_prob=1\.0 in training mode gives faces of the same z that differ by .*pass rate=1 - keep_prob$'),
+    (tests.test_generator, generator_no_dropout_in_training, r'keep_prob below 1 in training mode the same z gives the same face'),
     (tests.test_generator, generator_ignores_reuse, r'is_train=False\) raised ValueError: Variable generator/\S+ '
                                                     r'already exists.* \(the second call must reuse'),
     (tests.test_model_loss, loss_g_labels_0, r'g_loss labels generated images 0\.00'),
