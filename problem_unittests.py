@@ -52,7 +52,7 @@ def test_safe(func):
     """
     @functools.wraps(func)
     def func_wrapper(*args):
-        __tracebackhide__ = True  # pytest and IPython show the learner's cell, not the harness
+        __tracebackhide__ = True  # pytest leaves this frame out of tracebacks (IPython too, unless it raised)
         with tf.Graph().as_default():
             try:
                 result = func(*args)

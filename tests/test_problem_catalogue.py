@@ -5,6 +5,7 @@ test's own wrapper (no harness traceback, no chained exception). And the right a
 form a learner may write them, must pass: the solution's, the article's with its slip fixed, an
 AUTO_REUSE one, a tf.maximum leaky ReLU one, the Udacity template's signatures.
 """
+import inspect
 import traceback
 
 import pytest
@@ -13,6 +14,7 @@ import tensorflow
 import dlnd_face_generation as dlnd
 import problem_unittests as tests
 from tests import article_code
+from tools import make_notebooks
 
 tf = dlnd.tf
 
@@ -352,3 +354,32 @@ def test_the_articles_generator_fails_with_the_dropout_explanation_and_the_fixed
     _assert_one_line_from_the_wrapper(failure)
     tests.test_generator(article_code.generator_fixed, tf)
     assert capsys.readouterr().out.count('Tests Passed') == 1
+
+
+def _exercise_cell_filled_with(function):
+    """
+    :param function: A generator from tests/article_code.py
+    :return: The exercise notebook's generator cell, its stub replaced by that function's body
+    """
+    cell = [c.source for c in make_notebooks.exercise_notebook().cells if 'def generator(' in c.source][0]
+    body = inspect.getsource(function).split('\n')[1:]
+    if body[0].strip().startswith('"""'):
+        body = body[1:]  # a one-line docstring: the cell has its own
+    stub = '    # TODO: Implement Function\n\n    return None'
+    assert stub in cell
+    return cell.replace(stub, '\n'.join(body).rstrip())
+
+
+@pytest.mark.parametrize('function,outcome', [(article_code.generator, 'fails'),
+                                              (article_code.generator_fixed, 'passes')], ids=['as printed', 'fixed'])
+def test_the_exercise_cell_filled_with_the_articles_generator(function, outcome, capsys):
+    """The learner's view: the generator cell, run as the notebook runs it, stops at the slip in one line"""
+    namespace = {'__name__': '__main__', 'tf': tf, 'tests': tests}
+    source = _exercise_cell_filled_with(function)
+    if outcome == 'fails':
+        with pytest.raises(AssertionError, match=r'^generator: keep_prob=1\.0 .* pass rate=1 - keep_prob$'):
+            exec(compile(source, '<cell>', 'exec'), namespace)
+        assert 'Tests Passed' not in capsys.readouterr().out
+    else:
+        exec(compile(source, '<cell>', 'exec'), namespace)
+        assert capsys.readouterr().out.count('Tests Passed') == 1
