@@ -603,7 +603,8 @@ def _toy_gan():
     toy['d_loss'] = (tf.reduce_mean(entropy(logits=d_real, labels=tf.ones_like(d_real))) +
                      tf.reduce_mean(entropy(logits=d_fake, labels=tf.zeros_like(d_fake))) +
                      toy['discriminator_probe'] * toy['discriminator_feed'])
-    toy['g_loss'] = tf.reduce_mean(entropy(logits=d_fake, labels=tf.ones_like(d_fake))) + toy['generator_probe'] * toy['generator_feed']
+    toy['g_loss'] = (tf.reduce_mean(entropy(logits=d_fake, labels=tf.ones_like(d_fake))) +
+                     toy['generator_probe'] * toy['generator_feed'])
     for net in ('discriminator', 'generator'):
         toy[net] = [var for var in tf.trainable_variables() if var.name.startswith(net + '/')]
         toy[net + '_averages'] = [var for var in tf.global_variables()
@@ -680,7 +681,8 @@ def test_model_opt(model_opt, tf_module):
 
     with v1.Session() as sess:
         sess.run(v1.global_variables_initializer())
-        for net, other, op in (('discriminator', 'generator', d_train_opt), ('generator', 'discriminator', g_train_opt)):
+        for net, other, op in (('discriminator', 'generator', d_train_opt),
+                               ('generator', 'discriminator', g_train_opt)):
             feed = {learning_rate: LEARNING_RATE, toy[other + '_feed']: 0.0, toy[net + '_feed']: 1.0}
             first_step = _check_step(sess, toy, op, net, other, feed)
             feed[toy[net + '_feed']] = -1.0

@@ -295,7 +295,8 @@ WRONG = [
      r'pass rate=1 - keep_prob$'),
     (tests.test_generator, generator_fixed_rate,
      r'keep_prob=1\.0 in training mode gives faces of the same z that differ by .*pass rate=1 - keep_prob$'),
-    (tests.test_generator, generator_no_dropout_in_training, r'keep_prob below 1 in training mode the same z gives the same face'),
+    (tests.test_generator, generator_no_dropout_in_training,
+     r'keep_prob below 1 in training mode the same z gives the same face'),
     (tests.test_generator, generator_ignores_reuse, r'is_train=False\) raised ValueError: Variable generator/\S+ '
                                                     r'already exists.* \(the second call must reuse'),
     (tests.test_model_loss, loss_g_labels_0, r'g_loss labels generated images 0\.00'),
