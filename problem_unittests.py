@@ -680,9 +680,10 @@ def test_model_opt(model_opt, tf_module):
             'optimizer.minimize(loss, var_list=...)'.format(name, type(op).__name__)
 
     with v1.Session() as sess:
-        sess.run(v1.global_variables_initializer())
         for net, other, op in (('discriminator', 'generator', d_train_opt),
                                ('generator', 'discriminator', g_train_opt)):
+            # From the start for each network: one Adam shared by both ops counts both ops' steps
+            sess.run(v1.global_variables_initializer())
             feed = {learning_rate: LEARNING_RATE, toy[other + '_feed']: 0.0, toy[net + '_feed']: 1.0}
             first_step = _check_step(sess, toy, op, net, other, feed)
             feed[toy[net + '_feed']] = -1.0

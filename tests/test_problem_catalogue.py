@@ -93,6 +93,14 @@ def opt_split_update_ops(d_loss, g_loss, learning_rate, beta1):
     return d_opt, g_opt
 
 
+def opt_one_adam(d_loss, g_loss, learning_rate, beta1):
+    """One optimizer for both networks, variables picked by name"""
+    optimizer = tf.train.AdamOptimizer(learning_rate=learning_rate, beta1=beta1)
+    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+        return (optimizer.minimize(d_loss, var_list=[v for v in tf.trainable_variables() if 'discriminator' in v.name]),
+                optimizer.minimize(g_loss, var_list=[v for v in tf.trainable_variables() if 'generator' in v.name]))
+
+
 RIGHT = [
     ('solution', tests.test_model_inputs, dlnd.model_inputs),
     ('solution', tests.test_discriminator, dlnd.discriminator),
@@ -108,6 +116,7 @@ RIGHT = [
     ('AUTO_REUSE, tf.maximum', tests.test_discriminator, discriminator_auto_reuse),
     ('template signature', tests.test_model_loss, loss_template_signature),
     ('split UPDATE_OPS', tests.test_model_opt, opt_split_update_ops),
+    ('one Adam', tests.test_model_opt, opt_one_adam),
 ]
 
 
