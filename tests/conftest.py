@@ -33,7 +33,7 @@ SCRIPT = os.path.join(ROOT, 'dlnd_face_generation.py')
 # Variables a process the tests start would otherwise inherit from whoever runs pytest, and that
 # change what it prints or does: TensorFlow's C++ log level (a profile's TF_CPP_MIN_LOG_LEVEL=2
 # prints a cuInit line before the one-line errors the tests compare), the notebook's flags, Keras'
-# choice (helper.import_tensorflow sets it), Python's warnings, hash seed and module path.
+# choice (facegan.tensorflow_setup.import_tensorflow sets it), Python's warnings, hash seed and module path.
 _CALLERS_VARIABLES = ('TF_CPP_MIN_LOG_LEVEL', 'TF_CPP_MAX_VLOG_LEVEL', 'TF_CPP_VMODULE', 'TF_USE_LEGACY_KERAS',
                       'DLND_ARGS', 'PYTHONWARNINGS', 'PYTHONPATH', 'PYTHONSTARTUP', 'PYTHONIOENCODING',
                       'LANGUAGE')
