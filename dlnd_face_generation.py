@@ -130,7 +130,8 @@ if __name__ == '__main__':
 
 # %% [markdown]
 # ### Input
-# Placeholders for the real images, the noise vector z and the learning rate.
+# Placeholders for the real images, the noise vector z and the learning rate, named `input_real`,
+# `input_z` and `learning_rate`; the batch dimension is `None`, so any batch size can be fed.
 
 # %%
 def model_inputs(image_width, image_height, image_channels, z_dim):

@@ -14,13 +14,15 @@ checks what the function must do (not only its shapes) and prints "Tests Passed"
 AssertionError of one line: what was expected, what was found and why it matters for a GAN. A
 function that still returns the exercise's stub (None) fails with what to implement and return.
 
-The file reads top to bottom: the harness, then one section per test.
+The file reads top to bottom: one section per test; facegan/problem_harness.py calls the
+learner's code and builds the stand-ins the tests use.
 """
 import functools
 import inspect
 
 import numpy as np
 
+from facegan import problem_harness as harness
 from facegan.tensorflow_setup import import_tensorflow
 
 tf = import_tensorflow()
@@ -44,7 +46,7 @@ SAME_IMAGE_TOLERANCE = 1e-3
 NUMERIC_TOLERANCE = 1e-3
 
 
-# --- The harness: a fresh graph for each test, one-line failures ---------------------------------
+# --- A fresh graph for each test, one-line failures ----------------------------------------------
 
 def test_safe(func):
     """
@@ -57,119 +59,11 @@ def test_safe(func):
             try:
                 result = func(*args)
             except AssertionError as failure:
-                raise AssertionError(_one_line(failure)) from None
+                raise AssertionError(harness.one_line(failure)) from None
         print('Tests Passed')
         return result
 
     return func_wrapper
-
-
-def _v1(tf_module):
-    """
-    :param tf_module: tensorflow or tensorflow.compat.v1, as the notebook passed it
-    :return: The tensorflow.compat.v1 module the code under test calls into
-    """
-    # tensorflow.compat.v1 has its own compat.v1, a different module object: use it as given
-    return tf_module if hasattr(tf_module, 'variable_scope') else tf_module.compat.v1
-
-
-def _one_line(error):
-    """
-    :param error: An exception
-    :return: Its message on one line
-    """
-    return ' '.join(line.strip() for line in str(error).splitlines() if line.strip())
-
-
-def _calling(what, function, *args, **kwargs):
-    """
-    Call the learner's code; an exception it raises becomes a one-line AssertionError
-    :param what: The call as the message names it, e.g. 'generator(z, 5, is_train=False)'
-    :param function: The function to call
-    :return: What the function returned
-    """
-    try:
-        return function(*args, **kwargs)
-    except AssertionError:
-        raise
-    except Exception as error:  # the learner's bug, whatever it is, becomes one line
-        hint = (' (the second call must reuse the first one\'s variables: pass reuse to tf.variable_scope)'
-                if 'already exists' in str(error) else '')
-        raise AssertionError('{} raised {}: {}{}'.format(what, type(error).__name__, _one_line(error), hint)) from None
-
-
-def _check_returns(result, function_name, names):
-    """
-    Fail with a message for a learner when a graded function returns None (the exercise's stub)
-    or the wrong number of values
-    :param result: What the function returned
-    :param function_name: Its name, for the message
-    :param names: Names of the values it should return, in order
-    :return: result, as a tuple of len(names) values, none of them None
-    """
-    expected = names[0] if len(names) == 1 else '({})'.format(', '.join(names))
-    values = (result,) if len(names) == 1 else result
-    if result is None or (isinstance(values, (tuple, list)) and any(value is None for value in values)):
-        raise AssertionError('{} returned None: implement it where it says TODO and return {}'
-                             .format(function_name, expected))
-    if not (isinstance(values, (tuple, list)) and len(values) == len(names)):
-        found = ('{} values'.format(len(values)) if isinstance(values, (tuple, list))
-                 else 'a {}'.format(type(result).__name__))
-        raise AssertionError('{} returned {}: return {}'.format(function_name, found, expected))
-    return tuple(values)
-
-
-def _assert_tensor_shape(tensor, shape, display_name, why):
-    """
-    :param tensor: A tensor the learner's function returned
-    :param shape: The shape it must have; None for a dimension that may be anything
-    :param display_name: What the message calls it, e.g. 'generator: Generator output'
-    :param why: Why the shape matters, for the message
-    """
-    assert isinstance(tensor, tf.Tensor), '{} is a {}, not a tensor: {}'.format(
-        display_name, type(tensor).__name__, why)
-    found = tensor.get_shape().as_list() if tensor.get_shape().ndims is not None else None
-    fits = found is None or (len(found) == len(shape) and all(
-        want is None or got == want for got, want in zip(found, shape)))
-    assert fits, '{} has shape {}, expected {}: {}'.format(display_name, found, shape, why)
-
-
-def _run(what, sess, fetches, feed_dict=None):
-    """:return: sess.run(fetches, feed_dict); an error in the learner's graph becomes one line"""
-    return _calling(what, sess.run, fetches, feed_dict)
-
-
-def _accepts(function, parameter):
-    """:return: True when function takes a parameter of that name (the article's keep_prob, smooth_factor)"""
-    try:
-        return parameter in inspect.signature(function).parameters
-    except (TypeError, ValueError):  # no signature to read (a builtin): call it as the template does
-        return False
-
-
-def _new_trainable(before, scope, function_name):
-    """
-    :param before: Names of the trainable variables before the call
-    :param scope: The variable scope the function must create its variables in
-    :param function_name: For the message
-    :return: Names of the trainable variables the call created
-    """
-    created = sorted({var.name for var in tf.trainable_variables()} - before)
-    assert created, '{}: it created no variables; build the network with tf.layers inside ' \
-                    'tf.variable_scope(\'{}\')'.format(function_name, scope)
-    outside = [name for name in created if not name.startswith(scope + '/')]
-    assert not outside, '{}: variables {} are outside the \'{}/\' scope; create them inside ' \
-                        'tf.variable_scope(\'{}\', ...) so model_opt can pick this network\'s variables by ' \
-                        'name'.format(function_name, outside[:2], scope, scope)
-    return set(created)
-
-
-def _no_new_variables(before, function_name, call, scope):
-    """Fail when a reusing call created variables: the two calls would not share their weights"""
-    created = sorted({var.name for var in tf.trainable_variables()} - before)
-    assert not created, '{}: {} created new variables ({}) instead of reusing them; open ' \
-                        'tf.variable_scope(\'{}\', reuse=...) with that reuse so both calls share one set ' \
-                        'of weights'.format(function_name, call, created[0], scope)
 
 
 # --- model_inputs --------------------------------------------------------------------------------
@@ -216,8 +110,8 @@ def test_model_inputs(model_inputs):
     image_height = 20
     image_channels = 3
     z_dim = 100
-    input_real, input_z, learn_rate = _check_returns(
-        _calling('model_inputs(28, 20, 3, 100)', model_inputs, image_width, image_height, image_channels, z_dim),
+    input_real, input_z, learn_rate = harness.check_returns(
+        harness.calling('model_inputs(28, 20, 3, 100)', model_inputs, image_width, image_height, image_channels, z_dim),
         'model_inputs', ('input_real', 'input_z', 'learning_rate'))
 
     _check_input(input_real, [None, image_width, image_height, image_channels], tf.float32, 'Real Input',
@@ -259,25 +153,25 @@ def test_discriminator(discriminator, tf_module):
     (output, logits) in that order, output = sigmoid(logits) in [0, 1] on fixed images; variables
     under 'discriminator/'; reuse=True creates none (AUTO_REUSE passes too)
     """
-    v1 = _v1(tf_module)
+    v1 = harness.v1(tf_module)
     image = v1.placeholder(tf.float32, [None, 28, 28, 3])
     why = 'one probability, one logit per image'
 
-    output, logits = _check_returns(_calling('discriminator(images)', discriminator, image), 'discriminator',
+    output, logits = harness.check_returns(harness.calling('discriminator(images)', discriminator, image), 'discriminator',
                                     DISCRIMINATOR_RETURNS)
-    _assert_tensor_shape(output, [None, 1], 'discriminator: Discriminator Training(reuse=false) output', why)
-    _assert_tensor_shape(logits, [None, 1], 'discriminator: Discriminator Training(reuse=false) Logits', why)
-    variables = _new_trainable(set(), 'discriminator', 'discriminator')
+    harness.assert_tensor_shape(output, [None, 1], 'discriminator: Discriminator Training(reuse=false) output', why)
+    harness.assert_tensor_shape(logits, [None, 1], 'discriminator: Discriminator Training(reuse=false) Logits', why)
+    variables = harness.new_trainable(set(), 'discriminator', 'discriminator')
 
-    output_reuse, logits_reuse = _check_returns(
-        _calling('discriminator(images, reuse=True)', discriminator, image, True), 'discriminator(reuse=True)',
+    output_reuse, logits_reuse = harness.check_returns(
+        harness.calling('discriminator(images, reuse=True)', discriminator, image, True), 'discriminator(reuse=True)',
         DISCRIMINATOR_RETURNS)
-    _assert_tensor_shape(output_reuse, [None, 1], 'discriminator: Discriminator Inference(reuse=True) output', why)
-    _no_new_variables(variables, 'discriminator', 'Discriminator Inference(reuse=True)', 'discriminator')
+    harness.assert_tensor_shape(output_reuse, [None, 1], 'discriminator: Discriminator Inference(reuse=True) output', why)
+    harness.no_new_variables(variables, 'discriminator', 'Discriminator Inference(reuse=True)', 'discriminator')
 
     with v1.Session() as sess:
         sess.run(v1.global_variables_initializer())
-        output_value, logits_value = _run('running discriminator(images)', sess, [output, logits],
+        output_value, logits_value = harness.run('running discriminator(images)', sess, [output, logits],
                                           {image: _fixed_images(4)})
     _check_sigmoid(output_value, logits_value)
 
@@ -328,14 +222,14 @@ def _training_output(generator, z, keep_prob):
         except ValueError as error:
             if keep_prob == 1 and 'rate' in str(error):
                 raise AssertionError(DROPOUT_RATE_SLIP.format(
-                    'raised "{}"'.format(_one_line(error)))) from None
+                    'raised "{}"'.format(harness.one_line(error)))) from None
             raise AssertionError('generator(z, 5, True, keep_prob={}) raised ValueError: {}'.format(
-                keep_prob, _one_line(error))) from None
+                keep_prob, harness.one_line(error))) from None
         except AssertionError:
             raise
         except Exception as error:  # the learner's bug, whatever it is, becomes one line
             raise AssertionError('generator(z, 5, True, keep_prob={}) raised {}: {}'.format(
-                keep_prob, type(error).__name__, _one_line(error))) from None
+                keep_prob, type(error).__name__, harness.one_line(error))) from None
 
 
 def _check_generator_runs(twins, mixed):
@@ -373,27 +267,27 @@ def test_generator(generator, tf_module):
     face and a face does not depend on its batch; batch norm keeps its averages in training mode. With a keep_prob
     parameter (the article's), training mode with keep_prob=1.0 is deterministic and with 0.5 not.
     """
-    v1 = _v1(tf_module)
+    v1 = harness.v1(tf_module)
     z = v1.placeholder(tf.float32, [None, 100])
     out_channel_dim = 5
     why = '28x28 images with out_channel_dim channels, like the real ones'
 
     updates_before = len(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
     outputs = {}
-    outputs['train'], = _check_returns(_calling('generator(z, 5)', generator, z, out_channel_dim), 'generator',
+    outputs['train'], = harness.check_returns(harness.calling('generator(z, 5)', generator, z, out_channel_dim), 'generator',
                                        GENERATOR_RETURNS)
-    _assert_tensor_shape(outputs['train'], [None, 28, 28, out_channel_dim],
+    harness.assert_tensor_shape(outputs['train'], [None, 28, 28, out_channel_dim],
                          'generator: Generator output (is_train=True)', why)
-    variables = _new_trainable(set(), 'generator', 'generator')
+    variables = harness.new_trainable(set(), 'generator', 'generator')
     _check_training_mode_registers_updates(len(tf.get_collection(tf.GraphKeys.UPDATE_OPS)) - updates_before)
 
-    outputs['inference'], = _check_returns(
-        _calling('generator(z, 5, is_train=False)', generator, z, out_channel_dim, False),
+    outputs['inference'], = harness.check_returns(
+        harness.calling('generator(z, 5, is_train=False)', generator, z, out_channel_dim, False),
         'generator(is_train=False)', GENERATOR_RETURNS)
-    _assert_tensor_shape(outputs['inference'], [None, 28, 28, out_channel_dim],
+    harness.assert_tensor_shape(outputs['inference'], [None, 28, 28, out_channel_dim],
                          'generator: Generator output (is_train=False)', why)
-    _no_new_variables(variables, 'generator', 'Generator Inference(reuse=True)', 'generator')
-    if _accepts(generator, 'keep_prob'):
+    harness.no_new_variables(variables, 'generator', 'Generator Inference(reuse=True)', 'generator')
+    if harness.accepts(generator, 'keep_prob'):
         outputs['keep 1.0'] = _training_output(generator, z, 1.0)
         default = inspect.signature(generator).parameters['keep_prob'].default
         # the training-mode output already has dropout on when keep_prob's default is below 1 (0.5)
@@ -405,9 +299,9 @@ def test_generator(generator, tf_module):
     names = sorted(outputs)  # 'train' and 'keep < 1' may be one tensor: fetched once
     with v1.Session() as sess:
         sess.run(v1.global_variables_initializer())
-        twins = dict(zip(names, _run('running generator', sess, [outputs[name] for name in names],
+        twins = dict(zip(names, harness.run('running generator', sess, [outputs[name] for name in names],
                                      {z: z_values[[0, 0]]})))
-        mixed = _run('running generator(z, 5, False)', sess, outputs['inference'],
+        mixed = harness.run('running generator(z, 5, False)', sess, outputs['inference'],
                      {z: z_values * np.float32([[1], [100]])})
     _check_generator_runs(twins, mixed)
 
@@ -415,82 +309,6 @@ def test_generator(generator, tf_module):
 # --- model_loss ----------------------------------------------------------------------------------
 
 SMOOTH_FACTOR = 0.3  # passed when model_loss takes smooth_factor (the article's): real labels 0.7
-
-
-class _ControlledNetworks(object):
-    """
-    Stand-ins for the notebook's generator and discriminator, put in model_loss's globals for the
-    length of a with block: the discriminator's logits on real and on generated images are
-    placeholders the test feeds, so it can read the loss's targets from its gradients.
-    """
-    def __init__(self, input_real, out_channel_dim):
-        self.input_real = input_real
-        self.out_channel_dim = out_channel_dim
-        self.real_logits = tf.placeholder(tf.float32, [None, 1], name='controlled_real_logits')
-        self.fake_logits = tf.placeholder(tf.float32, [None, 1], name='controlled_fake_logits')
-        self.fake_images = None
-        self.namespace, self.saved = None, {}
-
-    def generator(self, z, *args, **kwargs):
-        """:return: Images of the right shape that depend on z (their values do not matter)"""
-        shape = tf.stack([tf.shape(z)[0], 28, 28, self.out_channel_dim])
-        self.fake_images = tf.tanh(tf.zeros(shape) + tf.reshape(z[:, 0], [-1, 1, 1, 1]))
-        return self.fake_images
-
-    def discriminator(self, images, *args, **kwargs):
-        """:return: (sigmoid, logits) with logits the test's, for the real or for the generated images"""
-        if images is self.input_real:
-            logits = self.real_logits
-        elif self.fake_images is not None and images is self.fake_images:
-            logits = self.fake_logits
-        else:
-            raise AssertionError('model_loss: discriminator was called on {}, which is neither input_real nor '
-                                 'the generator\'s output; score the real images and the generated ones as they '
-                                 'are'.format(getattr(images, 'name', images)))
-        return tf.sigmoid(logits), logits
-
-    def __enter__(self):
-        return self
-
-    def install(self, function):
-        """Put the stand-ins in function's globals, where model_loss finds generator and discriminator"""
-        self.namespace = function.__globals__
-        for name in ('generator', 'discriminator'):
-            self.saved[name] = self.namespace.get(name, self)  # self: there was none
-            self.namespace[name] = getattr(self, name)
-        return self
-
-    def __exit__(self, exc_type, exc_value, traceback):
-        for name, original in self.saved.items():
-            if original is self:
-                del self.namespace[name]
-            else:
-                self.namespace[name] = original
-
-
-def _slopes_and_targets(sess, loss, logits, feed):
-    """
-    A sigmoid cross-entropy's gradient with respect to a logit l is weight * (sigmoid(l) - target).
-    Measured at l = -1 and l = 1 (the same logit for every image), it gives the loss's weight and target
-    :param loss: A scalar loss
-    :param logits: The placeholder of the logits it is read against
-    :param feed: The rest of the feed
-    :return: (weight, target); weight 0 (and target None) when the loss does not depend on them
-    """
-    gradient, = tf.gradients(loss, [logits])
-    if gradient is None:
-        return 0.0, None
-    slopes = []
-    for logit in (-1.0, 1.0):
-        values = dict(feed)
-        values[logits] = np.full((4, 1), logit, np.float32)
-        slopes.append(float(np.sum(_run('running model_loss', sess, gradient, values))))
-    sigmoids = 1 / (1 + np.exp([1.0, -1.0]))
-    weight = (slopes[1] - slopes[0]) / (sigmoids[1] - sigmoids[0])
-    # A cross-entropy averaged over the 4 images has weight 1/4 (summed, 4); rounding alone leaves under 1e-6
-    if abs(weight) < 1e-6:  # a gradient that is there but does not depend on the logit: a constant loss
-        return 0.0, None
-    return weight, round(float(sigmoids[0] - slopes[0] / weight), 6) + 0.0  # + 0.0: no -0.00 in messages
 
 
 def _check_loss_targets(d_real, d_fake, g_real, g_fake, smoothing):
@@ -532,14 +350,14 @@ def _loss_with_controlled_logits(model_loss, out_channel_dim):
     """
     input_real = tf.placeholder(tf.float32, [None, 28, 28, out_channel_dim])
     input_z = tf.placeholder(tf.float32, [None, 100])
-    smoothing = SMOOTH_FACTOR if _accepts(model_loss, 'smooth_factor') else None
+    smoothing = SMOOTH_FACTOR if harness.accepts(model_loss, 'smooth_factor') else None
     kwargs = {} if smoothing is None else {'smooth_factor': smoothing}
-    with _ControlledNetworks(input_real, out_channel_dim).install(model_loss) as networks:
-        d_loss, g_loss = _check_returns(
-            _calling('model_loss(input_real, input_z, 4)', model_loss, input_real, input_z, out_channel_dim, **kwargs),
+    with harness.ControlledNetworks(input_real, out_channel_dim).install(model_loss) as networks:
+        d_loss, g_loss = harness.check_returns(
+            harness.calling('model_loss(input_real, input_z, 4)', model_loss, input_real, input_z, out_channel_dim, **kwargs),
             'model_loss', ('d_loss', 'g_loss'))
     for loss, name in ((d_loss, 'Discriminator Loss'), (g_loss, 'Generator Loss')):
-        _assert_tensor_shape(loss, [], 'model_loss: ' + name, 'return one number (tf.reduce_mean of the '
+        harness.assert_tensor_shape(loss, [], 'model_loss: ' + name, 'return one number (tf.reduce_mean of the '
                                                               'cross-entropy): the optimizer minimises a scalar')
     assert networks.fake_images is not None, 'model_loss: it never called generator(input_z, out_channel_dim) ' \
         'by that name; the discriminator must score the notebook\'s generator\'s images'
@@ -547,7 +365,7 @@ def _loss_with_controlled_logits(model_loss, out_channel_dim):
             input_z: np.zeros((4, 100), np.float32),
             networks.real_logits: np.zeros((4, 1), np.float32), networks.fake_logits: np.zeros((4, 1), np.float32)}
     with tf.Session() as sess:
-        return [_slopes_and_targets(sess, loss, logits, feed)
+        return [harness.slopes_and_targets(sess, loss, logits, feed)
                 for loss in (d_loss, g_loss) for logits in (networks.real_logits, networks.fake_logits)], smoothing
 
 
@@ -566,55 +384,16 @@ def test_model_loss(model_loss):
     with tf.Graph().as_default():
         input_real = tf.placeholder(tf.float32, [None, 28, 28, 4])
         input_z = tf.placeholder(tf.float32, [None, 100])
-        d_loss, g_loss = _check_returns(
-            _calling('model_loss(input_real, input_z, 4) with your generator and discriminator', model_loss,
+        d_loss, g_loss = harness.check_returns(
+            harness.calling('model_loss(input_real, input_z, 4) with your generator and discriminator', model_loss,
                      input_real, input_z, 4), 'model_loss', ('d_loss', 'g_loss'))
-        _assert_tensor_shape(d_loss, [], 'model_loss: Discriminator Loss', 'return one number')
-        _assert_tensor_shape(g_loss, [], 'model_loss: Generator Loss', 'return one number')
+        harness.assert_tensor_shape(d_loss, [], 'model_loss: Discriminator Loss', 'return one number')
+        harness.assert_tensor_shape(g_loss, [], 'model_loss: Generator Loss', 'return one number')
 
 
 # --- model_opt -----------------------------------------------------------------------------------
 
 LEARNING_RATE, BETA1 = 0.0025, 0.3  # neither Adam's defaults (0.001, 0.9) nor the notebook's (0.0005, 0.5)
-
-
-def _toy_gan():
-    """
-    A small GAN whose losses couple both networks, with a batch norm in each and one probe variable
-    per network whose gradient is the value fed to its placeholder
-    :return: dict of d_loss, g_loss, the probe feeds and variables, and each network's moving averages
-    """
-    rng = np.random.RandomState(0)
-    z = tf.constant(rng.uniform(-1, 1, (4, 3)), tf.float32)
-    real = tf.constant(rng.uniform(0, 1, (4, 3)), tf.float32)
-    toy = {net + '_feed': tf.placeholder(tf.float32, []) for net in ('discriminator', 'generator')}
-    with tf.variable_scope('generator'):
-        fake = tf.layers.batch_normalization(tf.layers.dense(z, 3), training=True)
-        toy['generator_probe'] = tf.get_variable('probe', [], initializer=tf.zeros_initializer())
-
-    def discriminator(images, reuse):
-        with tf.variable_scope('discriminator', reuse=reuse):
-            logits = tf.layers.dense(tf.layers.batch_normalization(images, training=True), 1)
-            return logits, tf.get_variable('probe', [], initializer=tf.zeros_initializer())
-
-    d_real, toy['discriminator_probe'] = discriminator(real, False)
-    d_fake, _ = discriminator(fake, True)
-    entropy = tf.nn.sigmoid_cross_entropy_with_logits
-    toy['d_loss'] = (tf.reduce_mean(entropy(logits=d_real, labels=tf.ones_like(d_real))) +
-                     tf.reduce_mean(entropy(logits=d_fake, labels=tf.zeros_like(d_fake))) +
-                     toy['discriminator_probe'] * toy['discriminator_feed'])
-    toy['g_loss'] = (tf.reduce_mean(entropy(logits=d_fake, labels=tf.ones_like(d_fake))) +
-                     toy['generator_probe'] * toy['generator_feed'])
-    for net in ('discriminator', 'generator'):
-        toy[net] = [var for var in tf.trainable_variables() if var.name.startswith(net + '/')]
-        toy[net + '_averages'] = [var for var in tf.global_variables()
-                                  if var.name.startswith(net + '/') and 'moving_' in var.name]
-    return toy
-
-
-def _moved(before, after):
-    """:return: The names of the variables whose values differ"""
-    return [name for name in before if (before[name] != after[name]).any()]
 
 
 def _check_step(sess, toy, op, net, other, feed):
@@ -627,8 +406,8 @@ def _check_step(sess, toy, op, net, other, feed):
     """
     watched = toy['discriminator'] + toy['generator'] + toy[net + '_averages']
     before = dict(zip([var.name for var in watched], sess.run(watched)))
-    _run('running {}\'s training op'.format(net), sess, op, feed)
-    moved = _moved(before, dict(zip([var.name for var in watched], sess.run(watched))))
+    harness.run('running {}\'s training op'.format(net), sess, op, feed)
+    moved = harness.moved(before, dict(zip([var.name for var in watched], sess.run(watched))))
     own = [name for name in moved if name in {var.name for var in toy[net]}]
     others = [name for name in moved if name in {var.name for var in toy[other]}]
     assert own or not others, 'model_opt: the {} training op trains the {}: return (d_train_opt, ' \
@@ -669,11 +448,11 @@ def test_model_opt(model_opt, tf_module):
     moving-average updates (UPDATE_OPS); the learning_rate placeholder's value (0.0025) and beta1 (0.3)
     are the ones Adam uses, read from the steps of a probe variable
     """
-    v1 = _v1(tf_module)
-    toy = _toy_gan()
+    v1 = harness.v1(tf_module)
+    toy = harness.toy_gan()
     learning_rate = v1.placeholder(tf.float32, name='learning_rate')
-    d_train_opt, g_train_opt = _check_returns(
-        _calling('model_opt(d_loss, g_loss, learning_rate, beta1)', model_opt, toy['d_loss'], toy['g_loss'],
+    d_train_opt, g_train_opt = harness.check_returns(
+        harness.calling('model_opt(d_loss, g_loss, learning_rate, beta1)', model_opt, toy['d_loss'], toy['g_loss'],
                  learning_rate, BETA1), 'model_opt', ('d_train_opt', 'g_train_opt'))
     for op, name in ((d_train_opt, 'd_train_opt'), (g_train_opt, 'g_train_opt')):
         assert isinstance(op, (tf.Operation, tf.Tensor)), 'model_opt: {} is a {}, not a training op: return ' \
@@ -688,6 +467,6 @@ def test_model_opt(model_opt, tf_module):
             first_step = _check_step(sess, toy, op, net, other, feed)
             feed[toy[net + '_feed']] = -1.0
             probe = sess.run(toy[net + '_probe'])
-            _run('running {}\'s training op'.format(net), sess, op, feed)
+            harness.run('running {}\'s training op'.format(net), sess, op, feed)
             _check_adam(net, first_step, float(probe - sess.run(toy[net + '_probe'])))
 

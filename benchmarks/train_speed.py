@@ -2,13 +2,15 @@
 How fast does the model train? In one run, alternating, training images per second at batch 64 on
 28x28x3 images from the cached data path, for:
 
-1. the article's step as written: its layers (tf.layers.conv2d_transpose where the generator now
-   calls fast_layers') and the Udacity template's loop: model_loss and model_opt run as two
-   session.run calls (two generator forward passes), the losses evaluated again with two more runs
-   every 10 steps, TensorFlow's default session;
-2. the project's train() step, built from the same model_loss and model_opt: both optimizers and
-   both losses in one session.run (the default, --update-order simultaneous), and the template's
-   two runs without the extra loss evaluations (--update-order alternating), with the project's
+1. the article's layers with its repository's loop: the notebook's generator as written
+   (tf.layers.conv2d_transpose, no fast_layers) and the loop of the article's GitHub repository,
+   the usual solution of the Udacity template's `# TODO: Train Model`: model_loss and model_opt run
+   as two session.run calls (two generator forward passes), the losses evaluated again with two
+   more runs every 10 steps, TensorFlow's default session;
+2. the project's train() step, built from the same model_loss and model_opt inside
+   fast_layers.in_tf_layers(): both optimizers and both losses in one session.run (the default,
+   --update-order simultaneous), and that repository's two runs without the extra loss
+   evaluations (--update-order alternating), with the project's
    session settings; in bfloat16 too where the CPU has AMX or AVX512_BF16 (what --precision auto picks there);
 3. a peer in today's TF2 style: the same architecture as a Keras 3 model, trained with tf.function
    and GradientTape, making the same updates as the default (both networks' gradients from one
@@ -365,7 +367,7 @@ def endless_batches(dataset, batch_size):
     return itertools.chain.from_iterable(dataset.get_batches(batch_size) for _ in itertools.count())
 
 
-ARTICLE = 'article step as written'
+ARTICLE = "article's layers, its repository's loop"
 PROJECT = 'project (train() as it runs)'
 PEER = 'Keras 3 peer'
 TORCH = 'PyTorch peer'

@@ -18,6 +18,9 @@ Imports only go down: the notebook and helper import this package; it never impo
     run_log            losses.csv, swd.csv, sample grids and TensorBoard
     run_plots          the loss curve and the animated samples
     sliced_wasserstein the sample-quality score
+    learner_code       calling the notebook's generator: it works, or one line says what it expected
     training_run       everything around train()'s loop: session, schedule, saving, scores
-    command_line       the flags, `generate` and `evaluate`
+    generation         drawing faces from a checkpoint (`generate`) and scoring them (`evaluate`)
+    command_line       the flags, turned into the values the notebook's cells use
+    problem_harness    the machinery of problem_unittests.py: calling a learner's code, stand-ins
 """
