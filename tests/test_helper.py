@@ -303,7 +303,8 @@ from tensorflow.python.util import nest
 
 class Interrupted(collections.abc.Mapping):
     def __getitem__(self, key):
-        os.kill(os.getpid(), signal.SIGINT)  # Python runs the handler at this method's next step
+        os.kill(os.getpid(), signal.SIGINT)
+        (lambda: None)()  # a call: Python 3.11 to 3.13 all run the pending handler at a function's start
         return key
 
     def __iter__(self):
