@@ -303,8 +303,10 @@ from tensorflow.python.util import nest
 
 class Interrupted(collections.abc.Mapping):
     def __getitem__(self, key):
-        os.kill(os.getpid(), signal.SIGINT)
-        (lambda: None)()  # a call: Python 3.11 to 3.13 all run the pending handler at a function's start
+        # To this thread (os.kill may hand it to one of TensorFlow's threads, which sees it later), then
+        # a call: Python 3.11 to 3.13 all run a pending handler at a function's start
+        signal.raise_signal(signal.SIGINT)
+        (lambda: None)()
         return key
 
     def __iter__(self):
