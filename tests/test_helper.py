@@ -4,6 +4,7 @@ helper.py (cropping, grids, batches, Dataset and its cache) and what it stands o
 """
 import gzip
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -322,7 +323,10 @@ print('not interrupted')
 
 
 def test_ctrl_c_that_tensorflow_turns_into_another_error_is_still_one_line():
+    # A shell starts a background job with Ctrl-C ignored, and children inherit that: give the child
+    # the default, as a terminal would
     result = subprocess.run([sys.executable, '-c', _CTRL_C_INSIDE_TENSORFLOW.format(root=ROOT)],
-                            capture_output=True, text=True, timeout=300, env=child_env())
+                            capture_output=True, text=True, timeout=300, env=child_env(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert 'Traceback' not in result.stderr and 'not interrupted' not in result.stdout
     assert result.returncode == 130 and result.stderr.strip().splitlines()[-1] == interrupts.INTERRUPTED
