@@ -215,13 +215,12 @@ def _write_checkpoint_index(folder, prefixes):
     """
     names = [os.path.basename(prefix) for prefix in prefixes]
     state = tf.train.generate_checkpoint_state_proto(os.path.abspath(folder), names[0], names[::-1])
-    temporary = safe_files.temp_path(os.path.join(folder, 'checkpoint'))
-    try:
+    text = text_format.MessageToString(state)
+
+    def write(temporary):
         with open(temporary, 'w') as f:
-            f.write(text_format.MessageToString(state))
-        os.replace(temporary, os.path.join(folder, 'checkpoint'))
-    finally:
-        _remove(folder, [os.path.basename(temporary)])  # gone after the rename
+            f.write(text)
+    safe_files.write_atomically(os.path.join(folder, 'checkpoint'), write)
 
 
 def keep_newest_checkpoints(folder, keep=KEEP_CHECKPOINTS, name=CHECKPOINT_NAME):
@@ -306,6 +305,19 @@ def _save_failed(err, folder, prefix, graph):
     return 'could not save {} ({}); partial files removed, {}'.format(prefix, _error_line(err), kept)
 
 
+def lower_learning_rate(output_dir, kind):
+    """
+    :param output_dir: A run's output folder
+    :param kind: What its usable checkpoints are called in the message: 'finite', 'good'
+    :return: What to do after NaN: resume from the newest usable checkpoint, or, with none, start again
+    """
+    last = latest_checkpoint(output_dir)
+    if last:
+        return 'the last {} checkpoint is {}. Lower --learning-rate and --resume from it'.format(kind, last)
+    return 'there is no {}checkpoint to resume from. Lower --learning-rate and start again'.format(
+        'finite ' if kind == 'finite' else '')
+
+
 def save_checkpoint(sess, saver, output_dir, step, *, keep=KEEP_CHECKPOINTS, finite_check=None):
     """
     Save every variable (weights, Adam's moments, batch-norm averages, the sample z, the step), then keep only
@@ -320,11 +332,8 @@ def save_checkpoint(sess, saver, output_dir, step, *, keep=KEEP_CHECKPOINTS, fin
     remove_stale_temporary_files(folder)
     non_finite = finite_check(sess) if finite_check else []
     if non_finite:
-        last = latest_checkpoint(output_dir)
-        what = ('the last finite checkpoint is {}. Lower --learning-rate and --resume from it'.format(last) if last
-                else 'there is no finite checkpoint to resume from. Lower --learning-rate and start again')
         raise TrainingStopped('{} variable(s) hold NaN or infinity at step {} (e.g. {}): not saved; {}'
-                              .format(len(non_finite), step, non_finite[0], what))
+                              .format(len(non_finite), step, non_finite[0], lower_learning_rate(output_dir, 'finite')))
     try:
         path = saver.save(sess, os.path.join(folder, CHECKPOINT_NAME), global_step=step, write_meta_graph=False)
     except (tf.errors.OpError, OSError) as err:

@@ -247,11 +247,8 @@ class TrainingRun(object):
         if np.isfinite(d_loss) and np.isfinite(g_loss):
             return
         self.schedule.close()
-        last = checkpoints.latest_checkpoint(self.options.output_dir)
-        what = ('the last good checkpoint is {}. Lower --learning-rate and --resume from it'.format(last) if last
-                else 'there is no checkpoint to resume from. Lower --learning-rate and start again')
         raise TrainingStopped('the losses became {}/{} at step {}: stopped without saving; {}'.format(
-            d_loss, g_loss, self.step + 1, what))
+            d_loss, g_loss, self.step + 1, checkpoints.lower_learning_rate(self.options.output_dir, 'good')))
 
     def _save_and_stop(self, sess):
         """Ctrl-C: save a checkpoint, then stop with the command to resume."""
