@@ -11,6 +11,7 @@ import sys
 import threading
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('MPLBACKEND', 'Agg')
@@ -19,6 +20,14 @@ sys.path.insert(0, ROOT)
 from facegan.tensorflow_setup import import_tensorflow  # noqa: E402  (must follow the path set-up)
 
 import_tensorflow()  # before any test module imports tensorflow
+
+# Hypothesis profiles: 'ci' (the default: bounded examples, derandomized so a run is repeatable,
+# no deadline: a step's time swings with other tenants) and 'thorough', ten times the examples,
+# for a developer: python -m pytest tests/test_properties_*.py --hypothesis-profile=thorough
+_PROFILE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile('ci', max_examples=30, derandomize=True, print_blob=True, **_PROFILE)
+settings.register_profile('thorough', max_examples=300, **_PROFILE)
+settings.load_profile('ci')
 
 
 import runpy  # noqa: E402
