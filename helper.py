@@ -26,7 +26,7 @@ from PIL import Image
 from facegan import downloads, image_cache, pictures
 from facegan.downloads import DATASETS  # noqa: F401  (the notebook names a dataset's folder with it)
 from facegan.errors import DatasetError
-from facegan.images import eight_bit, list_image_files  # noqa: F401  (the notebook lists a dataset's images)
+from facegan.images import eight_bit, list_image_files, printable  # noqa: F401  (the notebook lists a dataset's images)
 from facegan.synthetic_faces import make_synthetic_faces  # noqa: F401  (the notebook's default data)
 
 # Image mode of each dataset name that Dataset accepts.
@@ -170,7 +170,7 @@ def _check_readable(dataset_name, data_files, skipped):
     """
     if skipped:
         print('warning: skipped {} unreadable image{} of {} (first: {})'.format(
-            len(skipped), 's' if len(skipped) > 1 else '', len(data_files), data_files[skipped[0]]),
+            len(skipped), 's' if len(skipped) > 1 else '', len(data_files), printable(data_files[skipped[0]])),
             file=sys.stderr)
     if len(skipped) == len(data_files):
         raise DatasetError('None of the {} images of the {} dataset can be read'

@@ -41,9 +41,11 @@ def _cache_key(image_files, width, height, mode):
     :return: A key that changes when the file list, any file's size or modification time, the image
         size or the mode does
     """
-    digest = hashlib.sha1('v2 {} {} {}\n'.format(width, height, mode).encode())
+    digest = hashlib.sha1('v3 {} {} {}\n'.format(width, height, mode).encode())
     for image_file in image_files:
-        digest.update('{}\t{}\n'.format(os.path.abspath(image_file), _file_stamp(image_file)).encode())
+        # The name's bytes as the file system has them (any but NUL, not always UTF-8), then a NUL,
+        # which no name holds, so no two file lists give the same text
+        digest.update(os.fsencode(os.path.abspath(image_file)) + b'\0' + _file_stamp(image_file).encode() + b'\n')
     return digest.hexdigest()[:20]
 
 
@@ -123,7 +125,8 @@ def _checked_cache(array_path, index_path, shape):
         problem = ' '.join(str(err).split()) or type(err).__name__
     if problem is None:
         return cached, skipped
-    print('note: the image cache {} was damaged ({}); rebuilding it'.format(array_path, problem), file=sys.stderr)
+    print('note: the image cache {} was damaged ({}); rebuilding it'.format(images.printable(array_path), problem),
+          file=sys.stderr)
     for path in (index_path, array_path):
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
@@ -148,8 +151,8 @@ def _clear_cache_folder(cache_dir, prefix, key):
     for name in stale:
         os.remove(os.path.join(cache_dir, name))
     if stale:
-        print('note: the images changed since the image cache in {} was made; rebuilding it'.format(cache_dir),
-              file=sys.stderr)
+        print('note: the images changed since the image cache in {} was made; rebuilding it'
+              .format(images.printable(cache_dir)), file=sys.stderr)
 
 
 def _write_cache(image_files, shape, decoding, array_path, index_path):

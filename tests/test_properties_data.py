@@ -1,0 +1,194 @@
+"""
+Property tests of the data side (issue 21): whatever names and contents the files of a
+`--dataset folder` folder have, and whatever happens to the image cache, every readable image is
+served with its own pixels, every unreadable one is skipped and counted in one printable line, and
+nothing raises. Run with --hypothesis-profile=thorough for ten times the examples.
+"""
+import contextlib
+import io
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unicodedata
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from PIL import Image
+
+import helper
+from conftest import ROOT, child_env, run_script
+from facegan import image_cache, images
+from facegan.errors import DatasetError
+
+FEWER = max(3, settings().max_examples // 5)  # examples of the properties that build a whole folder
+
+# --- Helpers: files written by their bytes names, each a colour of its own ---------------------
+
+EXTENSIONS = (b'.png', b'.PNG', b'.jpg', b'.jpeg', b'.JPG')
+SIDE = 120  # larger than get_image's 108x108 crop, so the crop takes image pixels only
+
+
+def colour_of(number):
+    """:return: The solid RGB colour of the number-th file of a folder: a different one for each number below 256"""
+    return number, 255 - number, (number * 97 + 31) % 256
+
+
+def png_bytes(image, image_format='PNG'):
+    """:return: A PIL image encoded in memory"""
+    encoded = io.BytesIO()
+    image.save(encoded, image_format)
+    return encoded.getvalue()
+
+
+def solid_png(number):
+    """:return: PNG bytes of a SIDE x SIDE image of colour_of(number)"""
+    return png_bytes(Image.new('RGB', (SIDE, SIDE), colour_of(number)))
+
+
+def write_bytes_name(folder, name, data):
+    """
+    Write a file whose name is given as bytes, as the file system takes it
+    :param folder: Folder (str)
+    :param name: File name, bytes without '/' or NUL
+    :param data: Its contents
+    """
+    fd = os.open(os.path.join(os.fsencode(folder), name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, 'wb') as f:
+        f.write(data)
+
+
+def build_dataset(files):
+    """
+    helper.Dataset('folder', ...) over files, capturing what it prints on stderr
+    :return: (the Dataset, or the DatasetError it raised; the stderr text)
+    """
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            dataset = helper.Dataset('folder', files, image_mode='RGB')
+        except DatasetError as error:
+            dataset = error
+    return dataset, err.getvalue()
+
+
+def message_lines(stderr):
+    """:return: stderr's lines, less the progress bar's redraws"""
+    return [line for line in re.split('[\r\n]', stderr) if line.strip() and not line.startswith('Caching images')]
+
+
+def check_warning(stderr, skipped, total):
+    """Assert stderr holds, besides the progress bar, only the one warning line a skipped file needs, if any."""
+    lines = message_lines(stderr)
+    if not skipped:
+        assert lines == [], lines
+        return
+    assert len(lines) == 1, lines
+    plural = 's' if skipped > 1 else ''
+    assert re.fullmatch(r'warning: skipped {} unreadable image{} of {} \(first: .+\)'.format(skipped, plural, total),
+                        lines[0]), lines
+    assert lines[0].isprintable(), lines  # no control character, no surrogate: prints in any locale
+
+
+# --- 1. File names: anything the file system accepts ---------------------------------------------
+
+def _no_slash_or_nul(name):
+    return name.replace(b'/', b'_').replace(b'\0', b'_')
+
+
+ACCENTED = 'aAeEéÉöÖñÑßﬁİıÅ-_ x'
+stems = st.one_of(
+    st.binary(max_size=30).map(_no_slash_or_nul),  # any bytes, often not UTF-8
+    st.text(max_size=15).map(lambda text: _no_slash_or_nul(text.encode())),  # any Unicode
+    st.tuples(st.sampled_from([b'-', b'--', b' ', b'\n', b'\t', b'\r', b'-\n ']), st.binary(max_size=10))
+    .map(lambda parts: _no_slash_or_nul(parts[0] + parts[1] + parts[0])),  # dashes, spaces, newlines
+)
+
+
+@st.composite
+def file_names(draw):
+    """
+    :return: A list of distinct names (bytes): some of any bytes; one as long as a name can be (255
+        bytes); names that differ only in case, or in Unicode normalisation (NFC vs NFD)
+    """
+    extension = st.sampled_from(EXTENSIONS)
+    names = [draw(stems) + draw(extension) for _ in range(draw(st.integers(0, 3)))]
+    if draw(st.booleans()):
+        long_stem = (draw(stems) or b'x') * 255
+        long_extension = draw(extension)
+        names.append(long_stem[:255 - len(long_extension)] + long_extension)
+    if draw(st.booleans()) or not names:
+        text = draw(st.text(alphabet=ACCENTED, min_size=1, max_size=6))
+        forms = [unicodedata.normalize('NFC', text), unicodedata.normalize('NFD', text), text.upper(), text.lower()]
+        names.extend(form.encode() + draw(extension) for form in forms)
+    return sorted(set(names))
+
+
+@settings(max_examples=FEWER)
+@given(names=file_names(), unreadable=st.sets(st.integers(0, 20)))
+def test_any_file_names_are_read_or_skipped_with_the_right_pixels(names, unreadable):
+    """Each name holds its own colour (or, if picked, damaged bytes): every colour comes back under its own name."""
+    with tempfile.TemporaryDirectory() as folder:
+        for number, name in enumerate(names):
+            data = solid_png(number)
+            write_bytes_name(folder, name, data[:40] if number in unreadable else data)
+        files = helper.list_image_files(folder)
+        assert sorted(os.fsencode(os.path.relpath(path, folder)) for path in files) == names
+        dataset, stderr = build_dataset(files)
+        bad = [name for number, name in enumerate(names) if number in unreadable]
+        check_warning(stderr, len(bad), len(names))
+        if len(bad) == len(names):
+            assert isinstance(dataset, DatasetError) and '\n' not in str(dataset)
+            return
+        served = {os.fsencode(os.path.basename(path)): image
+                  for path, image in zip(dataset.data_files, dataset.images(range(dataset.shape[0])))}
+        assert sorted(served) == sorted(set(names) - set(bad))
+        for name, image in served.items():
+            assert (image == colour_of(names.index(name))).all(), name
+
+
+def test_a_name_that_is_not_utf8_is_read(tmp_path):
+    """Was: UnicodeEncodeError: 'utf-8' codec can't encode character '\\udce9' ... (the cache key)."""
+    for number, name in enumerate([b'caf\xe9.png', b'plain.png']):
+        write_bytes_name(str(tmp_path), name, solid_png(number))
+    dataset, stderr = build_dataset(helper.list_image_files(str(tmp_path)))
+    assert message_lines(stderr) == []
+    assert [os.fsencode(os.path.basename(path)) for path in dataset.data_files] == [b'caf\xe9.png', b'plain.png']
+    assert (dataset.images([0]) == colour_of(0)).all() and (dataset.images([1]) == colour_of(1)).all()
+
+
+def _odd_folder(folder):
+    """A folder of two images with a name that is not UTF-8, one with an accent, and a bad one named with a newline"""
+    write_bytes_name(folder, b'caf\xe9.png', solid_png(1))
+    write_bytes_name(folder, 'café.png'.encode(), solid_png(2))
+    write_bytes_name(folder, b'-bad\n\xff name.png', b'not an image')
+
+
+@pytest.mark.parametrize('locale', [dict(), dict(LC_ALL='C.UTF-8', LANG='C.UTF-8', PYTHONUTF8=None),
+                                    dict(PYTHONUTF8='0')], ids=['C-utf8-mode', 'utf8-locale', 'C-ascii'])
+def test_odd_names_print_safely_in_any_locale(tmp_path, locale):
+    _odd_folder(str(tmp_path))
+    code = ('import sys; sys.path.insert(0, {!r}); import helper\n'
+            'print(helper.Dataset("folder", helper.list_image_files({!r}), image_mode="RGB").shape)'
+            .format(ROOT, str(tmp_path)))
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, timeout=120, env=child_env(**locale))
+    assert result.returncode == 0, result.stderr.decode(errors='replace')[-2000:]
+    assert result.stdout.decode().strip() == '(2, 28, 28, 3)'
+    assert message_lines(result.stderr.decode()) == [
+        'warning: skipped 1 unreadable image of 3 (first: {}/-bad\\n\\xff name.png)'.format(tmp_path)]
+
+
+def test_the_command_line_trains_on_a_folder_with_a_name_that_is_not_utf8(tmp_path, capsys):
+    folder = str(tmp_path / 'pics')
+    os.makedirs(folder)
+    _odd_folder(folder)
+    for number in range(3, 6):
+        write_bytes_name(folder, b'\xe9%d.jpg' % number, solid_png(number))
+    code = run_script(['--dataset', 'folder', '--data-dir', folder, '--batch-size', '2', '--max-steps', '2',
+                       '--eval-every', '0', '--output-dir', str(tmp_path / 'out')])
+    err = capsys.readouterr().err
+    assert code == 0, err[-2000:]
+    assert 'warning: skipped 1 unreadable image of 6 (first: {}/-bad\\n\\xff name.png)'.format(folder) in err
+    assert os.path.exists(str(tmp_path / 'out' / 'samples_final.png'))
