@@ -1,8 +1,9 @@
 """
 Every image preprocessed once into a memory-mapped uint8 .npy file, keyed by the file list, each
 file's size and modification time, the image size and the mode. The .npy and its small .json index
-are written under temporary names, the index last, so an interrupted build is never used; a
-damaged cache is rebuilt, stale ones removed, and two processes take turns on a lock file.
+are written under temporary names, the index last, so an interrupted build is never used; the index
+holds a sha256 of the .npy and the skipped list, so a damaged cache (a flipped bit, a cut file) is
+rebuilt rather than served; stale ones are removed, and two processes take turns on a lock file.
 The decoding itself is the caller's (helper.get_image), handed in as `decode`.
 """
 import concurrent.futures
@@ -19,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from facegan import images, safe_files
+from facegan.errors import DatasetError
 
 # A cache file's name: MODE-WxH-KEY.npy or .json, and a suffix while it is written under a
 # temporary name ('.tmp-PID-RANDOM'; older versions used '.tmpPID' and '.tmp')
@@ -89,7 +91,7 @@ def build_cache(image_files, width, height, mode, cache_dir, decode, workers=Non
             if cached is None:
                 _clear_cache_folder(cache_dir, prefix, key)
                 _write_cache(image_files, shape, (mode, decode, workers), array_path, index_path)
-                cached = _read_cache(array_path, index_path)
+                cached = _read_cache(array_path, index_path)[:2]
     return cached
 
 
@@ -102,34 +104,65 @@ def _npy_size(shape):
 
 def _read_cache(array_path, index_path):
     """
-    :return: (read-only memmap of the .npy, the .json index's 'skipped' list)
+    :return: (read-only memmap of the .npy, the .json index's 'skipped' list, its 'sha256', its 'count')
     """
     with open(index_path) as f:
         index = json.load(f)
-    return np.load(array_path, mmap_mode='r'), index['skipped']
+    return np.load(array_path, mmap_mode='r'), index['skipped'], index['sha256'], index['count']
+
+
+def _checksum(array_path, skipped):
+    """
+    :param array_path: The cache's .npy
+    :param skipped: Indices of the files that could not be read
+    :return: sha256 (hex) of the .npy's bytes, header and pixels, and of the skipped list
+    """
+    digest = hashlib.sha256()
+    with open(array_path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    digest.update(json.dumps(skipped).encode())
+    return digest.hexdigest()
+
+
+def _cache_problem(array_path, index_path, shape):
+    """
+    :return: ((memmap, skipped), None) for a whole cache, or (None, what is wrong with it)
+    """
+    try:
+        cached, skipped, checksum, count = _read_cache(array_path, index_path)
+        if not (cached.dtype == np.uint8 and cached.shape == shape):
+            return None, 'it holds {} {}, not uint8 {}'.format(cached.dtype, cached.shape, shape)
+        if count != shape[0] or not all(type(i) is int and 0 <= i < shape[0] for i in skipped):
+            return None, 'its index does not match its {} images'.format(shape[0])
+        if checksum != _checksum(array_path, skipped):
+            return None, 'its checksum does not match'
+        return (cached, skipped), None
+    except (OSError, ValueError, EOFError, KeyError, TypeError) as err:  # np.load, json.load, the index's fields
+        return None, ' '.join(str(err).split()) or type(err).__name__
 
 
 def _checked_cache(array_path, index_path, shape):
     """
     :return: The cache's (memmap, skipped) when it is there and whole; None when there is none. A
-        damaged one (an index that is not JSON, a truncated or mis-shaped array) is removed, with a note.
+        damaged one (an index that is not JSON, a truncated, mis-shaped or changed array, a changed
+        index) is removed, with a note; one that cannot be removed is a DatasetError.
     """
     if not os.path.exists(index_path):
         return None
-    try:
-        cached, skipped = _read_cache(array_path, index_path)
-        whole = (cached.dtype == np.uint8 and cached.shape == shape and
-                 all(isinstance(i, int) and 0 <= i < shape[0] for i in skipped))
-        problem = None if whole else 'it holds {} {}, not uint8 {}'.format(cached.dtype, cached.shape, shape)
-    except (OSError, ValueError, EOFError, KeyError, TypeError) as err:  # np.load, json.load, index['skipped']
-        problem = ' '.join(str(err).split()) or type(err).__name__
+    cached, problem = _cache_problem(array_path, index_path, shape)
     if problem is None:
-        return cached, skipped
+        return cached
+    for path in (index_path, array_path):
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            raise DatasetError('the image cache {} is damaged ({}) and cannot be removed ({}): delete it, or make '
+                               'its folder writable'.format(images.printable(path), problem, err.strerror)) from None
     print('note: the image cache {} was damaged ({}); rebuilding it'.format(images.printable(array_path), problem),
           file=sys.stderr)
-    for path in (index_path, array_path):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
     return None
 
 
@@ -176,9 +209,10 @@ def _write_cache(image_files, shape, decoding, array_path, index_path):
 
     def write_index(path):
         with open(path, 'w') as f:
-            json.dump({'count': shape[0], 'skipped': skipped}, f)
+            json.dump({'count': shape[0], 'skipped': skipped, 'sha256': checksum}, f)
 
     safe_files.write_atomically(array_path, write_array)
+    checksum = _checksum(array_path, skipped)  # the index, written last, vouches for the array as written
     safe_files.write_atomically(index_path, write_index)
 
 
