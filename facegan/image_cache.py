@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import tempfile
+import tokenize
 
 import numpy as np
 from tqdm import tqdm
@@ -138,7 +139,8 @@ def _cache_problem(array_path, index_path, shape):
         if checksum != _checksum(array_path, skipped):
             return None, 'its checksum does not match'
         return (cached, skipped), None
-    except (OSError, ValueError, EOFError, KeyError, TypeError) as err:  # np.load, json.load, the index's fields
+    # np.load (its header goes through tokenize and ast.literal_eval), json.load, the index's fields
+    except (OSError, ValueError, SyntaxError, tokenize.TokenError, EOFError, KeyError, TypeError) as err:
         return None, ' '.join(str(err).split()) or type(err).__name__
 
 

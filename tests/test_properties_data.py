@@ -227,6 +227,7 @@ def _spoil(path, where, how, bit):
        where=st.integers(0, 20000), bit=st.integers(0, 7))
 @example(extension='.npy', how='flip', where=5000, bit=0)  # a pixel: was served changed, without a word
 @example(extension='.json', how='flip', where=26, bit=0)  # the skipped list's "2" made "3": wrong files served
+@example(extension='.npy', how='flip', where=25, bit=2)  # the header's ',' made '(': np.load's SyntaxError, a traceback
 def test_a_damaged_cache_is_rebuilt_or_refused_never_served(extension, how, where, bit):
     with tempfile.TemporaryDirectory() as folder:
         for number in range(4):
@@ -265,3 +266,4 @@ def test_a_damaged_cache_that_cannot_be_removed_is_one_line(tmp_path, monkeypatc
     assert isinstance(error, DatasetError)
     assert re.fullmatch(r'the image cache \S+\.json is damaged \(its checksum does not match\) and cannot be removed '
                         r'\(Permission denied\): delete it, or make its folder writable', str(error)), str(error)
+
