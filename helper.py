@@ -26,7 +26,8 @@ from PIL import Image
 from facegan import downloads, image_cache, pictures
 from facegan.downloads import DATASETS  # noqa: F401  (the notebook names a dataset's folder with it)
 from facegan.errors import DatasetError
-from facegan.images import eight_bit, list_image_files, printable  # noqa: F401  (the notebook lists a dataset's images)
+from facegan.images import eight_bit, printable, whole
+from facegan.images import list_image_files  # noqa: F401  (the notebook lists a dataset's images)
 from facegan.synthetic_faces import make_synthetic_faces  # noqa: F401  (the notebook's default data)
 
 # Image mode of each dataset name that Dataset accepts.
@@ -54,7 +55,7 @@ def get_image(image_path, width, height, mode):
     :return: Image data
     """
     with Image.open(image_path) as opened:
-        image = eight_bit(opened)  # 16-bit, palette and 1-bit images as 8 bits
+        image = eight_bit(whole(opened))  # 16-bit, palette and 1-bit images as 8 bits; none with pixels missing
 
         if image.size != (width, height):  # not MNIST-sized: a CelebA-style photo
             # Remove most pixels that aren't part of a face

@@ -72,6 +72,23 @@ def open_regular_file(path):
         raise
 
 
+def whole(image):
+    """
+    Refuse an image whose file holds only part of its pixels, which Pillow would otherwise leave
+    black without a word (a TIFF whose height was damaged: its strips stop short of it)
+    :param image: PIL image as opened, before it is loaded
+    :return: The image; raises OSError when its pixel data covers less than the whole image
+    """
+    if image.format == 'GIF':  # a first frame smaller than the screen leaves the background: as it should
+        return image
+    width, height = image.size
+    covered = sum(max(0, min(right, width) - max(left, 0)) * max(0, min(bottom, height) - max(top, 0))
+                  for left, top, right, bottom in (tile[1] or (0, 0, width, height) for tile in image.tile))
+    if image.tile and covered < width * height:
+        raise OSError('image data covers {} of its {}x{} pixels'.format(covered, width, height))
+    return image
+
+
 def eight_bit(image):
     """
     :param image: PIL image as opened

@@ -267,3 +267,177 @@ def test_a_damaged_cache_that_cannot_be_removed_is_one_line(tmp_path, monkeypatc
     assert re.fullmatch(r'the image cache \S+\.json is damaged \(its checksum does not match\) and cannot be removed '
                         r'\(Permission denied\): delete it, or make its folder writable', str(error)), str(error)
 
+
+# --- 2. File contents: any bytes, any damage, any mode and size ---------------------------------
+
+# How each mode is made from random 8-bit RGB pixels, and the formats that store it
+MODES = {
+    '1': ('PNG', 'TIFF', 'BMP'), 'L': ('PNG', 'JPEG', 'TIFF', 'BMP'), 'P': ('PNG', 'TIFF', 'BMP', 'GIF'),
+    'P+transparency': ('PNG',), 'RGB': ('PNG', 'JPEG', 'TIFF', 'BMP', 'WEBP'), 'RGBA': ('PNG', 'TIFF'),
+    'LA': ('PNG', 'TIFF'), 'PA': ('TIFF',), 'CMYK': ('JPEG', 'TIFF'), 'YCbCr': ('TIFF',),
+    'I;16': ('PNG', 'TIFF'), 'I': ('TIFF',), 'F': ('TIFF',),
+}
+
+
+def make_image(kind, pixels):
+    """
+    :param kind: A key of MODES
+    :param pixels: uint8 (h, w, 3) array
+    :return: PIL image of that mode; the wide modes ('I;16', 'I', 'F') spread over their whole range
+    """
+    if kind == 'I;16':
+        return Image.fromarray(pixels[..., 0].astype(np.uint16) * 257)
+    if kind == 'I':
+        return Image.fromarray(pixels[..., 0].astype(np.int32) * 257)
+    if kind == 'F':
+        return Image.fromarray(pixels[..., 0].astype(np.float32) * 1.25 - 20)  # some below 0, some above 255
+    image = Image.fromarray(pixels)
+    if kind == 'P+transparency':
+        return image.quantize(16)
+    if kind == 'PA':
+        return image.quantize(16).convert('PA')
+    return image.convert(kind)
+
+
+def encoded(kind, image_format, image):
+    """:return: The image saved in the format (a palette one with colour 0 transparent for 'P+transparency')"""
+    if kind == 'P+transparency':
+        out = io.BytesIO()
+        image.save(out, image_format, transparency=0)
+        return out.getvalue()
+    return png_bytes(image, image_format)
+
+
+def eight_bit_reference(opened):
+    """
+    The 8-bit image get_image should crop, worked out in numpy: 16-bit grey's high byte, a
+    palette's colours (with the alpha of its transparent colour), 1-bit as 0 or 255; other modes as they are
+    :param opened: PIL image as opened
+    :return: (array (h, w) or (h, w, channels), its PIL mode)
+    """
+    if opened.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
+        return (np.clip(np.asarray(opened, np.int64), 0, 65535) // 256).astype(np.uint8), 'L'
+    if opened.mode == '1':
+        return np.asarray(opened).astype(np.uint8) * 255, 'L'
+    if opened.mode in ('P', 'PA'):
+        palette = np.asarray(opened.getpalette('RGB'), np.uint8).reshape(-1, 3)
+        indices = np.asarray(opened.getchannel('P') if opened.mode == 'PA' else opened)
+        colours = palette[indices]
+        if opened.mode == 'PA':
+            return np.dstack([colours, np.asarray(opened.getchannel('A'))]), 'RGBA'
+        if 'transparency' in opened.info:
+            alpha = np.where(indices == opened.info['transparency'], 0, 255).astype(np.uint8)
+            return np.dstack([colours, alpha]), 'RGBA'
+        return colours, 'RGB'
+    if opened.mode == 'F':
+        return np.asarray(opened, np.float32), 'F'
+    return np.asarray(opened), opened.mode
+
+
+def reference_pixels(data, mode):
+    """
+    What get_image should give, worked out independently: the 8-bit image's centre 108x108 cut out in
+    numpy (zeros beyond its edges), resized to 28x28 bilinearly, then converted to the mode; a 28x28
+    image as it is
+    :param data: The file's bytes
+    :param mode: 'RGB' or 'L'
+    :return: uint8 array (28, 28, 3) or (28, 28)
+    """
+    with Image.open(io.BytesIO(data)) as opened:
+        pixels, eight_bit_mode = eight_bit_reference(opened)
+    height, width = pixels.shape[:2]
+    if (width, height) != (28, 28):
+        top, left = (height - 108) // 2, (width - 108) // 2
+        pad = max(0, -top, -left, top + 108 - height, left + 108 - width)
+        padded = np.pad(pixels, [(pad, pad), (pad, pad)] + [(0, 0)] * (pixels.ndim - 2))
+        pixels = padded[top + pad:top + pad + 108, left + pad:left + pad + 108]
+        image = Image.frombytes(eight_bit_mode, (108, 108), np.ascontiguousarray(pixels).tobytes())
+        image = image.resize((28, 28), Image.Resampling.BILINEAR)
+    else:
+        image = Image.frombytes(eight_bit_mode, (28, 28), np.ascontiguousarray(pixels).tobytes())
+    return np.asarray(image.convert(mode))
+
+
+def read_file(data, mode):
+    """:return: What the folder pipeline makes of a file holding data: get_image's array, or None (skipped)"""
+    with tempfile.NamedTemporaryFile(suffix='.png') as f:
+        f.write(data)
+        f.flush()
+        return images.decode_or_none(f.name, 28, 28, mode, helper.get_image)
+
+
+def check_image(image, mode):
+    """Assert image is a 28x28 uint8 image in the mode"""
+    assert image.dtype == np.uint8 and image.shape == ((28, 28, 3) if mode == 'RGB' else (28, 28)), image.shape
+
+
+sizes = st.one_of(st.just((28, 28)), st.tuples(st.integers(1, 180), st.integers(1, 180)))
+
+
+@st.composite
+def clean_images(draw):
+    """:return: (kind, format, the file's bytes) of a random image of any mode and size"""
+    kind = draw(st.sampled_from(sorted(MODES)))
+    image_format = draw(st.sampled_from(MODES[kind]))
+    width, height = draw(sizes)
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    return kind, image_format, encoded(kind, image_format, make_image(kind, pixels))
+
+
+@given(clean=clean_images(), mode=st.sampled_from(['RGB', 'L']))
+def test_an_image_of_any_mode_and_size_gives_its_centre_crop(clean, mode):
+    kind, image_format, data = clean
+    image = read_file(data, mode)
+    assert image is not None, 'a clean {} {} was skipped'.format(kind, image_format)
+    check_image(image, mode)
+    np.testing.assert_array_equal(image, reference_pixels(data, mode))
+
+
+@given(data=st.one_of(st.binary(max_size=300),
+                      st.binary(max_size=300).map(lambda tail: b'\x89PNG\r\n\x1a\n' + tail),
+                      st.binary(max_size=300).map(lambda tail: b'\xff\xd8\xff' + tail)),
+       mode=st.sampled_from(['RGB', 'L']))
+def test_any_bytes_are_an_image_or_skipped(data, mode):
+    image = read_file(data, mode)
+    if image is not None:
+        check_image(image, mode)
+
+
+@given(clean=clean_images(), how=st.sampled_from(['flip', 'truncate']), where=st.integers(0, 10 ** 5),
+       bit=st.integers(0, 7), mode=st.sampled_from(['RGB', 'L']))
+def test_a_damaged_image_is_an_image_or_skipped_never_a_blank(clean, how, where, bit, mode):
+    kind, image_format, data = clean
+    with tempfile.NamedTemporaryFile() as damaged:
+        damaged.write(data)
+        damaged.flush()
+        _spoil(damaged.name, where, how, bit)
+        with open(damaged.name, 'rb') as f:
+            image = read_file(f.read(), mode)
+    if image is not None:
+        check_image(image, mode)
+        assert image.any() or not reference_pixels(data, mode).any(), 'a blank served for a {} {}'.format(
+            kind, image_format)
+
+
+def _taller_tiff(rows):
+    """
+    :return: An uncompressed 28x28 grey TIFF of grey 200 whose ImageLength tag says rows: its one
+        strip then holds only the first 28 of them (what a flipped bit in the tag makes)
+    """
+    data = bytearray(png_bytes(Image.new('L', (28, 28), 200), 'TIFF'))
+    ifd = int.from_bytes(data[4:8], 'little')
+    for entry in range(int.from_bytes(data[ifd:ifd + 2], 'little')):
+        at = ifd + 2 + 12 * entry
+        if int.from_bytes(data[at:at + 2], 'little') == 257:  # ImageLength
+            data[at + 8:at + 12] = rows.to_bytes(4, 'little')
+    return bytes(data)
+
+
+def test_an_image_whose_pixels_stop_short_is_skipped_not_served_black():
+    """Was: a 28x284 TIFF with one 28-row strip served as an all-black 28x28 image."""
+    data = _taller_tiff(284)
+    with Image.open(io.BytesIO(data)) as opened:
+        assert opened.size == (28, 284)
+    assert read_file(data, 'L') is None
+    assert (read_file(_taller_tiff(28), 'L') == 200).all()  # the same file, whole
