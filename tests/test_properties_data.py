@@ -127,7 +127,7 @@ def file_names(draw):
     return sorted(set(names))
 
 
-@settings(max_examples=FEWER)
+@settings(max_examples=HALF)
 @given(names=file_names(), unreadable=st.sets(st.integers(0, 20)))
 def test_any_file_names_are_read_or_skipped_with_the_right_pixels(names, unreadable):
     """Each name holds its own colour (or, if picked, damaged bytes): every colour comes back under its own name."""
@@ -441,3 +441,37 @@ def test_an_image_whose_pixels_stop_short_is_skipped_not_served_black():
         assert opened.size == (28, 284)
     assert read_file(data, 'L') is None
     assert (read_file(_taller_tiff(28), 'L') == 200).all()  # the same file, whole
+
+
+@st.composite
+def damaged_images(draw):
+    """:return: The bytes of a clean image of any mode and size, or of one with a bit flipped or its end cut off"""
+    data = draw(clean_images())[2]
+    how = draw(st.sampled_from(['clean', 'flip', 'truncate']))
+    if how == 'clean':
+        return data
+    at = draw(st.integers(0, len(data) - 1))
+    return data[:at] if how == 'truncate' else data[:at] + bytes([data[at] ^ 1 << draw(st.integers(0, 7))]) + data[at + 1:]
+
+
+@settings(max_examples=FEWER)
+@given(contents=st.lists(damaged_images(), min_size=1, max_size=4), mode=st.sampled_from(['RGB', 'L']))
+def test_a_folder_of_any_contents_serves_each_readable_image_and_counts_the_rest(contents, mode):
+    with tempfile.TemporaryDirectory() as folder:
+        for number, data in enumerate(contents):
+            write_bytes_name(folder, b'%d.png' % number, data)
+        files = helper.list_image_files(folder)
+        alone = [read_file(data, mode) for data in contents]  # each file read on its own, without the cache
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            try:
+                dataset = helper.Dataset('folder', files, image_mode=mode)
+            except DatasetError as error:
+                assert all(image is None for image in alone) and '\n' not in str(error)
+                return
+        readable = [number for number, image in enumerate(alone) if image is not None]
+        check_warning(err.getvalue(), len(contents) - len(readable), len(contents))
+        assert dataset.data_files == [files[number] for number in readable]
+        served = dataset.images(range(dataset.shape[0]))
+        for position, number in enumerate(readable):
+            np.testing.assert_array_equal(served[position].reshape(alone[number].shape), alone[number])
