@@ -20,7 +20,7 @@ from PIL import Image
 
 import helper
 from conftest import ROOT, child_env, run_script
-from facegan import image_cache, images
+from facegan import images
 from facegan.errors import DatasetError
 
 FEWER = max(3, settings().max_examples // 5)  # examples of the properties that build a whole folder
@@ -91,6 +91,24 @@ def check_warning(stderr, skipped, total):
     assert re.fullmatch(r'warning: skipped {} unreadable image{} of {} \(first: .+\)'.format(skipped, plural, total),
                         lines[0]), lines
     assert lines[0].isprintable(), lines  # no control character, no surrogate: prints in any locale
+
+
+def _spoil(path, where, how, bit):
+    """
+    Damage a file in place
+    :param where: Byte offset (modulo the file's size)
+    :param how: 'flip' a bit there, or 'truncate' the file there
+    :param bit: Which bit of the byte to flip
+    """
+    with open(path, 'rb') as f:
+        data = bytearray(f.read())
+    at = where % len(data)
+    if how == 'flip':
+        data[at] ^= 1 << bit
+    else:
+        del data[at:]
+    with open(path, 'wb') as f:
+        f.write(bytes(data))
 
 
 # --- 1. File names: anything the file system accepts ---------------------------------------------
@@ -193,79 +211,6 @@ def test_the_command_line_trains_on_a_folder_with_a_name_that_is_not_utf8(tmp_pa
     assert code == 0, err[-2000:]
     assert 'warning: skipped 1 unreadable image of 6 (first: {}/-bad\\n\\xff name.png)'.format(folder) in err
     assert os.path.exists(str(tmp_path / 'out' / 'samples_final.png'))
-
-
-# --- 3. Image cache damage: rebuilt (and said), or refused in one line; never wrong pixels ----------
-
-def _cache_files(folder):
-    """:return: {'.npy': path, '.json': path} of the one image cache in folder's .cache"""
-    cache = os.path.join(folder, '.cache')
-    return {os.path.splitext(name)[1]: os.path.join(cache, name) for name in os.listdir(cache)
-            if name.endswith(('.npy', '.json'))}
-
-
-def _spoil(path, where, how, bit):
-    """
-    Damage a file in place
-    :param where: Byte offset (modulo the file's size)
-    :param how: 'flip' a bit there, or 'truncate' the file there
-    :param bit: Which bit of the byte to flip
-    """
-    with open(path, 'rb') as f:
-        data = bytearray(f.read())
-    at = where % len(data)
-    if how == 'flip':
-        data[at] ^= 1 << bit
-    else:
-        del data[at:]
-    with open(path, 'wb') as f:
-        f.write(bytes(data))
-
-
-@settings(max_examples=HALF)
-@given(extension=st.sampled_from(['.npy', '.json']), how=st.sampled_from(['flip', 'truncate']),
-       where=st.integers(0, 20000), bit=st.integers(0, 7))
-@example(extension='.npy', how='flip', where=5000, bit=0)  # a pixel: was served changed, without a word
-@example(extension='.json', how='flip', where=26, bit=0)  # the skipped list's "2" made "3": wrong files served
-@example(extension='.npy', how='flip', where=25, bit=2)  # the header's ',' made '(': np.load's SyntaxError, a traceback
-def test_a_damaged_cache_is_rebuilt_or_refused_never_served(extension, how, where, bit):
-    with tempfile.TemporaryDirectory() as folder:
-        for number in range(4):
-            write_bytes_name(folder, b'%d.png' % number, solid_png(number) if number != 2 else b'unreadable')
-        files = helper.list_image_files(folder)
-        build_dataset(files)
-        _spoil(_cache_files(folder)[extension], where, how, bit)
-        dataset, stderr = build_dataset(files)
-        if isinstance(dataset, DatasetError):
-            assert '\n' not in str(dataset)
-            return
-        notes = [line for line in message_lines(stderr) if not line.startswith('warning: skipped 1 unreadable')]
-        assert len(notes) == 1, notes  # the damage is always seen: every bit of either file matters
-        assert re.fullmatch(r'note: the image cache .* was damaged \(.+\); rebuilding it', notes[0]), notes
-        assert [os.path.basename(path) for path in dataset.data_files] == ['0.png', '1.png', '3.png']
-        for position, number in enumerate([0, 1, 3]):
-            assert (dataset.images([position]) == colour_of(number)).all()
-
-
-def test_a_damaged_cache_that_cannot_be_removed_is_one_line(tmp_path, monkeypatch):
-    """Where the damaged files cannot be removed (a read-only folder), one line says what to do."""
-    folder = str(tmp_path)
-    for number in range(2):
-        write_bytes_name(folder, b'%d.png' % number, solid_png(number))
-    files = helper.list_image_files(folder)
-    build_dataset(files)
-    _spoil(_cache_files(folder)['.npy'], 5000, 'flip', 0)
-    real_remove = os.remove
-
-    def read_only(path):
-        if str(path).endswith(('.npy', '.json')):  # a read-only folder: no lock file was made either
-            raise PermissionError(13, 'Permission denied', path)
-        real_remove(path)
-    monkeypatch.setattr(image_cache.os, 'remove', read_only)
-    error, _ = build_dataset(files)
-    assert isinstance(error, DatasetError)
-    assert re.fullmatch(r'the image cache \S+\.json is damaged \(its checksum does not match\) and cannot be removed '
-                        r'\(Permission denied\): delete it, or make its folder writable', str(error)), str(error)
 
 
 # --- 2. File contents: any bytes, any damage, any mode and size ---------------------------------
@@ -451,7 +396,9 @@ def damaged_images(draw):
     if how == 'clean':
         return data
     at = draw(st.integers(0, len(data) - 1))
-    return data[:at] if how == 'truncate' else data[:at] + bytes([data[at] ^ 1 << draw(st.integers(0, 7))]) + data[at + 1:]
+    if how == 'truncate':
+        return data[:at]
+    return data[:at] + bytes([data[at] ^ 1 << draw(st.integers(0, 7))]) + data[at + 1:]
 
 
 @settings(max_examples=FEWER)
@@ -475,3 +422,58 @@ def test_a_folder_of_any_contents_serves_each_readable_image_and_counts_the_rest
         served = dataset.images(range(dataset.shape[0]))
         for position, number in enumerate(readable):
             np.testing.assert_array_equal(served[position].reshape(alone[number].shape), alone[number])
+
+# --- 3. Image cache damage: rebuilt (and said), or refused in one line; never wrong pixels ----------
+
+def _cache_files(folder):
+    """:return: {'.npy': path, '.json': path} of the one image cache in folder's .cache"""
+    cache = os.path.join(folder, '.cache')
+    return {os.path.splitext(name)[1]: os.path.join(cache, name) for name in os.listdir(cache)
+            if name.endswith(('.npy', '.json'))}
+
+
+@settings(max_examples=HALF)
+@given(extension=st.sampled_from(['.npy', '.json']), how=st.sampled_from(['flip', 'truncate']),
+       where=st.integers(0, 20000), bit=st.integers(0, 7))
+@example(extension='.npy', how='flip', where=5000, bit=0)  # a pixel: was served changed, without a word
+@example(extension='.json', how='flip', where=26, bit=0)  # the skipped list's "2" made "3": wrong files served
+@example(extension='.npy', how='flip', where=25, bit=2)  # the header's ',' made '(': np.load's TokenError, a traceback
+def test_a_damaged_cache_is_rebuilt_or_refused_never_served(extension, how, where, bit):
+    with tempfile.TemporaryDirectory() as folder:
+        for number in range(4):
+            write_bytes_name(folder, b'%d.png' % number, solid_png(number) if number != 2 else b'unreadable')
+        files = helper.list_image_files(folder)
+        build_dataset(files)
+        _spoil(_cache_files(folder)[extension], where, how, bit)
+        dataset, stderr = build_dataset(files)
+        if isinstance(dataset, DatasetError):
+            assert '\n' not in str(dataset)
+            return
+        notes = [line for line in message_lines(stderr) if not line.startswith('warning: skipped 1 unreadable')]
+        assert len(notes) == 1, notes  # the damage is always seen: every bit of either file matters
+        assert re.fullmatch(r'note: the image cache .* was damaged \(.+\); rebuilding it', notes[0]), notes
+        assert [os.path.basename(path) for path in dataset.data_files] == ['0.png', '1.png', '3.png']
+        for position, number in enumerate([0, 1, 3]):
+            assert (dataset.images([position]) == colour_of(number)).all()
+
+
+def test_a_damaged_cache_that_cannot_be_removed_is_one_line(tmp_path, monkeypatch):
+    """Where the damaged files cannot be removed (a read-only folder), one line says what to do."""
+    folder = str(tmp_path)
+    for number in range(2):
+        write_bytes_name(folder, b'%d.png' % number, solid_png(number))
+    files = helper.list_image_files(folder)
+    build_dataset(files)
+    _spoil(_cache_files(folder)['.npy'], 5000, 'flip', 0)
+    real_remove = os.remove
+
+    def read_only(path):
+        if str(path).endswith(('.npy', '.json')):  # a read-only folder: no lock file was made either
+            raise PermissionError(13, 'Permission denied', path)
+        real_remove(path)
+    monkeypatch.setattr(os, 'remove', read_only)
+    error, _ = build_dataset(files)
+    assert isinstance(error, DatasetError)
+    assert re.fullmatch(r'the image cache \S+\.json is damaged \(its checksum does not match\) and cannot be removed '
+                        r'\(Permission denied\): delete it, or make its folder writable', str(error)), str(error)
+
