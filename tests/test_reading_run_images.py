@@ -39,3 +39,11 @@ def test_run_pictures_copy_the_loss_curve_and_strip_the_grids(tmp_path, monkeypa
     strip = np.asarray(Image.open(grids))
     assert strip.shape == (20, 3 * 20 + 2 * rri.GAP, 3)
     assert [tuple(strip[0, n * (20 + rri.GAP)]) for n in range(3)] == [(20, 0, 0), (40, 0, 0), (60, 0, 0)]
+
+
+def test_corner_faces_are_the_grids_top_left_faces(tmp_path):
+    faces = np.random.default_rng(0).uniform(-1, 1, (9, 28, 28, 3))
+    grid = tmp_path / 'grid.png'
+    pictures.save_grid(faces, 'RGB', str(grid))
+    corner = np.asarray(rri.corner_faces(str(grid), side=2))
+    assert (corner == np.asarray(Image.open(grid).convert('RGB'))[:2 * rri.FACE, :2 * rri.FACE]).all()

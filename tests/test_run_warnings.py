@@ -183,3 +183,26 @@ def test_every_anchor_a_warning_links_is_a_heading_of_the_docs_page():
         anchors = set(re.findall(r"'([a-z-]+)'\)$", module.read(), re.MULTILINE))
     assert anchors == {'the-discriminator-wins', 'mode-collapse', 'scores-stall-while-losses-swing'}
     assert anchors <= headings
+
+
+# --- A deliberately broken run, from the command line -------------------------------------------
+
+# A learning rate 100 times the notebook's: the samples stay noise, worse than the untrained
+# generator's at every score, while the losses jump between 0 and 100 (docs/reading_a_gan_run.md)
+BROKEN_SETTING = ['--learning-rate', '0.05']
+
+
+def test_a_deliberately_broken_run_warns_from_the_command_line(tmp_path, monkeypatch, capsys):
+    use_few_synthetic_faces(monkeypatch, 160)
+    code = run_script(['--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out'),
+                       '--batch-size', '8', '--max-steps', '100', '--show-every', '20', '--eval-every', '20',
+                       '--eval-images', '32', '--save-every', '1000'] + BROKEN_SETTING)
+    out = capsys.readouterr().out
+    assert code == 0
+    warnings = [line for line in out.splitlines() if line.startswith('warning at step')]
+    assert warnings, out[-2000:]
+    stalled = [line for line in warnings if '#scores-stall-while-losses-swing' in line]
+    assert re.match(r"warning at step 100: the score has not improved for 5 scores while the losses swing: "
+                    r"training has stopped making progress\. Keep the best checkpoint, or try a lower "
+                    r"--learning-rate \(see docs/reading_a_gan_run\.md#scores-stall-while-losses-swing\)$",
+                    stalled[0] if stalled else warnings[0])

@@ -8,7 +8,8 @@ Make the pictures of docs/reading_a_gan_run.md from the output folders of real r
   over the run, side by side at half size, as the README's progress picture) and
   docs/reading_NAME_losses.png (its loss_curve.png);
 - checkerboard: docs/reading_checkerboard.png, the top-left face of a grid next to the same face
-  enlarged CROP_SCALE times more, so that the pattern of the generator's last layer can be seen.
+  enlarged CROP_SCALE times more, so that the pattern of the generator's last layer can be seen;
+  and docs/reading_collapsed_faces.png, the grid's top-left 2x2 faces as it saves them.
 """
 import argparse
 import glob
@@ -57,13 +58,22 @@ def run_pictures(name, output_dir):
     return grids_path, losses_path
 
 
+def corner_faces(grid_path, side=1):
+    """
+    :param grid_path: A saved grid (faces GRID_SCALE times enlarged)
+    :param side: Faces in a row and in a column of the crop
+    :return: PIL image: its top-left side x side faces, as saved
+    """
+    with Image.open(grid_path) as grid:
+        return grid.convert('RGB').crop((0, 0, side * FACE, side * FACE))
+
+
 def checkerboard(grid_path):
     """
     :param grid_path: A saved grid (faces GRID_SCALE times enlarged)
     :return: PIL image: its first face as saved, and beside it the same face CROP_SCALE times larger
     """
-    with Image.open(grid_path) as grid:
-        face = grid.convert('RGB').crop((0, 0, FACE, FACE))
+    face = corner_faces(grid_path)
     larger = pictures.enlarged(face, CROP_SCALE)
     picture = Image.new('RGB', (FACE + GAP + larger.width, larger.height), 'white')
     picture.paste(face, (0, 0))
@@ -87,9 +97,11 @@ def main():
             print('Wrote {} and {}'.format(*run_pictures(name, output_dir)))
         return
     grid = flags.grid or sorted(glob.glob(os.path.join(glob.escape(flags.output_dir), 'samples_step_*.png')))[-1]
-    path = os.path.join(DOCS, 'reading_checkerboard.png')
-    pictures.save_image(checkerboard(os.path.join(flags.output_dir, grid)), path)
-    print('Wrote {} from {}'.format(path, grid))
+    grid = os.path.join(flags.output_dir, grid)
+    board, corner = os.path.join(DOCS, 'reading_checkerboard.png'), os.path.join(DOCS, 'reading_collapsed_faces.png')
+    pictures.save_image(checkerboard(grid), board)
+    pictures.save_image(corner_faces(grid, side=2), corner)
+    print('Wrote {} and {} from {}'.format(board, corner, grid))
 
 
 if __name__ == '__main__':
