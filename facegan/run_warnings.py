@@ -158,7 +158,7 @@ class RunWatcher(object):
                             .format(ratio, collapsed_since(self.history)), 'mode-collapse')
         elif verdict == 'recovered':
             self._warn_once('recovered', step, 'recovered: diversity back to {:.0%} of the real images\''
-                            .format(ratio), 'mode-collapse')
+                            .format(ratio), 'mode-collapse', label='note')
 
     def score(self, step, distance):
         """A sample-quality score (SWD): warn when scores stall while the losses swing."""
@@ -171,8 +171,8 @@ class RunWatcher(object):
                             'training has stopped making progress. Keep the best checkpoint, or try a lower '
                             '--learning-rate'.format(STALL_SCORES), 'scores-stall-while-losses-swing')
 
-    def _warn_once(self, kind, step, message, anchor):
-        """Print 'warning at step N: message (see DOCS#anchor)', the first time for this kind."""
+    def _warn_once(self, kind, step, message, anchor, label='warning'):
+        """Print 'LABEL at step N: message (see DOCS#anchor)', the first time for this kind."""
         if kind not in self.warned:
             self.warned.add(kind)
-            self.write('warning at step {}: {} (see {}#{})'.format(step, message, DOCS, anchor))
+            self.write('{} at step {}: {} (see {}#{})'.format(label, step, message, DOCS, anchor))

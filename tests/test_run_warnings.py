@@ -153,7 +153,7 @@ def test_the_watcher_says_once_that_a_warned_collapse_recovered():
     for step, images in zip(range(100, 900, 100), [real[:1].repeat(16, 0)] * 3 + [real] * 5):
         watcher.samples(step, images)
     assert [line.split(':')[1].strip() for line in lines] == ['mode collapse', 'recovered']
-    assert lines[1].startswith("warning at step 400: recovered: diversity back to 100% of the real images'")
+    assert lines[1].startswith("note at step 400: recovered: diversity back to 100% of the real images' (see ")
 
 
 def test_without_real_images_there_is_no_collapse_check():
