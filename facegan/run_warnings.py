@@ -19,6 +19,8 @@ import numpy as np
 from tqdm import tqdm
 
 DOCS = 'docs/reading_a_gan_run.md'
+ANCHORS = {'d-wins': 'the-discriminator-wins', 'collapse': 'mode-collapse', 'recovered': 'mode-collapse',
+           'stalled': 'scores-stall-while-losses-swing'}  # each kind's section of DOCS
 
 # The notebook's model_loss labels real images 0.9 (smooth_factor 0.1). Cross-entropy against a
 # label of 0.9 is smallest where D outputs 0.9, and that minimum is the label's entropy, not 0:
@@ -143,7 +145,7 @@ class RunWatcher(object):
         if d_wins(self._d_losses):
             self._warn_once('d-wins', step, 'the discriminator wins: its loss has been at its floor ({:.3f}) for {} '
                             'steps, so the generator learns almost nothing. Try a lower --learning-rate or a '
-                            'smaller discriminator'.format(d_loss_floor(), D_WINS_STEPS), 'the-discriminator-wins')
+                            'smaller discriminator'.format(d_loss_floor(), D_WINS_STEPS))
 
     def samples(self, step, images):
         """The fixed-z samples of a grid: warn when they stay far less diverse than real images."""
@@ -155,10 +157,10 @@ class RunWatcher(object):
         if verdict == 'collapsed':
             self._warn_once('collapse', step, 'mode collapse: the samples are alike (their diversity is {:.0%} of '
                             "the real images') since step {}. Try --beta1 0.5 and a lower --learning-rate"
-                            .format(ratio, collapsed_since(self.history)), 'mode-collapse')
+                            .format(ratio, collapsed_since(self.history)))
         elif verdict == 'recovered':
             self._warn_once('recovered', step, 'recovered: diversity back to {:.0%} of the real images\''
-                            .format(ratio), 'mode-collapse', label='note')
+                            .format(ratio), label='note')
 
     def score(self, step, distance):
         """A sample-quality score (SWD): warn when scores stall while the losses swing."""
@@ -169,10 +171,10 @@ class RunWatcher(object):
         if stalled(self._scores, g_losses):
             self._warn_once('stalled', step, 'the score has not improved for {} scores while the losses swing: '
                             'training has stopped making progress. Keep the best checkpoint, or try a lower '
-                            '--learning-rate'.format(STALL_SCORES), 'scores-stall-while-losses-swing')
+                            '--learning-rate'.format(STALL_SCORES))
 
-    def _warn_once(self, kind, step, message, anchor, label='warning'):
-        """Print 'LABEL at step N: message (see DOCS#anchor)', the first time for this kind."""
+    def _warn_once(self, kind, step, message, label='warning'):
+        """Print 'LABEL at step N: message (see DOCS#its section)', the first time for this kind."""
         if kind not in self.warned:
             self.warned.add(kind)
-            self.write('{} at step {}: {} (see {}#{})'.format(label, step, message, DOCS, anchor))
+            self.write('{} at step {}: {} (see {}#{})'.format(label, step, message, DOCS, ANCHORS[kind]))
