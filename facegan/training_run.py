@@ -12,6 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from facegan import batch_norm, checkpoints, interrupts, run_plots
+from facegan.run_warnings import RunWatcher
 from facegan.errors import TrainingInterrupted, TrainingStopped
 from facegan.learner_code import call_generator
 from facegan.run_log import RunLog
@@ -122,12 +123,16 @@ class Scoring(object):
                                       'to draw the images that are scored', is_train=False)
 
     def score(self, sess, step, log):
-        """Score generated images against held-out real ones; print, log and plot the number."""
+        """
+        Score generated images against held-out real ones; print, log and plot the number
+        :return: The score (sliced Wasserstein distance)
+        """
         tracker = self.tracker
         distance, closed = tracker.score(sess.run(self._images))
         log.swd(step, distance, tracker.floor, tracker.ceiling, closed)
         tqdm.write('Step {}... SWD: {:.4f} (real vs real {:.4f}, untrained {:.4f}): {:.0%} of the gap closed'
                    .format(step, distance, tracker.floor, tracker.ceiling, closed))
+        return distance
 
 
 class TrainingRun(object):
@@ -157,6 +162,7 @@ class TrainingRun(object):
         self._calibrated_at = None
         self._saving = Saving(options)
         self.log = RunLog(options.output_dir, image_mode, options.logdir, tf.get_default_graph())
+        self.watcher = RunWatcher(options.tracker.held_out if options.tracker else None)  # failure warnings
         self.schedule = self._interrupted = None
         self.step = 0
 
@@ -200,6 +206,7 @@ class TrainingRun(object):
         self._stop_unless_finite(d_loss, g_loss)
         self.step = self.schedule.step_done(d_loss, g_loss)
         self.log.losses(self.step, d_loss, g_loss)
+        self.watcher.losses(self.step, d_loss, g_loss)
         if self._scoring and self.step % self.options.eval_every == 0:
             self._score(sess)
         if self.step % self.options.save_every == 0:
@@ -217,6 +224,7 @@ class TrainingRun(object):
         self._calibrate_batch_norm(sess)
         images = sess.run(self._samples)
         self.log.grid(self.step, images, name='samples_final.png' if final else None)
+        self.watcher.samples(self.step, images)
         return images
 
     def _calibrate_batch_norm(self, sess):
@@ -240,7 +248,7 @@ class TrainingRun(object):
     def _score(self, sess):
         """Score the samples as they are now."""
         self._calibrate_batch_norm(sess)
-        self._scoring.score(sess, self.step, self.log)
+        self.watcher.score(self.step, self._scoring.score(sess, self.step, self.log))
 
     def _stop_unless_finite(self, d_loss, g_loss):
         """A NaN or infinite loss stops training without saving the broken weights."""
