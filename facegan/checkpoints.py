@@ -137,10 +137,13 @@ def _strip_checkpoint_suffix(path):
     return path[:-len(match.group('kind')) - 1] if match else path
 
 
-def find_checkpoint(path, hint="train first, or point at a run's output folder"):
+def find_checkpoint(path, hint="train first, or point at a run's output folder",
+                    unusable_hint="train again in another output folder, or point at another run's"):
     """
     :param path: A run's output folder, its checkpoints folder, or a checkpoint's path prefix (or one of its files)
     :param hint: What to do when there is no checkpoint there
+    :param unusable_hint: What to do when every checkpoint there is damaged (a new run in the same folder would
+                          keep the damaged ones, of higher steps, and delete its own)
     :return: Path prefix of the newest complete, readable checkpoint without NaN or infinity there
     :raise TrainingStopped: none there, or none usable
     """
@@ -155,7 +158,7 @@ def find_checkpoint(path, hint="train first, or point at a run's output folder")
         raise TrainingStopped('no checkpoint in {}: {}'.format(path, hint))
     found, skipped = _first_usable(prefixes)
     if found is None:
-        raise TrainingStopped('no usable checkpoint in {}: {}'.format(path, _describe(skipped)))
+        raise TrainingStopped('no usable checkpoint in {}: {}; {}'.format(path, _describe(skipped), unusable_hint))
     _warn_skipped(skipped, found)
     return found
 
@@ -357,7 +360,8 @@ def restore_or_initialize(sess, saver, output_dir, resume):
     if not resume:
         sess.run(tf.global_variables_initializer())
         return 0
-    path = find_checkpoint(resume if isinstance(resume, str) else output_dir, hint='train without --resume first')
+    path = find_checkpoint(resume if isinstance(resume, str) else output_dir, hint='train without --resume first',
+                           unusable_hint='train without --resume, with another --output-dir')
     # Restoring does not check shapes, so compare them first (say, another --z-dim)
     variables = sess.graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
     check_variables(path, {v.op.name: v.shape.as_list() for v in variables})
