@@ -226,18 +226,21 @@ def _write_checkpoint_index(folder, prefixes):
     safe_files.write_atomically(os.path.join(folder, 'checkpoint'), write)
 
 
-def keep_newest_checkpoints(folder, keep=KEEP_CHECKPOINTS, name=CHECKPOINT_NAME):
+def keep_newest_checkpoints(folder, keep=KEEP_CHECKPOINTS, name=CHECKPOINT_NAME, saved=None):
     """
     Keep the keep NAME-STEP checkpoints with the highest steps, across runs and resumes, delete the other
     NAME-STEP files, and list the kept ones in the 'checkpoint' index file
     :param folder: A checkpoints folder
     :param keep: How many to keep, at least 1
     :param name: The checkpoints' name: others in the folder are left alone
-    :return: Path prefixes of the checkpoints kept, the newest first
+    :param saved: Path prefix of the checkpoint just saved, kept whatever its step: a run resumed past damaged
+                  checkpoints of higher steps would otherwise delete what it saved and keep them
+    :return: Path prefixes of the checkpoints kept, the newest first (saved first)
     """
     if keep < 1:
         raise ValueError('keep must be at least 1, not {}'.format(keep))
-    kept = [prefix for prefix in checkpoint_prefixes(folder) if os.path.basename(prefix).rsplit('-', 1)[0] == name]
+    found = [prefix for prefix in checkpoint_prefixes(folder) if os.path.basename(prefix).rsplit('-', 1)[0] == name]
+    kept = ([saved] if saved else []) + [prefix for prefix in found if prefix != saved]
     kept = kept[:keep]
     for (found_name, step), files in _files_by_checkpoint(folder).items():
         if found_name == name and os.path.join(folder, '{}-{}'.format(name, step)) not in kept:
@@ -343,7 +346,7 @@ def save_checkpoint(sess, saver, output_dir, step, *, keep=KEEP_CHECKPOINTS, fin
         _remove_partial_save(folder, prefix)
         raise TrainingStopped(_save_failed(err, folder, prefix, sess.graph)) from None
     try:
-        keep_newest_checkpoints(folder, keep)
+        keep_newest_checkpoints(folder, keep, saved=prefix)
     except OSError as err:  # rewriting the index file on a full disk; the checkpoint itself is complete
         raise TrainingStopped(_save_failed(err, folder, prefix, sess.graph)) from None
     return path
