@@ -137,10 +137,13 @@ def _strip_checkpoint_suffix(path):
     return path[:-len(match.group('kind')) - 1] if match else path
 
 
-def find_checkpoint(path, hint="train first, or point at a run's output folder"):
+def find_checkpoint(path, hint="train first, or point at a run's output folder",
+                    unusable_hint="train again in another output folder, or point at another run's"):
     """
     :param path: A run's output folder, its checkpoints folder, or a checkpoint's path prefix (or one of its files)
     :param hint: What to do when there is no checkpoint there
+    :param unusable_hint: What to do when every checkpoint there is damaged (a new run in the same folder would
+                          keep the damaged ones, of higher steps, and delete its own)
     :return: Path prefix of the newest complete, readable checkpoint without NaN or infinity there
     :raise TrainingStopped: none there, or none usable
     """
@@ -155,7 +158,7 @@ def find_checkpoint(path, hint="train first, or point at a run's output folder")
         raise TrainingStopped('no checkpoint in {}: {}'.format(path, hint))
     found, skipped = _first_usable(prefixes)
     if found is None:
-        raise TrainingStopped('no usable checkpoint in {}: {}'.format(path, _describe(skipped)))
+        raise TrainingStopped('no usable checkpoint in {}: {}; {}'.format(path, _describe(skipped), unusable_hint))
     _warn_skipped(skipped, found)
     return found
 
@@ -223,18 +226,21 @@ def _write_checkpoint_index(folder, prefixes):
     safe_files.write_atomically(os.path.join(folder, 'checkpoint'), write)
 
 
-def keep_newest_checkpoints(folder, keep=KEEP_CHECKPOINTS, name=CHECKPOINT_NAME):
+def keep_newest_checkpoints(folder, keep=KEEP_CHECKPOINTS, name=CHECKPOINT_NAME, saved=None):
     """
     Keep the keep NAME-STEP checkpoints with the highest steps, across runs and resumes, delete the other
     NAME-STEP files, and list the kept ones in the 'checkpoint' index file
     :param folder: A checkpoints folder
     :param keep: How many to keep, at least 1
     :param name: The checkpoints' name: others in the folder are left alone
-    :return: Path prefixes of the checkpoints kept, the newest first
+    :param saved: Path prefix of the checkpoint just saved, kept whatever its step: a run resumed past damaged
+                  checkpoints of higher steps would otherwise delete what it saved and keep them
+    :return: Path prefixes of the checkpoints kept, the newest first (saved first)
     """
     if keep < 1:
         raise ValueError('keep must be at least 1, not {}'.format(keep))
-    kept = [prefix for prefix in checkpoint_prefixes(folder) if os.path.basename(prefix).rsplit('-', 1)[0] == name]
+    found = [prefix for prefix in checkpoint_prefixes(folder) if os.path.basename(prefix).rsplit('-', 1)[0] == name]
+    kept = ([saved] if saved else []) + [prefix for prefix in found if prefix != saved]
     kept = kept[:keep]
     for (found_name, step), files in _files_by_checkpoint(folder).items():
         if found_name == name and os.path.join(folder, '{}-{}'.format(name, step)) not in kept:
@@ -340,7 +346,7 @@ def save_checkpoint(sess, saver, output_dir, step, *, keep=KEEP_CHECKPOINTS, fin
         _remove_partial_save(folder, prefix)
         raise TrainingStopped(_save_failed(err, folder, prefix, sess.graph)) from None
     try:
-        keep_newest_checkpoints(folder, keep)
+        keep_newest_checkpoints(folder, keep, saved=prefix)
     except OSError as err:  # rewriting the index file on a full disk; the checkpoint itself is complete
         raise TrainingStopped(_save_failed(err, folder, prefix, sess.graph)) from None
     return path
@@ -357,7 +363,8 @@ def restore_or_initialize(sess, saver, output_dir, resume):
     if not resume:
         sess.run(tf.global_variables_initializer())
         return 0
-    path = find_checkpoint(resume if isinstance(resume, str) else output_dir, hint='train without --resume first')
+    path = find_checkpoint(resume if isinstance(resume, str) else output_dir, hint='train without --resume first',
+                           unusable_hint='train without --resume, with another --output-dir')
     # Restoring does not check shapes, so compare them first (say, another --z-dim)
     variables = sess.graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
     check_variables(path, {v.op.name: v.shape.as_list() for v in variables})

@@ -48,7 +48,8 @@ def find_generator(generator, checkpoint, channels=None, z_dim=None):
     :param z_dim: Length of z expected (None: the checkpoint's)
     :return: (checkpoint path, z length, channels)
     """
-    path = checkpoints.find_checkpoint(checkpoint, hint="train first, or point --checkpoint at a run's --output-dir")
+    path = checkpoints.find_checkpoint(checkpoint, hint="train first, or point --checkpoint at a run's --output-dir",
+                                       unusable_hint="point --checkpoint at another run's --output-dir")
     checkpoints.check_variables(path, {'sample_z': None})  # the fixed z of every training run's grids
     saved = dict(tf.train.list_variables(path))
     found_z = saved['sample_z'][1]

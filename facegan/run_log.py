@@ -5,13 +5,92 @@ grids as PNGs, and the same scalars and images in TensorBoard's event files.
 import csv
 import io
 import os
+import re
+import sys
 
 import numpy as np
 
-from facegan import pictures
+from facegan import pictures, safe_files
 from facegan.tensorflow_setup import import_tensorflow
 
 tf = import_tensorflow()
+
+LOSS_COLUMNS = ('step', 'd_loss', 'g_loss')
+SWD_COLUMNS = ('step', 'swd', 'swd_real_vs_real', 'swd_untrained', 'gap_closed')
+_STEP = re.compile(r'^\d+$')
+_VALUE = re.compile(r'^-?(\d+\.\d+|nan|inf)$')  # as _record writes them: '{:.6f}'
+
+
+def _whole_rows(content, columns):
+    """
+    :param content: A run's CSV, as bytes
+    :param columns: Its column names, the step first
+    :return: Its whole, well-formed rows, as lists of their fields: a row cut short (the text after the last
+             line break), a damaged one (another number of fields, a field that is not a number as
+             _record writes it) and the header are left out
+    """
+    rows = []
+    for line in content.split(b'\n')[:-1]:
+        fields = line.rstrip(b'\r').decode('ascii', errors='replace').split(',')
+        if len(fields) == len(columns) and _STEP.match(fields[0]) and all(map(_VALUE.match, fields[1:])):
+            rows.append(fields)
+    return rows
+
+
+def _read_bytes(path):
+    """:return: The file's content, or None if there is no file"""
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def read_rows(path, columns):
+    """
+    Read a run's CSV (losses.csv, swd.csv) as far as it is whole: what a crash or a damaged disk did to
+    some rows leaves the others readable
+    :param path: The CSV (missing: no rows)
+    :param columns: Its column names (LOSS_COLUMNS or SWD_COLUMNS)
+    :return: numpy record array of its whole rows, a float field per column (no rows: length 0)
+    """
+    rows = _whole_rows(_read_bytes(path) or b'', columns)
+    return np.array([tuple(float(field) for field in row) for row in rows], dtype=[(name, float) for name in columns])
+
+
+def _csv_text(columns, rows):
+    """:return: The CSV of a header and rows of text fields, as _record writes it (bytes)"""
+    text = io.StringIO()
+    csv.writer(text).writerows([list(columns)] + rows)
+    return text.getvalue().encode('ascii')
+
+
+def keep_rows_up_to(path, columns, step):
+    """
+    Rewrite a run's CSV (atomically) to its whole rows up to step, saying so in one line on stderr when
+    that changed it. On --resume from a checkpoint at step, the rows after it belong to steps that
+    are trained again (or whose checkpoint was damaged, so it was skipped), and a row cut short or
+    damaged would spoil the loss curve, or the next row appended to it
+    :param path: The CSV (missing: nothing to do)
+    :param columns: Its column names (LOSS_COLUMNS or SWD_COLUMNS)
+    :param step: The step the run resumes from
+    :return: True if the file was rewritten
+    """
+    before = _read_bytes(path)
+    if before is None:
+        return False
+    kept = [row for row in _whole_rows(before, columns) if int(row[0]) <= step]
+    after = _csv_text(columns, kept)
+    if after == before:
+        return False
+
+    def write(temporary):
+        with open(temporary, 'wb') as f:
+            f.write(after)
+    safe_files.write_atomically(path, write)
+    print('note: {} held rows cut short, damaged or after step {}, where the run resumes: kept its {} whole row(s) '
+          'up to that step'.format(path, step, len(kept)), file=sys.stderr)
+    return True
 
 
 class RunLog(object):
@@ -55,10 +134,17 @@ class RunLog(object):
                                            ('swd_untrained', ceiling), ('gap_closed', closed)])
 
     def untrained_swd(self):
-        """:return: The untrained generator's SWD recorded by this run before a resume, or None"""
-        if not os.path.exists(self.swd_path):
-            return None
-        return float(np.atleast_1d(np.genfromtxt(self.swd_path, delimiter=',', names=True))['swd_untrained'][0])
+        """:return: The untrained generator's SWD recorded by this run before a resume (each row holds it), or None"""
+        rows = read_rows(self.swd_path, SWD_COLUMNS)
+        return float(rows['swd_untrained'][0]) if len(rows) else None
+
+    def resume_at(self, step):
+        """
+        On --resume: keep losses.csv's and swd.csv's whole rows up to the step resumed from (keep_rows_up_to)
+        :param step: The step of the checkpoint restored
+        """
+        for path, columns in ((self.losses_path, LOSS_COLUMNS), (self.swd_path, SWD_COLUMNS)):
+            keep_rows_up_to(path, columns, step)
 
     def grid(self, step, images, name=None):
         """

@@ -5,21 +5,14 @@ swd.csv, and samples.gif, the fixed-z grids in step order.
 import glob
 import os
 
-import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
-from facegan import safe_files
+from facegan import run_log, safe_files
 
 
-def _read_csv(path):
-    """:return: The CSV's rows as a numpy record array, one row or many"""
-    return np.atleast_1d(np.genfromtxt(path, delimiter=',', names=True))
-
-
-def _plot_scores(ax, swd_path):
-    """Draw swd.csv's scores and its real-vs-real floor on ax."""
-    swd = _read_csv(swd_path)
+def _plot_scores(ax, swd):
+    """Draw swd.csv's scores (its rows) and its real-vs-real floor on ax."""
     ax.plot(swd['step'], swd['swd'], 'o-', label='generated vs held-out real')
     ax.axhline(swd['swd_real_vs_real'][0], color='green', linestyle='--', label='real vs real')
     ax.set_ylabel('sliced Wasserstein distance')
@@ -32,17 +25,17 @@ def loss_curve(output_dir):
     """
     Plot a run's losses.csv (the whole run, across resumes), and its scores under them, to loss_curve.png
     :param output_dir: The run's output folder
-    :return: Path of the PNG, or None before any losses were recorded
+    :return: Path of the PNG, or None before any losses were recorded (rows cut short or damaged are left out)
     """
-    losses_path, swd_path = os.path.join(output_dir, 'losses.csv'), os.path.join(output_dir, 'swd.csv')
-    if not os.path.exists(losses_path):
+    rows = run_log.read_rows(os.path.join(output_dir, 'losses.csv'), run_log.LOSS_COLUMNS)
+    if not len(rows):
         return None
-    rows = _read_csv(losses_path)
-    with_swd = os.path.exists(swd_path)
+    swd = run_log.read_rows(os.path.join(output_dir, 'swd.csv'), run_log.SWD_COLUMNS)
+    with_swd = len(swd) > 0
     fig = Figure(figsize=(7, 7 if with_swd else 4))
     ax, swd_ax = fig.subplots(2, 1, sharex=True) if with_swd else (fig.subplots(), None)
     if swd_ax is not None:
-        _plot_scores(swd_ax, swd_path)
+        _plot_scores(swd_ax, swd)
     ax.plot(rows['step'], rows['d_loss'], label='Discriminator')
     ax.plot(rows['step'], rows['g_loss'], label='Generator')
     if swd_ax is None:

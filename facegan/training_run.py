@@ -177,6 +177,8 @@ class TrainingRun(object):
         """
         with contextlib.closing(self.log), tf.Session(config=session_config(self.options.precision)) as sess:
             self.step = self._saving.start(sess)
+            if self.options.resume:
+                self.log.resume_at(self.step)  # the rows of the steps after it go, and damaged ones
             tf.get_default_graph().finalize()  # nothing may add ops from here on
             self._first_score(sess)
             self.schedule = Schedule(epoch_count, steps_per_epoch, self.options.max_steps, self.step)

@@ -88,7 +88,7 @@ def test_a_damaged_newest_checkpoint_is_skipped_with_one_warning(tmp_path, capsy
         assert (model.sess.run(model.weights[0]) == 2).all()
 
 
-def test_no_usable_checkpoint_stops_with_one_line(tmp_path):
+def test_no_usable_checkpoint_stops_with_one_line_that_says_what_to_do(tmp_path):
     with _model() as model:
         for step in (1, 2):
             _truncate_data(_save(model, tmp_path / 'checkpoints', step))
@@ -98,6 +98,8 @@ def test_no_usable_checkpoint_stops_with_one_line(tmp_path):
     assert '\n' not in message and message.startswith('no usable checkpoint in {}: model-2 (unreadable: '
                                                        .format(tmp_path))
     assert '; model-1 (unreadable: ' in message
+    # a new run in the same folder would keep the damaged checkpoints (higher steps) and delete its own
+    assert message.endswith('; train without --resume, with another --output-dir')
 
 
 def test_checkpoints_are_found_by_their_files_without_the_index_file(tmp_path):

@@ -1,0 +1,469 @@
+"""
+Property tests (Hypothesis) of a run's saved state: whatever truncation, bit flip or garbage hits a
+checkpoint's files, the 'checkpoint' index file, losses.csv or swd.csv, `--resume` and `generate`
+never use damaged weights and never end in a traceback.
+
+One real run (the notebook's model, 3 steps on 16 synthetic faces, a checkpoint and a score each
+step) is trained once for the module; each example copies its output folder (hard links for the
+checkpoints' files) and replaces only the damaged files by damaged copies: the trained run is never
+written to.
+The calls are the ones the script makes: checkpoints.restore_or_initialize (what `--resume` runs
+in Saving.start), the script's generate cell (command_line.parse, then command_line.generate), and
+RunLog.resume_at and run_plots.loss_curve (what TrainingRun.session and its summary run).
+
+What is expected, and why:
+- A checkpoint whose files were damaged may be used only if every value read from it is the value
+  saved (a flip in the index file's padding changes nothing); otherwise the newest checkpoint that
+  reads back whole is used, with one warning line naming those skipped, or, with none, one error
+  line (exit 1) naming the folder and what to do. TensorFlow's reader catches the damage itself:
+  the index file is a table whose blocks carry a CRC32C, and the index holds each tensor's CRC32C,
+  checked on every read of the .data file, so no checksum of our own is needed.
+- The 'checkpoint' index file is never trusted: checkpoints are found by their own files, and the
+  next save rewrites it, so any content there changes nothing.
+- losses.csv and swd.csv are a record, not training state: on --resume they are rewritten to
+  their whole, well-formed rows up to the step resumed from (the rows after it belong to steps
+  that are trained again, or whose checkpoint was damaged), with one note line saying so. A bit
+  flip that turns a number into another number cannot be told from a real value and is kept.
+"""
+import contextlib
+import dataclasses
+import hashlib
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import pytest
+from hypothesis import given, note, settings, strategies as st
+from PIL import Image
+
+import dlnd_face_generation as dlnd
+from conftest import run_script, use_few_synthetic_faces
+from facegan import batch_norm, checkpoints, command_line, interrupts, run_log, run_plots
+from facegan.errors import TrainingStopped, UserError
+from facegan.run_log import RunLog
+from facegan.tensorflow_setup import import_tensorflow
+
+tf = import_tensorflow()
+
+STEPS = (1, 2, 3)  # the trained run's checkpoints
+CHECKPOINT_FILES = ['checkpoints/model-{}.{}'.format(step, kind) for step in STEPS
+                    for kind in ('index', 'data-00000-of-00001')]
+INDEX_FILE = 'checkpoints/checkpoint'
+LOG_FILES = ('losses.csv', 'swd.csv')
+LOG_COLUMNS = tuple(zip(LOG_FILES, (run_log.LOSS_COLUMNS, run_log.SWD_COLUMNS)))
+# An example of --resume reads and restores 172 MB checkpoints (a few seconds on a loaded 2-core machine),
+# one of generate builds the generator three times too, one of the logs draws the loss curve: fewer examples
+RESUME_EXAMPLES = settings(max_examples=max(3, settings().max_examples // 5))
+GENERATE_EXAMPLES = settings(max_examples=max(3, settings().max_examples // 10))
+LOG_EXAMPLES = settings(max_examples=max(3, settings().max_examples // 2))
+
+
+@dataclasses.dataclass(frozen=True)
+class Damage(object):
+    """One change to one file of a run's output folder."""
+    name: str  # the file, relative to the output folder
+    kind: str  # 'flip' (a bit), 'truncate' (to a length), or 'replace' (by other bytes)
+    offset: int = 0  # the flipped byte, or the length kept
+    bit: int = 0
+    content: bytes = b''
+
+    def apply(self, folder):
+        """Damage the file in folder, replacing it (maybe a hard link to the trained run's) by a damaged copy."""
+        path = os.path.join(folder, self.name)
+        copy = path + '.damaged'
+        if self.kind == 'replace':
+            with open(copy, 'wb') as f:
+                f.write(self.content)
+        else:
+            shutil.copyfile(path, copy)
+            with open(copy, 'r+b') as f:
+                if self.kind == 'truncate':
+                    f.truncate(self.offset)
+                elif self.offset < os.fstat(f.fileno()).st_size:  # (an earlier damage may have cut the file)
+                    f.seek(self.offset)
+                    byte = f.read(1)[0] ^ (1 << self.bit)
+                    f.seek(self.offset)
+                    f.write(bytes([byte]))
+        os.replace(copy, path)
+
+    def step(self):
+        """:return: The step of the checkpoint whose file this damages, or None"""
+        base = os.path.basename(self.name)
+        return int(base.split('-')[1].split('.')[0]) if base.startswith('model-') else None
+
+
+def _sizes(folder, names):
+    """:return: [(name, size in bytes)] of these files of folder"""
+    return [(name, os.path.getsize(os.path.join(folder, name))) for name in names]
+
+
+def damages(files, replace=False):
+    """
+    :param files: [(name, size)] of the files that may be damaged
+    :param replace: Also replace a file by arbitrary bytes, or by arbitrary text
+    :return: A strategy of one Damage: a bit flipped, or the file cut short, anywhere in it
+    """
+    @st.composite
+    def damage(draw):
+        name, size = draw(st.sampled_from(files))
+        kind = draw(st.sampled_from(['flip', 'truncate', 'replace'] if replace else ['flip', 'truncate']))
+        if kind == 'replace':
+            content = draw(st.binary(max_size=300) | st.text(max_size=300).map(lambda text: text.encode('utf-8')))
+            return Damage(name, kind, content=content)
+        return Damage(name, kind, draw(st.integers(0, size - 1)), draw(st.integers(0, 7)))
+    return damage()
+
+
+def _digests(values):
+    """:return: {name: sha256 of the value's dtype, shape and bytes} of {name: numpy value}"""
+    return {name: hashlib.sha256(str((value.dtype, value.shape)).encode() + value.tobytes()).hexdigest()
+            for name, value in values.items()}
+
+
+def _checkpoint_digests(prefix):
+    """:return: _digests of every tensor of a checkpoint"""
+    reader = tf.train.NewCheckpointReader(prefix)
+    return _digests({name: reader.get_tensor(name) for name in reader.get_variable_to_dtype_map()})
+
+
+def _generate(argv):
+    """
+    Run `dlnd_face_generation.py generate ARGV` as the script's generate cell does, in this process
+    :return: The exit code (a UserError printed in one line on stderr, as the script's top level does)
+    """
+    try:
+        command_line.generate(command_line.parse(['generate'] + argv), dlnd.generator)
+    except SystemExit as err:
+        return err.code
+    except UserError as err:
+        return interrupts.report(err)
+    return 0
+
+
+def _faces(folder):
+    """:return: The pixels of folder's face_000.png"""
+    with Image.open(os.path.join(folder, 'face_000.png')) as face:
+        return np.asarray(face)
+
+
+def _train_argv(data_dir, output_dir):
+    """:return: The command line of the trained run: 3 steps at batch 8, a checkpoint and a score each step"""
+    return ['--batch-size', '8', '--max-steps', str(len(STEPS)), '--save-every', '1', '--eval-every', '1',
+            '--eval-images', '4', '--show-every', '1000', '--precision', 'float32', '--data-dir', data_dir,
+            '--output-dir', output_dir]
+
+
+@pytest.fixture(scope='module')
+def trained_run(tmp_path_factory):
+    """
+    One short real run, trained once: 3 steps of the notebook's model on 16 synthetic faces
+    :return: TrainedRun
+    """
+    base = tmp_path_factory.mktemp('saved_state')
+    out = str(base / 'out')
+    with pytest.MonkeyPatch.context() as patch:
+        use_few_synthetic_faces(patch, 16)
+        patch.setattr(batch_norm, 'CALIBRATION_Z', 64)  # as the function-scoped autouse fixture does
+        code = run_script(_train_argv(str(base / 'data'), out))
+    assert code == 0
+    prefixes = {step: os.path.join(out, 'checkpoints', 'model-{}'.format(step)) for step in STEPS}
+    faces = {}
+    for step, prefix in prefixes.items():
+        assert _generate(['--checkpoint', prefix, '--n', '1', '--output-dir', str(base / 'faces' / str(step))]) == 0
+        faces[step] = _faces(str(base / 'faces' / str(step)))
+    os.makedirs(str(base / 'scratch'))
+    digests = {step: _checkpoint_digests(prefix) for step, prefix in prefixes.items()}
+    return TrainedRun(out, str(base / 'scratch'), digests, faces)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedRun(object):
+    """The trained run of trained_run: its output folder, a folder for damaged copies, and what each checkpoint holds"""
+    out: str
+    scratch: str
+    digests: dict = dataclasses.field(repr=False)  # {step: _checkpoint_digests}
+    faces: dict = dataclasses.field(repr=False)  # {step: generate's first face from that checkpoint}
+
+
+def _link_or_copy(source, destination):
+    """
+    Hard-link a checkpoint's file (TensorFlow writes them under a temporary name, then renames), copy the rest
+    (a run appends to losses.csv in place)
+    """
+    if os.path.basename(source).startswith('model-'):
+        os.link(source, destination)
+    else:
+        shutil.copy2(source, destination)
+
+
+@contextlib.contextmanager
+def _damaged_copy(run, damage_list):
+    """
+    :param run: trained_run
+    :param damage_list: Damages, applied in order
+    :return: A copy of the run's output folder (_link_or_copy: the run's own files are never written) with the damage
+    """
+    with tempfile.TemporaryDirectory(dir=run.scratch) as temporary:
+        copy = os.path.join(temporary, 'out')
+        shutil.copytree(run.out, copy, copy_function=_link_or_copy)
+        for damage in damage_list:
+            damage.apply(copy)
+        yield copy
+
+
+@pytest.fixture(scope='module')
+def resume_graph(trained_run):
+    """
+    A graph of the run's variables (as the checkpoint lists them) and a Saver of them all, as the run's Saving has
+    :return: Namespace: graph, saver, variables
+    """
+    reader = tf.train.NewCheckpointReader(os.path.join(trained_run.out, 'checkpoints', 'model-1'))
+    shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
+    with tf.Graph().as_default() as graph:
+        global_step = tf.train.get_or_create_global_step()
+        variables = [global_step] + [tf.Variable(tf.zeros(shapes[name], dtypes[name]), name=name)
+                                     for name in sorted(shapes) if name != global_step.op.name]
+        saver = tf.train.Saver()
+    graph.finalize()
+    return dataclasses.make_dataclass('ResumeGraph', ['graph', 'saver', 'variables'])(graph, saver, variables)
+
+
+def _expect_fallback(run, damage_list, used, stderr, folder):
+    """
+    Assert that checkpoint `used` (a step, or None when none was) is the newest whose values are the ones saved,
+    and that stderr says which were skipped in one line
+    """
+    damaged = {damage.step() for damage in damage_list}
+    assert all(step in damaged for step in STEPS if used is None or step > used), 'an undamaged checkpoint skipped'
+    lines = stderr.splitlines()
+    if used == max(STEPS):
+        assert lines == []
+    elif used is not None:
+        prefix = os.path.join(folder, 'checkpoints', 'model-{}'.format(used))
+        assert len(lines) == 1 and lines[0].startswith('warning: skipped checkpoint model-{} ('.format(max(STEPS))) \
+            and lines[0].endswith('; using ' + prefix), lines
+
+
+
+def _spans(content):
+    """:return: [(start, end, fields)] of each line of a CSV (as bytes), end past its line break"""
+    spans, start = [], 0
+    for line in content.split(b'\n')[:-1]:
+        spans.append((start, start + len(line) + 1, line.rstrip(b'\r').decode('ascii').split(',')))
+        start += len(line) + 1
+    return spans
+
+
+def _touched(damage, start, end):
+    """:return: True if damage changed a byte of [start, end) of its file"""
+    if damage.kind == 'replace':
+        return True
+    return damage.offset < end and (damage.kind == 'truncate' or damage.offset >= start)
+
+
+def _read_csv_text(path):
+    """:return: (header, rows) of a CSV, each a list of text fields"""
+    with open(path, 'rb') as f:
+        lines = [fields for _, _, fields in _spans(f.read())]
+    return lines[0], lines[1:]
+
+
+@LOG_EXAMPLES
+@given(data=st.data())
+def test_resume_keeps_the_whole_log_rows_up_to_its_step_and_says_so(trained_run, capsys, data):
+    """
+    Rows cut short or damaged, and those after the step resumed from, go, in one note line per file;
+    every row that no damage touched, up to that step, stays; the curve is drawn from what is left
+    """
+    run = trained_run
+    damage_list = data.draw(st.lists(damages(_sizes(run.out, LOG_FILES), replace=True), min_size=1, max_size=2))
+    step = data.draw(st.sampled_from(STEPS))
+    capsys.readouterr()
+    with _damaged_copy(run, damage_list) as out:
+        before = {name: open(os.path.join(out, name), 'rb').read() for name in LOG_FILES}
+        # Without --resume the damaged files are read as they are (the ceiling, the curve): no error
+        unresumed = {name: run_log.read_rows(os.path.join(out, name), columns) for name, columns in LOG_COLUMNS}
+        log = RunLog(out, 'RGB')
+        log.resume_at(step)
+        changed = [name for name in LOG_FILES if open(os.path.join(out, name), 'rb').read() != before[name]]
+        ceiling = log.untrained_swd()
+        log.losses(step + 1, 0.5, 0.25)
+        written = {name: _read_csv_text(os.path.join(out, name)) for name in LOG_FILES}
+        assert run_plots.loss_curve(out) == os.path.join(out, 'loss_curve.png')
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == len(changed)
+    assert all(line.startswith('note: {} held rows '.format(os.path.join(out, name))) and line.endswith(' that step')
+               for line, name in zip(lines, changed))
+    for name in LOG_FILES:
+        with open(os.path.join(run.out, name), 'rb') as f:
+            pristine = _spans(f.read())
+        header, rows = written[name]
+        assert header == pristine[0][2]
+        assert [int(row[0]) for row in rows if int(row[0]) > step] == ([step + 1] if name == 'losses.csv' else [])
+        kept = [row for row in rows if int(row[0]) <= step]
+        untouched = [fields for start, end, fields in pristine[1:] if int(fields[0]) <= step and
+                     not any(_touched(damage, start, end) for damage in damage_list if damage.name == name)]
+        assert all([float(field) for field in fields] in [list(row) for row in unresumed[name]] for fields in untouched)
+        assert all(fields in kept for fields in untouched) and len(kept) <= sum(
+            int(fields[0]) <= step for _, _, fields in pristine[1:])
+        assert all(len(row) == len(header) and all(isinstance(float(value), float) for value in row) for row in rows)
+    first_swd = _spans(open(os.path.join(run.out, 'swd.csv'), 'rb').read())[1]
+    if not any(_touched(damage, first_swd[0], first_swd[1]) for damage in damage_list if damage.name == 'swd.csv'):
+        assert ceiling == float(first_swd[2][3])
+
+
+def _checkpoint_damages(run):
+    """
+    :return: A strategy of a damage to one file of each of 1 to 3 of the checkpoints, and maybe one to the
+             'checkpoint' index file
+    """
+    def one_per_step(steps):
+        return st.tuples(*[damages(_sizes(run.out, [name for name in CHECKPOINT_FILES
+                                                     if name.startswith('checkpoints/model-{}.'.format(step))]))
+                           for step in sorted(steps)]).map(list)
+    return st.tuples(st.sets(st.sampled_from(STEPS), min_size=1).flatmap(one_per_step),
+                     st.lists(damages(_sizes(run.out, [INDEX_FILE]), replace=True), max_size=1)).map(
+        lambda lists: lists[0] + lists[1])
+
+
+@RESUME_EXAMPLES
+@given(data=st.data())
+def test_resume_restores_the_newest_checkpoint_that_reads_back_as_saved(trained_run, resume_graph, capsys, data):
+    """
+    What --resume restores holds exactly the values saved at its step, of the newest checkpoint that can; the
+    run's next checkpoint, whatever --keep-checkpoints, is kept and is the one the next --resume takes
+    """
+    run = trained_run
+    damage_list = data.draw(_checkpoint_damages(run))
+    keep = data.draw(st.integers(1, len(STEPS)))
+    capsys.readouterr()
+    with _damaged_copy(run, damage_list) as out, tf.Session(graph=resume_graph.graph) as sess:
+        try:
+            used, message = checkpoints.restore_or_initialize(sess, resume_graph.saver, out, resume=True), None
+        except TrainingStopped as err:
+            used, message = None, str(err)
+        restored = _digests(dict(zip([v.op.name for v in resume_graph.variables], sess.run(resume_graph.variables)))) \
+            if used else None
+        _expect_fallback(run, damage_list, used, capsys.readouterr().err, out)
+        if used:
+            saved = checkpoints.save_checkpoint(sess, resume_graph.saver, out, used + 1, keep=keep)
+            assert os.stat(saved + '.index').st_nlink == 1  # a new file, not the trained run's written through
+            assert checkpoints.latest_checkpoint(out) == saved
+    note('used {}, message {}'.format(used, message))
+    if used is None:
+        assert '\n' not in message and message.startswith('no usable checkpoint in {}: model-3 ('.format(out)) \
+            and message.endswith('; train without --resume, with another --output-dir'), message
+    else:
+        assert restored == run.digests[used]
+
+
+@GENERATE_EXAMPLES
+@given(data=st.data())
+def test_generate_draws_from_the_newest_checkpoint_that_reads_back_as_saved(trained_run, capsys, data):
+    """generate's faces are those of the newest checkpoint that reads back as saved, or it stops in one line"""
+    run = trained_run
+    damage_list = data.draw(_checkpoint_damages(run))
+    capsys.readouterr()
+    with _damaged_copy(run, damage_list) as out:
+        code = _generate(['--checkpoint', out, '--n', '1'])
+        stderr = capsys.readouterr().err
+        face = _faces(os.path.join(out, 'generated')) if code == 0 else None
+        note('exit code {}, stderr {!r}'.format(code, stderr))
+        if code == 0:
+            drawn_from = [step for step in STEPS if np.array_equal(face, run.faces[step])]
+            assert drawn_from, 'faces from none of the saved checkpoints'
+            _expect_fallback(run, damage_list, max(drawn_from), stderr, out)
+        else:
+            _expect_fallback(run, damage_list, None, stderr, out)
+            assert code == 1 and stderr.count('\n') == 1 and stderr.startswith(
+                'error: no usable checkpoint in {}: model-3 ('.format(out)) and stderr.endswith(
+                "; point --checkpoint at another run's --output-dir\n"), stderr
+
+
+@given(data=st.data())
+def test_whatever_the_checkpoint_index_file_holds_the_next_save_lists_the_checkpoints(trained_run, capsys, data):
+    """Checkpoints are found by their own files, and keep_newest_checkpoints (after each save) rewrites the index"""
+    run = trained_run
+    damage = data.draw(damages(_sizes(run.out, [INDEX_FILE]), replace=True))
+    capsys.readouterr()
+    with _damaged_copy(run, [damage]) as out:
+        folder = os.path.join(out, 'checkpoints')
+        prefixes = [os.path.join(folder, 'model-{}'.format(step)) for step in sorted(STEPS, reverse=True)]
+        assert checkpoints.checkpoint_prefixes(folder) == prefixes
+        assert checkpoints.keep_newest_checkpoints(folder) == prefixes
+        state = tf.train.get_checkpoint_state(folder)
+        assert state.model_checkpoint_path == prefixes[0] and list(state.all_model_checkpoint_paths) == prefixes[::-1]
+    assert capsys.readouterr().err == ''
+
+
+LOSSES = b'step,d_loss,g_loss\r\n1,1.929066,0.683028\r\n2,2.105475,0.897728\r\n3,1.402473,1.338785\r\n'
+
+
+def test_a_log_whose_header_lost_a_bit_is_read_by_its_rows(tmp_path):
+    """Found by the property above: a flip of losses.csv's first bit ('step' -> 'rtep') made the loss curve fail"""
+    (tmp_path / 'losses.csv').write_bytes(b'r' + LOSSES[1:])
+    assert run_log.read_rows(str(tmp_path / 'losses.csv'), run_log.LOSS_COLUMNS)['step'].tolist() == [1, 2, 3]
+    assert run_plots.loss_curve(str(tmp_path)) == str(tmp_path / 'loss_curve.png')
+
+
+def test_an_empty_swd_csv_holds_no_ceiling(tmp_path):
+    """Found by the property above: swd.csv cut to nothing, or to its header, made --resume fail reading the ceiling"""
+    (tmp_path / 'swd.csv').write_bytes(b'')
+    assert RunLog(str(tmp_path), 'RGB').untrained_swd() is None
+    (tmp_path / 'swd.csv').write_bytes(b'step,swd,swd_real_vs_real,swd_untrained,gap_closed\r\n0,0.48')
+    assert RunLog(str(tmp_path), 'RGB').untrained_swd() is None
+
+
+def test_resume_drops_a_row_cut_short_and_the_rows_after_its_step(tmp_path, capsys):
+    (tmp_path / 'losses.csv').write_bytes(LOSSES + b'4,1.2')  # a crash while it wrote step 4
+    log = RunLog(str(tmp_path), 'RGB')
+    log.resume_at(2)
+    assert (tmp_path / 'losses.csv').read_bytes() == LOSSES[:LOSSES.index(b'3,')]
+    assert capsys.readouterr().err == ('note: {} held rows cut short, damaged or after step 2, where the run resumes: '
+                                       'kept its 2 whole row(s) up to that step\n'.format(tmp_path / 'losses.csv'))
+    log.resume_at(2)
+    assert capsys.readouterr().err == ''  # nothing more to change: nothing said
+
+
+def test_the_script_resumes_past_a_damaged_checkpoint_and_log(trained_run, tmp_path, capsys, monkeypatch):
+    """
+    --resume through the script: the newest checkpoint (a bit flipped in its weights) is skipped with one
+    line, losses.csv (cut short in step 2's row) keeps step 1, and step 3 is trained again from model-2
+    """
+    run = trained_run
+    data_file = 'checkpoints/model-3.data-00000-of-00001'
+    with open(os.path.join(run.out, 'losses.csv'), 'rb') as f:
+        middle_of_step_2 = f.read().index(b'\n2,') + 4
+    damage_list = [Damage(data_file, 'flip', os.path.getsize(os.path.join(run.out, data_file)) // 2, 3),
+                   Damage('losses.csv', 'truncate', middle_of_step_2),
+                   Damage(INDEX_FILE, 'replace', content=b'model_checkpoint_path: "model-3"\x00\xff')]
+    use_few_synthetic_faces(monkeypatch, 16)
+    with _damaged_copy(run, damage_list) as out:
+        capsys.readouterr()
+        code = run_script(_train_argv(str(tmp_path / 'data'), out) + ['--resume'])
+        stderr = [line for line in capsys.readouterr().err.splitlines() if line.startswith(('warning:', 'note:'))]
+        assert code == 0
+        assert stderr == ['warning: skipped checkpoint model-3 (unreadable: {}); using {}'.format(
+            stderr[0].split('(unreadable: ')[1].split('); using ')[0], os.path.join(out, 'checkpoints', 'model-2')),
+            'note: {} held rows cut short, damaged or after step 2, where the run resumes: kept its 1 whole row(s) '
+            'up to that step'.format(os.path.join(out, 'losses.csv')),
+            'note: {} held rows cut short, damaged or after step 2, where the run resumes: kept its 3 whole row(s) '
+            'up to that step'.format(os.path.join(out, 'swd.csv'))]
+        assert 'Checksum does not match' in stderr[0]
+        assert run_log.read_rows(os.path.join(out, 'losses.csv'), run_log.LOSS_COLUMNS)['step'].tolist() == [1, 3]
+        assert run_log.read_rows(os.path.join(out, 'swd.csv'), run_log.SWD_COLUMNS)['step'].tolist() == [0, 1, 2, 3]
+        assert tf.train.get_checkpoint_state(os.path.join(out, 'checkpoints')).model_checkpoint_path.endswith('model-3')
+
+
+def test_the_first_save_after_resuming_past_damaged_checkpoints_is_kept(trained_run, resume_graph, capsys):
+    """
+    Found by the resume property: with model-3 and model-2 damaged and --keep-checkpoints 1, a run resumed
+    from model-1 saved model-2, then kept only the 'newest', the damaged model-3, and deleted what it had saved
+    """
+    damage_list = [Damage('checkpoints/model-{}.index'.format(step), 'flip') for step in (2, 3)]
+    with _damaged_copy(trained_run, damage_list) as out, tf.Session(graph=resume_graph.graph) as sess:
+        assert checkpoints.restore_or_initialize(sess, resume_graph.saver, out, resume=True) == 1
+        saved = checkpoints.save_checkpoint(sess, resume_graph.saver, out, 2, keep=1)
+        assert checkpoints.checkpoint_prefixes(os.path.join(out, 'checkpoints')) == [saved]
+        assert checkpoints.latest_checkpoint(out) == saved
