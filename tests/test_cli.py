@@ -30,8 +30,9 @@ def test_help_explains_every_flag(capsys):
 
 
 @pytest.mark.parametrize('command,flags', [
-    ('generate', ['--checkpoint', '--n', '--seed', '--output-dir', '--channels', '--z-dim']),
-    ('evaluate', ['--checkpoint', '--dataset', '--data-dir', '--channels', '--eval-images', '--seed']),
+    ('generate', ['--checkpoint', '--n', '--seed', '--output-dir', '--channels', '--z-dim', '--walk', '--z']),
+    ('evaluate', ['--checkpoint', '--dataset', '--data-dir', '--channels', '--eval-images', '--seed', '--nearest',
+                  '--output-dir']),
 ])
 def test_subcommand_help_explains_every_flag(command, flags, capsys):
     assert run_script([command, '--help']) == 0
