@@ -16,7 +16,9 @@ import shlex
 import sys
 import tempfile
 
-from facegan import checkpoints, fast_layers, generation, tensorflow_setup
+import numpy as np
+
+from facegan import checkpoints, fast_layers, generation, latent_walk, nearest, tensorflow_setup
 from facegan.errors import UserError
 from facegan.training_run import RunOptions
 
@@ -179,8 +181,16 @@ def build_generate_parser():
                            formatter_class=_HelpFormatter)
     parser.add_argument('--checkpoint', required=True,
                         help="a run's --output-dir (its newest checkpoint is used), or a checkpoint path")
-    parser.add_argument('--n', type=_positive_int, default=10,
-                        help='how many faces (face_NNN.png); grid.png shows the first {}'.format(generation.GRID_FACES))
+    parser.add_argument('--n', type=_positive_int, default=None,
+                        help='how many faces (face_NNN.png, each with its z in face_NNN.npy; default 10); grid.png '
+                             'shows the first {}'.format(generation.GRID_FACES))
+    parser.add_argument('--z', action='append', metavar='FILE',
+                        help='draw the faces of these saved z (a face_NNN.npy; repeat for more) rather than random '
+                             'ones; with --walk, start the walk at them')
+    parser.add_argument('--walk', type=_int_in(2), metavar='K',
+                        help='walk through K z (random ones after any --z), each slerped into the next in {} steps '
+                             'and the last back to the first: walk.png (a row a leg), walk.gif and walk_z.npy'
+                        .format(latent_walk.STEPS))
     parser.add_argument('--seed', type=_seed, default=0, help='seed for z: the same seed draws the same faces')
     parser.add_argument('--output-dir', default=None, help='folder for the PNGs (default: CHECKPOINT/generated)')
     parser.add_argument('--channels', type=int, choices=[1, 3], default=None,
@@ -202,6 +212,12 @@ def build_evaluate_parser():
     add_data_arguments(parser)
     parser.add_argument('--eval-images', type=_positive_int, default=256, help='images on each side')
     parser.add_argument('--seed', type=_seed, default=0, help='seed of z and of the metric')
+    parser.add_argument('--nearest', action='store_true',
+                        help='also check for memorisation: print how near generated and held-out real faces are to '
+                             'the training images, and write nearest.png (generated faces beside their {} nearest '
+                             'training images)'.format(nearest.NEIGHBOURS))
+    parser.add_argument('--output-dir', default=None,
+                        help="folder for nearest.png (default: the --checkpoint folder, or a checkpoint path's folder)")
     add_fast_layers_argument(parser)
     return parser
 
@@ -251,6 +267,13 @@ def parse(argv):
             check_writable(flags.logdir, '--logdir')
     if command == 'generate':
         flags.output_dir = flags.output_dir or os.path.join(flags.checkpoint, 'generated')
+        if flags.n and (flags.z or flags.walk):
+            parser.error('--n draws random faces: leave it out with {}'.format('--walk' if flags.walk else '--z'))
+        flags.n = flags.n or 10
+    if command == 'evaluate' and flags.output_dir is None:
+        checkpoint_folder = flags.checkpoint if os.path.isdir(flags.checkpoint) else os.path.dirname(flags.checkpoint)
+        flags.output_dir = checkpoint_folder or '.'
+
     if command in ('train', 'evaluate'):
         flags.image_mode = {1: 'L', 3: 'RGB'}[flags.channels] if flags.dataset == 'folder' else None
     return flags
@@ -330,19 +353,37 @@ def run_options(flags, dataset, batch_size):
 
 
 def generate(flags, generator):
-    """`generate`: draw the faces the flags ask for from a checkpoint, and say where they are."""
+    """`generate`: draw the faces (or the walk) the flags ask for from a checkpoint, and say where they are."""
     found = generation.find_generator(generator, flags.checkpoint, flags.channels, flags.z_dim)
+    saved_z = generation.load_z(flags.z, found[1]) if flags.z else np.zeros((0, found[1]), np.float32)
+    if flags.walk and len(saved_z) > flags.walk:
+        build_generate_parser().error('--walk {} passes through fewer z than the {} in --z: give --walk {} or more'
+                                      .format(flags.walk, len(saved_z), len(saved_z)))
     check_writable(flags.output_dir, '--output-dir')
-    faces, grid = generation.generate(generator, found, flags.n, flags.seed, flags.output_dir,
-                                      fast_layers_wanted(flags.fast_layers))
-    print('Wrote {} faces ({} ... {}) and {}'.format(len(faces), faces[0], os.path.basename(faces[-1]), grid))
+    fast = fast_layers_wanted(flags.fast_layers)
+    if flags.walk:
+        strip, gif = generation.walk(generator, found, flags.walk, saved_z, flags.seed, flags.output_dir, fast)
+        print('Wrote a walk through {} z: {} and {}'.format(flags.walk, strip, os.path.basename(gif)))
+        return
+    faces, grid = generation.generate(generator, found, saved_z if flags.z else flags.n, flags.seed,
+                                      flags.output_dir, fast)
+    print('Wrote {} faces ({} ... {}), each with its z (face_NNN.npy, for --z), and {}'
+          .format(len(faces), faces[0], os.path.basename(faces[-1]), grid))
 
 
 def evaluate(flags, generator, dataset):
     """`evaluate`: score a checkpoint against the dataset's held-out images, and print the score."""
-    if dataset.shape[0] < 2 * flags.eval_images:
+    needed = max(2 * flags.eval_images, flags.eval_images + nearest.NEIGHBOURS if flags.nearest else 0)
+    if dataset.shape[0] < needed:
         build_evaluate_parser().error('--eval-images {} needs at least {} images; {} has {}'.format(
-            flags.eval_images, 2 * flags.eval_images, flags.dataset, dataset.shape[0]))
+            flags.eval_images, needed, flags.dataset, dataset.shape[0]))
+    if flags.nearest:
+        check_writable(flags.output_dir, '--output-dir')
+        found = generation.find_generator(generator, flags.checkpoint, dataset.shape[3])
+        path = os.path.join(flags.output_dir, 'nearest.png')
+        result = generation.nearest_picture(generator, found, dataset, flags.eval_images, flags.seed, path,
+                                            fast_layers_wanted(flags.fast_layers))
+        print('\n'.join(nearest.verdict(result) + ['Wrote {}'.format(path)]))
     distance, floor, ceiling, closed = generation.evaluate(generator, flags.checkpoint, dataset, flags.eval_images,
                                                            flags.seed, fast_layers_wanted(flags.fast_layers))
     print('SWD: {:.4f} (real vs real {:.4f}, untrained {:.4f}): {:.0%} of the gap closed'

@@ -3,12 +3,13 @@ Drawing from a trained run: find a checkpoint and the generator it holds, draw n
 inference mode (`generate`), and score them against held-out real images (`evaluate`). The
 notebook's generator function is handed in; nothing here imports the notebook.
 """
+import contextlib
 import os
 
 import numpy as np
 
-from facegan import batch_norm, checkpoints, fast_layers, pictures
-from facegan.errors import TrainingStopped
+from facegan import batch_norm, checkpoints, fast_layers, latent_walk, nearest, pictures, safe_files
+from facegan.errors import TrainingStopped, UserError
 from facegan.learner_code import call_generator
 from facegan.sliced_wasserstein import Tracker
 from facegan.tensorflow_setup import import_tensorflow, set_seeds
@@ -17,6 +18,8 @@ tf = import_tensorflow()
 
 GENERATE_BATCH = 256  # generate draws and writes this many faces at a time: memory does not grow with n
 GRID_FACES = 100  # generate's grid.png shows the first this many faces
+WALK_FRAME_MS = 120  # how long each face of walk.gif shows
+WALK_SCALE = 8  # walk.gif's faces are enlarged this many times (224x224 for 28x28)
 
 
 def make_tracker(dataset, eval_images, seed):
@@ -77,21 +80,17 @@ def restorable_generator(generator, z, channels):
     return images, tf.train.Saver(var_list=tf.global_variables('generator'))
 
 
-def generate(generator, found, n, seed, output_dir, fast=True):
+@contextlib.contextmanager
+def drawing(generator, found, seed, fast=True):
     """
-    Draw n images from a checkpoint's generator in inference mode, as the article's last step does
-    (the checkpoint's batch-norm averages were recomputed from its weights when it was saved)
+    Restore a checkpoint's generator in a fresh graph and session, in inference mode
     :param generator: The notebook's generator function
     :param found: find_generator's (checkpoint path, z length, channels)
-    :param n: Number of images
-    :param seed: Seed for z
-    :param output_dir: Folder for face_NNN.png and grid.png
+    :param seed: Seed of numpy (for z drawn inside the block) and of the graph
     :param fast: Build the generator with fast_layers (see fast_layers.in_tf_layers)
-    :return: (list of face paths, grid path)
+    :return: (yields) A function from z (n, z length) to the generator's images (n, 28, 28, channels) in [-1, 1]
     """
     path, found_z, found_channels = found
-    image_mode = 'L' if found_channels == 1 else 'RGB'
-    os.makedirs(output_dir, exist_ok=True)
     with tf.Graph().as_default():
         set_seeds(seed)
         input_z = tf.placeholder(tf.float32, (None, found_z), name='input_z')
@@ -99,13 +98,137 @@ def generate(generator, found, n, seed, output_dir, fast=True):
             images, saver = restorable_generator(generator, input_z, found_channels)
         with tf.Session() as sess:
             saver.restore(sess, path)
-            faces, shown = [], []
-            for first in range(0, n, GENERATE_BATCH):  # z row by row: the same faces whatever the batch
-                z = np.random.uniform(-1, 1, size=(min(GENERATE_BATCH, n - first), found_z))
-                drawn = sess.run(images, {input_z: z})
-                faces += pictures.write_faces(drawn, output_dir, image_mode, first)
-                shown += list(drawn[:GRID_FACES - len(shown)])
+            yield lambda z: np.concatenate([_draw_batch(sess, images, input_z, z[first:first + GENERATE_BATCH])
+                                            for first in range(0, len(z), GENERATE_BATCH)])
+
+
+def _draw_batch(sess, images, input_z, z):
+    """
+    :param z: At most GENERATE_BATCH rows
+    :return: Their images. The batch is always GENERATE_BATCH rows (the rest zeros), so a face
+             depends on its z alone, not on how many are drawn with it: the matrix products round
+             the same way for one batch shape
+    """
+    padded = np.zeros((GENERATE_BATCH, z.shape[1]), np.float32)
+    padded[:len(z)] = z
+    return sess.run(images, {input_z: padded})[:len(z)]
+
+
+def save_z(z, path):
+    """
+    Save z as a .npy file that --z reads back
+    :param z: float32 array, (z_dim,) for one face or (n, z_dim)
+    :param path: The file, ending in .npy
+    """
+    def write(temporary):
+        with open(temporary, 'wb') as file:
+            np.save(file, np.asarray(z, np.float32))
+    safe_files.write_atomically(path, write)
+
+
+def load_z(paths, z_dim):
+    """
+    Read the z that generate saved, for --z
+    :param paths: .npy files, each of one z (z_dim,) or of several (n, z_dim)
+    :param z_dim: The checkpoint's z length
+    :return: float32 array (total, z_dim), the files' z in order
+    """
+    loaded = []
+    for path in paths:
+        try:
+            z = np.load(path, allow_pickle=False)
+        except OSError as err:
+            raise UserError('cannot read --z {} ({})'.format(path, err.strerror or 'not a .npy file saved by '
+                                                                                 'generate')) from None
+        except ValueError:
+            raise UserError('--z {} is not a .npy file of z saved by generate'.format(path)) from None
+        if z.ndim not in (1, 2) or z.shape[-1] != z_dim or not z.size or z.dtype.kind not in 'fiu':
+            raise UserError('--z {} holds an array of shape {}; this generator takes z of {} numbers (a file '
+                            'generate saved beside a face from this run)'.format(path, z.shape, z_dim))
+        if not np.isfinite(z).all():
+            raise UserError('--z {} holds numbers that are not finite'.format(path))
+        loaded.append(z.reshape(-1, z_dim).astype(np.float32))
+    return np.concatenate(loaded)
+
+
+def generate(generator, found, z, seed, output_dir, fast=True):
+    """
+    Draw images from a checkpoint's generator in inference mode, as the article's last step does
+    (the checkpoint's batch-norm averages were recomputed from its weights when it was saved), and
+    save each one's z beside it (face_NNN.npy), for --z
+    :param generator: The notebook's generator function
+    :param found: find_generator's (checkpoint path, z length, channels)
+    :param z: Number of images, drawn from z uniform in [-1, 1]; or the z themselves, (n, z length)
+    :param seed: Seed for z
+    :param output_dir: Folder for face_NNN.png, face_NNN.npy and grid.png
+    :param fast: Build the generator with fast_layers (see fast_layers.in_tf_layers)
+    :return: (list of face paths, grid path)
+    """
+    image_mode = 'L' if found[2] == 1 else 'RGB'
+    os.makedirs(output_dir, exist_ok=True)
+    with drawing(generator, found, seed, fast) as draw:
+        if np.ndim(z) == 0:
+            z = np.random.uniform(-1, 1, size=(z, found[1])).astype(np.float32)
+        faces, shown = [], []
+        for first in range(0, len(z), GENERATE_BATCH):  # memory does not grow with n
+            drawn = draw(z[first:first + GENERATE_BATCH])
+            faces += pictures.write_faces(drawn, output_dir, image_mode, first)
+            shown += list(drawn[:GRID_FACES - len(shown)])
+    for face, face_z in zip(faces, z):
+        save_z(face_z, os.path.splitext(face)[0] + '.npy')
     return faces, pictures.write_grid(np.array(shown), output_dir, image_mode)
+
+
+def walk(generator, found, count, saved_z, seed, output_dir, fast=True):
+    """
+    Walk through z (see latent_walk): count z, the saved ones first, each slerped into the next
+    :param generator: The notebook's generator function
+    :param found: find_generator's (checkpoint path, z length, channels)
+    :param count: z to pass through, at least 2
+    :param saved_z: z to start from, (m, z length), m at most count
+    :param seed: Seed for the random z
+    :param output_dir: Folder for walk.png (a row a leg), walk.gif and walk_z.npy (the z passed through)
+    :param fast: Build the generator with fast_layers (see fast_layers.in_tf_layers)
+    :return: (strip path, GIF path)
+    """
+    image_mode = 'L' if found[2] == 1 else 'RGB'
+    os.makedirs(output_dir, exist_ok=True)
+    with drawing(generator, found, seed, fast) as draw:
+        points = latent_walk.waypoints(saved_z, count, found[1], np.random)
+        frames = draw(latent_walk.loop(points))
+    strip, gif = os.path.join(output_dir, 'walk.png'), os.path.join(output_dir, 'walk.gif')
+    pictures.save_rows(frames, latent_walk.STEPS, image_mode, strip)
+    pictures.save_animation(frames, image_mode, gif, WALK_FRAME_MS, WALK_SCALE)
+    save_z(points, os.path.join(output_dir, 'walk_z.npy'))
+    return strip, gif
+
+
+def nearest_picture(generator, found, dataset, eval_images, seed, path, fast=True):
+    """
+    The memorisation check (see facegan/nearest.py): eval_images generated faces and the dataset's last
+    eval_images real ones (held out of training), each against the other images, the training set
+    :param generator: The notebook's generator function
+    :param found: find_generator's (checkpoint path, z length, channels)
+    :param dataset: helper.Dataset of the run's data, before hold_out
+    :param path: The PNG: the nearest.SHOWN generated faces nearest to a training image, each beside its
+                 nearest.NEIGHBOURS nearest training images
+    :return: nearest.check's result
+    """
+    trained = dataset.shape[0] - eval_images
+    held_out = dataset.images(range(trained, dataset.shape[0]))
+
+    def training_chunks():
+        return ((first, dataset.images(range(first, min(first + nearest.CHUNK, trained))))
+                for first in range(0, trained, nearest.CHUNK))
+
+    with drawing(generator, found, seed, fast) as draw:
+        generated = (draw(np.random.uniform(-1, 1, size=(eval_images, found[1])).astype(np.float32)) + 1) * 127.5
+    result = nearest.check(generated, held_out, training_chunks)
+    rows = [np.concatenate([generated[[shown]], dataset.images(neighbours)])
+            for shown, neighbours in zip(result['shown'], result['neighbours'])]
+    pictures.save_rows(np.concatenate(rows) / 127.5 - 1, 1 + nearest.NEIGHBOURS, 'L' if found[2] == 1 else 'RGB',
+                       path)
+    return result
 
 
 def evaluate(generator, checkpoint, dataset, eval_images=256, seed=0, fast=True):

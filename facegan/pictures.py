@@ -35,17 +35,19 @@ def _pil(pixels, image_mode):
     return Image.fromarray(pixels[:, :, 0] if image_mode == 'L' else pixels)
 
 
-def tile(pixels, side):
+def tile(pixels, side, rows=None):
     """
     Lay images out in rows of side images, with blank (black) tiles after the last one
-    :param pixels: uint8 images, (n, h, w, C), n at most side * side
-    :param side: Images in a row, and rows
-    :return: uint8 array (side * h, side * w, C)
+    :param pixels: uint8 images, (n, h, w, C), n at most side * rows
+    :param side: Images in a row
+    :param rows: Rows (None: side, a square)
+    :return: uint8 array (rows * h, side * w, C)
     """
+    rows = side if rows is None else rows
     count, height, width, channels = pixels.shape
-    padded = np.concatenate([pixels, np.zeros((side * side - count, height, width, channels), np.uint8)])
-    return padded.reshape(side, side, height, width, channels).swapaxes(1, 2).reshape(
-        side * height, side * width, channels)
+    padded = np.concatenate([pixels, np.zeros((side * rows - count, height, width, channels), np.uint8)])
+    return padded.reshape(rows, side, height, width, channels).swapaxes(1, 2).reshape(
+        rows * height, side * width, channels)
 
 
 def square_grid(images, mode):
@@ -90,6 +92,41 @@ def save_grid(images, image_mode, path):
     grid = enlarged(square_grid(images, image_mode))
     save_image(grid, path)
     return grid
+
+
+def save_rows(images, side, image_mode, path):
+    """
+    Save images in rows of side images, GRID_SCALE times enlarged (a walk's strip, the nearest-neighbour picture)
+    :param images: Generator output in [-1, 1], (n, h, w, C), n a multiple of side
+    :param side: Images in a row
+    :param image_mode: 'RGB' or 'L'
+    :param path: The PNG to write
+    """
+    save_image(enlarged(_pil(tile(to_pixels(images), side, len(images) // side), image_mode)), path)
+
+
+def save_gif(frames, path, frame_ms):
+    """
+    Save PIL images as a GIF that loops for ever (consecutive identical frames are merged into one)
+    :param frames: PIL images, all of one size
+    :param path: The GIF to write
+    :param frame_ms: How long each frame shows
+    """
+    frames = [frame.convert('RGB') for frame in frames]
+    safe_files.write_atomically(path, lambda temporary: frames[0].save(
+        temporary, format='GIF', save_all=True, append_images=frames[1:], duration=frame_ms, loop=0))
+
+
+def save_animation(images, image_mode, path, frame_ms, scale):
+    """
+    Save generator output as a looping GIF, one image a frame
+    :param images: Generator output in [-1, 1], (n, h, w, C)
+    :param image_mode: 'RGB' or 'L'
+    :param path: The GIF to write
+    :param frame_ms: How long each frame shows
+    :param scale: How many times enlarged
+    """
+    save_gif([enlarged(_pil(pixels, image_mode), scale) for pixels in to_pixels(images)], path, frame_ms)
 
 
 def write_faces(images, output_dir, image_mode, first=0):

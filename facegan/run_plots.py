@@ -8,7 +8,7 @@ import os
 from matplotlib.figure import Figure
 from PIL import Image
 
-from facegan import run_log, safe_files
+from facegan import pictures, run_log, safe_files
 
 
 def _plot_scores(ax, swd):
@@ -65,6 +65,5 @@ def animation(output_dir, frame_ms=400):
         with Image.open(frame_path) as frame:
             frames.append(frame.convert('RGB'))
     path = os.path.join(output_dir, 'samples.gif')
-    safe_files.write_atomically(path, lambda temporary: frames[0].save(
-        temporary, format='GIF', save_all=True, append_images=frames[1:], duration=frame_ms, loop=0))
+    pictures.save_gif(frames, path, frame_ms)
     return path
