@@ -1,6 +1,7 @@
 """
-What a run records as it goes: each step's losses in losses.csv, each score in swd.csv, the sample
-grids as PNGs, and the same scalars and images in TensorBoard's event files.
+What a run records as it goes: each step's losses and the discriminator's mean outputs D(x) and
+D(G(z)) in losses.csv, each score in swd.csv, the sample grids as PNGs, and the same scalars and
+images, with histograms of D's outputs on each image, in TensorBoard's event files.
 """
 import csv
 import io
@@ -8,10 +9,39 @@ import os
 
 import numpy as np
 
-from facegan import pictures
+from facegan import pictures, safe_files
 from facegan.tensorflow_setup import import_tensorflow
 
 tf = import_tensorflow()
+
+HISTOGRAM_EDGES = np.linspace(0, 1, 21)  # D's outputs are probabilities: the same 20 bins every step
+
+
+def _read_csv_rows(path):
+    """:return: The rows of a CSV file, header first ([] for no file or an empty one)"""
+    if not os.path.exists(path):
+        return []
+    with open(path, newline='') as f:
+        return list(csv.reader(f))
+
+
+def _histogram(values, edges=HISTOGRAM_EDGES):
+    """
+    :param values: Numbers in [edges[0], edges[-1]]
+    :param edges: The bins' edges
+    :return: A TensorBoard HistogramProto of the values
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
+    return tf.HistogramProto(min=float(values.min()), max=float(values.max()), num=values.size,
+                             sum=float(values.sum()), sum_squares=float(np.square(values).sum()),
+                             bucket_limit=edges[1:].tolist(), bucket=counts.tolist())
+
+
+def _write_csv_rows(path, rows):
+    """Write rows to a new CSV file."""
+    with open(path, 'w', newline='') as f:
+        csv.writer(f).writerows(rows)
 
 
 class RunLog(object):
@@ -32,22 +62,59 @@ class RunLog(object):
         self.losses_path = os.path.join(output_dir, 'losses.csv')
         self.swd_path = os.path.join(output_dir, 'swd.csv')
         self.writer = tf.summary.FileWriter(logdir, graph) if logdir else None
+        self._headers = {}  # path: the CSV's columns, read or written once
+
+    def _header(self, path, names):
+        """
+        The CSV's columns, with these names among them: a new file gets its header; a file an older
+        run wrote with fewer columns (a resume) is rewritten with the new ones added, empty in its rows
+        :param path: The CSV's path
+        :param names: The columns of the row about to be written, 'step' first
+        :return: The file's columns
+        """
+        header = self._headers.get(path)
+        if header is None or not set(names) <= set(header):
+            rows = _read_csv_rows(path)
+            header = rows[0] if rows else []
+            added = [name for name in names if name not in header]
+            if added:
+                header = header + added
+                padded = [header] + [row + [''] * (len(header) - len(row)) for row in rows[1:]]
+                safe_files.write_atomically(path, lambda temporary: _write_csv_rows(temporary, padded))
+            self._headers[path] = header
+        return header
 
     def _record(self, path, step, named_values):
-        """Append a row to a CSV (header first) and the same scalars to TensorBoard."""
-        new_file = not os.path.exists(path)
+        """Append a row to a CSV (its header first) and the same scalars to TensorBoard."""
+        header = self._header(path, ['step'] + [name for name, _ in named_values])
+        values = dict(named_values)  # the file's columns after 'step' that this row has no value for stay empty
+        row = [step] + ['{:.6f}'.format(values[name]) if name in values else '' for name in header[1:]]
         with open(path, 'a', newline='') as f:
-            writer = csv.writer(f)
-            if new_file:
-                writer.writerow(['step'] + [name for name, _ in named_values])
-            writer.writerow([step] + ['{:.6f}'.format(value) for _, value in named_values])
+            csv.writer(f).writerow(row)
         if self.writer:
             values = [tf.Summary.Value(tag=name, simple_value=float(value)) for name, value in named_values]
             self.writer.add_summary(tf.Summary(value=values), step)
 
-    def losses(self, step, d_loss, g_loss):
-        """Record one step's losses in losses.csv and TensorBoard."""
-        self._record(self.losses_path, step, [('d_loss', d_loss), ('g_loss', g_loss)])
+    def losses(self, step, d_loss, g_loss, d_view=None):
+        """
+        Record one step's losses, and the means of D's outputs, in losses.csv and TensorBoard
+        :param d_view: discriminator_view.DiscriminatorView of the step's per-image D(x) and D(G(z))
+                       (None or empty: not known, the columns d_real and d_fake are left out)
+        """
+        named_values = [('d_loss', d_loss), ('g_loss', g_loss)]
+        if d_view:
+            named_values += [('d_real', np.mean(d_view.real)), ('d_fake', np.mean(d_view.fake))]
+        self._record(self.losses_path, step, named_values)
+
+    def d_view_histograms(self, step, d_view):
+        """
+        Write D's outputs on each real and each generated image of a step as TensorBoard histograms
+        :param d_view: discriminator_view.DiscriminatorView of per-image D(x) and D(G(z)) (None or empty: none)
+        """
+        if self.writer and d_view:
+            values = [tf.Summary.Value(tag='d_real_per_image', histo=_histogram(d_view.real)),
+                      tf.Summary.Value(tag='d_fake_per_image', histo=_histogram(d_view.fake))]
+            self.writer.add_summary(tf.Summary(value=values), step)
 
     def swd(self, step, distance, floor, ceiling, closed):
         """Record one sliced Wasserstein distance, with its baselines, in swd.csv and TensorBoard."""
