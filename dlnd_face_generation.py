@@ -341,7 +341,10 @@ def show_generator_output(images, image_mode):
 # forward pass in one `session.run` (as the TensorFlow 2 DCGAN tutorial does);
 # `--update-order alternating` runs them one after the other, in two `session.run` calls, the
 # generator's through the just-updated discriminator, as the article's repository does. The losses
-# print every `print_every` steps and a grid shows every `show_every`.
+# print every `print_every` steps and a grid shows every `show_every`. Each step also fetches
+# `run.d_view`, what the discriminator said about each image, D(x) for the real ones and D(G(z))
+# for the generated ones: `discriminator_view.find` picks them out of `d_loss`'s graph (no second
+# forward pass), and the progress bar, losses.csv and TensorBoard show them.
 #
 # `run` (facegan/training_run.py) does the rest behind named calls: the progress bar, resuming,
 # when to stop, checkpoints, scores and Ctrl-C. And while the graph is built,
@@ -350,7 +353,7 @@ def show_generator_output(images, image_mode):
 # too. `--no-fast-layers` builds the graph with TensorFlow's own layer.
 
 # %%
-from facegan import training_run  # everything around the loop
+from facegan import discriminator_view, training_run  # D(x) and D(G(z)); everything around the loop
 
 
 def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode,
@@ -376,7 +379,8 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
         input_real, input_z, lr = model_inputs(image_width, image_height, image_channels, z_dim)
         d_loss, g_loss = model_loss(input_real, input_z, image_channels)
         d_train_opt, g_train_opt = model_opt(d_loss, g_loss, lr, beta1)
-        run = training_run.TrainingRun(options, generator, z_dim, image_channels, data_image_mode)
+        run = training_run.TrainingRun(options, generator, z_dim, image_channels, data_image_mode,
+                                       d_view=discriminator_view.find(d_loss, input_real, input_z))
 
     losses = []
     with run.session(epoch_count, data_shape[0] // batch_size) as sess:
@@ -386,11 +390,12 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
                 batch_z = np.random.uniform(-1, 1, size=(batch_size, z_dim))
                 feed = {input_real: batch_images, input_z: batch_z, lr: learning_rate}
                 if options.update_order == 'alternating':
-                    _, d_loss_value = sess.run([d_train_opt, d_loss], feed)
+                    _, d_loss_value, d_view = sess.run([d_train_opt, d_loss, run.d_view], feed)
                     _, g_loss_value = sess.run([g_train_opt, g_loss], feed)
                 else:
-                    _, _, d_loss_value, g_loss_value = sess.run([d_train_opt, g_train_opt, d_loss, g_loss], feed)
-                step = run.step_done(sess, d_loss_value, g_loss_value)  # log, score, save; stop on Ctrl-C
+                    _, _, d_loss_value, g_loss_value, d_view = sess.run(
+                        [d_train_opt, g_train_opt, d_loss, g_loss, run.d_view], feed)
+                step = run.step_done(sess, d_loss_value, g_loss_value, d_view)  # log, score, save; stop on Ctrl-C
 
                 if step % print_every == 0:
                     tqdm.write('Epoch {}/{}... Discriminator Loss: {:.4f}... Generator Loss: {:.4f}'.format(

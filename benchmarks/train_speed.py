@@ -8,7 +8,7 @@ How fast does the model train? In one run, alternating, training images per seco
    as two session.run calls (two generator forward passes), the losses evaluated again with two
    more runs every 10 steps, TensorFlow's default session;
 2. the project's train() step, built from the same model_loss and model_opt inside
-   fast_layers.in_tf_layers(): both optimizers and both losses in one session.run (the default,
+   fast_layers.in_tf_layers(): both optimizers, both losses and D's outputs in one session.run (the default,
    --update-order simultaneous), and that repository's two runs without the extra loss
    evaluations (--update-order alternating), with the project's
    session settings; in bfloat16 too where the CPU has AMX or AVX512_BF16 (what --precision auto picks there);
@@ -44,7 +44,7 @@ tf = import_tensorflow()
 import tensorflow as tf2  # noqa: E402  (TensorFlow 2's own API, for the Keras 3 peer)
 import dlnd_face_generation as dlnd  # noqa: E402  (after TensorFlow's legacy-Keras set-up)
 import helper  # noqa: E402
-from facegan import fast_layers, tensorflow_setup  # noqa: E402
+from facegan import discriminator_view, fast_layers, tensorflow_setup  # noqa: E402
 
 Z_DIM = 100
 ARTICLE_PRINT_EVERY = 10
@@ -156,10 +156,12 @@ class ProjectLoop:
             with fast_layers.in_tf_layers():  # as train() builds its graph
                 input_real, input_z, lr = dlnd.model_inputs(shape[1], shape[2], shape[3], Z_DIM)
                 d_loss, g_loss = dlnd.model_loss(input_real, input_z, shape[3])
-                return (input_real, input_z, lr, d_loss, g_loss) + dlnd.model_opt(d_loss, g_loss, lr, 0.5)
+                d_opt, g_opt = dlnd.model_opt(d_loss, g_loss, lr, 0.5)
+                d_view = discriminator_view.find(d_loss, input_real, input_z)  # D(x), D(G(z)), as train() fetches
+                return input_real, input_z, lr, d_loss, g_loss, d_opt, g_opt, d_view
 
         built, self.sess = start_session(build, tensorflow_setup.session_config(precision))
-        self.input_real, self.input_z, self.lr, self.d_loss, self.g_loss, self.d_opt, self.g_opt = built
+        self.input_real, self.input_z, self.lr, self.d_loss, self.g_loss, self.d_opt, self.g_opt, self.d_view = built
         self.order = order
 
     def feed(self, batch_images):
@@ -168,14 +170,14 @@ class ProjectLoop:
         return {self.input_real: batch_images * 2, self.input_z: batch_z, self.lr: 0.0002}
 
     def step(self, batch_images, step_i):
-        """One training step on a [-0.5, 0.5] batch, fetching the losses as train() does"""
+        """One training step on a [-0.5, 0.5] batch, fetching the losses and D's outputs as train() does"""
         del step_i  # the losses come from every step's own run
         feed = self.feed(batch_images)
         if self.order == 'alternating':
-            self.sess.run([self.d_opt, self.d_loss], feed)
+            self.sess.run([self.d_opt, self.d_loss, self.d_view], feed)
             self.sess.run([self.g_opt, self.g_loss], feed)
         else:
-            self.sess.run([self.d_opt, self.g_opt, self.d_loss, self.g_loss], feed)
+            self.sess.run([self.d_opt, self.g_opt, self.d_loss, self.g_loss, self.d_view], feed)
 
 
 class ArticleStep:

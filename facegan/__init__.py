@@ -15,8 +15,9 @@ Imports only go down: the notebook and helper import this package; it never impo
     fast_layers        tf.layers.conv2d_transpose as matrix products, switched on around a graph
     batch_norm         the generator's batch-norm averages recomputed from its weights
     checkpoints        saving and finding checkpoints that survive crashes and full disks
+    discriminator_view D(x) and D(G(z)) of each step, found in d_loss's graph
     run_log            losses.csv, swd.csv, sample grids and TensorBoard
-    run_plots          the loss curve and the animated samples
+    run_plots          the loss curve (smoothed, as TensorBoard smooths) and the animated samples
     sliced_wasserstein the sample-quality score
     learner_code       calling the notebook's generator: it works, or one line says what it expected
     training_run       everything around train()'s loop: session, schedule, saving, scores

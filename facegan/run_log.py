@@ -1,6 +1,7 @@
 """
-What a run records as it goes: each step's losses in losses.csv, each score in swd.csv, the sample
-grids as PNGs, and the same scalars and images in TensorBoard's event files.
+What a run records as it goes: each step's losses and the discriminator's mean outputs D(x) and
+D(G(z)) in losses.csv, each score in swd.csv, the sample grids as PNGs, and the same scalars and
+images, with histograms of D's outputs on each image, in TensorBoard's event files.
 """
 import csv
 import io
@@ -15,7 +16,10 @@ from facegan.tensorflow_setup import import_tensorflow
 
 tf = import_tensorflow()
 
-LOSS_COLUMNS = ('step', 'd_loss', 'g_loss')
+# losses.csv's last two columns, the discriminator's mean outputs, are 'nan' when they are not known (a
+# discriminator discriminator_view cannot read) and absent from the rows of runs made before they were added
+LOSS_COLUMNS = ('step', 'd_loss', 'g_loss', 'd_real', 'd_fake')
+OPTIONAL_COLUMNS = ('d_real', 'd_fake')
 SWD_COLUMNS = ('step', 'swd', 'swd_real_vs_real', 'swd_untrained', 'gap_closed')
 _STEP = re.compile(r'^\d+$')
 _VALUE = re.compile(r'^-?(\d+\.\d+|nan|inf)$')  # as _record writes them: '{:.6f}'
@@ -29,11 +33,13 @@ def _whole_rows(content, columns):
              line break), a damaged one (another number of fields, a field that is not a number as
              _record writes it) and the header are left out
     """
+    optional = len([name for name in columns if name in OPTIONAL_COLUMNS])  # last; older rows lack them
     rows = []
     for line in content.split(b'\n')[:-1]:
         fields = line.rstrip(b'\r').decode('ascii', errors='replace').split(',')
-        if len(fields) == len(columns) and _STEP.match(fields[0]) and all(map(_VALUE.match, fields[1:])):
-            rows.append(fields)
+        if (len(columns) - optional <= len(fields) <= len(columns) and _STEP.match(fields[0])
+                and all(map(_VALUE.match, fields[1:]))):
+            rows.append(fields + ['nan'] * (len(columns) - len(fields)))
     return rows
 
 
@@ -83,14 +89,33 @@ def keep_rows_up_to(path, columns, step):
     after = _csv_text(columns, kept)
     if after == before:
         return False
+    lines = before.count(b'\n') + (not before.endswith(b'\n'))  # the header, and a last line cut short
 
     def write(temporary):
         with open(temporary, 'wb') as f:
             f.write(after)
     safe_files.write_atomically(path, write)
+    if len(kept) == lines - 1:
+        return True  # no row dropped: an older run's header, now with the columns added since
     print('note: {} held rows cut short, damaged or after step {}, where the run resumes: kept its {} whole row(s) '
           'up to that step'.format(path, step, len(kept)), file=sys.stderr)
     return True
+
+
+HISTOGRAM_EDGES = np.linspace(0, 1, 21)  # D's outputs are probabilities: the same 20 bins every step
+
+
+def _histogram(values, edges=HISTOGRAM_EDGES):
+    """
+    :param values: Numbers in [edges[0], edges[-1]]
+    :param edges: The bins' edges
+    :return: A TensorBoard HistogramProto of the values
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
+    return tf.HistogramProto(min=float(values.min()), max=float(values.max()), num=values.size,
+                             sum=float(values.sum()), sum_squares=float(np.square(values).sum()),
+                             bucket_limit=edges[1:].tolist(), bucket=counts.tolist())
 
 
 class RunLog(object):
@@ -112,26 +137,48 @@ class RunLog(object):
         self.swd_path = os.path.join(output_dir, 'swd.csv')
         self.writer = tf.summary.FileWriter(logdir, graph) if logdir else None
 
-    def _record(self, path, step, named_values):
-        """Append a row to a CSV (header first) and the same scalars to TensorBoard."""
-        new_file = not os.path.exists(path)
+    def _record(self, path, columns, step, values):
+        """
+        Append a row to a CSV (its header first, in a new file) and the same scalars to TensorBoard
+        :param columns: The CSV's columns, 'step' first (LOSS_COLUMNS or SWD_COLUMNS)
+        :param values: {column: value}; a column left out is written 'nan' and not sent to TensorBoard
+        """
+        new_file = not os.path.exists(path) or os.path.getsize(path) == 0
         with open(path, 'a', newline='') as f:
             writer = csv.writer(f)
             if new_file:
-                writer.writerow(['step'] + [name for name, _ in named_values])
-            writer.writerow([step] + ['{:.6f}'.format(value) for _, value in named_values])
+                writer.writerow(columns)
+            writer.writerow([step] + ['{:.6f}'.format(values.get(name, np.nan)) for name in columns[1:]])
         if self.writer:
-            values = [tf.Summary.Value(tag=name, simple_value=float(value)) for name, value in named_values]
-            self.writer.add_summary(tf.Summary(value=values), step)
+            scalars = [tf.Summary.Value(tag=name, simple_value=float(values[name])) for name in columns[1:]
+                       if name in values]
+            self.writer.add_summary(tf.Summary(value=scalars), step)
 
-    def losses(self, step, d_loss, g_loss):
-        """Record one step's losses in losses.csv and TensorBoard."""
-        self._record(self.losses_path, step, [('d_loss', d_loss), ('g_loss', g_loss)])
+    def losses(self, step, d_loss, g_loss, d_view=None):
+        """
+        Record one step's losses, and the means of D's outputs, in losses.csv and TensorBoard
+        :param d_view: discriminator_view.DiscriminatorView of the step's per-image D(x) and D(G(z))
+                       (None or empty: not known, d_real and d_fake are written 'nan')
+        """
+        values = {'d_loss': d_loss, 'g_loss': g_loss}
+        if d_view:
+            values.update(d_real=np.mean(d_view.real), d_fake=np.mean(d_view.fake))
+        self._record(self.losses_path, LOSS_COLUMNS, step, values)
+
+    def d_view_histograms(self, step, d_view):
+        """
+        Write D's outputs on each real and each generated image of a step as TensorBoard histograms
+        :param d_view: discriminator_view.DiscriminatorView of per-image D(x) and D(G(z)) (None or empty: none)
+        """
+        if self.writer and d_view:
+            values = [tf.Summary.Value(tag='d_real_per_image', histo=_histogram(d_view.real)),
+                      tf.Summary.Value(tag='d_fake_per_image', histo=_histogram(d_view.fake))]
+            self.writer.add_summary(tf.Summary(value=values), step)
 
     def swd(self, step, distance, floor, ceiling, closed):
         """Record one sliced Wasserstein distance, with its baselines, in swd.csv and TensorBoard."""
-        self._record(self.swd_path, step, [('swd', distance), ('swd_real_vs_real', floor),
-                                           ('swd_untrained', ceiling), ('gap_closed', closed)])
+        self._record(self.swd_path, SWD_COLUMNS, step, {'swd': distance, 'swd_real_vs_real': floor,
+                                                        'swd_untrained': ceiling, 'gap_closed': closed})
 
     def untrained_swd(self):
         """:return: The untrained generator's SWD recorded by this run before a resume (each row holds it), or None"""

@@ -75,10 +75,16 @@ class Schedule(object):
             if self.step >= end:
                 return
 
-    def step_done(self, d_loss, g_loss):
-        """:return: The number of steps done, one more; the bar shows it and the losses"""
+    def step_done(self, d_loss, g_loss, d_view=None):
+        """
+        :param d_view: discriminator_view.DiscriminatorView of the step's per-image D(x) and D(G(z)), or None
+        :return: The number of steps done, one more; the bar shows it, the losses and the means of D's outputs
+        """
         self.step += 1
-        self.bar.set_postfix(d_loss='{:.3f}'.format(d_loss), g_loss='{:.3f}'.format(g_loss), refresh=False)
+        shown = {'d_loss': d_loss, 'g_loss': g_loss}
+        if d_view:
+            shown.update({'D(x)': np.mean(d_view.real), 'D(G(z))': np.mean(d_view.fake)})
+        self.bar.set_postfix({name: '{:.3f}'.format(value) for name, value in shown.items()}, refresh=False)
         self.bar.update()
         return self.step
 
@@ -139,18 +145,21 @@ class TrainingRun(object):
     """
     Everything around train()'s loop. Build it after model_opt (all variables exist), then
     `with run.session(epoch_count, steps_per_epoch) as sess:`, train on `run.untrained(...)`'s
-    batches and call step_done after each step.
+    batches, fetch `run.d_view` with the discriminator's update and call step_done after each step.
     """
 
-    def __init__(self, options, generator, z_dim, out_channel_dim, image_mode):
+    def __init__(self, options, generator, z_dim, out_channel_dim, image_mode, d_view=None):
         """
         :param options: RunOptions
         :param generator: The notebook's generator function (its variables exist already)
         :param z_dim: The dimension of Z
         :param out_channel_dim: The number of channels in the output image
         :param image_mode: 'RGB' or 'L'
+        :param d_view: discriminator_view.find's tensors of D(x) and D(G(z)), or None (not found)
         """
         self.options = options
+        self.d_view = d_view or ()  # what train() fetches: an empty fetch when D's outputs were not found
+        self._last_d_view = self._histograms_at = None
         # A variable, so checkpoints keep it: grids stay comparable across --resume
         sample_z = tf.Variable(np.random.uniform(-1, 1, size=(options.n_samples, z_dim)).astype(np.float32),
                                trainable=False, name='sample_z')
@@ -197,18 +206,21 @@ class TrainingRun(object):
         """
         return self.schedule.untrained(batches, epoch_i)
 
-    def step_done(self, sess, d_loss, g_loss):
+    def step_done(self, sess, d_loss, g_loss, d_view=None):
         """
-        After each step: log the losses, stop on NaN, score and save when due, stop on Ctrl-C
+        After each step: log the losses and D's outputs, stop on NaN, score and save when due, stop on Ctrl-C
         :param sess: TensorFlow session
         :param d_loss: The step's discriminator loss
         :param g_loss: The step's generator loss
+        :param d_view: The values of run.d_view fetched in the step's discriminator update (D(x) and
+                       D(G(z)) of each image), or None
         :return: The number of steps done
         """
         self._stop_unless_finite(d_loss, g_loss)
-        self.step = self.schedule.step_done(d_loss, g_loss)
-        self.log.losses(self.step, d_loss, g_loss)
+        self.step = self.schedule.step_done(d_loss, g_loss, d_view)
+        self.log.losses(self.step, d_loss, g_loss, d_view)
         self.watcher.losses(self.step, d_loss, g_loss)
+        self._last_d_view = d_view
         if self._scoring and self.step % self.options.eval_every == 0:
             self._score(sess)
         if self.step % self.options.save_every == 0:
@@ -219,7 +231,8 @@ class TrainingRun(object):
 
     def samples(self, sess, final=False):
         """
-        Draw the fixed-z samples in inference mode, as generate draws them, and save their grid
+        Draw the fixed-z samples in inference mode, as generate draws them, and save their grid; with
+        them, TensorBoard gets histograms of D's outputs on the last step's images
         :param final: Save it as samples_final.png rather than samples_step_NNNNN.png
         :return: The images, shape (n_samples, 28, 28, C), in [-1, 1]
         """
@@ -227,6 +240,9 @@ class TrainingRun(object):
         images = sess.run(self._samples)
         self.log.grid(self.step, images, name='samples_final.png' if final else None)
         self.watcher.samples(self.step, images)
+        if self._histograms_at != self.step:  # once a step: the final grid may follow a step's grid
+            self.log.d_view_histograms(self.step, self._last_d_view)
+            self._histograms_at = self.step
         return images
 
     def _calibrate_batch_norm(self, sess):

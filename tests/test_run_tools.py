@@ -98,8 +98,8 @@ def _replace_step_done(monkeypatch, change):
     """Wrap TrainingRun.step_done: change(step about to be done, d_loss, g_loss) -> (d_loss, g_loss)"""
     real_step_done = training_run.TrainingRun.step_done
 
-    def step_done(self, sess, d_loss, g_loss):
-        return real_step_done(self, sess, *change(self.step + 1, d_loss, g_loss))
+    def step_done(self, sess, d_loss, g_loss, d_view=None):
+        return real_step_done(self, sess, *change(self.step + 1, d_loss, g_loss), d_view)
 
     monkeypatch.setattr(training_run.TrainingRun, 'step_done', step_done)
 

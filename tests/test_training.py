@@ -281,9 +281,12 @@ def _session_runs_fed_images(tmp_path, monkeypatch, order):
 
 
 def test_simultaneous_order_runs_the_session_once_per_step(tmp_path, monkeypatch):
-    """Both optimizers and both losses in one run: the printed losses are the ones the updates used."""
+    """
+    Both optimizers, both losses and D's outputs in one run: the printed losses are the ones the
+    updates used.
+    """
     runs, losses = _session_runs_fed_images(tmp_path, monkeypatch, 'simultaneous')
-    assert len(runs) == 3 and all(len(fetches) == 4 for fetches in runs)
+    assert len(runs) == 3 and all(len(fetches) == 5 for fetches in runs)
     assert [step for step, _, _ in losses] == [1, 2, 3]
     with open(tmp_path / 'simultaneous' / 'out' / 'losses.csv') as csv:
         assert len(csv.read().splitlines()) == 4  # a header and one row per step
@@ -293,7 +296,8 @@ def test_alternating_order_runs_the_udacity_templates_two_runs(tmp_path, monkeyp
     simultaneous, _ = _session_runs_fed_images(tmp_path, monkeypatch, 'simultaneous')
     monkeypatch.undo()
     alternating, losses = _session_runs_fed_images(tmp_path, monkeypatch, 'alternating')
-    assert len(alternating) == 6 and all(len(fetches) == 2 for fetches in alternating)
+    # D's outputs come with the discriminator's update
+    assert [len(fetches) for fetches in alternating] == [3, 2] * 3
     assert [fetches[0].name for fetches in alternating[:2]] != [fetches[0].name for fetches in simultaneous[:2]]
     assert [step for step, _, _ in losses] == [1, 2, 3]
 
