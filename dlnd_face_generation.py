@@ -11,6 +11,10 @@
 # through its cells in Jupyter, VS Code or Spyder; `--help` lists the command line.
 
 # %%
+from facegan import interrupts
+
+interrupts.install_one_line_errors()  # Ctrl-C or kill from here on, while the rest loads too: one line, exit 130
+
 import os
 
 import numpy as np

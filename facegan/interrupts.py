@@ -47,6 +47,13 @@ def is_reported(err):
     return isinstance(err, (UserError, KeyboardInterrupt)) or bool(_STOPPED_BY)
 
 
+def _ignore_stop_signals():
+    """Ignore Ctrl-C, kill and a closing terminal from now on (in the main thread; elsewhere nothing changes)."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+
+
 def install_one_line_errors():
     """
     A problem the user can fix (UserError), and Ctrl-C, kill or a closing terminal while the script
@@ -62,6 +69,7 @@ def install_one_line_errors():
     def hook(kind, value, traceback):
         if not is_reported(value):
             return previous(kind, value, traceback)
+        _ignore_stop_signals()  # a second Ctrl-C or kill while this reports would be a traceback in the hook
         exit_code = report(value)
         sys.stdout.flush()
         sys.stderr.flush()

@@ -283,25 +283,79 @@ def _wait_for(proc, text):
     raise AssertionError('the process ended before printing {!r}: {}'.format(text, ''.join(lines)))
 
 
-@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_during_start_up_is_one_line_and_exit_130(signum, tmp_path):
+_PAUSE_AT_IMPORT = """
+import importlib.abc, runpy, sys
+
+
+class PauseAtImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r}:
+            sys.meta_path.remove(self)
+            print('importing', name, flush=True)
+            sys.stdin.readline()  # until the test has sent its signal
+        return None
+
+
+sys.meta_path.insert(0, PauseAtImport())
+sys.path.insert(0, {root!r})
+sys.argv = [{script!r}] + {argv!r}
+runpy.run_path({script!r}, run_name='__main__')
+"""
+
+
+def _start_paused_at_import(module, argv, cwd):
+    """
+    Start the script in its own process, as _start does, that pauses when it first imports module
+    (printing 'importing MODULE') until a line comes on its stdin: :return: the Popen
+    """
+    script = os.path.join(ROOT, 'dlnd_face_generation.py')
+    code = _PAUSE_AT_IMPORT.format(module=module, root=ROOT, script=script, argv=argv)
+    return subprocess.Popen([sys.executable, '-c', code], cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=child_env(PYTHONUNBUFFERED='1'),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _signal_at(stage, signum, tmp_path):
+    """
+    Run the script on a folder of images and send it signum at a stage of its start
+    :param stage: 'numpy' or 'tensorflow' (while the first cell imports it), or 'cells' (the first
+                  cell's problem test has passed: TensorFlow is loaded, the notebook's cells run)
+    :return: (exit code, stderr)
+    """
     _folder_of_images(str(tmp_path / 'pics'), 8)
-    proc = _start(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--batch-size', '4',
-                   '--output-dir', str(tmp_path / 'out')], str(tmp_path))
-    _wait_for(proc, 'Tests Passed')  # the first cell's test: TensorFlow is loaded, training far off
+    argv = ['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--batch-size', '4',
+            '--output-dir', str(tmp_path / 'out')]
+    if stage == 'cells':
+        proc = _start(argv, str(tmp_path))
+        _wait_for(proc, 'Tests Passed')
+    else:
+        proc = _start_paused_at_import(stage, argv, str(tmp_path))
+        _wait_for(proc, 'importing ' + stage)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=300)
-    assert 'Traceback' not in err
-    assert proc.returncode == 130 and err.strip().splitlines()[-1] == interrupts.INTERRUPTED
+    return proc.returncode, err
 
 
-def test_sigterm_during_training_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
+@pytest.mark.parametrize('stage,signum', [('numpy', signal.SIGTERM), ('numpy', signal.SIGHUP),
+                                          ('tensorflow', signal.SIGTERM), ('tensorflow', signal.SIGHUP),
+                                          ('cells', signal.SIGINT), ('cells', signal.SIGTERM), ('cells', signal.SIGHUP)])
+def test_a_signal_during_start_up_is_one_line_and_exit_130(stage, signum, tmp_path):
+    """From the script's first line on: while it imports numpy (its first), TensorFlow, or runs the cells."""
+    exit_code, err = _signal_at(stage, signum, tmp_path)
+    lines = err.strip().splitlines()
+    assert exit_code == 130 and lines[-1] == interrupts.INTERRUPTED
+    # Before the cells run the line is all of stderr; after, the image cache's progress bar comes first
+    assert lines == [interrupts.INTERRUPTED] if stage != 'cells' else 'Traceback' not in err and len(lines) <= 3
+
+
+@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_training_saves_a_checkpoint_and_says_how_to_resume(signum, tmp_path):
     _folder_of_images(str(tmp_path / 'pics'), 8)
     out = tmp_path / 'out'
     proc = _start(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--batch-size', '4',
                    '--max-steps', '100000', '--output-dir', str(out), '--eval-every', '0'], str(tmp_path))
     _wait_for(proc, 'Discriminator Loss')  # step 10 is done
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130 and 'Traceback' not in err
     last = err.strip().splitlines()[-1]
