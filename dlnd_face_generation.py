@@ -59,7 +59,11 @@ def get_data_files(dataset, data_dir, seed):
     else:
         helper.download_extract(dataset, data_dir)
         folder = os.path.join(data_dir, helper.DATASETS[dataset]['folder'])
-    return helper.list_image_files(folder)
+    files = helper.list_image_files(folder)
+    if not files and dataset == 'folder':
+        raise helper.DatasetError('No images for the folder dataset: --data-dir {} has no jpg, jpeg or png files'
+                                  .format(data_dir))
+    return files
 
 
 if __name__ == '__main__':  # in the notebook and when run as a script; not when imported

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 
-from facegan.errors import UserError
+from facegan.errors import UserError, one_line
 
 INTERRUPTED = 'error: interrupted (no training step was under way: nothing to save)'
 # Signals that ask a run to stop: Ctrl-C, kill or timeout, and a closing terminal
@@ -36,7 +36,7 @@ def report(err):
     :return: The exit code: the error's own, or 130 for an interruption
     """
     if isinstance(err, UserError):
-        print('error: {}'.format(err), file=sys.stderr)
+        print('error: {}'.format(one_line(str(err))), file=sys.stderr)
         return err.exit_code
     print(INTERRUPTED, file=sys.stderr)
     return 130

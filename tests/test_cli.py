@@ -162,7 +162,7 @@ def test_folder_with_fewer_images_than_a_batch_is_refused_before_training(tmp_pa
 
 
 @pytest.mark.parametrize('make,expected', [
-    (lambda path: os.makedirs(path), 'No images for the folder dataset: the folder has no jpg, jpeg or png files'),
+    (lambda path: os.makedirs(path), 'No images for the folder dataset: --data-dir {} has no jpg, jpeg or png files'),
     (lambda path: None, 'is not a folder: point it at a folder of images'),
 ])
 def test_empty_or_missing_folder_is_one_line_error(tmp_path, capsys, make, expected):
@@ -170,7 +170,7 @@ def test_empty_or_missing_folder_is_one_line_error(tmp_path, capsys, make, expec
     make(folder)
     code = run_script(['--dataset', 'folder', '--data-dir', folder, '--output-dir', str(tmp_path / 'out')])
     err = capsys.readouterr().err
-    assert code == 1 and err.count('\n') == 1 and expected in err
+    assert code == 1 and err.count('\n') == 1 and expected.format(folder) in err
 
 
 def _tiny_synthetic_run(tmp_path, monkeypatch, *flags):
