@@ -1,4 +1,5 @@
 """The command line: --help, one-line errors with exit code 2, and a tiny end-to-end run."""
+import argparse
 import functools
 import os
 import signal
@@ -11,34 +12,77 @@ from PIL import Image
 
 import dlnd_face_generation as dlnd
 from conftest import child_env, run_script, use_few_synthetic_faces
-from facegan import generation, interrupts, tensorflow_setup, training_run
+from facegan import command_line, generation, interrupts, tensorflow_setup, training_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FLAGS = ['--dataset', '--data-dir', '--channels', '--epochs', '--batch-size', '--z-dim', '--learning-rate', '--beta1',
-         '--max-steps', '--output-dir', '--seed', '--show-every', '--save-every', '--resume', '--eval-every',
-         '--eval-images', '--logdir', '--precision', '--update-order', '--keep-checkpoints']
+# Each flag of --help, and a word its help must hold: what the value is, in the words a user looks for
+TRAINING_HELP = {'--dataset': 'download', '--data-dir': 'folder', '--channels': 'grayscale', '--epochs': 'passes',
+                 '--batch-size': 'images per step', '--z-dim': 'noise', '--learning-rate': 'Adam',
+                 '--beta1': 'Adam', '--max-steps': 'steps', '--output-dir': 'checkpoints', '--seed': 'numpy',
+                 '--show-every': 'grid', '--save-every': 'checkpoint', '--resume': 'newest checkpoint',
+                 '--eval-every': 'Wasserstein', '--eval-images': 'held-out', '--logdir': 'TensorBoard',
+                 '--precision': 'bfloat16', '--update-order': 'session.run', '--keep-checkpoints': 'newest',
+                 '--no-fast-layers': 'transposed convolutions'}
+SUBCOMMAND_HELP = {
+    'generate': {'--checkpoint': 'output-dir', '--n': 'faces', '--seed': 'same faces', '--output-dir': 'PNGs',
+                 '--channels': 'channels', '--z-dim': 'z length', '--no-fast-layers': 'transposed convolutions'},
+    'evaluate': {'--checkpoint': 'output-dir', '--dataset': 'download', '--data-dir': 'folder',
+                 '--channels': 'grayscale', '--eval-images': 'images', '--seed': 'metric',
+                 '--no-fast-layers': 'transposed convolutions'},
+}
+
+
+def help_texts(out):
+    """
+    :param out: What --help printed
+    :return: {flag: its help text on one line}, read as argparse lays it out: the flag (and its value)
+             two spaces in, its text beside it or on the lines below, indented further
+    """
+    texts, flag = {}, None
+    for line in out.splitlines():
+        if line.startswith('  -'):
+            invocation, _, text = line.strip().partition('  ')
+            flag = invocation.split(', ')[-1].split()[0]
+            texts[flag] = text.strip()
+        elif flag and line.startswith(' ' * 6):
+            texts[flag] = (texts[flag] + ' ' + line.strip()).strip()
+        else:
+            flag = None
+    return texts
+
+
+def check_every_flag_explained(out, words, parser):
+    """
+    Each flag's help is a phrase (three words or more) holding its word, and shows the default where
+    the flag has one
+    :param out: What --help printed
+    :param words: {flag: a word its help must hold}
+    :param parser: The parser that printed it, for which flags have a default
+    """
+    texts = help_texts(out)
+    assert set(words) <= set(texts), set(words) - set(texts)
+    for flag, word in words.items():
+        assert word in texts[flag] and len(texts[flag].split()) >= 3, (flag, texts[flag])
+    for action in parser._actions:
+        if action.default not in (None, False, True, argparse.SUPPRESS):
+            assert texts[action.option_strings[-1]].endswith('(default: {})'.format(action.default)), action
 
 
 def test_help_explains_every_flag(capsys):
     assert run_script(['--help']) == 0
     out = capsys.readouterr().out
-    for flag in FLAGS:
-        assert flag in out
-    assert 'synthetic' in out and 'mnist' in out and 'celeba' in out
+    check_every_flag_explained(out, TRAINING_HELP, command_line.build_parser())
     words = ' '.join(out.split())  # argparse wraps the epilog
     assert 'generate --checkpoint' in words and 'evaluate --checkpoint' in words
 
 
-@pytest.mark.parametrize('command,flags', [
-    ('generate', ['--checkpoint', '--n', '--seed', '--output-dir', '--channels', '--z-dim']),
-    ('evaluate', ['--checkpoint', '--dataset', '--data-dir', '--channels', '--eval-images', '--seed']),
-])
-def test_subcommand_help_explains_every_flag(command, flags, capsys):
+@pytest.mark.parametrize('command', ['generate', 'evaluate'])
+def test_subcommand_help_explains_every_flag(command, capsys):
     assert run_script([command, '--help']) == 0
     out = capsys.readouterr().out
     assert out.startswith('usage: dlnd_face_generation.py {}'.format(command))
-    for flag in flags:
-        assert flag in out
+    parser = {'generate': command_line.build_generate_parser, 'evaluate': command_line.build_evaluate_parser}
+    check_every_flag_explained(out, SUBCOMMAND_HELP[command], parser[command]())
 
 
 @pytest.mark.parametrize('argv,expected', [
