@@ -105,6 +105,32 @@ def test_bad_values_get_one_line_and_exit_code_2(argv, expected, capsys, tmp_pat
     assert not os.path.exists(str(tmp_path / 'data'))  # rejected before any work
 
 
+@pytest.mark.parametrize('flag', ['--logdir', '--output-dir'])
+def test_a_file_where_a_folder_flag_points_names_that_flag(flag, tmp_path, capsys):
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('not a folder')
+    argv = ['--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out'), flag, str(a_file)]
+    assert run_script(argv) == 1
+    assert capsys.readouterr().err == 'error: cannot write to {} {} (File exists): choose another folder\n'.format(
+        flag, a_file)
+    assert not os.path.exists(str(tmp_path / 'data'))  # refused before any work
+
+
+@pytest.mark.skipif(not hasattr(os, 'geteuid') or os.geteuid() == 0, reason='root may write to any folder')
+def test_a_logdir_without_write_permission_is_one_line_naming_it(tmp_path, capsys):
+    logdir = tmp_path / 'read_only'
+    logdir.mkdir()
+    logdir.chmod(0o555)
+    try:
+        code = run_script(['--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out'),
+                           '--logdir', str(logdir)])
+    finally:
+        logdir.chmod(0o755)
+    assert code == 1
+    assert capsys.readouterr().err == 'error: cannot write to --logdir {} (Permission denied): choose another ' \
+                                      'folder\n'.format(logdir)
+
+
 def test_batch_larger_than_dataset_is_a_usage_error(tmp_path, capsys, monkeypatch):
     use_few_synthetic_faces(monkeypatch, 12)
     assert run_script(['--batch-size', '13', '--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out')]) == 2
