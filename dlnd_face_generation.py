@@ -11,6 +11,10 @@
 # through its cells in Jupyter, VS Code or Spyder; `--help` lists the command line.
 
 # %%
+from facegan import interrupts
+
+interrupts.install_one_line_errors()  # Ctrl-C or kill from here on, while the rest loads too: one line, exit 130
+
 import os
 
 import numpy as np
@@ -55,7 +59,11 @@ def get_data_files(dataset, data_dir, seed):
     else:
         helper.download_extract(dataset, data_dir)
         folder = os.path.join(data_dir, helper.DATASETS[dataset]['folder'])
-    return helper.list_image_files(folder)
+    files = helper.list_image_files(folder)
+    if not files and dataset == 'folder':
+        raise helper.DatasetError('No images for the folder dataset: --data-dir {} has no jpg, jpeg or png files'
+                                  .format(data_dir))
+    return files
 
 
 if __name__ == '__main__':  # in the notebook and when run as a script; not when imported

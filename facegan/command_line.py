@@ -19,7 +19,7 @@ import tempfile
 import numpy as np
 
 from facegan import checkpoints, fast_layers, generation, latent_walk, nearest, tensorflow_setup
-from facegan.errors import UserError
+from facegan.errors import UserError, one_line
 from facegan.training_run import RunOptions
 
 MAX_SEED = 2 ** 32 - 1  # numpy's seeds are 32-bit
@@ -84,7 +84,7 @@ class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit with code 2."""
 
     def error(self, message):
-        self.exit(2, '{}: error: {} (see --help)\n'.format(self.prog, message))
+        self.exit(2, '{}: error: {} (see --help)\n'.format(self.prog, one_line(message)))
 
 
 def add_data_arguments(parser):

@@ -25,3 +25,12 @@ class TrainingStopped(UserError):
 class TrainingInterrupted(TrainingStopped):
     """Ctrl-C, kill or a closed terminal during training: a checkpoint was saved."""
     exit_code = 130
+
+
+def one_line(message):
+    """
+    :param message: A message that may quote what the user gave: a file name with a line break, bytes
+                    that are not UTF-8 (which Python holds as surrogates), control characters
+    :return: It as one printable line: each such character written as a Python escape ('\\n', '\\udce9')
+    """
+    return ''.join(char if char.isprintable() else repr(char)[1:-1] for char in message)

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 
-from facegan.errors import UserError
+from facegan.errors import UserError, one_line
 
 INTERRUPTED = 'error: interrupted (no training step was under way: nothing to save)'
 # Signals that ask a run to stop: Ctrl-C, kill or timeout, and a closing terminal
@@ -36,7 +36,7 @@ def report(err):
     :return: The exit code: the error's own, or 130 for an interruption
     """
     if isinstance(err, UserError):
-        print('error: {}'.format(err), file=sys.stderr)
+        print('error: {}'.format(one_line(str(err))), file=sys.stderr)
         return err.exit_code
     print(INTERRUPTED, file=sys.stderr)
     return 130
@@ -45,6 +45,13 @@ def report(err):
 def is_reported(err):
     """:return: True for what report() says in one line: a user's error, or an interruption"""
     return isinstance(err, (UserError, KeyboardInterrupt)) or bool(_STOPPED_BY)
+
+
+def _ignore_stop_signals():
+    """Ignore Ctrl-C, kill and a closing terminal from now on (in the main thread; elsewhere nothing changes)."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def install_one_line_errors():
@@ -62,6 +69,7 @@ def install_one_line_errors():
     def hook(kind, value, traceback):
         if not is_reported(value):
             return previous(kind, value, traceback)
+        _ignore_stop_signals()  # a second Ctrl-C or kill while this reports would be a traceback in the hook
         exit_code = report(value)
         sys.stdout.flush()
         sys.stderr.flush()

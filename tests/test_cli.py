@@ -1,4 +1,5 @@
 """The command line: --help, one-line errors with exit code 2, and a tiny end-to-end run."""
+import argparse
 import functools
 import os
 import signal
@@ -11,35 +12,79 @@ from PIL import Image
 
 import dlnd_face_generation as dlnd
 from conftest import child_env, run_script, use_few_synthetic_faces
-from facegan import generation, interrupts, tensorflow_setup, training_run
+from facegan import command_line, generation, interrupts, tensorflow_setup, training_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FLAGS = ['--dataset', '--data-dir', '--channels', '--epochs', '--batch-size', '--z-dim', '--learning-rate', '--beta1',
-         '--max-steps', '--output-dir', '--seed', '--show-every', '--save-every', '--resume', '--eval-every',
-         '--eval-images', '--logdir', '--precision', '--update-order', '--keep-checkpoints']
+# Each flag of --help, and a word its help must hold: what the value is, in the words a user looks for
+TRAINING_HELP = {'--dataset': 'download', '--data-dir': 'folder', '--channels': 'grayscale', '--epochs': 'passes',
+                 '--batch-size': 'images per step', '--z-dim': 'noise', '--learning-rate': 'Adam',
+                 '--beta1': 'Adam', '--max-steps': 'steps', '--output-dir': 'checkpoints', '--seed': 'numpy',
+                 '--show-every': 'grid', '--save-every': 'checkpoint', '--resume': 'newest checkpoint',
+                 '--eval-every': 'Wasserstein', '--eval-images': 'held-out', '--logdir': 'TensorBoard',
+                 '--precision': 'bfloat16', '--update-order': 'session.run', '--keep-checkpoints': 'newest',
+                 '--no-fast-layers': 'transposed convolutions'}
+SUBCOMMAND_HELP = {
+    'generate': {'--checkpoint': 'output-dir', '--n': 'faces', '--seed': 'same faces', '--output-dir': 'PNGs',
+                 '--channels': 'channels', '--z-dim': 'z length', '--no-fast-layers': 'transposed convolutions',
+                 '--z': 'saved z', '--walk': 'slerped'},
+    'evaluate': {'--checkpoint': 'output-dir', '--dataset': 'download', '--data-dir': 'folder',
+                 '--channels': 'grayscale', '--eval-images': 'images', '--seed': 'metric',
+                 '--no-fast-layers': 'transposed convolutions', '--nearest': 'memorisation',
+                 '--output-dir': 'nearest.png'},
+}
+
+
+def help_texts(out):
+    """
+    :param out: What --help printed
+    :return: {flag: its help text on one line}, read as argparse lays it out: the flag (and its value)
+             two spaces in, its text beside it or on the lines below, indented further
+    """
+    texts, flag = {}, None
+    for line in out.splitlines():
+        if line.startswith('  -'):
+            invocation, _, text = line.strip().partition('  ')
+            flag = invocation.split(', ')[-1].split()[0]
+            texts[flag] = text.strip()
+        elif flag and line.startswith(' ' * 6):
+            texts[flag] = (texts[flag] + ' ' + line.strip()).strip()
+        else:
+            flag = None
+    return texts
+
+
+def check_every_flag_explained(out, words, parser):
+    """
+    Each flag's help is a phrase (three words or more) holding its word, and shows the default where
+    the flag has one
+    :param out: What --help printed
+    :param words: {flag: a word its help must hold}
+    :param parser: The parser that printed it, for which flags have a default
+    """
+    texts = help_texts(out)
+    assert set(words) <= set(texts), set(words) - set(texts)
+    for flag, word in words.items():
+        assert word in texts[flag] and len(texts[flag].split()) >= 3, (flag, texts[flag])
+    for action in parser._actions:
+        if action.default not in (None, False, True, argparse.SUPPRESS):
+            assert texts[action.option_strings[-1]].endswith('(default: {})'.format(action.default)), action
 
 
 def test_help_explains_every_flag(capsys):
     assert run_script(['--help']) == 0
     out = capsys.readouterr().out
-    for flag in FLAGS:
-        assert flag in out
-    assert 'synthetic' in out and 'mnist' in out and 'celeba' in out
+    check_every_flag_explained(out, TRAINING_HELP, command_line.build_parser())
     words = ' '.join(out.split())  # argparse wraps the epilog
     assert 'generate --checkpoint' in words and 'evaluate --checkpoint' in words
 
 
-@pytest.mark.parametrize('command,flags', [
-    ('generate', ['--checkpoint', '--n', '--seed', '--output-dir', '--channels', '--z-dim', '--walk', '--z']),
-    ('evaluate', ['--checkpoint', '--dataset', '--data-dir', '--channels', '--eval-images', '--seed', '--nearest',
-                  '--output-dir']),
-])
-def test_subcommand_help_explains_every_flag(command, flags, capsys):
+@pytest.mark.parametrize('command', ['generate', 'evaluate'])
+def test_subcommand_help_explains_every_flag(command, capsys):
     assert run_script([command, '--help']) == 0
     out = capsys.readouterr().out
     assert out.startswith('usage: dlnd_face_generation.py {}'.format(command))
-    for flag in flags:
-        assert flag in out
+    parser = {'generate': command_line.build_generate_parser, 'evaluate': command_line.build_evaluate_parser}
+    check_every_flag_explained(out, SUBCOMMAND_HELP[command], parser[command]())
 
 
 @pytest.mark.parametrize('argv,expected', [
@@ -60,6 +105,32 @@ def test_bad_values_get_one_line_and_exit_code_2(argv, expected, capsys, tmp_pat
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and expected in err and 'Traceback' not in err
     assert not os.path.exists(str(tmp_path / 'data'))  # rejected before any work
+
+
+@pytest.mark.parametrize('flag', ['--logdir', '--output-dir'])
+def test_a_file_where_a_folder_flag_points_names_that_flag(flag, tmp_path, capsys):
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('not a folder')
+    argv = ['--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out'), flag, str(a_file)]
+    assert run_script(argv) == 1
+    assert capsys.readouterr().err == 'error: cannot write to {} {} (File exists): choose another folder\n'.format(
+        flag, a_file)
+    assert not os.path.exists(str(tmp_path / 'data'))  # refused before any work
+
+
+@pytest.mark.skipif(not hasattr(os, 'geteuid') or os.geteuid() == 0, reason='root may write to any folder')
+def test_a_logdir_without_write_permission_is_one_line_naming_it(tmp_path, capsys):
+    logdir = tmp_path / 'read_only'
+    logdir.mkdir()
+    logdir.chmod(0o555)
+    try:
+        code = run_script(['--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out'),
+                           '--logdir', str(logdir)])
+    finally:
+        logdir.chmod(0o755)
+    assert code == 1
+    assert capsys.readouterr().err == 'error: cannot write to --logdir {} (Permission denied): choose another ' \
+                                      'folder\n'.format(logdir)
 
 
 def test_batch_larger_than_dataset_is_a_usage_error(tmp_path, capsys, monkeypatch):
@@ -163,7 +234,7 @@ def test_folder_with_fewer_images_than_a_batch_is_refused_before_training(tmp_pa
 
 
 @pytest.mark.parametrize('make,expected', [
-    (lambda path: os.makedirs(path), 'No images for the folder dataset: the folder has no jpg, jpeg or png files'),
+    (lambda path: os.makedirs(path), 'No images for the folder dataset: --data-dir {} has no jpg, jpeg or png files'),
     (lambda path: None, 'is not a folder: point it at a folder of images'),
 ])
 def test_empty_or_missing_folder_is_one_line_error(tmp_path, capsys, make, expected):
@@ -171,7 +242,7 @@ def test_empty_or_missing_folder_is_one_line_error(tmp_path, capsys, make, expec
     make(folder)
     code = run_script(['--dataset', 'folder', '--data-dir', folder, '--output-dir', str(tmp_path / 'out')])
     err = capsys.readouterr().err
-    assert code == 1 and err.count('\n') == 1 and expected in err
+    assert code == 1 and err.count('\n') == 1 and expected.format(folder) in err
 
 
 def _tiny_synthetic_run(tmp_path, monkeypatch, *flags):
@@ -282,25 +353,79 @@ def _wait_for(proc, text):
     raise AssertionError('the process ended before printing {!r}: {}'.format(text, ''.join(lines)))
 
 
-@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_during_start_up_is_one_line_and_exit_130(signum, tmp_path):
+_PAUSE_AT_IMPORT = """
+import importlib.abc, runpy, sys
+
+
+class PauseAtImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r}:
+            sys.meta_path.remove(self)
+            print('importing', name, flush=True)
+            sys.stdin.readline()  # until the test has sent its signal
+        return None
+
+
+sys.meta_path.insert(0, PauseAtImport())
+sys.path.insert(0, {root!r})
+sys.argv = [{script!r}] + {argv!r}
+runpy.run_path({script!r}, run_name='__main__')
+"""
+
+
+def _start_paused_at_import(module, argv, cwd):
+    """
+    Start the script in its own process, as _start does, that pauses when it first imports module
+    (printing 'importing MODULE') until a line comes on its stdin: :return: the Popen
+    """
+    script = os.path.join(ROOT, 'dlnd_face_generation.py')
+    code = _PAUSE_AT_IMPORT.format(module=module, root=ROOT, script=script, argv=argv)
+    return subprocess.Popen([sys.executable, '-c', code], cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=child_env(PYTHONUNBUFFERED='1'),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _signal_at(stage, signum, tmp_path):
+    """
+    Run the script on a folder of images and send it signum at a stage of its start
+    :param stage: 'numpy' or 'tensorflow' (while the first cell imports it), or 'cells' (the first
+                  cell's problem test has passed: TensorFlow is loaded, the notebook's cells run)
+    :return: (exit code, stderr)
+    """
     _folder_of_images(str(tmp_path / 'pics'), 8)
-    proc = _start(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--batch-size', '4',
-                   '--output-dir', str(tmp_path / 'out')], str(tmp_path))
-    _wait_for(proc, 'Tests Passed')  # the first cell's test: TensorFlow is loaded, training far off
+    argv = ['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--batch-size', '4',
+            '--output-dir', str(tmp_path / 'out')]
+    if stage == 'cells':
+        proc = _start(argv, str(tmp_path))
+        _wait_for(proc, 'Tests Passed')
+    else:
+        proc = _start_paused_at_import(stage, argv, str(tmp_path))
+        _wait_for(proc, 'importing ' + stage)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=300)
-    assert 'Traceback' not in err
-    assert proc.returncode == 130 and err.strip().splitlines()[-1] == interrupts.INTERRUPTED
+    return proc.returncode, err
 
 
-def test_sigterm_during_training_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
+@pytest.mark.parametrize('stage,signum', [('numpy', signal.SIGTERM), ('numpy', signal.SIGHUP),
+                                          ('tensorflow', signal.SIGTERM), ('tensorflow', signal.SIGHUP),
+                                          ('cells', signal.SIGINT), ('cells', signal.SIGTERM), ('cells', signal.SIGHUP)])
+def test_a_signal_during_start_up_is_one_line_and_exit_130(stage, signum, tmp_path):
+    """From the script's first line on: while it imports numpy (its first), TensorFlow, or runs the cells."""
+    exit_code, err = _signal_at(stage, signum, tmp_path)
+    lines = err.strip().splitlines()
+    assert exit_code == 130 and lines[-1] == interrupts.INTERRUPTED
+    # Before the cells run the line is all of stderr; after, the image cache's progress bar comes first
+    assert lines == [interrupts.INTERRUPTED] if stage != 'cells' else 'Traceback' not in err and len(lines) <= 3
+
+
+@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_training_saves_a_checkpoint_and_says_how_to_resume(signum, tmp_path):
     _folder_of_images(str(tmp_path / 'pics'), 8)
     out = tmp_path / 'out'
     proc = _start(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--batch-size', '4',
                    '--max-steps', '100000', '--output-dir', str(out), '--eval-every', '0'], str(tmp_path))
     _wait_for(proc, 'Discriminator Loss')  # step 10 is done
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130 and 'Traceback' not in err
     last = err.strip().splitlines()[-1]

@@ -53,3 +53,9 @@ def test_tracker_floor_ceiling_and_gap_closed(faces):
     distance, closed = tracker.score(halfway)
     assert tracker.floor < distance < tracker.ceiling and 0 < closed < 1
     assert closed == pytest.approx((tracker.ceiling - distance) / (tracker.ceiling - tracker.floor))
+
+
+@pytest.mark.parametrize('distance,expected', [(5.0, 0.0), (3.0, 0.5), (1.0, 1.0), (7.0, -0.5), (0.0, 1.25)])
+def test_gap_closed_known_answers(distance, expected):
+    """Untrained at 5, real data at 1: 3 is halfway; worse than untrained is below 0, better than real above 1."""
+    assert sw.gap_closed(distance, floor=1.0, ceiling=5.0) == pytest.approx(expected)
