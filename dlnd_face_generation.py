@@ -79,14 +79,19 @@ if __name__ == '__main__':  # in the notebook and when run as a script; not when
 # this run's images, as training sees them (next section).
 
 # %%
+def has_display():
+    """:return: Whether pictures can be shown here (a notebook, or a desktop); they are saved all the same"""
+    return pyplot.get_backend().lower() not in ('agg', 'pdf', 'ps', 'svg', 'cairo', 'template')
+
+
 def show_images(images, image_mode):
     """
     Show a grid of images where there is a display (a notebook, or a desktop)
     :param images: Images, shape (n, 28, 28, C), any range (the grid scales them)
     :param image_mode: The mode to use for images ("RGB" or "L")
     """
-    if pyplot.get_backend().lower() in ('agg', 'pdf', 'ps', 'svg', 'cairo', 'template'):
-        return  # no display: the grids are saved in the output folder all the same
+    if not has_display():
+        return  # the grids are saved in the output folder all the same
     cmap = None if image_mode == 'RGB' else 'gray'
     pyplot.imshow(helper.images_square_grid(images, image_mode), cmap=cmap)
     pyplot.axis('off')
@@ -450,3 +455,32 @@ elif __name__ == '__main__' and flags.command == 'generate':
     command_line.generate(flags, generator)
 elif __name__ == '__main__':
     command_line.evaluate(flags, generator, dataset)
+
+# %% [markdown]
+# ### What did it learn?
+# A good grid does not tell a space of faces from a copied training set. The DCGAN paper's two
+# checks, on the run just trained (docs/what_it_learned.md): a walk through z, each z turned into
+# the next (faces that change smoothly, every frame a face, mean a continuous space of faces), and
+# the generated faces nearest to a training image, each beside its 3 nearest training images (a
+# copy would sit beside itself). `generate --walk 4` and `evaluate --nearest` make the same
+# pictures from the command line; here they are shown where there is a display.
+
+# %%
+def show_picture(path):
+    """
+    Show a saved picture (a PNG) where there is a display
+    :param path: The PNG's path
+    """
+    if has_display():
+        pyplot.imshow(pyplot.imread(path))
+        pyplot.axis('off')
+        pyplot.show()
+
+
+if __name__ == '__main__' and flags.command == 'train' and has_display():
+    run_data = helper.Dataset(flags.dataset, data_files, seed=flags.seed, image_mode=flags.image_mode)  # all of it
+    pictures_made, verdict = command_line.what_it_learned(flags, generator, run_data,
+                                                          held_out=options.tracker is not None)
+    for picture_path in pictures_made:
+        show_picture(picture_path)
+    print('\n'.join(verdict))

@@ -371,6 +371,31 @@ def generate(flags, generator):
           .format(len(faces), faces[0], os.path.basename(faces[-1]), grid))
 
 
+WALK_AFTER_TRAINING = 4  # z the notebook's walk passes through, as generate --walk 4
+
+
+def what_it_learned(flags, generator, dataset, held_out):
+    """
+    After training, in the notebook: a walk through z and the memorisation check of the run just
+    trained, made as `generate --walk 4` and `evaluate --nearest` make them, into its --output-dir
+    :param flags: From parse()
+    :param generator: The notebook's generator function
+    :param dataset: helper.Dataset of the run's data, before hold_out
+    :param held_out: Whether training held the dataset's last --eval-images out (it does when it scores)
+    :return: (paths of the pictures, lines to print)
+    """
+    found = generation.find_generator(generator, flags.output_dir, dataset.shape[3])
+    fast = fast_layers_wanted(flags.fast_layers)
+    no_saved_z = np.zeros((0, found[1]), np.float32)
+    strip, _ = generation.walk(generator, found, WALK_AFTER_TRAINING, no_saved_z, flags.seed, flags.output_dir, fast)
+    if not held_out:
+        return [strip], ['note: no memorisation check: it compares generated faces with real ones training held '
+                         'out, which it does when it scores (--eval-every, and 2 x --eval-images images or more)']
+    path = os.path.join(flags.output_dir, 'nearest.png')
+    result = generation.nearest_picture(generator, found, dataset, flags.eval_images, flags.seed, path, fast)
+    return [strip, path], nearest.verdict(result)
+
+
 def evaluate(flags, generator, dataset):
     """`evaluate`: score a checkpoint against the dataset's held-out images, and print the score."""
     needed = max(2 * flags.eval_images, flags.eval_images + nearest.NEIGHBOURS if flags.nearest else 0)

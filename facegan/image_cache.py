@@ -7,7 +7,6 @@ rebuilt rather than served; stale ones are removed, and two processes take turns
 The decoding itself is the caller's (helper.get_image), handed in as `decode`.
 """
 import concurrent.futures
-import contextlib
 import errno
 import hashlib
 import json

@@ -7,6 +7,7 @@ fixed-z grids in step order.
 import glob
 import os
 
+import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 

@@ -165,6 +165,10 @@ def test_solution_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert any('image/png' in output.get('data', {}) for output in explore.outputs), 'Explore showed no images'
     check = notebook.cells[_cell_index(notebook, 'check_tensorflow')]
     assert 'TensorFlow Version: ' in ''.join(output.get('text', '') for output in check.outputs)
+    learned = notebook.cells[_cell_index(notebook, 'show_picture')]  # What did it learn?: the walk
+    assert any('image/png' in output.get('data', {}) for output in learned.outputs), 'no walk shown'
+    assert 'note: no memorisation check' in ''.join(output.get('text', '') for output in learned.outputs)
+    assert os.path.getsize(str(tmp_path / 'output' / 'walk.gif')) > 0
 
 
 def test_exercise_notebook_finds_the_project_from_its_folder_and_stops_at_the_first_stub(tmp_path, monkeypatch):

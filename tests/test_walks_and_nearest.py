@@ -205,3 +205,20 @@ def test_nearest_finds_the_same_neighbours_as_a_brute_force_search(references, c
     brute = np.sqrt(((queries[:, None].astype(float) - reference[None]) ** 2).mean(axis=(2, 3, 4)))
     assert np.allclose(distances, np.sort(brute, axis=1)[:, :count])
     assert np.allclose(np.take_along_axis(brute, positions, 1), distances)
+
+
+# --- the notebook's "What did it learn?" cell -----------------------------------------------------
+
+@pytest.mark.parametrize('held_out', [True, False])
+def test_what_it_learned_makes_the_walk_and_checks_memorisation_only_against_held_out_faces(run, held_out):
+    out, data = run
+    flags = command_line.parse(['--output-dir', str(out), '--data-dir', str(data), '--eval-images', '4'])
+    made, lines = command_line.what_it_learned(flags, dlnd.generator, _synthetic_dataset(data), held_out)
+    names = [os.path.basename(path) for path in made]
+    assert names == (['walk.png', 'nearest.png'] if held_out else ['walk.png'])
+    with Image.open(str(out / 'walk.png')) as strip:
+        assert strip.size == (latent_walk.STEPS * FACE, command_line.WALK_AFTER_TRAINING * FACE)  # a row a leg
+    if held_out:
+        assert any('held-out real faces' in line for line in lines)
+    else:
+        assert lines == [line for line in lines if line.startswith('note: no memorisation check')] and lines
