@@ -23,7 +23,7 @@ import_tensorflow()  # before any test module imports tensorflow
 
 # Hypothesis profiles: 'ci' (the default: bounded examples, derandomized so a run is repeatable,
 # no deadline: a step's time swings with other tenants) and 'thorough', ten times the examples,
-# for a developer: python -m pytest tests/test_properties_*.py tests/test_run_plots.py tests/test_run_warnings.py tests/test_walks_and_nearest.py --hypothesis-profile=thorough
+# for a developer: --hypothesis-profile=thorough (the README's test section gives the command)
 _PROFILE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.register_profile('ci', max_examples=30, derandomize=True, print_blob=True, **_PROFILE)
 settings.register_profile('thorough', max_examples=300, **_PROFILE)
