@@ -28,6 +28,10 @@ ANCHORS = {'d-wins': 'the-discriminator-wins', 'collapse': 'mode-collapse', 'rec
 REAL_LABEL = 0.9
 D_WINS_MARGIN = 0.05  # within this of the floor: D(x) ~ 0.9 on real images and D(G(z)) < ~0.05
 D_WINS_STEPS = 100  # consecutive steps: a healthy run touches the floor for a few steps, then G catches up
+# ...or the generator's loss, -mean(log D(G(z))), above this (median of those steps): D gives the generated
+# images a geometric-mean D(G(z)) under e^-6 = 0.0025. The default run's highest 100-step median was 4.5;
+# --learning-rate 0.002 --beta1 0.99 at batch 8 is at 7.3 and more from step 100 (docs/reading_a_gan_run.md)
+D_WINS_G_LOSS = 6.0
 
 # Mode collapse: mean pairwise distance of the fixed-z samples over that of real images.
 # Measured on runs of this project (docs/reading_a_gan_run.md#mode-collapse): the collapsed
@@ -48,17 +52,21 @@ def d_loss_floor(real_label=REAL_LABEL):
     return -sum(p * math.log(p) for p in (real_label, 1 - real_label) if p > 0)
 
 
-def d_wins(d_losses, floor=None, margin=D_WINS_MARGIN, steps=D_WINS_STEPS):
+def d_wins(d_losses, g_losses=(), floor=None, margin=D_WINS_MARGIN, steps=D_WINS_STEPS, g_loss=D_WINS_G_LOSS):
     """
     :param d_losses: The discriminator's losses, one per step, oldest first
+    :param g_losses: The generator's losses of the same steps
     :param floor: D's smallest possible loss (None: d_loss_floor() of the notebook's label smoothing)
     :param margin: How near the floor counts as "at the floor"
-    :param steps: For how many of the last steps in a row
-    :return: Whether the last `steps` losses were all within margin of the floor
+    :param steps: Over how many of the last steps
+    :param g_loss: A median generator's loss above which D calls the generated images fake with certainty
+    :return: Whether, over the last `steps` steps, D's losses were all within margin of the floor, or
+             the generator's median loss was above g_loss (D(G(z)) near 0 whatever D says of real images)
     """
     floor = d_loss_floor() if floor is None else floor
-    last = list(d_losses)[-steps:]
-    return len(last) == steps and max(last) < floor + margin
+    last_d, last_g = list(d_losses)[-steps:], list(g_losses)[-steps:]
+    at_floor = len(last_d) == steps and max(last_d) < floor + margin
+    return at_floor or (len(last_g) == steps and float(np.median(last_g)) > g_loss)
 
 
 def diversity(images):
@@ -133,6 +141,7 @@ class RunWatcher(object):
         self.write = write
         self.warned = set()
         self._d_losses = collections.deque(maxlen=D_WINS_STEPS)
+        self._g_losses = collections.deque(maxlen=D_WINS_STEPS)
         self._g_losses_since_score = []
         self._g_losses_per_score = collections.deque(maxlen=STALL_SCORES)
         self._scores = []
@@ -141,11 +150,14 @@ class RunWatcher(object):
     def losses(self, step, d_loss, g_loss):
         """One step's losses: warn when D has been at its floor for D_WINS_STEPS steps."""
         self._d_losses.append(float(d_loss))
+        self._g_losses.append(float(g_loss))
         self._g_losses_since_score.append(float(g_loss))
-        if d_wins(self._d_losses):
-            self._warn_once('d-wins', step, 'the discriminator wins: its loss has been at its floor ({:.3f}) for {} '
-                            'steps, so the generator learns almost nothing. Try a lower --learning-rate or a '
-                            'smaller discriminator'.format(d_loss_floor(), D_WINS_STEPS))
+        if d_wins(self._d_losses, self._g_losses):
+            self._warn_once('d-wins', step, 'the discriminator wins: for {} steps it has called the generated '
+                            'images fake with near certainty (its loss at its floor, {:.3f}, or the generator\'s '
+                            'above {:g}), so the generator learns almost nothing. Try a lower --learning-rate, '
+                            '--beta1 0.5, or a smaller discriminator'.format(D_WINS_STEPS, d_loss_floor(),
+                                                                           D_WINS_G_LOSS))
 
     def samples(self, step, images):
         """The fixed-z samples of a grid: warn when they stay far less diverse than real images."""
