@@ -89,16 +89,13 @@ def keep_rows_up_to(path, columns, step):
     after = _csv_text(columns, kept)
     if after == before:
         return False
-    lines = before.count(b'\n') + (not before.endswith(b'\n'))  # the header, and a last line cut short
 
     def write(temporary):
         with open(temporary, 'wb') as f:
             f.write(after)
     safe_files.write_atomically(path, write)
-    if len(kept) == lines - 1:
-        return True  # no row dropped: an older run's header, now with the columns added since
-    print('note: {} held rows cut short, damaged or after step {}, where the run resumes: kept its {} whole row(s) '
-          'up to that step'.format(path, step, len(kept)), file=sys.stderr)
+    print('note: {} held rows cut short, damaged or after step {}, where the run resumes, or an older header: kept '
+          'its {} whole row(s) up to that step'.format(path, step, len(kept)), file=sys.stderr)
     return True
 
 

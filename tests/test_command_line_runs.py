@@ -84,9 +84,9 @@ class _Spies(object):
         real_run = tf.Session.run
 
         class SpiedTrainingRun(training_run.TrainingRun):
-            def __init__(self, options, generator, z_dim, *args):
+            def __init__(self, options, generator, z_dim, *args, **kwargs):
                 spies.run_args.append((options, z_dim))
-                super().__init__(options, generator, z_dim, *args)
+                super().__init__(options, generator, z_dim, *args, **kwargs)
 
             def session(self, epoch_count, steps_per_epoch):
                 spies.session_args.append((epoch_count, steps_per_epoch))

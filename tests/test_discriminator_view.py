@@ -192,12 +192,13 @@ def test_event_file_has_d_scalars_histograms_and_sample_grids(short_run):
 
 def test_a_resumed_run_adds_the_columns_to_an_older_losses_csv(tmp_path):
     """
-    An older run's losses.csv (no d_real, d_fake) gets the columns, empty in its rows; a step without
-    D's outputs (an unusual discriminator) leaves them empty.
+    An older run's losses.csv (no d_real, d_fake) gets the columns on --resume, nan in its rows; a
+    step without D's outputs (an unusual discriminator) has nan in them too.
     """
     (tmp_path / 'losses.csv').write_text('step,d_loss,g_loss\n1,0.500000,2.000000\n')
     view = discriminator_view.DiscriminatorView(np.array([0.25, 0.75]), np.array([0.5, 0.0]))
     log = run_log.RunLog(str(tmp_path), 'RGB')
+    log.resume_at(1)  # as TrainingRun.session does on --resume
     log.losses(2, 0.4, 1.5, view)
     log.losses(3, 0.3, 1.25)
     rows = _losses(tmp_path)

@@ -397,7 +397,8 @@ def test_whatever_the_checkpoint_index_file_holds_the_next_save_lists_the_checkp
     assert capsys.readouterr().err == ''
 
 
-LOSSES = b'step,d_loss,g_loss\r\n1,1.929066,0.683028\r\n2,2.105475,0.897728\r\n3,1.402473,1.338785\r\n'
+LOSSES = (b'step,d_loss,g_loss,d_real,d_fake\r\n1,1.929066,0.683028,0.326794,0.522110\r\n'
+          b'2,2.105475,0.897728,0.880149,0.458226\r\n3,1.402473,1.338785,0.922415,0.331062\r\n')
 
 
 def test_a_log_whose_header_lost_a_bit_is_read_by_its_rows(tmp_path):
@@ -420,8 +421,9 @@ def test_resume_drops_a_row_cut_short_and_the_rows_after_its_step(tmp_path, caps
     log = RunLog(str(tmp_path), 'RGB')
     log.resume_at(2)
     assert (tmp_path / 'losses.csv').read_bytes() == LOSSES[:LOSSES.index(b'3,')]
-    assert capsys.readouterr().err == ('note: {} held rows cut short, damaged or after step 2, where the run resumes: '
-                                       'kept its 2 whole row(s) up to that step\n'.format(tmp_path / 'losses.csv'))
+    assert capsys.readouterr().err == ('note: {} held rows cut short, damaged or after step 2, where the run resumes, '
+                                       'or an older header: kept its 2 whole row(s) up to that step\n'
+                                       .format(tmp_path / 'losses.csv'))
     log.resume_at(2)
     assert capsys.readouterr().err == ''  # nothing more to change: nothing said
 
@@ -446,10 +448,10 @@ def test_the_script_resumes_past_a_damaged_checkpoint_and_log(trained_run, tmp_p
         assert code == 0
         assert stderr == ['warning: skipped checkpoint model-3 (unreadable: {}); using {}'.format(
             stderr[0].split('(unreadable: ')[1].split('); using ')[0], os.path.join(out, 'checkpoints', 'model-2')),
-            'note: {} held rows cut short, damaged or after step 2, where the run resumes: kept its 1 whole row(s) '
-            'up to that step'.format(os.path.join(out, 'losses.csv')),
-            'note: {} held rows cut short, damaged or after step 2, where the run resumes: kept its 3 whole row(s) '
-            'up to that step'.format(os.path.join(out, 'swd.csv'))]
+            'note: {} held rows cut short, damaged or after step 2, where the run resumes, or an older header: kept '
+            'its 1 whole row(s) up to that step'.format(os.path.join(out, 'losses.csv')),
+            'note: {} held rows cut short, damaged or after step 2, where the run resumes, or an older header: kept '
+            'its 3 whole row(s) up to that step'.format(os.path.join(out, 'swd.csv'))]
         assert 'Checksum does not match' in stderr[0]
         assert run_log.read_rows(os.path.join(out, 'losses.csv'), run_log.LOSS_COLUMNS)['step'].tolist() == [1, 3]
         assert run_log.read_rows(os.path.join(out, 'swd.csv'), run_log.SWD_COLUMNS)['step'].tolist() == [0, 1, 2, 3]

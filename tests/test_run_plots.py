@@ -33,8 +33,10 @@ def test_smoothing_weight_reaches_back_a_thirtieth_of_the_run(steps, weight):
 
 
 def _write_csv(path, header, rows):
+    """Write rows as RunLog writes them: the step an integer, the values with 6 decimals."""
     with open(str(path), 'w', newline='') as f:
-        csv.writer(f).writerows([header] + rows)
+        csv.writer(f).writerows([header] + [[int(row[0])] + ['{:.6f}'.format(value) for value in row[1:]]
+                                            for row in rows])
 
 
 def _curve_height(folder):
