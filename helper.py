@@ -25,8 +25,8 @@ from PIL import Image
 
 from facegan import downloads, image_cache, pictures
 from facegan.downloads import DATASETS  # noqa: F401  (the notebook names a dataset's folder with it)
-from facegan.errors import DatasetError
-from facegan.images import eight_bit, printable, whole
+from facegan.errors import DatasetError, one_line
+from facegan.images import eight_bit, whole
 from facegan.images import list_image_files  # noqa: F401  (the notebook lists a dataset's images)
 from facegan.synthetic_faces import make_synthetic_faces  # noqa: F401  (the notebook's default data)
 
@@ -171,7 +171,7 @@ def _check_readable(dataset_name, data_files, skipped):
     """
     if skipped:
         print('warning: skipped {} unreadable image{} of {} (first: {})'.format(
-            len(skipped), 's' if len(skipped) > 1 else '', len(data_files), printable(data_files[skipped[0]])),
+            len(skipped), 's' if len(skipped) > 1 else '', len(data_files), one_line(data_files[skipped[0]])),
             file=sys.stderr)
     if len(skipped) == len(data_files):
         raise DatasetError('None of the {} images of the {} dataset can be read'

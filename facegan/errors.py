@@ -30,7 +30,15 @@ class TrainingInterrupted(TrainingStopped):
 def one_line(message):
     """
     :param message: A message that may quote what the user gave: a file name with a line break, bytes
-                    that are not UTF-8 (which Python holds as surrogates), control characters
-    :return: It as one printable line: each such character written as a Python escape ('\\n', '\\udce9')
+                    that are not UTF-8 (os.listdir and sys.argv hold them as surrogates), control characters
+    :return: It as one line that prints in any encoding's error mode: an undecodable byte as \\xNN,
+             other unprintable characters as Python escapes them ('\\n'); spaces and accents as they are
     """
-    return ''.join(char if char.isprintable() else repr(char)[1:-1] for char in message)
+    return ''.join(char if char.isprintable() else _escaped(char) for char in message)
+
+
+def _escaped(char):
+    """:return: \\xNN for a surrogate-escaped byte, else the character as Python's unicode_escape writes it"""
+    if '\udc80' <= char <= '\udcff':
+        return '\\x{:02x}'.format(ord(char) - 0xdc00)
+    return char.encode('unicode_escape').decode('ascii')

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from facegan import images, safe_files
-from facegan.errors import DatasetError
+from facegan.errors import DatasetError, one_line
 
 # A cache file's name: MODE-WxH-KEY.npy or .json, and a suffix while it is written under a
 # temporary name ('.tmp-PID-RANDOM'; older versions used '.tmpPID' and '.tmp')
@@ -161,8 +161,8 @@ def _checked_cache(array_path, index_path, shape):
             pass
         except OSError as err:
             raise DatasetError('the image cache {} is damaged ({}) and cannot be removed ({}): delete it, or make '
-                               'its folder writable'.format(images.printable(path), problem, err.strerror)) from None
-    print('note: the image cache {} was damaged ({}); rebuilding it'.format(images.printable(array_path), problem),
+                               'its folder writable'.format(one_line(path), problem, err.strerror)) from None
+    print('note: the image cache {} was damaged ({}); rebuilding it'.format(one_line(array_path), problem),
           file=sys.stderr)
     return None
 
@@ -186,7 +186,7 @@ def _clear_cache_folder(cache_dir, prefix, key):
         os.remove(os.path.join(cache_dir, name))
     if stale:
         print('note: the images changed since the image cache in {} was made; rebuilding it'
-              .format(images.printable(cache_dir)), file=sys.stderr)
+              .format(one_line(cache_dir)), file=sys.stderr)
 
 
 def _write_cache(image_files, shape, decoding, array_path, index_path):

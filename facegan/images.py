@@ -38,24 +38,6 @@ def list_image_files(folder):
     return sorted(found)
 
 
-def printable(path):
-    """
-    A path as one line that prints in any encoding's error mode: a byte that is not UTF-8 as \\xNN
-    (os.listdir's surrogate escape), and control characters (a newline, a tab) and other unprintable
-    ones as Python escapes them; printable characters, spaces and accents as they are
-    :param path: The path, as os.listdir and os.walk give it
-    :return: It as text for a one-line message
-    """
-    return ''.join(char if char.isprintable() else _escaped(char) for char in path)
-
-
-def _escaped(char):
-    """:return: \\xNN for a surrogate-escaped byte, else the character as Python's unicode_escape writes it"""
-    if '\udc80' <= char <= '\udcff':
-        return '\\x{:02x}'.format(ord(char) - 0xdc00)
-    return char.encode('unicode_escape').decode('ascii')
-
-
 def open_regular_file(path):
     """
     Open a file for reading, refusing FIFOs, devices and folders without blocking on them
