@@ -13,6 +13,7 @@ from PIL import Image
 import dlnd_face_generation as dlnd
 from conftest import child_env, run_script, use_few_synthetic_faces
 from facegan import command_line, generation, interrupts, tensorflow_setup, training_run
+from facegan.errors import TrainingStopped
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Each flag of --help, and a word its help must hold: what the value is, in the words a user looks for
@@ -195,13 +196,17 @@ def test_precision_auto_follows_the_cpu_and_says_so(flags, precision, why, tmp_p
     monkeypatch.setattr(tensorflow_setup, 'cpu_bfloat16_support',
                         functools.partial(tensorflow_setup.cpu_bfloat16_support, str(cpuinfo)))
     chosen = []
-    monkeypatch.setattr(training_run, 'session_config', lambda value='float32': chosen.append(value) or dlnd.tf.ConfigProto())
+
+    def session_config(value='float32'):
+        chosen.append(value)  # what the session would compute in; no need to train a step to see it
+        raise TrainingStopped('stopped where the session starts')
+    monkeypatch.setattr(training_run, 'session_config', session_config)
     argv = ['--batch-size', '8', '--max-steps', '1', '--data-dir', str(tmp_path / 'data'), '--output-dir',
             str(tmp_path / 'out')]
-    assert run_script(argv) == 0
+    assert run_script(argv) == 1
     assert chosen == [precision]
     assert 'Precision: {} (--precision auto: {})\n'.format(precision, why) in capsys.readouterr().out
-    assert run_script(argv + ['--precision', 'float32', '--output-dir', str(tmp_path / 'out2')]) == 0
+    assert run_script(argv + ['--precision', 'float32', '--output-dir', str(tmp_path / 'out2')]) == 1
     assert chosen == [precision, 'float32']
 
 
