@@ -18,6 +18,17 @@ def _flat(images):
     return images.reshape(len(images), -1)
 
 
+def squared_distances(a, b):
+    """
+    :param a: Images, (n, ...)
+    :param b: Images, (m, ...), of a's size
+    :return: (n, m) mean squared pixel differences: the square of each pair's RMS pixel difference
+    """
+    a, b = _flat(a), _flat(b)
+    sums = np.maximum((a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :] - 2 * a @ b.T, 0)
+    return sums / a.shape[1]
+
+
 def nearest(queries, reference_chunks, count=NEIGHBOURS):
     """
     The count nearest reference images of each query image
@@ -26,19 +37,17 @@ def nearest(queries, reference_chunks, count=NEIGHBOURS):
     :param count: Neighbours per query
     :return: (distances (n, count), positions (n, count)), nearest first; distances are the RMS pixel difference
     """
-    queries = _flat(queries)
     best_squares = np.full((len(queries), 0), np.inf)
     best_positions = np.zeros((len(queries), 0), np.int64)
     for first, chunk in reference_chunks:
-        chunk = _flat(chunk)
-        squares = np.maximum((queries ** 2).sum(1)[:, None] + (chunk ** 2).sum(1)[None, :] - 2 * queries @ chunk.T, 0)
+        squares = squared_distances(queries, chunk)
         best_squares = np.concatenate([best_squares, squares], axis=1)
         best_positions = np.concatenate([best_positions, np.broadcast_to(
             np.arange(first, first + len(chunk)), squares.shape)], axis=1)
         order = np.argsort(best_squares, axis=1, kind='stable')[:, :count]
         best_squares = np.take_along_axis(best_squares, order, 1)
         best_positions = np.take_along_axis(best_positions, order, 1)
-    return np.sqrt(best_squares / queries.shape[1]), best_positions
+    return np.sqrt(best_squares), best_positions
 
 
 def check(generated, held_out, reference_chunks):

@@ -18,6 +18,8 @@ import math
 import numpy as np
 from tqdm import tqdm
 
+from facegan import nearest
+
 DOCS = 'docs/reading_a_gan_run.md'
 ANCHORS = {'d-wins': 'the-discriminator-wins', 'collapse': 'mode-collapse', 'recovered': 'mode-collapse',
            'stalled': 'scores-stall-while-losses-swing'}  # each kind's section of DOCS
@@ -75,11 +77,8 @@ def diversity(images):
     :return: Mean distance between two different images, the distance being the root mean square
              pixel difference (so it does not grow with the image size)
     """
-    flat = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
-    squared = np.square(flat).sum(axis=1)
-    distances = squared[:, None] + squared[None, :] - 2 * flat @ flat.T
-    pairs = np.triu_indices(len(flat), k=1)
-    return float(np.sqrt(np.maximum(distances[pairs], 0) / flat.shape[1]).mean())
+    pairs = np.triu_indices(len(images), k=1)
+    return float(np.sqrt(nearest.squared_distances(images, images)[pairs]).mean())
 
 
 def collapsed_since(history, collapse_ratio=COLLAPSE_RATIO):
