@@ -1,152 +1,133 @@
 # %% [markdown]
 # # Face Generation
 # In this project, you'll use generative adversarial networks to generate new images of faces.
-# First a run on MNIST shows the network trains; then CelebA, photos of celebrities' faces.
-# With no download at hand, the synthetic dataset stands in for CelebA: drawn faces of the same
-# size, cropped and resized by the same code.
 #
-# This is the Udacity Deep Learning Nanodegree's face-generation project in TensorFlow 1 graph
-# style (tf.compat.v1), with the model functions of the article "Celebrity face generation using
-# GANs (Tensorflow implementation)". Run it as a script, `python dlnd_face_generation.py`, or step
-# through its cells in Jupyter, VS Code or Spyder; `--help` lists the command line.
+# This is the Udacity Deep Learning Nanodegree's face-generation project, in TensorFlow 1 graph style
+# (`tf.compat.v1`) on today's TensorFlow, with the model of the article "Celebrity face generation using
+# GANs (Tensorflow implementation)". This file is the solution: the exercise notebook
+# (exercise/dlnd_face_generation.ipynb) has the same cells, with the six functions left for you to write.
+# Run it as a script, `python dlnd_face_generation.py`, to train on drawn faces with no download
+# (`--help` lists the command line), or step through its cells in Jupyter, VS Code or Spyder.
+#
+# ### Get the Data
+# You'll be using two datasets in this project:
+# - MNIST, handwritten digits;
+# - CelebA, photos of celebrities' faces.
+#
+# A GAN is harder to get right on faces, so you test your networks on MNIST first: it trains in minutes
+# and shows quickly whether they learn. `helper.download_extract` downloads each dataset into `data_dir`
+# (CelebA is 1.4 GB) and skips what is already there.
 
 # %%
-from facegan import interrupts
+# BEGIN SOLUTION
+if __name__ == '__main__':  # as a script: Ctrl-C, kill, or a problem you can fix is one line, not a traceback
+    from facegan.app import interrupts
 
-interrupts.install_one_line_errors()  # Ctrl-C or kill from here on, while the rest loads too: one line, exit 130
+    interrupts.install()
+# END SOLUTION
+data_dir = './data'
 
-import os
+import helper  # also sets up what TensorFlow needs before it loads: tf.layers on tf-keras, its C++ log quiet
 
-import numpy as np
-from matplotlib import pyplot
-from tqdm import tqdm
+# BEGIN SOLUTION
+from facegan.app import command_line  # the flags: which dataset, how long, where the run's files go
+from facegan.core import environment
 
-import helper
-import problem_unittests as tests
-from facegan.tensorflow_setup import import_tensorflow, set_seeds
+if __name__ == '__main__':
+    flags = command_line.read()  # python dlnd_face_generation.py --help; in a notebook, the variable DLND_ARGS
+    data_dir = flags.data_dir or data_dir
+    environment.load_tensorflow()  # now, without the notes its C++ code prints as it starts
+# END SOLUTION
 
-tf = import_tensorflow()  # tensorflow.compat.v1, with tf-keras behind tf.layers
-
-# %% [markdown]
-# ## Get the Data
-# MNIST and CelebA are downloaded into `data_dir` (CelebA is 1.4 GB); the synthetic faces are
-# drawn on first use; a folder of your own jpg and png files works too. Which one this run uses,
-# and every other choice, comes from the command line (`python dlnd_face_generation.py --help`);
-# in a notebook, from the environment variable `DLND_ARGS` (for example `--dataset mnist`).
-# Without flags: the synthetic faces.
-
-# %%
-from facegan import command_line, pictures  # the flags, into the values the cells use; saving grids
-
-SYNTHETIC_FACES = 9600  # 584 steps at batch 16 after 256 are held out for scores: about 4 minutes on 2 cores
-
-
-def get_data_files(dataset, data_dir, seed):
-    """
-    Download (or draw) a dataset and list its image files
-    :param dataset: 'synthetic', 'mnist', 'celeba' or 'folder'
-    :param data_dir: Folder for datasets; for 'folder', the folder of images itself
-    :param seed: Seed of the synthetic faces
-    :return: Sorted list of image paths
-    """
-    if dataset == 'synthetic':
-        folder = helper.make_synthetic_faces(data_dir, SYNTHETIC_FACES, seed)
-    elif dataset == 'folder':
-        if not os.path.isdir(data_dir):
-            raise helper.DatasetError('--data-dir {} is not a folder: point it at a folder of images'
-                                      .format(data_dir))
-        folder = data_dir
-    else:
-        helper.download_extract(dataset, data_dir)
-        folder = os.path.join(data_dir, helper.DATASETS[dataset]['folder'])
-    files = helper.list_image_files(folder)
-    if not files and dataset == 'folder':
-        raise helper.DatasetError('No images for the folder dataset: --data-dir {} has no jpg, jpeg or png files'
-                                  .format(data_dir))
-    return files
-
-
-if __name__ == '__main__':  # in the notebook and when run as a script; not when imported
-    flags = command_line.parse(command_line.arguments())
-    if flags.command in ('train', 'evaluate'):
-        data_files = get_data_files(flags.dataset, flags.data_dir, flags.seed)
-        dataset = helper.Dataset(flags.dataset, data_files, seed=flags.seed, image_mode=flags.image_mode)
-
+if __name__ == '__main__' and flags.uses('mnist'):
+    helper.download_extract('mnist', data_dir)
+if __name__ == '__main__' and flags.uses('celeba'):
+    helper.download_extract('celeba', data_dir)
 
 # %% [markdown]
 # ## Explore the Data
-# MNIST's images are 28x28 grayscale digits; CelebA's are 178x218 colour photos. Here are 25 of
-# this run's images, as training sees them (next section).
+# ### MNIST
+# MNIST's images are 28x28 grayscale digits. Change `show_n_images` to see more or fewer of them.
 
 # %%
-def has_display():
-    """:return: Whether pictures can be shown here (a notebook, or a desktop); they are saved all the same"""
-    return pyplot.get_backend().lower() not in ('agg', 'pdf', 'ps', 'svg', 'cairo', 'template')
+show_n_images = 25
 
+# %matplotlib inline
+import os
+from glob import glob
+from matplotlib import pyplot
 
-def show_images(images, image_mode):
-    """
-    Show a grid of images where there is a display (a notebook, or a desktop)
-    :param images: Images, shape (n, 28, 28, C), any range (the grid scales them)
-    :param image_mode: The mode to use for images ("RGB" or "L")
-    """
-    if not has_display():
-        return  # the grids are saved in the output folder all the same
-    cmap = None if image_mode == 'RGB' else 'gray'
-    pyplot.imshow(helper.images_square_grid(images, image_mode), cmap=cmap)
-    pyplot.axis('off')
-    pyplot.show()
+if __name__ == '__main__' and flags.uses('mnist'):
+    mnist_images = helper.get_batch(glob(os.path.join(data_dir, 'mnist/*.jpg'))[:show_n_images], 28, 28, 'L')
+    pyplot.imshow(helper.images_square_grid(mnist_images, 'L'), cmap='gray')
 
+# %% [markdown]
+# ### CelebA
+# The [CelebFaces Attributes Dataset (CelebA)](http://mmlab.ie.cuhk.edu.hk/projects/CelebA.html) holds over
+# 200,000 photos of celebrities, 178x218 pixels, with annotations you won't need.
 
-if __name__ == '__main__' and flags.command == 'train':
-    show_n_images = 25
-    real_images = dataset.images(range(min(show_n_images, dataset.shape[0])))
-    show_images(real_images, dataset.image_mode)
-    real_grid_path = os.path.join(flags.output_dir, 'real_images.png')
-    pictures.save_grid(real_images, dataset.image_mode, real_grid_path)
-    print('Real images: {}'.format(real_grid_path))
+# %%
+show_n_images = 25
+
+if __name__ == '__main__' and flags.uses('celeba'):
+    celeba_images = helper.get_batch(glob(os.path.join(data_dir, 'img_align_celeba/*.jpg'))[:show_n_images], 28,
+                                     28, 'RGB')
+    pyplot.imshow(helper.images_square_grid(celeba_images, 'RGB'))
 
 # %% [markdown]
 # ## Preprocess the Data
-# `helper.get_image` crops the centre 108x108 of each photo (the face) and resizes it to 28x28;
-# MNIST is already 28x28. `helper.Dataset` does it once for every image and keeps the result
-# (in a cache beside the images); `get_batches` gives values from -0.5 to 0.5, and `train`
-# doubles them to -1 to 1, the range of the generator's tanh.
+# The helper preprocesses the images for you. `helper.get_image` crops the centre 108x108 of each photo,
+# where the face is, and resizes it to 28x28; MNIST's digits are 28x28 already. `helper.Dataset` does it once
+# for every image and keeps the result (in a cache beside the images), and `get_batches` gives values from
+# -0.5 to 0.5. MNIST has one colour channel (grayscale), CelebA three (RGB).
 #
 # ## Build the Neural Network
+# You'll build a GAN from these functions, in this order:
+# - `model_inputs`
+# - `discriminator`
+# - `generator`
+# - `model_loss`
+# - `model_opt`
+# - `train`
+#
+# Each of the first five is followed by its problem unit test, which prints `Tests Passed`, or says in one
+# line what is wrong and why it matters for a GAN.
+#
 # ### Check the Version of TensorFlow and Access to GPU
+# The project needs TensorFlow 2.16 or newer, through its TensorFlow 1 API, `tensorflow.compat.v1`, imported
+# here as `tf`. A GPU trains faster, but the default run takes minutes on a laptop's CPU.
 
 # %%
-from facegan import fast_layers  # the generator's transposed convolutions as matrix products, where faster
-
-
-def check_tensorflow():
-    """
-    Print the TensorFlow version, whether a GPU is visible, and how the transposed convolutions run
-    :return: True when a GPU is visible
-    """
-    version = tuple(int(part) for part in tf.__version__.split('.')[:2])
-    assert version >= (2, 16), 'Please use TensorFlow 2.16 or newer, found {}'.format(tf.__version__)
-    print('TensorFlow Version: {}'.format(tf.__version__))
-    gpus = tf.config.list_physical_devices('GPU')
-    if gpus:
-        print('Default GPU Device: {}'.format(gpus[0].name))
-    else:
-        print('No GPU found. Training runs on the CPU (see docs/speed.md for how fast).')
-    print('Transposed convolutions: {}'.format(fast_layers.use_fast_layers(gpus)[1]))
-    return bool(gpus)
-
+import tensorflow.compat.v1 as tf
 
 if __name__ == '__main__':
-    check_tensorflow()
+    # Check TensorFlow Version
+    version = tuple(int(part) for part in tf.__version__.split('.')[:2])
+    assert version >= (2, 16), 'Please use TensorFlow 2.16 or newer. You are using {}'.format(tf.__version__)
+    print('TensorFlow Version: {}'.format(tf.__version__))
+
+    # Check for a GPU
+    if not tf.test.gpu_device_name():
+        print('No GPU found: training runs on the CPU (docs/speed.md says how fast).')
+    else:
+        print('Default GPU Device: {}'.format(tf.test.gpu_device_name()))
 
 
 # %% [markdown]
 # ### Input
-# Placeholders for the real images, the noise vector z and the learning rate, named `input_real`,
-# `input_z` and `learning_rate`; the batch dimension is `None`, so any batch size can be fed.
+# Write `model_inputs` to create the network's placeholders, with `tf.placeholder`:
+# - the real images, float32, of shape `(None, image_width, image_height, image_channels)`, named `input_real`.
+#   The template gives the width before the height, and `train` passes `data_shape` in that order; the
+#   images are square (28x28), so either order feeds them, but the test checks the template's;
+# - the noise `z`, float32, `(None, z_dim)`, named `input_z`;
+# - the learning rate, a float32 scalar (rank 0), named `learning_rate`.
+#
+# The batch dimension is `None`, so `train` can feed a batch of any size. Return the three, in that order.
 
 # %%
+import problem_unittests as tests
+
+
 def model_inputs(image_width, image_height, image_channels, z_dim):
     """
     Create the model inputs
@@ -162,6 +143,10 @@ def model_inputs(image_width, image_height, image_channels, z_dim):
     input_z = tf.placeholder(tf.float32, (None, z_dim), name='input_z')
     learning_rate = tf.placeholder(tf.float32, name='learning_rate')
     return input_real, input_z, learning_rate
+    # EXERCISE
+    # # TODO: Implement Function
+    #
+    # return None, None, None
     # END SOLUTION
 
 
@@ -171,9 +156,14 @@ if __name__ == '__main__':
 
 # %% [markdown]
 # ### Discriminator
-# Three strided convolutions with leaky ReLU, batch norm on all but the first, then one logit.
+# Write `discriminator`: it tells real images from generated ones. Build it inside
+# `tf.variable_scope('discriminator', reuse=reuse)`, so that its second call, on the generated images, reuses
+# the first call's weights, and so that `model_opt` can find its variables by that name. A DCGAN
+# discriminator is a few strided convolutions (28x28 -> 14x14 -> 7x7 -> 4x4) with leaky ReLUs, batch norm on
+# all but the first, then one logit per image. Return `(tf.sigmoid(logits), logits)`.
 
 # %%
+# BEGIN SOLUTION
 def discriminator(images, reuse=False, alpha=0.2):
     """
     Create the discriminator network
@@ -182,6 +172,15 @@ def discriminator(images, reuse=False, alpha=0.2):
     :param alpha: Slope of the leaky ReLU below zero
     :return: Tuple of (tensor output of the discriminator, tensor logits of the discriminator)
     """
+# EXERCISE
+# def discriminator(images, reuse=False):
+#     """
+#     Create the discriminator network
+#     :param images: Tensor of input image(s)
+#     :param reuse: Boolean if the weights should be reused
+#     :return: Tuple of (tensor output of the discriminator, tensor logits of the discriminator)
+#     """
+# END SOLUTION
     # BEGIN SOLUTION
     with tf.variable_scope('discriminator', reuse=reuse):
         x = tf.layers.conv2d(images, 64, 5, strides=2, padding='same',
@@ -202,6 +201,10 @@ def discriminator(images, reuse=False, alpha=0.2):
         logits = tf.layers.dense(flat, 1)
         # 1
         return tf.sigmoid(logits), logits
+    # EXERCISE
+    # # TODO: Implement Function
+    #
+    # return None, None
     # END SOLUTION
 
 
@@ -211,11 +214,15 @@ if __name__ == '__main__':
 
 # %% [markdown]
 # ### Generator
-# A dense projection to 4x4x1024, then transposed convolutions up to 28x28xC and tanh. Batch norm
-# follows the dense layer and the two middle convolutions, which is why they have no bias; dropout
-# is on only while training.
+# Write `generator`: it turns z into a 28x28 image with `out_channel_dim` channels. Build it inside
+# `tf.variable_scope('generator', reuse=not is_train)`: training creates the weights, and drawing samples
+# (`is_train=False`) reuses them. A DCGAN generator projects z to a small, deep feature map (4x4x1024), then
+# transposed convolutions grow it to 28x28; batch norm and leaky ReLU follow each but the last, which ends
+# in `tf.tanh`, so that images are in [-1, 1] like the real ones. Batch norm and dropout take
+# `training=is_train`, so that inference mode uses batch norm's moving averages and drops nothing.
 
 # %%
+# BEGIN SOLUTION
 def generator(z, out_channel_dim, is_train=True, alpha=0.2, keep_prob=0.5):
     """
     Create the generator network
@@ -226,6 +233,16 @@ def generator(z, out_channel_dim, is_train=True, alpha=0.2, keep_prob=0.5):
     :param keep_prob: Fraction of activations dropout keeps while training
     :return: The tensor output of the generator, 28x28xout_channel_dim in [-1, 1]
     """
+# EXERCISE
+# def generator(z, out_channel_dim, is_train=True):
+#     """
+#     Create the generator network
+#     :param z: Input z
+#     :param out_channel_dim: The number of channels in the output image
+#     :param is_train: Boolean if generator is being used for training
+#     :return: The tensor output of the generator
+#     """
+# END SOLUTION
     # BEGIN SOLUTION
     with tf.variable_scope('generator', reuse=not is_train):
         x = tf.layers.dense(z, 4 * 4 * 1024, use_bias=False)
@@ -247,6 +264,10 @@ def generator(z, out_channel_dim, is_train=True, alpha=0.2, keep_prob=0.5):
         logits = tf.layers.conv2d_transpose(x, out_channel_dim, 5, strides=2, padding='same')
         # 28x28xout_channel_dim
         return tf.tanh(logits)
+    # EXERCISE
+    # # TODO: Implement Function
+    #
+    # return None
     # END SOLUTION
 
 
@@ -256,17 +277,21 @@ if __name__ == '__main__':
 
 # %% [markdown]
 # ### Loss
-# The article states the GAN's minimax game: the discriminator D maximises
-# log D(x) + log(1 - D(G(z))), and the generator G minimises log(1 - D(G(z))). Early on, when D
-# easily spots the fakes, D(G(z)) is near 0 and log(1 - D(G(z))) is flat there: G would get almost
-# no gradient. So the code trains G to *maximise* log D(G(z)) instead, the "non-saturating" loss
-# that Goodfellow et al. proposed with GANs themselves (2014, section 3): the cross-entropy of D's
-# logits on generated images against labels of 1.
-# The discriminator's loss is the cross-entropy against 1 for real images and 0 for generated ones,
-# with one change: label smoothing gives real images the label 1 - smooth_factor (0.9), so D does
-# not grow over-confident and keeps giving G useful gradients.
+# Write `model_loss`: build the GAN from `generator(input_z, out_channel_dim)` and two calls of
+# `discriminator`, one on `input_real` and one, with `reuse=True`, on the generator's images; return
+# `(d_loss, g_loss)`, each the mean of `tf.nn.sigmoid_cross_entropy_with_logits`.
+#
+# The article states the GAN's minimax game: the discriminator D maximises log D(x) + log(1 - D(G(z))), and
+# the generator G minimises log(1 - D(G(z))). Early on, when D easily spots the fakes, D(G(z)) is near 0 and
+# log(1 - D(G(z))) is flat there: G would get almost no gradient. So the code trains G to *maximise*
+# log D(G(z)) instead, the "non-saturating" loss that Goodfellow et al. proposed with GANs themselves (2014,
+# section 3): the cross-entropy of D's logits on generated images against labels of 1.
+# The discriminator's loss is the cross-entropy against 1 for real images and 0 for generated ones, with one
+# change: label smoothing gives real images the label 1 - smooth_factor (0.9), so D does not grow
+# over-confident and keeps giving G useful gradients.
 
 # %%
+# BEGIN SOLUTION
 def model_loss(input_real, input_z, out_channel_dim, alpha=0.2, smooth_factor=0.1):
     """
     Get the loss for the discriminator and generator
@@ -277,6 +302,16 @@ def model_loss(input_real, input_z, out_channel_dim, alpha=0.2, smooth_factor=0.
     :param smooth_factor: How far the real images' labels are lowered from 1
     :return: A tuple of (discriminator loss, generator loss)
     """
+# EXERCISE
+# def model_loss(input_real, input_z, out_channel_dim):
+#     """
+#     Get the loss for the discriminator and generator
+#     :param input_real: Images from the real dataset
+#     :param input_z: Z input
+#     :param out_channel_dim: The number of channels in the output image
+#     :return: A tuple of (discriminator loss, generator loss)
+#     """
+# END SOLUTION
     # BEGIN SOLUTION
     g_model = generator(input_z, out_channel_dim, alpha=alpha)
     d_model_real, d_logits_real = discriminator(input_real, alpha=alpha)
@@ -290,6 +325,10 @@ def model_loss(input_real, input_z, out_channel_dim, alpha=0.2, smooth_factor=0.
         logits=d_logits_fake, labels=tf.ones_like(d_model_fake)))  # non-saturating: labels of 1
 
     return d_loss_real + d_loss_fake, g_loss
+    # EXERCISE
+    # # TODO: Implement Function
+    #
+    # return None, None
     # END SOLUTION
 
 
@@ -299,8 +338,11 @@ if __name__ == '__main__':
 
 # %% [markdown]
 # ### Optimization
-# Two Adam optimizers, each over its own network's variables. Batch norm's moving averages are
-# updated with each step (the UPDATE_OPS dependency).
+# Write `model_opt`: one `tf.train.AdamOptimizer(learning_rate, beta1=beta1)` per network, each minimising its
+# own loss over its own variables only (`tf.trainable_variables()`, picked by the names' `discriminator/` or
+# `generator/` start). Batch norm keeps its moving averages with update ops in the `tf.GraphKeys.UPDATE_OPS`
+# collection; build both optimizers under `tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))`
+# so that each training step runs them. Return `(d_train_opt, g_train_opt)`.
 
 # %%
 def model_opt(d_loss, g_loss, learning_rate, beta1):
@@ -322,6 +364,10 @@ def model_opt(d_loss, g_loss, learning_rate, beta1):
         g_train_opt = tf.train.AdamOptimizer(learning_rate, beta1=beta1).minimize(g_loss, var_list=g_vars)
 
     return d_train_opt, g_train_opt
+    # EXERCISE
+    # # TODO: Implement Function
+    #
+    # return None, None
     # END SOLUTION
 
 
@@ -332,45 +378,67 @@ if __name__ == '__main__':
 # %% [markdown]
 # ## Neural Network Training
 # ### Show Output
-# Shows a grid of generated images. They are drawn in inference mode, as `generate` draws them;
-# just before, the run recomputes batch norm's averages from the current weights, so the grid
-# shows the network as it is now (docs/batch_norm.md says why).
+# `show_generator_output` shows a grid of the generator's images while you train, to see how the GAN is
+# doing. It is given, as the template gave it: it builds an inference-mode generator (`is_train=False`) and
+# draws `n_images` random faces.
+#
+# The solution draws its own way, with the template's arguments: it builds the inference-mode generator
+# once, shows the same z every time so that you see one set of faces improve, and first recomputes batch
+# norm's averages from the current weights (the averages training keeps lag the weights by hundreds of steps:
+# docs/batch_norm.md).
 
 # %%
-def show_generator_output(images, image_mode):
+import numpy as np
+
+
+def show_generator_output(sess, n_images, input_z, out_channel_dim, image_mode):
     """
-    Show a grid of generated images where there is a display (a notebook, or a desktop)
-    :param images: Generated images, shape (n, 28, 28, C), in [-1, 1]
+    Show example output for the generator
+    :param sess: TensorFlow session
+    :param n_images: Number of Images to display
+    :param input_z: Input Z Tensor
+    :param out_channel_dim: The number of channels in the output image
     :param image_mode: The mode to use for images ("RGB" or "L")
     """
-    show_images(images, image_mode)
+    # BEGIN SOLUTION
+    from facegan.graph import sampling  # the generator built once; shown inline, or in a window that does not wait
+
+    sampling.show(sess, generator, input_z, n_images, out_channel_dim, image_mode)
+    # EXERCISE
+    # cmap = None if image_mode == 'RGB' else 'gray'
+    # z_dim = input_z.get_shape().as_list()[-1]
+    # example_z = np.random.uniform(-1, 1, size=[n_images, z_dim])
+    #
+    # samples = sess.run(
+    #     generator(input_z, out_channel_dim, False),
+    #     feed_dict={input_z: example_z})
+    #
+    # images_grid = helper.images_square_grid(samples, image_mode)
+    # pyplot.imshow(images_grid, cmap=cmap)
+    # pyplot.show()
+    # END SOLUTION
 
 
 # %% [markdown]
 # ### Train
-# The Udacity template leaves `train`'s body to you (`# TODO: Build Model`, `# TODO: Train Model`);
-# this is the usual solution, as in the article's GitHub repository: each step feeds a batch of
-# real images and a batch of z, and runs both optimizers. By default both updates come from one
-# forward pass in one `session.run` (as the TensorFlow 2 DCGAN tutorial does);
-# `--update-order alternating` runs them one after the other, in two `session.run` calls, the
-# generator's through the just-updated discriminator, as the article's repository does. The losses
-# print every `print_every` steps and a grid shows every `show_every`. Each step also fetches
-# `run.d_view`, what the discriminator said about each image, D(x) for the real ones and D(G(z))
-# for the generated ones: `discriminator_view.find` picks them out of `d_loss`'s graph (no second
-# forward pass), and the progress bar, losses.csv and TensorBoard show them.
+# Write `train`: build the GAN from `model_inputs`, `model_loss` and `model_opt` where it says
+# `TODO: Build Model`, then train it where it says `TODO: Train Model`: for each batch, draw a batch of z
+# (uniform in [-1, 1], `batch_size` by `z_dim`), double the batch's images from [-0.5, 0.5] to [-1, 1], the
+# range of the generator's tanh, and run both optimizers, feeding the images, z and the learning rate.
+# Print the losses every few steps, and call `show_generator_output` every 100 steps or so: every step
+# would slow training down a lot.
 #
-# `run` (facegan/training_run.py) does the rest behind named calls: the progress bar, resuming,
-# when to stop, checkpoints, scores and Ctrl-C. And while the graph is built,
-# `fast_layers.in_tf_layers` computes `tf.layers.conv2d_transpose` as matrix products: the same
-# layer and variables, about 1.5x faster on a CPU (docs/speed.md); it applies to your generator
-# too. `--no-fast-layers` builds the graph with TensorFlow's own layer.
+# The solution runs both optimizers in one `session.run`, from one forward pass, as the TensorFlow 2 DCGAN
+# tutorial does; `update_order='alternating'` runs them one after the other, the generator's through the
+# just-updated discriminator, as the article's repository does (docs/speed.md compares them). Its extras take
+# the room the template leaves: `run` (the run cell's, for the command line) records each step's losses and
+# what the discriminator said of each image, D(x) and D(G(z)), read from `d_loss`'s own graph with no second
+# forward pass; checkpoints, resuming, scores and sample grids come with the batches it is given.
 
 # %%
-from facegan import discriminator_view, training_run  # D(x) and D(G(z)); everything around the loop
-
-
+# BEGIN SOLUTION
 def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode,
-          print_every=10, show_every=100, options=None):
+          print_every=10, show_every=100, update_order='simultaneous', run=None):
     """
     Train the GAN
     :param epoch_count: Number of epochs
@@ -382,105 +450,166 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
     :param data_shape: Shape of the data
     :param data_image_mode: The image mode to use for images ("RGB" or "L")
     :param print_every: Print the losses every this many steps
-    :param show_every: Show a grid of samples every this many steps
-    :param options: training_run.RunOptions: output folder, --max-steps, checkpoints, scores (None: defaults)
-    :return: List of (step, discriminator loss, generator loss) as printed
+    :param show_every: Show the generator's output every this many steps
+    :param update_order: 'simultaneous' (one session.run a step) or 'alternating' (two, as the article's repository)
+    :param run: The run's log (facegan.train.run.TrainingRun: each step's losses and D's outputs), or None
     """
-    options = options or training_run.RunOptions()
+# EXERCISE
+# def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode):
+#     """
+#     Train the GAN
+#     :param epoch_count: Number of epochs
+#     :param batch_size: Batch Size
+#     :param z_dim: Z dimension
+#     :param learning_rate: Learning Rate
+#     :param beta1: The exponential decay rate for the 1st moment in the optimizer
+#     :param get_batches: Function to get batches
+#     :param data_shape: Shape of the data
+#     :param data_image_mode: The image mode to use for images ("RGB" or "L")
+#     """
+# END SOLUTION
+    # BEGIN SOLUTION
     _, image_width, image_height, image_channels = data_shape
-    with fast_layers.in_tf_layers(options.fast_layers):  # your tf.layers.conv2d_transpose, faster
-        input_real, input_z, lr = model_inputs(image_width, image_height, image_channels, z_dim)
-        d_loss, g_loss = model_loss(input_real, input_z, image_channels)
-        d_train_opt, g_train_opt = model_opt(d_loss, g_loss, lr, beta1)
-        run = training_run.TrainingRun(options, generator, z_dim, image_channels, data_image_mode,
-                                       d_view=discriminator_view.find(d_loss, input_real, input_z))
+    input_real, input_z, lr = model_inputs(image_width, image_height, image_channels, z_dim)
+    d_loss, g_loss = model_loss(input_real, input_z, image_channels)
+    d_train_opt, g_train_opt = model_opt(d_loss, g_loss, lr, beta1)
+    d_view = run.d_view(d_loss, input_real, input_z) if run else ()  # D(x) and D(G(z)) of each image
+    steps = 0
+    # EXERCISE
+    # # TODO: Build Model
+    #
+    # END SOLUTION
 
-    losses = []
-    with run.session(epoch_count, data_shape[0] // batch_size) as sess:
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
         for epoch_i in range(epoch_count):
-            for batch_images in run.untrained(get_batches(batch_size), epoch_i):  # resumed: skips those done
+            for batch_images in get_batches(batch_size):
+                # BEGIN SOLUTION
                 batch_images = batch_images * 2  # [-0.5, 0.5] -> [-1, 1], the range of tanh
                 batch_z = np.random.uniform(-1, 1, size=(batch_size, z_dim))
                 feed = {input_real: batch_images, input_z: batch_z, lr: learning_rate}
-                if options.update_order == 'alternating':
-                    _, d_loss_value, d_view = sess.run([d_train_opt, d_loss, run.d_view], feed)
+                if update_order == 'alternating':
+                    _, d_loss_value, d_view_value = sess.run([d_train_opt, d_loss, d_view], feed)
                     _, g_loss_value = sess.run([g_train_opt, g_loss], feed)
                 else:
-                    _, _, d_loss_value, g_loss_value, d_view = sess.run(
-                        [d_train_opt, g_train_opt, d_loss, g_loss, run.d_view], feed)
-                step = run.step_done(sess, d_loss_value, g_loss_value, d_view)  # log, score, save; stop on Ctrl-C
+                    _, _, d_loss_value, g_loss_value, d_view_value = sess.run(
+                        [d_train_opt, g_train_opt, d_loss, g_loss, d_view], feed)
+                steps += 1
+                if run:
+                    run.losses(d_loss_value, g_loss_value, d_view_value)  # losses.csv, TensorBoard; NaN stops
+                if steps % print_every == 0:
+                    print('Epoch {}/{}... Discriminator Loss: {:.4f}... Generator Loss: {:.4f}'.format(
+                        epoch_i + 1, epoch_count, d_loss_value, g_loss_value))
+                if steps % show_every == 0:
+                    show_generator_output(sess, 25, input_z, image_channels, data_image_mode)
+                # EXERCISE
+                # # TODO: Train Model
+                # pass
+                # END SOLUTION
 
-                if step % print_every == 0:
-                    tqdm.write('Epoch {}/{}... Discriminator Loss: {:.4f}... Generator Loss: {:.4f}'.format(
-                        epoch_i + 1, epoch_count, d_loss_value, g_loss_value))  # print(), below the progress bar
-                    losses.append((step, d_loss_value, g_loss_value))
-                if step % show_every == 0:
-                    show_generator_output(run.samples(sess), data_image_mode)
-        show_generator_output(run.samples(sess, final=True), data_image_mode)
-    return losses
-
-
-# %% [markdown]
-# ### Hyperparameters
-# Batch 16 and a learning rate of 0.0005 learned faster per second on a CPU than the DCGAN paper's
-# 64 and 0.0002 (docs/hyperparameters.md); β1 = 0.5 is the paper's. MNIST trains for 2 epochs and
-# CelebA for 1, as in the notebook; the synthetic faces and a folder of your own for 1.
-
-# %%
-batch_size = 16
-z_dim = 100
-learning_rate = 0.0005
-beta1 = 0.5
-epochs = {'mnist': 2, 'celeba': 1, 'synthetic': 1, 'folder': 1}
 
 # %% [markdown]
-# ### Run
-# The notebook's runs were MNIST, then CelebA: `python dlnd_face_generation.py --dataset mnist`,
-# then `--dataset celeba`. Without flags it trains on the synthetic faces. A flag you give
-# replaces the value above (`--batch-size 64`, `--learning-rate 0.0002`, `--epochs 3`, ...). The
-# grids, the losses and checkpoints go to `./output`; `generate` draws new faces from a trained
-# run and `evaluate` scores it.
+# ### MNIST
+# Test your GAN on MNIST. After 2 epochs it should draw images that look like handwritten digits. Set the
+# hyperparameters: the batch size, the length of z, Adam's learning rate and beta1.
+# docs/hyperparameters.md says why the solution chose its values.
 
 # %%
+if __name__ == '__main__' and flags.uses('mnist'):
+    # BEGIN SOLUTION
+    batch_size = 16
+    z_dim = 100
+    learning_rate = 0.0005
+    beta1 = 0.5
+    # EXERCISE
+    # batch_size = None
+    # z_dim = None
+    # learning_rate = None
+    # beta1 = None
+    # END SOLUTION
+
+    epochs = 2
+
+    mnist_dataset = helper.Dataset('mnist', glob(os.path.join(data_dir, 'mnist/*.jpg')))
+    # BEGIN SOLUTION
+    dataset = mnist_dataset  # the run cell below trains it, with checkpoints and scores
+    # EXERCISE
+    # with tf.Graph().as_default():
+    #     train(epochs, batch_size, z_dim, learning_rate, beta1, mnist_dataset.get_batches,
+    #           mnist_dataset.shape, mnist_dataset.image_mode)
+    # END SOLUTION
+
+# %% [markdown]
+# ### CelebA
+# Now train on CelebA. One epoch takes about 20 minutes on an average GPU, and longer on a CPU: you can stop
+# it when the faces start to look real. Without the CelebA download, train on synthetic faces instead: drawn
+# faces of CelebA's size, with no download. Swap the line that lists the files for the line below it.
+
+# %%
+if __name__ == '__main__' and flags.uses('celeba', 'synthetic', 'folder'):
+    # BEGIN SOLUTION
+    batch_size = 16
+    z_dim = 100
+    learning_rate = 0.0005
+    beta1 = 0.5
+    # EXERCISE
+    # batch_size = None
+    # z_dim = None
+    # learning_rate = None
+    # beta1 = None
+    # END SOLUTION
+
+    epochs = 1
+
+    # BEGIN SOLUTION
+    celeba_files = flags.face_files(data_dir)  # CelebA's, or with --dataset synthetic or folder, those
+    celeba_dataset = helper.Dataset(flags.dataset, celeba_files, image_mode=flags.image_mode)
+    dataset = celeba_dataset  # the run cell below trains it, with checkpoints and scores
+    # EXERCISE
+    # celeba_files = glob(os.path.join(data_dir, 'img_align_celeba/*.jpg'))
+    # # celeba_files = glob(os.path.join(helper.make_synthetic_faces(data_dir), '*.jpg'))  # synthetic faces
+    # celeba_dataset = helper.Dataset('celeba', celeba_files)
+    # with tf.Graph().as_default():
+    #     train(epochs, batch_size, z_dim, learning_rate, beta1, celeba_dataset.get_batches,
+    #           celeba_dataset.shape, celeba_dataset.image_mode)
+    # END SOLUTION
+
+# %% [markdown]
+# ### Train it with checkpoints, resume and scores
+# Optional. `runs.train` trains with your `train` again and adds what a long run needs: a progress bar,
+# checkpoints (Ctrl-C saves one, and `resume=True` goes on from the last), scores of the samples against real
+# images the run holds out, sample grids saved in the output folder, and the losses and what the discriminator
+# says of each image in `losses.csv` and TensorBoard (for a `train` that takes `run`, as the solution's does).
+# Running the cell again starts the run over and moves the previous one aside. The grids draw from the
+# average of the generator's weights over the last steps, which swings less from step to step than the
+# generator itself (docs/averaging.md); `show_generator_output` shows your generator as it is. Then a walk
+# through z and the nearest training images of generated faces show what it learned
+# (docs/what_it_learned.md).
+#
+# In the solution this cell is the run: it trains the dataset the command line chose, as
+# `python dlnd_face_generation.py --dataset mnist` (or `celeba`) does.
+
+# %%
+from facegan.app import runs  # the run's extras: checkpoints, resume, scores, grids, TensorBoard
+
 if __name__ == '__main__' and flags.command == 'train':
-    batch_size, z_dim, learning_rate, beta1 = command_line.hyperparameters(flags, batch_size, z_dim, learning_rate,
-                                                                           beta1)
-    options = command_line.run_options(flags, dataset, batch_size)  # holds images out for the scores
-    epoch_count = command_line.epoch_count(flags, epochs[flags.dataset], dataset.shape[0] // batch_size)
-    with tf.Graph().as_default():
-        set_seeds(flags.seed)
-        train(epoch_count, batch_size, z_dim, learning_rate, beta1, dataset.get_batches, dataset.shape,
-              dataset.image_mode, show_every=flags.show_every, options=options)
-elif __name__ == '__main__' and flags.command == 'generate':
-    command_line.generate(flags, generator)
-elif __name__ == '__main__':
-    command_line.evaluate(flags, generator, dataset)
+    # BEGIN SOLUTION
+    run = runs.train(train, generator, epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags=flags)
+    runs.what_it_learned(generator, dataset, run)
+    # EXERCISE
+    # run = runs.train(train, generator, epochs, batch_size, z_dim, learning_rate, beta1, celeba_dataset,
+    #                  output_dir='output/celeba')
+    # runs.what_it_learned(generator, celeba_dataset, run)
+    # END SOLUTION
 
-# %% [markdown]
-# ### What did it learn?
-# A good grid does not tell a space of faces from a copied training set. The DCGAN paper's two
-# checks, on the run just trained (docs/what_it_learned.md): a walk through z, each z turned into
-# the next (faces that change smoothly, every frame a face, mean a continuous space of faces), and
-# the generated faces nearest to a training image, each beside its 3 nearest training images (a
-# copy would sit beside itself). `generate --walk 4` and `evaluate --nearest` make the same
-# pictures from the command line; here they are shown where there is a display.
+# %% [markdown] tags=["solution"]
+# ### Draw from a trained run, or score it
+# `python dlnd_face_generation.py generate --checkpoint output/synthetic` draws new faces from a run's newest
+# checkpoint (`--walk 4`: a walk through z), and `evaluate --checkpoint output/synthetic` scores it against
+# the images it held out (`--nearest`: the memorisation check); each has `--help`.
 
-# %%
-def show_picture(path):
-    """
-    Show a saved picture (a PNG) where there is a display
-    :param path: The PNG's path
-    """
-    if has_display():
-        pyplot.imshow(pyplot.imread(path))
-        pyplot.axis('off')
-        pyplot.show()
-
-
-if __name__ == '__main__' and flags.command == 'train' and has_display():
-    run_data = helper.Dataset(flags.dataset, data_files, seed=flags.seed, image_mode=flags.image_mode)  # all of it
-    pictures_made, verdict = command_line.what_it_learned(flags, generator, run_data,
-                                                          held_out=options.tracker is not None)
-    for picture_path in pictures_made:
-        show_picture(picture_path)
-    print('\n'.join(verdict))
+# %% tags=["solution"]
+if __name__ == '__main__' and flags.command == 'generate':
+    runs.generate(generator, flags)
+if __name__ == '__main__' and flags.command == 'evaluate':
+    runs.evaluate(generator, dataset, flags)

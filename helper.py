@@ -4,31 +4,32 @@ and serve them in batches.
 
 This is the helper.py of Udacity's face-generation project template (deep-learning
 nanodegree), with its API kept: download_extract, get_image, get_batch, images_square_grid and
-Dataset with get_batches. What a runnable copy needs today lives in the package beneath it,
-facegan/, one job per module:
+Dataset with get_batches. What a runnable copy needs today lives beneath it, in facegan/data/:
 
-    facegan/downloads.py        verified, resumable downloads with mirrors (download_extract)
-    facegan/archives.py         extracting MNIST's IDX gzip (as PNGs) and CelebA's zip
-    facegan/synthetic_faces.py  drawn CelebA-shaped faces, for a run without a download
-    facegan/images.py           finding image files, and reading any file safely (or skipping it)
-    facegan/image_cache.py      every image decoded once by get_image into a memory-mapped array
-    facegan/pictures.py         the grid behind images_square_grid, and PNGs of generated faces
-    facegan/safe_files.py       locks, temporary names, leftovers and full disks, for all of them
+    downloads.py        verified, resumable downloads with mirrors (download_extract)
+    archives.py         extracting MNIST's IDX gzip (JPEGs, as the template named them) and CelebA's zip
+    synthetic_faces.py  drawn CelebA-shaped faces, for a run without a download
+    images.py           finding image files, and reading any file safely (or skipping it)
+    image_cache.py      every image decoded once by get_image into a memory-mapped array
 
-Added to the template's API: IMAGE_MODES, the 'synthetic' and 'folder' datasets, Dataset's seed,
-image_mode and cache_dir, hold_out and images, and DatasetError, a one-line error a user can fix.
+Added to the template's API: make_synthetic_faces, list_image_files, Dataset's seed, image_mode
+and cache_dir, split, batches and images, and DatasetError, a one-line error a user can fix.
+Importing this file also prepares what TensorFlow needs before it loads (facegan/core/environment.py).
 """
+import copy
 import sys
 
 import numpy as np
 from PIL import Image
 
-from facegan import downloads, image_cache, pictures
-from facegan.downloads import DATASETS  # noqa: F401  (the notebook names a dataset's folder with it)
-from facegan.errors import DatasetError, one_line
-from facegan.images import eight_bit, whole
-from facegan.images import list_image_files  # noqa: F401  (the notebook lists a dataset's images)
-from facegan.synthetic_faces import make_synthetic_faces  # noqa: F401  (the notebook's default data)
+from facegan.core import environment
+from facegan.core.errors import DatasetError, one_line
+from facegan.data import downloads, image_cache
+from facegan.data.images import eight_bit, list_image_files, whole  # noqa: F401  (list_image_files: the notebook's)
+from facegan.data.synthetic_faces import make_synthetic_faces  # noqa: F401  (drawn faces: no download)
+from facegan.output import pictures
+
+environment.prepare()  # before TensorFlow loads: tf.layers from tf-keras, its C++ log quiet
 
 # Image mode of each dataset name that Dataset accepts.
 IMAGE_MODES = {'mnist': 'L', 'celeba': 'RGB', 'synthetic': 'RGB'}
@@ -104,7 +105,8 @@ class Dataset(object):
     def __init__(self, dataset_name, data_files, seed=None, image_mode=None, cache_dir=None):
         """
         Initialize the class; preprocesses the images with get_image into a cache on first use
-        :param dataset_name: Database name, 'mnist', 'celeba', 'synthetic' or 'folder'
+        :param dataset_name: Database name: 'mnist', 'celeba' or 'synthetic' (drawn faces), or with image_mode,
+                             any name ('folder': your own images)
         :param data_files: List of files in the database
         :param seed: Seed for the order of images in each epoch
         :param image_mode: 'RGB' or 'L'; needed for 'folder', otherwise the dataset's own
@@ -112,6 +114,7 @@ class Dataset(object):
         """
         image_width = 28
         image_height = 28
+        self.name = dataset_name
         if dataset_name not in IMAGE_MODES and image_mode is None:
             raise DatasetError('Unknown dataset {!r}: choose one of {}'
                                .format(dataset_name, ', '.join(sorted(IMAGE_MODES))))
@@ -132,17 +135,18 @@ class Dataset(object):
         self.shape = len(self.data_files), image_width, image_height, image_channels
         self._rng = np.random.default_rng(seed)
 
-    def hold_out(self, count):
+    def split(self, count):
         """
-        Take the last count images out of training, for evaluation
+        Hold the last count images out of training, for scores; the dataset itself stays whole
         :param count: How many
-        :return: Their images, float32 (count, 28, 28, channels), values 0-255
+        :return: (a Dataset of the other images, the held-out images: float32 (count, 28, 28, channels), 0-255)
         """
         held = self.images(range(self.shape[0] - count, self.shape[0]))
-        self._indices = self._indices[:-count]
-        self.data_files = self.data_files[:-count]
-        self.shape = (len(self.data_files),) + self.shape[1:]
-        return held
+        training = copy.copy(self)
+        training._indices = self._indices[:-count]  # pylint: disable=protected-access
+        training.data_files = self.data_files[:-count]
+        training.shape = (len(training.data_files),) + self.shape[1:]
+        return training, held
 
     def images(self, positions):
         """
@@ -158,10 +162,19 @@ class Dataset(object):
         :param batch_size: Batch Size
         :return: Batches of data, float32 in [-0.5, 0.5]; a last partial batch is dropped
         """
+        return self.batches(batch_size, self._rng.permutation(self.shape[0]))
+
+    def batches(self, batch_size, order, first=0):
+        """
+        Generate the batches of one epoch in a given order (a run resumed mid-epoch starts at its batch)
+        :param batch_size: Batch Size
+        :param order: The positions of the images, in the order they train
+        :param first: The first batch to give
+        :return: Batches of data, float32 in [-0.5, 0.5]; a last partial batch is dropped
+        """
         image_max_value = 255
 
-        order = self._rng.permutation(self.shape[0])
-        for start in range(0, self.shape[0] - batch_size + 1, batch_size):
+        for start in range(first * batch_size, len(order) - batch_size + 1, batch_size):
             yield self.images(order[start:start + batch_size]) / image_max_value - 0.5
 
 

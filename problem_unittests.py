@@ -14,7 +14,7 @@ checks what the function must do (not only its shapes) and prints "Tests Passed"
 AssertionError of one line: what was expected, what was found and why it matters for a GAN. A
 function that still returns the exercise's stub (None) fails with what to implement and return.
 
-The file reads top to bottom: one section per test; facegan/problem_harness.py calls the
+The file reads top to bottom: one section per test; facegan/graph/learner_code.py calls the
 learner's code and builds the stand-ins the tests use.
 """
 import functools
@@ -22,10 +22,14 @@ import inspect
 
 import numpy as np
 
-from facegan import problem_harness as harness
-from facegan.tensorflow_setup import import_tensorflow
+from facegan.core import environment
 
-tf = import_tensorflow()
+environment.prepare()  # before TensorFlow loads: tf.layers from tf-keras, its C++ log quiet
+
+import tensorflow.compat.v1 as tf  # noqa: E402  (after prepare)
+
+from facegan.core.errors import error_line  # noqa: E402
+from facegan.graph import learner_code as harness  # noqa: E402
 
 
 DISCRIMINATOR_RETURNS = ('output', 'logits')  # what each graded function returns, for the messages
@@ -59,7 +63,7 @@ def test_safe(func):
             try:
                 result = func(*args)
             except AssertionError as failure:
-                raise AssertionError(harness.one_line(failure)) from None
+                raise AssertionError(error_line(failure)) from None
         print('Tests Passed')
         return result
 
@@ -222,14 +226,14 @@ def _training_output(generator, z, keep_prob):
         except ValueError as error:
             if keep_prob == 1 and 'rate' in str(error):
                 raise AssertionError(DROPOUT_RATE_SLIP.format(
-                    'raised "{}"'.format(harness.one_line(error)))) from None
+                    'raised "{}"'.format(error_line(error)))) from None
             raise AssertionError('generator(z, 5, True, keep_prob={}) raised ValueError: {}'.format(
-                keep_prob, harness.one_line(error))) from None
+                keep_prob, error_line(error))) from None
         except AssertionError:
             raise
         except Exception as error:  # the learner's bug, whatever it is, becomes one line
             raise AssertionError('generator(z, 5, True, keep_prob={}) raised {}: {}'.format(
-                keep_prob, type(error).__name__, harness.one_line(error))) from None
+                keep_prob, type(error).__name__, error_line(error))) from None
 
 
 def _check_generator_runs(twins, mixed):

@@ -1,27 +1,17 @@
 """
-The machinery beneath the notebook (dlnd_face_generation.py) and helper.py, one job a module.
-Imports only go down: the notebook and helper import this package; it never imports them.
+The machinery beneath the notebook (dlnd_face_generation.py), helper.py and problem_unittests.py, in
+layers; a module imports only from its own layer's package and the layers below it, and nothing
+here imports the files above it (the cells hand down the functions the run needs). Importing a
+module changes nothing global: the entry points call core/environment.py's prepare() and install
+app/interrupts.py's handlers. docs/architecture.md draws the map and says what each module does.
 
-    errors             the problems a user can fix, each a one-line message
-    interrupts         Ctrl-C, kill and a closed terminal: one line, or a checkpoint first
-    tensorflow_setup   TensorFlow 1 graph mode on TensorFlow 2, quiet; the session for this CPU
-    safe_files         writing files safely: temporary names, locks, leftovers, full disks
-    downloads          MNIST and CelebA: verified, resumable downloads
-    archives           extracting them (IDX gzip and zip) into a folder of images
-    synthetic_faces    drawn CelebA-shaped faces, for a run without a download
-    images             reading one image file, whatever it holds
-    image_cache        every image preprocessed once into a memory-mapped array
-    pictures           grids and PNGs of generated and real images
-    fast_layers        tf.layers.conv2d_transpose as matrix products, switched on around a graph
-    batch_norm         the generator's batch-norm averages recomputed from its weights
-    checkpoints        saving and finding checkpoints that survive crashes and full disks
-    discriminator_view D(x) and D(G(z)) of each step, found in d_loss's graph
-    run_log            losses.csv, swd.csv, sample grids and TensorBoard
-    run_plots          the loss curve (smoothed, as TensorBoard smooths) and the animated samples
-    sliced_wasserstein the sample-quality score
-    learner_code       calling the notebook's generator: it works, or one line says what it expected
-    training_run       everything around train()'s loop: session, schedule, saving, scores
-    generation         drawing faces from a checkpoint (`generate`) and scoring them (`evaluate`)
-    command_line       the flags, turned into the values the notebook's cells use
-    problem_harness    the machinery of problem_unittests.py: calling a learner's code, stand-ins
+    app/      the application: the command line, training with the run's extras, generate, evaluate
+    train/    one training run around train(): its batches, checkpoints, grids, scores, records
+    inspect/  drawing from a saved run: restoring its generator, new faces, walks, the checks
+    graph/    TensorFlow graph machinery: the learner's functions called safely, the fast layer,
+              batch norm's calibration, the averaged generator, checkpoints, sessions
+    data/     the datasets: downloads, archives, synthetic faces, image files, the image cache
+    output/   files and pictures a run leaves and shows: grids, CSV logs, plots (no TensorFlow)
+    metrics/  numbers about images: the sliced Wasserstein distance, nearest neighbours (numpy)
+    core/     errors, safe files, settings of a run, what the machine can do, TensorFlow's set-up
 """

@@ -1,0 +1,170 @@
+"""
+The script's command line, read once at its start: the command (train, generate or evaluate), the
+dataset, and the settings that flags replace. In a notebook kernel, whose own arguments are in
+sys.argv, the flags come from the environment variable DLND_ARGS instead. The cells ask it which
+dataset the run uses (flags.uses); facegan/app/runs.py carries the rest to the run.
+
+    python dlnd_face_generation.py [--dataset mnist|celeba|folder|synthetic] [flags]
+    python dlnd_face_generation.py generate --checkpoint output/synthetic --n 10
+    python dlnd_face_generation.py evaluate --checkpoint output/synthetic
+"""
+import contextlib
+import os
+import shlex
+import sys
+import tempfile
+
+from facegan.core import run_config
+from facegan.core.errors import DatasetError, UserError, one_line
+from facegan.data.images import list_image_files
+from facegan.data.synthetic_faces import make_synthetic_faces
+from facegan.app import parsing
+
+# The flags that are a RunConfig setting of the same name (hyperparameters and the run's extras)
+SETTINGS = ('epochs', 'max_steps', 'batch_size', 'z_dim', 'learning_rate', 'beta1', 'update_order', 'seed',
+            'output_dir', 'show_every', 'save_every', 'keep_checkpoints', 'eval_every', 'eval_images', 'logdir',
+            'precision', 'average_decay', 'raw_weights', 'fast_layers')
+
+
+def flag(setting):
+    """:return: The flag of a run's setting: '--batch-size' for 'batch_size'"""
+    return '--' + setting.replace('_', '-')
+
+
+def _in_notebook_kernel():
+    """:return: True inside a Jupyter kernel (Jupyter, VS Code, Spyder), whose sys.argv is the kernel's own"""
+    kernel_app = sys.modules.get('ipykernel.kernelapp')
+    return kernel_app is not None and kernel_app.IPKernelApp.initialized()
+
+
+def arguments():
+    """:return: The command line's arguments: the script's, or in a notebook kernel DLND_ARGS's"""
+    if _in_notebook_kernel():
+        return shlex.split(os.environ.get('DLND_ARGS', ''))
+    return sys.argv[1:]
+
+
+class Flags(object):
+    """The command line, as the cells and the run ask for it."""
+
+    def __init__(self, command, namespace):
+        """
+        :param command: 'train', 'generate' or 'evaluate'
+        :param namespace: argparse's Namespace of the command's parser
+        """
+        self.command = command
+        self.dataset = self.data_dir = None  # generate has neither
+        self.__dict__.update(vars(namespace))
+
+    def uses(self, *datasets):
+        """:return: Whether this command trains on or scores against one of these datasets ('mnist', 'celeba', ...)"""
+        return self.command in ('train', 'evaluate') and self.dataset in datasets
+
+    @property
+    def image_mode(self):
+        """:return: 'L' or 'RGB' for --dataset folder (--channels), else None: the dataset's own"""
+        return {1: 'L', 3: 'RGB'}[self.channels] if self.dataset == 'folder' else None
+
+    def face_files(self, data_dir):
+        """
+        :param data_dir: The data folder (--data-dir, or the notebook's data_dir)
+        :return: The image files of a dataset of faces: CelebA's (downloaded), the synthetic faces (drawn on first
+                 use) or, with --dataset folder, every jpg, jpeg and png under --data-dir
+        """
+        if self.dataset == 'celeba':
+            return list_image_files(os.path.join(data_dir, 'img_align_celeba'))
+        if self.dataset == 'synthetic':
+            return list_image_files(make_synthetic_faces(data_dir))
+        if not os.path.isdir(data_dir):
+            raise DatasetError('--data-dir {} is not a folder: point it at a folder of images'.format(
+                one_line(data_dir)))
+        files = list_image_files(data_dir)
+        if not files:
+            raise DatasetError('--data-dir {} has no jpg, jpeg or png files: point it at a folder of images'
+                               .format(one_line(data_dir)))
+        return files
+
+    def settings(self):
+        """:return: {RunConfig setting: value} of the flags given: each replaces the cell's value or the default"""
+        return {name: getattr(self, name) for name in SETTINGS if getattr(self, name, None) is not None}
+
+
+def check_writable(folder, flag_name):
+    """
+    Fail early, before any graph is built, when a run's output cannot be written
+    :param folder: The folder (created if missing)
+    :param flag_name: The flag that named it, for the message: '--output-dir'
+    """
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UserError('cannot write to {} {} ({}): choose another folder'
+                        .format(flag_name, one_line(folder), err.strerror or err)) from None
+
+
+def _checkpoint_folder(checkpoint):
+    """:return: The run's output folder of --checkpoint (a folder, or a checkpoint's path)"""
+    if os.path.isdir(checkpoint):
+        return checkpoint
+    folder = os.path.dirname(checkpoint)
+    return os.path.dirname(folder) if os.path.basename(folder) == 'checkpoints' else (folder or '.')
+
+
+def parse(argv):
+    """
+    Read the command line, and check what can be checked before any work: values, output folders
+    :param argv: The arguments (see arguments())
+    :return: Flags
+    """
+    command = argv[0] if argv[:1] and argv[0] in parsing.COMMANDS else 'train'
+    parser = parsing.PARSERS[command]()
+    flags = Flags(command, parser.parse_args(argv[1:] if command != 'train' else argv))
+    if command == 'train':
+        flags.dataset = flags.dataset or 'synthetic'
+        flags.output_dir = flags.output_dir or os.path.join('output', flags.dataset)
+        check_writable(flags.output_dir, '--output-dir')
+        if flags.logdir:
+            check_writable(flags.logdir, '--logdir')
+        if flags.resume and flags.restart:
+            parser.error('--resume goes on with the run in --output-dir and --restart starts it over: give one')
+    elif command == 'generate':
+        flags.output_dir = flags.output_dir or os.path.join(flags.checkpoint, 'generated')
+        if flags.n and (flags.z or flags.walk):
+            parser.error('--n draws random faces: leave it out with {}'.format('--walk' if flags.walk else '--z'))
+        flags.n = flags.n or 10
+    else:
+        flags.output_dir = flags.output_dir or _checkpoint_folder(flags.checkpoint)
+        saved = run_config.load(_checkpoint_folder(flags.checkpoint)) if os.path.exists(flags.checkpoint) else None
+        flags.dataset = flags.dataset or (saved.dataset if saved else 'synthetic')
+    return flags
+
+
+def read():
+    """
+    :return: Flags of the script's command line (in a notebook, of DLND_ARGS); a bad flag ends the script in one
+             line with exit code 2, an output folder that cannot be written in one line too
+    """
+    return parse(arguments())
+
+
+def usage_error(command, message):
+    """Stop as argparse does for a bad flag: one line, exit code 2."""
+    parsing.PARSERS[command]().error(message)
+
+
+@contextlib.contextmanager
+def naming(flag_name, value):
+    """
+    While the block runs, a UserError it raises is said again naming the flag it is about: 'FLAG VALUE: message'
+    :param flag_name: '--checkpoint'
+    :param value: The flag's value
+    """
+    prefix = '{} {}: '.format(flag_name, one_line(str(value)))
+    try:
+        yield
+    except UserError as err:
+        if not str(err).startswith(prefix):
+            err.args = (prefix + str(err),) + err.args[1:]
+        raise

@@ -1,0 +1,46 @@
+"""
+`dlnd_face_generation.py generate`: new faces from a saved run, each with its z, or a walk through z,
+drawn as the run trained (its run.json: z's length, the channels, the precision) from its averaged
+generator, or with --raw-weights from the generator's own weights.
+"""
+import os
+
+import numpy as np
+
+from facegan.app import command_line
+from facegan.core import files, machine
+from facegan.inspect import drawing, generator_session, restore
+
+HINT = "train first, or point --checkpoint at a run's output folder"
+
+
+def generate(generator, flags):
+    """
+    Draw the faces (or the walk) the flags ask for, and say where they are
+    :param generator: The notebook's generator function
+    :param flags: command_line.Flags of `generate`
+    """
+    with command_line.naming('--checkpoint', flags.checkpoint):
+        saved = restore.find_run(generator, flags.checkpoint, HINT)
+    saved_z = np.zeros((0, saved.z_dim), np.float32)
+    for path in flags.z or []:
+        with command_line.naming('--z', path):
+            saved_z = np.concatenate([saved_z, drawing.load_z(path, saved.z_dim)])
+    if flags.walk and len(saved_z) > flags.walk:
+        command_line.usage_error('generate', '--walk {} passes through fewer z than the {} in --z: give --walk {} or '
+                                             'more'.format(flags.walk, len(saved_z), len(saved_z)))
+    command_line.check_writable(flags.output_dir, '--output-dir')
+    precision = machine.resolve_precision(flags.precision)[0] if flags.precision else None
+    weights = 'raw' if flags.raw_weights else 'averaged'
+    with generator_session.drawing(generator, saved, flags.seed, flags.fast_layers is not False, weights,
+                                   precision) as draw, \
+            files.disk_full_as_one_line(flags.output_dir, 'the faces', lambda: 4000 * max(flags.n, len(saved_z))):
+        if flags.walk:
+            with command_line.naming('--walk', flags.walk):
+                strip, gif = drawing.walk(draw, saved, flags.walk, saved_z, flags.output_dir)
+            print('Wrote a walk through {} z: {} and {}'.format(flags.walk, strip, os.path.basename(gif)))
+            return
+        z = saved_z if flags.z else np.random.uniform(-1, 1, size=(flags.n, saved.z_dim)).astype(np.float32)
+        faces, grid = drawing.generate(draw, saved, z, flags.output_dir)
+    print('Wrote {} faces ({} ... {}), each with its z (face_NNN.npy, for --z), and {}'
+          .format(len(faces), faces[0], os.path.basename(faces[-1]), grid))

@@ -1,0 +1,41 @@
+"""
+The run's extras, as the notebook's cells call them: training with checkpoints, resume, scores, grids
+and TensorBoard (training.py), then what it learned (learned.py); for the script's commands, drawing
+from a saved run (generating.py) and scoring it (evaluating.py).
+"""
+from facegan.app import learned, training
+from facegan.app.evaluating import evaluate  # noqa: F401  (the script's `evaluate`)
+from facegan.app.generating import generate  # noqa: F401  (the script's `generate`)
+
+
+def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags=None,
+          resume=False, **settings):
+    """
+    Train with train() and the run's extras (app/training.py says how)
+    :param train_function: The notebook's train function
+    :param generator: The notebook's generator function
+    :param epochs: The notebook's epochs
+    :param batch_size: The notebook's batch_size
+    :param z_dim: The notebook's z_dim
+    :param learning_rate: The notebook's learning_rate
+    :param beta1: The notebook's beta1
+    :param dataset: helper.Dataset of the run's data
+    :param flags: The script's command_line.Flags, or None in a notebook
+    :param resume: Go on from the run's newest checkpoint
+    :param settings: Other settings by name: output_dir='output/celeba', max_steps=200, ... (core/run_config.py)
+    :return: The run's RunConfig
+    """
+    return training.train(train_function, generator, epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags,
+                          resume, **settings)
+
+
+def what_it_learned(generator, dataset, run):
+    """
+    Where pictures can be shown: a walk through z and the memorisation check of the run just trained
+    :param generator: The notebook's generator function
+    :param dataset: helper.Dataset of the run's data
+    :param run: The RunConfig train() returned
+    """
+    lines = learned.what_it_learned(generator, dataset, run)
+    if lines:
+        print('\n'.join(lines))

@@ -1,0 +1,154 @@
+"""
+Training with the run's extras, as the solution's run cell and the exercise's optional cell call it:
+the learner's train() is called as the template's cells call it, in a graph of its own, with the
+run's batches (train/run.py), and given the extras it takes (print_every, show_every, update_order,
+run). The run's settings are the cells' values, replaced by the flags or keyword arguments given.
+A run's folder holds one run: the command line goes on with it only with --resume and starts it
+over only with --restart; a notebook cell run again starts it over. Either way the old run is moved
+aside, never deleted.
+"""
+import math
+import os
+import sys
+
+from facegan.core import files, machine, run_config
+from facegan.core.errors import LearnerCodeError, TrainingInterrupted, UserError, error_line, one_line
+from facegan.graph.learner_code import accepted, learner_frame, raised_in_package
+from facegan.train import records, run
+
+def _name(setting, flags):
+    """:return: How the user gave a setting: its flag on the command line, its argument's name in a notebook"""
+    return '--' + setting.replace('_', '-') if flags else setting
+
+
+def settings_of(epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags, given):
+    """
+    :return: The run's RunConfig: the cells' values, replaced by the settings given; the precision it runs at
+    """
+    config = run_config.RunConfig(epochs, batch_size, z_dim, learning_rate, beta1, dataset.name, dataset.image_mode)
+    try:
+        config = config.replace(**given)
+    except TypeError as err:
+        raise UserError('runs.train() has no such setting ({}): the settings are {}'.format(
+            error_line(err), ', '.join(run_config.SETTINGS))) from None
+    steps_per_epoch = dataset.shape[0] // config.batch_size
+    if flags and flags.epochs is None and flags.max_steps and steps_per_epoch:
+        config = config.replace(epochs=math.ceil(flags.max_steps / steps_per_epoch))  # as many epochs as it takes
+    precision, why = machine.resolve_precision(config.precision)
+    if why:
+        print('Precision: {} ({} auto: {})'.format(precision, _name('precision', flags), why))
+    return config.replace(precision_used=precision)
+
+
+def _held_out(config, dataset, flags):
+    """
+    :return: (the dataset to train on, the images held out for the scores or None, the config with held_out set):
+             scores need eval_images held out and as many others, and a batch to train on
+    """
+    if not config.eval_every:
+        return dataset, None, config.replace(held_out=0)
+    if dataset.shape[0] < 2 * config.eval_images + config.batch_size:
+        print('note: no sample-quality scores: they need {} images or more (2 x {} + a batch), and {} has {}'.format(
+            2 * config.eval_images + config.batch_size, _name('eval_images', flags), config.dataset, dataset.shape[0]))
+        return dataset, None, config.replace(held_out=0)
+    training, held_out = dataset.split(config.eval_images)
+    return training, held_out, config.replace(held_out=config.eval_images)
+
+
+def _check_resume(config, flags):
+    """
+    Check a resumed run's settings against its run.json: a safe change is one note line; one that would change the
+    run silently is refused, naming its flag or argument
+    """
+    saved = run_config.load(config.folder)
+    if saved is None:
+        print('note: {} has no {} (an older version saved it): its settings cannot be checked'.format(
+            one_line(config.folder), run_config.RUN_FILE), file=sys.stderr)
+    else:
+        try:
+            changes = run_config.check_resume(saved, config)
+        except UserError as err:
+            setting = getattr(err, 'setting', None)
+            raise UserError('{} {}: {}; give the run\'s own, or start it over{}'.format(
+                _name(setting, flags), getattr(config, setting), err, ' (--restart)' if flags else '')) from None
+        if changes:
+            print('note: resuming with other settings: {}'.format(', '.join(changes)), file=sys.stderr)
+
+
+def _start_fresh(config, flags):
+    """
+    A new run in a folder that holds one (or a logdir with event files): on the command line it stops, saying how
+    to go on, unless --restart; in a notebook, and with --restart, the old run is moved aside, saying so
+    """
+    for folder in [config.folder] + ([config.logdir] if config.logdir else []):
+        used = records.run_files(folder) if os.path.isdir(folder) else []
+        if not used:
+            continue
+        if flags and not flags.restart:
+            raise UserError('{} {} holds a run ({}): add --resume to go on with it, give another {}, or --restart to '
+                            'move it aside and start over'.format(
+                                '--output-dir' if folder == config.folder else '--logdir', one_line(folder),
+                                one_line(', '.join(used[:4] + (['...'] if len(used) > 4 else []))),
+                                '--output-dir' if folder == config.folder else '--logdir'))
+        moved, deleted = files.move_aside(folder, used, config.keep_previous)
+        print('note: started the run in {} over: the previous one is in {} (the newest {} kept{})'.format(
+            one_line(folder), one_line(moved), config.keep_previous,
+            '; deleted the older {}'.format(one_line(', '.join(deleted))) if deleted else ''))
+
+
+def _call_train(train, arguments, extras):
+    """
+    Call the learner's train(); an error in its code (not in the run's) stops the run in one line saying where
+    """
+    try:
+        train(*arguments, **extras)
+    except (UserError, KeyboardInterrupt):
+        raise
+    except Exception as err:  # the learner's code: anything can come out of it
+        where = learner_frame(err)
+        if where is None or raised_in_package(err):
+            raise
+        raise LearnerCodeError('train() failed at {} line {} with {}; fix it there and run again'.format(
+            one_line(os.path.basename(where.filename)), where.lineno, error_line(err, with_type=True))) from None
+
+
+def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags=None,
+          resume=False, **settings):
+    """
+    Train with train() and the run's extras: a progress bar, checkpoints (Ctrl-C saves one) and resuming, scores
+    against held-out images, sample grids, losses.csv and TensorBoard, the averaged generator
+    :param train_function: The notebook's train function (a learner's own, with the template's signature, too)
+    :param generator: The notebook's generator function: the grids and scores draw with it
+    :param epochs: The notebook's epochs (the cell's value)
+    :param batch_size: The notebook's batch_size
+    :param z_dim: The notebook's z_dim
+    :param learning_rate: The notebook's learning_rate
+    :param beta1: The notebook's beta1
+    :param dataset: helper.Dataset of the run's data (the scores hold a part out; the dataset itself stays whole)
+    :param flags: The script's command_line.Flags (its flags replace the values above), or None in a notebook
+    :param resume: Go on from the newest checkpoint in the run's folder (the script: --resume)
+    :param settings: Any other RunConfig setting by name: output_dir='output/celeba', max_steps=200, ...
+    :return: The run's RunConfig
+    """
+    given = dict(settings, **flags.settings()) if flags else settings
+    resume = flags.resume if flags else resume
+    config = settings_of(epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags, given)
+    training, held_out, config = _held_out(config, dataset, flags)
+    if config.batch_size > training.shape[0]:
+        raise UserError('{} {} is larger than the {} images of {} it would train on'.format(
+            _name('batch_size', flags), config.batch_size, training.shape[0], config.dataset))
+    os.makedirs(config.folder, exist_ok=True)
+    (_check_resume if resume else _start_fresh)(config, flags)
+    training_run = run.TrainingRun(config, generator, training, held_out, resume)
+    extras = accepted(train_function, {'print_every': config.print_every, 'show_every': config.show_every,
+                                       'update_order': config.update_order, 'run': training_run})
+    try:
+        with training_run.around_train():  # in a graph of its own, seeded
+            _call_train(train_function, (config.epochs, config.batch_size, config.z_dim, config.learning_rate,
+                                         config.beta1, training_run.get_batches, training.shape,
+                                         training.image_mode), extras)
+    except TrainingInterrupted as err:
+        err.args = ('{}: {}'.format(err, 'run the same command with --resume' if flags else
+                                    'run the cell again with resume=True'),)
+        raise
+    return config

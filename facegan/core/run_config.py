@@ -1,0 +1,131 @@
+"""
+Every setting of a training run, each with its default here and nowhere else. train()'s arguments
+(the notebook's cells) give the hyperparameters; the command line's flags, or a notebook's keyword
+arguments, replace any setting. A run writes its settings as run.json in its folder; --resume reads
+them back (a change that is safe carries on with a note, one that would silently change the run is
+refused), and generate and evaluate draw as the run trained.
+"""
+import dataclasses
+import json
+import os
+
+from facegan.core import files
+from facegan.core.errors import SettingChanged, TrainingStopped, one_line
+
+RUN_FILE = 'run.json'
+FORMAT = 1  # run.json's format; a newer project may add settings, which an older one ignores
+DEFAULT_AVERAGE_DECAY = 0.999  # per step: the averaged generator's weights reach back about 1,000 steps
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The settings of one training run."""
+    # train()'s arguments, from the notebook's cells
+    epochs: int
+    batch_size: int
+    z_dim: int
+    learning_rate: float
+    beta1: float
+    # the data
+    dataset: str  # 'mnist', 'celeba', 'synthetic' or 'folder'
+    image_mode: str  # 'L' (1 channel) or 'RGB' (3)
+    # the run's extras
+    output_dir: str = None  # None: output/DATASET
+    max_steps: int = None  # stop at this step (None: when the last epoch ends)
+    seed: int = 0  # the data's order, z, the initial weights
+    update_order: str = 'simultaneous'  # or 'alternating': two session.run calls a step
+    print_every: int = 10  # print the losses every this many steps
+    show_every: int = 100  # show and save a grid of samples every this many steps
+    save_every: int = 500  # save a checkpoint every this many steps, and at the end
+    keep_checkpoints: int = 3  # the newest checkpoints kept, across resumes
+    eval_every: int = 100  # score the samples every this many steps (0: never)
+    eval_images: int = 256  # held-out real images, and generated ones, per score
+    logdir: str = None  # TensorBoard's folder (None: none)
+    precision: str = 'auto'  # asked for: 'auto', 'float32' or 'bfloat16'
+    fast_layers: bool = True  # tf.layers.conv2d_transpose as matrix products while train() builds its graph
+    average_decay: float = DEFAULT_AVERAGE_DECAY  # the averaged generator's decay per step (0: none)
+    raw_weights: bool = False  # draw grids and scores from the generator's own weights, not their average
+    keep_previous: int = 2  # runs moved aside in the output folder that are kept
+    # what the run found when it started
+    precision_used: str = None  # 'float32' or 'bfloat16'
+    held_out: int = None  # images kept out of training for the scores (0: none)
+
+    @property
+    def channels(self):
+        """:return: 1 for 'L', 3 for 'RGB'"""
+        return 1 if self.image_mode == 'L' else 3
+
+    @property
+    def folder(self):
+        """:return: The run's output folder"""
+        return self.output_dir or os.path.join('output', self.dataset)
+
+    def replace(self, **changes):
+        """:return: A copy with these settings changed (None values are left as they are)"""
+        return dataclasses.replace(self, **{name: value for name, value in changes.items() if value is not None})
+
+
+SETTINGS = tuple(field.name for field in dataclasses.fields(RunConfig))
+# Settings a resumed run cannot change: the step saved would point at another place in the data (batch
+# size, seed, the images held out), or the saved weights would not fit (z_dim, channels), or the data differ
+UNSAFE_ON_RESUME = ('dataset', 'image_mode', 'batch_size', 'z_dim', 'seed', 'held_out')
+# Settings that describe the run itself rather than a choice to carry over
+_NOT_COMPARED = ('output_dir', 'precision_used')
+
+
+def save(config, folder):
+    """Write the settings as folder/run.json, atomically (a reader never sees half of it)."""
+    text = json.dumps(dict(dataclasses.asdict(config), format=FORMAT), indent=1, sort_keys=True) + '\n'
+
+    def write(temporary):
+        with open(temporary, 'w') as f:
+            f.write(text)
+    files.write_atomically(os.path.join(folder, RUN_FILE), write)
+
+
+def load(folder):
+    """
+    :param folder: A run's output folder
+    :return: Its RunConfig from run.json, or None when it has none (a run saved by an older version)
+    :raise TrainingStopped: run.json is there but damaged
+    """
+    path = os.path.join(folder, RUN_FILE)
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+        known = {name: saved[name] for name in SETTINGS if name in saved}
+        return RunConfig(**known)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as err:  # not JSON, not an object, a setting missing
+        raise TrainingStopped('{} cannot be read ({}): restore it from a backup, or start the run over'
+                              .format(one_line(path), one_line(str(err).split('\n')[0]))) from None
+
+
+def check_resume(saved, now):
+    """
+    Compare a run's saved settings with the ones it is resumed with
+    :param saved: The RunConfig of run.json
+    :param now: The RunConfig asked for now (precision_used and held_out as they would be)
+    :return: ['learning_rate 0.0005 -> 0.0002', ...]: the safe changes, for a note
+    :raise SettingChanged: a setting of UNSAFE_ON_RESUME differs (the first one, in that order)
+    """
+    for name in UNSAFE_ON_RESUME:
+        before, after = getattr(saved, name), getattr(now, name)
+        if before is not None and after is not None and before != after:
+            raise SettingChanged('the run in {} was trained with {} {}, not {}: resuming would {}'.format(
+                one_line(saved.folder), name, before, after, _WHY_UNSAFE[name]), name)
+    return ['{} {} -> {}'.format(name, getattr(saved, name), getattr(now, name)) for name in SETTINGS
+            if name not in UNSAFE_ON_RESUME + _NOT_COMPARED and getattr(saved, name) != getattr(now, name)] + \
+        (['precision used {} -> {}'.format(saved.precision_used, now.precision_used)]
+         if saved.precision_used != now.precision_used else [])
+
+
+_WHY_UNSAFE = {
+    'dataset': 'train on other data',
+    'image_mode': 'change the number of channels, which the saved weights do not fit',
+    'batch_size': 'start mid-epoch at another image, so some images would train twice and others not at all',
+    'z_dim': 'change the length of z, which the saved weights do not fit',
+    'seed': 'shuffle the rest of the epoch another way, so some images would train twice and others not at all',
+    'held_out': 'hold other images out, so the scores would be against images the run trained on',
+}

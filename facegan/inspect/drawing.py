@@ -1,0 +1,128 @@
+"""
+New faces drawn from a saved run's generator (generator_session.py restores it), each saved with its
+z, which can be read back to draw it again (`generate`, `generate --z`), and walks through z
+(`generate --walk`). A z file given is read only as far as it is a .npy of numbers of the run's z
+length; anything else is one line saying what it holds.
+"""
+import os
+
+import numpy as np
+
+from facegan.core import files, machine
+from facegan.core.errors import UserError
+from facegan.data.images import open_regular_file
+from facegan.inspect import latent_walk
+from facegan.inspect.generator_session import GENERATE_BATCH
+from facegan.output import pictures
+
+GRID_FACES = 100  # generate's grid.png shows the first this many faces
+WALK_FRAME_MS = 120  # how long each face of walk.gif shows
+WALK_SCALE = 8  # walk.gif's faces are enlarged this many times (224x224 for 28x28)
+
+
+def generate(draw, saved, z, output_dir):
+    """
+    Draw faces from a saved run's generator in inference mode (its checkpoint's batch-norm averages were
+    recomputed from its weights when it was saved), and save each one's z beside it (face_NNN.npy)
+    :param draw: generator_session.drawing's function from z to images
+    :param saved: restore.SavedRun
+    :param z: The z to draw, (n, z length)
+    :param output_dir: Folder for face_NNN.png, face_NNN.npy and grid.png
+    :return: (list of face paths, grid path)
+    """
+    image_mode = 'L' if saved.channels == 1 else 'RGB'
+    os.makedirs(output_dir, exist_ok=True)
+    faces, shown = [], []
+    for first in range(0, len(z), GENERATE_BATCH):  # memory does not grow with n
+        drawn = draw(z[first:first + GENERATE_BATCH])
+        faces += pictures.write_faces(drawn, output_dir, image_mode, first)
+        shown += list(drawn[:GRID_FACES - len(shown)])
+    for face, face_z in zip(faces, z):
+        save_z(face_z, os.path.splitext(face)[0] + '.npy')
+    return faces, pictures.write_grid(np.array(shown), output_dir, image_mode)
+
+
+def walk_bytes(count, channels):
+    """:return: About the memory a walk through count z takes: its frames, their GIF frames and the strip"""
+    frames = count * latent_walk.STEPS
+    return frames * (28 * 28 * channels * (4 + 1) + (28 * WALK_SCALE) ** 2 * 3 + 28 * 28 * 3 * pictures.GRID_SCALE ** 2)
+
+
+def walk(draw, saved, count, saved_z, output_dir):
+    """
+    Walk through z (see latent_walk): count z, the saved ones first, each slerped into the next
+    :param draw: generator_session.drawing's function from z to images (numpy's random state seeded)
+    :param saved: restore.SavedRun
+    :param count: z to pass through, at least 2
+    :param saved_z: z to start from, (m, z length), m at most count
+    :param output_dir: Folder for walk.png (a row a leg), walk.gif and walk_z.npy (the z passed through)
+    :return: (strip path, GIF path)
+    :raise UserError: the walk does not fit in memory
+    """
+    image_mode = 'L' if saved.channels == 1 else 'RGB'
+    needed, available = walk_bytes(count, saved.channels), machine.memory_available()
+    too_big = 'a walk through {} z ({} faces) needs about {} of memory, more than this process may take{}: walk ' \
+              'through fewer'.format(count, count * latent_walk.STEPS, files.size_text(needed),
+                                     ' ({} free)'.format(files.size_text(available)) if available is not None else '')
+    if available is not None and needed > available:
+        raise UserError(too_big)  # before anything is drawn: TensorFlow could not say it in one line
+    os.makedirs(output_dir, exist_ok=True)
+    try:
+        points = latent_walk.waypoints(saved_z, count, saved.z_dim, np.random)
+        frames = draw(latent_walk.loop(points))
+        strip, gif = os.path.join(output_dir, 'walk.png'), os.path.join(output_dir, 'walk.gif')
+        pictures.save_rows(frames, latent_walk.STEPS, image_mode, strip)
+        pictures.save_animation(frames, image_mode, gif, WALK_FRAME_MS, WALK_SCALE)
+    except MemoryError:  # the estimate was short
+        raise UserError(too_big) from None
+    save_z(points, os.path.join(output_dir, 'walk_z.npy'))
+    return strip, gif
+
+
+def save_z(z, path):
+    """
+    Save z as a .npy file that load_z reads back
+    :param z: float32 array, (z_dim,) for one face or (n, z_dim)
+    :param path: The file, ending in .npy
+    """
+    def write(temporary):
+        with open(temporary, 'wb') as file:
+            np.save(file, np.asarray(z, np.float32))
+    files.write_atomically(path, write)
+
+
+def _read(path):
+    """
+    :return: The .npy file's array, memory-mapped (its numbers are read only where used)
+    :raise UserError: the file cannot be read, is empty, or is not a .npy file
+    """
+    try:
+        with open_regular_file(path) as f:  # a FIFO or a device is refused, never waited on
+            if not f.read(1):
+                raise UserError('the file is empty: give a .npy file of z that generate saved')
+        return np.load(path, mmap_mode='r', allow_pickle=False)
+    except OSError as err:
+        raise UserError('cannot read it ({})'.format(err.strerror or 'not a .npy file that generate saved')) from None
+    except (ValueError, EOFError, SyntaxError):  # a header that is not .npy's, a file cut short
+        raise UserError('not a .npy file of z, as generate saves beside each face') from None
+
+
+def load_z(path, z_dim):
+    """
+    Read the z that generate saved
+    :param path: A .npy file of one z (z_dim,) or of several (n, z_dim)
+    :param z_dim: The run's z length
+    :return: float32 array (n, z_dim)
+    :raise UserError: not such a .npy file: one line saying what it holds (the caller names the file)
+    """
+    z = _read(path)
+    if z.dtype.kind not in 'fiu':
+        raise UserError('it holds {} ({}), not numbers: give a .npy file of z that generate saved'.format(
+            'text' if z.dtype.kind in 'SU' else 'values of kind {!r}'.format(z.dtype.kind), z.dtype))
+    if z.ndim not in (1, 2) or z.shape[-1] != z_dim or not z.size:
+        raise UserError('it holds an array of shape {}; this generator takes z of {} numbers (a file generate '
+                        'saved beside a face of this run)'.format(z.shape, z_dim))
+    z = np.asarray(z, np.float32).reshape(-1, z_dim)
+    if not np.isfinite(z).all():
+        raise UserError('it holds numbers that are not finite')
+    return z

@@ -1,0 +1,32 @@
+"""
+What a run changes while train() runs, and puts back after: a graph of its own, seeded with the
+run's seed; tf.layers' transposed convolution
+computed as matrix products (graph/fast_layers.py), the optimizers' generator steps also updating
+the averaged generator (graph/averaging.py), the precision of the sessions train() opens
+(graph/session_settings.py), and its prints written above the progress bar. All of it applies to a
+learner's own train() as well.
+"""
+import contextlib
+import sys
+
+import tensorflow.compat.v1 as tf
+from tqdm.contrib import DummyTqdmFile
+
+from facegan.graph import averaging, fast_layers, session_settings
+
+
+@contextlib.contextmanager
+def around_train(config):
+    """
+    :param config: The run's RunConfig (fast_layers, average_decay, precision_used)
+    :return: (yields) The list that gets the averaged generator's Averages once train()'s optimizers are built
+             (empty without averaging)
+    """
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(tf.Graph().as_default())
+        session_settings.set_seeds(config.seed)
+        stack.enter_context(fast_layers.in_tf_layers(config.fast_layers))
+        made = stack.enter_context(averaging.in_optimizers(config.average_decay)) if config.average_decay else []
+        stack.enter_context(session_settings.for_plain_sessions(config.precision_used))
+        stack.enter_context(contextlib.redirect_stdout(DummyTqdmFile(sys.stdout)))
+        yield made

@@ -1,0 +1,139 @@
+"""
+The run's own ops, built into train()'s graph at its first batch: the fixed z of the sample grids and
+the held-out images' z, the generator drawn in inference mode on its raw weights and on their average
+(each with batch norm recalibrated from its weights before every use: graph/batch_norm.py), and the
+checkpoints of every variable, restored when the run resumes.
+"""
+import contextlib
+import os
+import sys
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from facegan.core import run_config
+from facegan.core.errors import one_line
+from facegan.graph import averaging, batch_norm, checkpoints
+from facegan.graph.learner_code import call_generator
+
+N_SAMPLES = 25  # faces in each grid
+
+
+class Drawing(object):
+    """The generator in inference mode, on the raw weights or their average, with its batch-norm calibration."""
+
+    def __init__(self, generator, config, z, averages=None):
+        """
+        :param generator: The notebook's generator function
+        :param config: The run's RunConfig (z_dim, channels)
+        :param z: {name: z tensor} to draw from ('samples', 'scored')
+        :param averages: graph/averaging.py's Averages to draw on (None: the generator's own weights)
+        """
+        with (averaging.on_averaged_weights(averages) if averages else contextlib.nullcontext()), \
+                tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE if averages else True):
+            if averages:  # a training-mode call makes the averaged generator's own batch-norm statistics
+                call_generator(generator, z['samples'], config.channels, 'to make the averaged generator')
+            self._calibrate = batch_norm.build_calibration(generator, config.z_dim, config.channels)
+            self._images = {name: call_generator(generator, tensor, config.channels,
+                                                 'to draw the {} images'.format(name), is_train=False)
+                            for name, tensor in z.items()}
+
+    def calibrate(self, sess):
+        """Recompute batch norm's averages from the weights."""
+        sess.run(self._calibrate)
+
+    def draw(self, sess, which):
+        """:return: The images ('samples' or 'scored'), batch norm recalibrated first, in [-1, 1]"""
+        self.calibrate(sess)
+        return sess.run(self._images[which])
+
+
+class RunParts(object):
+    """The run's ops in train()'s graph and session: drawing, saving and restoring."""
+
+    def __init__(self, sess, config, generator, averages, scored):
+        """
+        Build them into sess's graph (train() has built its model) and initialize their new variables
+        :param sess: train()'s session
+        :param config: The run's RunConfig
+        :param generator: The notebook's generator function
+        :param averages: The Averages train()'s optimizers made (None: none, or the raw weights asked for)
+        :param scored: How many images a score draws (0: no scores)
+        """
+        self.session, self.config, self.averages = sess, config, averages
+        before = set(tf.global_variables())
+        rng = np.random.RandomState(config.seed)
+        z = {'samples': tf.Variable(rng.uniform(-1, 1, (N_SAMPLES, config.z_dim)).astype(np.float32),
+                                    trainable=False, name='sample_z')}  # a variable: resumed runs draw the same z
+        if scored:
+            z['scored'] = tf.constant(rng.uniform(-1, 1, (scored, config.z_dim)).astype(np.float32))
+        self.raw = Drawing(generator, config, z)
+        self.average = Drawing(generator, config, z, averages) if averages else None
+        self._step = tf.train.get_or_create_global_step()
+        self._step_value = tf.placeholder(tf.int64, ())
+        self._set_step = tf.assign(self._step, self._step_value)
+        self._finite_check = checkpoints.non_finite_check()
+        self._variables = {var.op.name: var for var in tf.global_variables()}
+        self._saver = tf.train.Saver(var_list=self._variables, max_to_keep=None)
+        sess.run(tf.variables_initializer([var for var in tf.global_variables() if var not in before]))
+        self.saved_at = None
+        self._noted_unaveraged = False
+
+    def restore(self, path):
+        """
+        Restore a resumed run's checkpoint (one saved without the averaged generator, by an older version, too)
+        :return: Its step
+        """
+        saved = checkpoints.saved_names(path)
+        optional = {name for name in self._variables if name.startswith(averaging.SCOPE + '/')}
+        if optional and not optional <= saved:
+            print('note: {} holds no averaged generator (an older version saved it): the average starts at this '
+                  'step'.format(one_line(path)), file=sys.stderr)
+        checkpoints.restore(self.session, path, {name: var for name, var in self._variables.items()
+                                                 if name not in optional or name in saved})
+        return int(self.session.run(self._step))
+
+    def drawing(self, step):
+        """
+        :param step: The step done
+        :return: The averaged generator once it has averaged a step, else the raw one (with one note, once, when
+                 train()'s steps never update the average)
+        """
+        if self.average is not None and averaging.weights_used(self.averages, self.session) == 'averaged':
+            return self.average
+        if self.average is not None and step > 0 and not self._noted_unaveraged:
+            print('note: train()\'s steps never updated the averaged generator (its optimizers were built outside the '
+                  'run): the grids and scores draw the generator\'s own weights', file=sys.stderr)
+            self._noted_unaveraged = True
+        return self.raw
+
+    def weights(self, step):
+        """:return: 'averaged' or 'raw': which weights the grids and scores draw at this step"""
+        return 'raw' if self.drawing(step) is self.raw else 'averaged'
+
+    def save(self, step):
+        """:return: Path of a checkpoint of every variable, batch norm calibrated for each generator first"""
+        for drawing in (self.raw, self.average):
+            if drawing:
+                drawing.calibrate(self.session)
+        self.session.run(self._set_step, {self._step_value: step})
+        path = checkpoints.save_checkpoint(self.session, self._saver, self.config.folder, step,
+                                           self.config.keep_checkpoints, self._finite_check)
+        self.saved_at = step
+        return path
+
+    def write_settings(self):
+        """Write the run's settings as run.json in its folder (after a checkpoint is restored, or a new run starts)."""
+        checkpoints.remove_stale_temporary_files(os.path.join(self.config.folder, checkpoints.CHECKPOINT_FOLDER))
+        run_config.save(self.config, self.config.folder)
+
+
+def after_nan(folder):
+    """:return: What to do after the losses became NaN: resume from the last good checkpoint, or start again"""
+    return checkpoints.what_to_do_after_nan(folder)
+
+
+def resume_checkpoint(folder):
+    """:return: The newest usable checkpoint of the run in folder, to resume from (TrainingStopped: none)"""
+    return checkpoints.find_checkpoint(folder, hint='train it first, without resuming',
+                                       unusable_hint='start it over')
