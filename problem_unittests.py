@@ -19,6 +19,7 @@ learner's code and builds the stand-ins the tests use.
 """
 import functools
 import inspect
+import os
 
 import numpy as np
 
@@ -52,6 +53,11 @@ NUMERIC_TOLERANCE = 1e-3
 
 # --- A fresh graph for each test, one-line failures ----------------------------------------------
 
+# The project's own tests set this variable to leave the problem tests out of a run of the script that
+# tests something else (they take seconds); a learner never needs it
+SKIP_SWITCH = 'DLND_SKIP_PROBLEM_TESTS'
+
+
 def test_safe(func):
     """
     Isolate tests: run each in its own graph; turn a failure into one line with no harness traceback
@@ -59,6 +65,8 @@ def test_safe(func):
     @functools.wraps(func)
     def func_wrapper(*args):
         __tracebackhide__ = True  # pytest leaves this frame out of tracebacks (IPython too, unless it raised)
+        if os.environ.get(SKIP_SWITCH) == '1':
+            return None
         with tf.Graph().as_default():
             try:
                 result = func(*args)

@@ -1,11 +1,17 @@
 """
-Test set-up: the project's modules on the path, TensorFlow imported with legacy Keras, and a
-matplotlib backend that needs no display; fixtures for race tests (real processes started in
-step) and for a real full disk (a small tmpfs).
+Test set-up: the project's modules on the path, TensorFlow prepared as the learner's files prepare it,
+a matplotlib backend that needs no display; a run of the script in this process with the problem
+tests switched off (one test keeps them on); fixtures for race tests (real processes started in
+step), a real full disk (a small tmpfs), and the trained runs several tests share, each made once a
+session whatever the number of workers.
 """
+import contextlib
+import fcntl
 import json
 import os
 import queue
+import runpy
+import shutil
 import subprocess
 import sys
 import threading
@@ -17,50 +23,50 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('MPLBACKEND', 'Agg')
 sys.path.insert(0, ROOT)
 
-from facegan.tensorflow_setup import import_tensorflow  # noqa: E402  (must follow the path set-up)
+from facegan.core import environment  # noqa: E402  (must follow the path set-up)
 
-import_tensorflow()  # before any test module imports tensorflow
+environment.prepare()  # before anything imports tensorflow, as helper.py does
 
-# Hypothesis profiles: 'ci' (the default: bounded examples, derandomized so a run is repeatable,
-# no deadline: a step's time swings with other tenants) and 'thorough', ten times the examples,
-# for a developer: --hypothesis-profile=thorough (the README's test section gives the command)
+# Hypothesis profiles: 'ci' (the default: 30 examples, derandomized so a run is repeatable, no deadline: a
+# step's time swings with other tenants) and 'thorough', ten times the examples, for a developer:
+# --hypothesis-profile=thorough (docs/testing.md gives the command)
 _PROFILE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.register_profile('ci', max_examples=30, derandomize=True, print_blob=True, **_PROFILE)
 settings.register_profile('thorough', max_examples=300, **_PROFILE)
 settings.load_profile('ci')
 
-
-import runpy  # noqa: E402
-
 import helper  # noqa: E402
-from facegan import batch_norm, interrupts  # noqa: E402  (after import_tensorflow)
-from facegan.errors import UserError  # noqa: E402
+from facegan.app import interrupts  # noqa: E402
+from facegan.core.errors import UserError  # noqa: E402
+from facegan.graph import batch_norm  # noqa: E402
 
 SCRIPT = os.path.join(ROOT, 'dlnd_face_generation.py')
-
+# The switch that leaves the five problem tests out of a run of the script (problem_unittests.py reads it):
+# a test that is about something else need not wait for them; test_cli.py checks that they do run without it
+SKIP_PROBLEM_TESTS = 'DLND_SKIP_PROBLEM_TESTS'
 
 # Variables a process the tests start would otherwise inherit from whoever runs pytest, and that
-# change what it prints or does: TensorFlow's C++ log level (a profile's TF_CPP_MIN_LOG_LEVEL=2
-# prints a cuInit line before the one-line errors the tests compare), the notebook's flags, Keras'
-# choice (facegan.tensorflow_setup.import_tensorflow sets it), Python's warnings, hash seed and module path.
+# change what it prints or does: TensorFlow's C++ log level, the notebook's flags, Keras' choice
+# (environment.prepare sets it), Python's warnings, hash seed and module path.
 _CALLERS_VARIABLES = ('TF_CPP_MIN_LOG_LEVEL', 'TF_CPP_MAX_VLOG_LEVEL', 'TF_CPP_VMODULE', 'TF_USE_LEGACY_KERAS',
                       'DLND_ARGS', 'PYTHONWARNINGS', 'PYTHONPATH', 'PYTHONSTARTUP', 'PYTHONIOENCODING',
-                      'LANGUAGE')
+                      'LANGUAGE', 'DISPLAY', SKIP_PROBLEM_TESTS)
 
 
 def child_env(**overrides):
     """
     The environment of a process a test starts, the same whatever the caller's shell exported:
     the program's defaults (no TF_CPP_MIN_LOG_LEVEL, so the program's own rule, quiet, applies; no
-    DLND_ARGS), the C locale with Python in UTF-8 mode, a fixed hash seed and a backend that needs
-    no display. Kept from the caller: PATH, HOME and the like, CUDA_VISIBLE_DEVICES (the children
-    compute on the devices the tests' own process uses) and oneDNN's settings
-    (ONEDNN_MAX_CPU_ISA, TF_ENABLE_ONEDNN_OPTS: the numerical tests are run under each on purpose).
+    DLND_ARGS, no display), the C locale with Python in UTF-8 mode, a fixed hash seed and a backend that
+    needs no display; the problem tests switched off (SKIP_PROBLEM_TESTS=None keeps them). Kept from the
+    caller: PATH, HOME and the like, CUDA_VISIBLE_DEVICES and oneDNN's settings (ONEDNN_MAX_CPU_ISA,
+    TF_ENABLE_ONEDNN_OPTS: the numerical tests are run under each on purpose).
     :param overrides: Variables to set (a str) or to remove (None)
     :return: A new dict for subprocess's env=
     """
     env = {key: value for key, value in os.environ.items() if key not in _CALLERS_VARIABLES}
     env.update(LC_ALL='C', LANG='C', PYTHONUTF8='1', PYTHONHASHSEED='0', MPLBACKEND='Agg')
+    env[SKIP_PROBLEM_TESTS] = '1'
     for key, value in overrides.items():
         if value is None:
             env.pop(key, None)
@@ -75,15 +81,17 @@ def small_batch_norm_calibration(monkeypatch):
     monkeypatch.setattr(batch_norm, 'CALIBRATION_Z', 64)
 
 
-def run_script(argv):
+def run_script(argv, problem_tests=False):
     """
     Run the notebook script in this process, every cell, as `python dlnd_face_generation.py ARGV`
     runs it (monkeypatches of the modules it imports apply)
     :param argv: Its command line
+    :param problem_tests: Run the five problem tests in their cells too (they take seconds)
     :return: The exit code: 0, argparse's, or a one-line error's (printed on stderr as the script prints it)
     """
-    saved = sys.argv
+    saved_argv, saved_switch = sys.argv, os.environ.get(SKIP_PROBLEM_TESTS)
     sys.argv = [SCRIPT] + list(argv)
+    os.environ.pop(SKIP_PROBLEM_TESTS, None) if problem_tests else os.environ.update({SKIP_PROBLEM_TESTS: '1'})
     try:
         runpy.run_path(SCRIPT, run_name='__main__')
     except SystemExit as err:
@@ -91,14 +99,88 @@ def run_script(argv):
     except UserError as err:
         return interrupts.report(err)
     finally:
-        sys.argv = saved
+        sys.argv = saved_argv
+        os.environ.pop(SKIP_PROBLEM_TESTS, None)
+        if saved_switch is not None:
+            os.environ[SKIP_PROBLEM_TESTS] = saved_switch
     return 0
 
 
-def use_few_synthetic_faces(monkeypatch, count):
-    """The script's synthetic dataset: count faces rather than thousands, for this test"""
-    real = helper.make_synthetic_faces
-    monkeypatch.setattr(helper, 'make_synthetic_faces', lambda data_path, _, seed=0: real(data_path, count, seed))
+def faces(folder, count, seed=0):
+    """:return: A folder of count synthetic faces (drawn once a folder), as --dataset folder takes it"""
+    return helper.make_synthetic_faces(str(folder), count, seed)
+
+
+# --- The trained runs several tests share ------------------------------------------------------------
+
+SHARED_FACES = 48  # 40 to train on at batch 8 (5 steps an epoch), 8 held out for the scores
+# The run every test of a saved run starts from: 4 steps, a checkpoint at each (the newest 3 kept), scores at
+# steps 0, 2 and 4, grids at 2 and 4, TensorBoard's events, the averaged generator
+SHARED_RUN = ['--dataset', 'folder', '--batch-size', '8', '--max-steps', '4', '--save-every', '1',
+              '--eval-every', '2', '--eval-images', '8', '--show-every', '2']
+
+
+@contextlib.contextmanager
+def _locked(path):
+    """While the block runs, this process holds an exclusive lock on path (other workers wait)."""
+    with open(path, 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope='session')
+def shared_folder(tmp_path_factory, worker_id):
+    """A folder this session's workers share (the tests' base folder's parent under xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if worker_id != 'master' else base) / 'shared'
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def shared(shared_folder, name, make):
+    """
+    :param name: The shared thing's folder name
+    :param make: Function that makes it in the folder it is given
+    :return: The folder, made once a session by whichever worker asks first (the others wait for it)
+    """
+    folder, done = shared_folder / name, shared_folder / (name + '.done')
+    with _locked(str(shared_folder / (name + '.lock'))):
+        if not done.exists():
+            shutil.rmtree(str(folder), ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            done.write_text(json.dumps({'made by': os.getpid()}))
+    return folder
+
+
+@pytest.fixture(scope='session')
+def shared_run(shared_folder):
+    """
+    :return: (the run's output folder, its data folder, its logdir): SHARED_RUN trained once a session through
+             the script's own cells (in a worker's process), never written to by a test: copy_run it first
+    """
+    def make(folder):
+        data = faces(folder / 'data', SHARED_FACES)
+        code = run_script(SHARED_RUN + ['--data-dir', data, '--output-dir', str(folder / 'run'),
+                                        '--logdir', str(folder / 'logs')])
+        assert code == 0, 'the shared run did not train'
+
+    folder = shared(shared_folder, 'run', make)
+    return str(folder / 'run'), faces(folder / 'data', SHARED_FACES), str(folder / 'logs')
+
+
+def copy_run(source, target):
+    """
+    Copy a run's output folder for a test to change: checkpoint files as hard links (a test replaces a file it
+    damages, never writes into one), the rest as copies
+    :return: The copy's path
+    """
+    shutil.copytree(source, str(target), copy_function=lambda src, dst: (
+        os.link(src, dst) if os.sep + 'checkpoints' + os.sep in src else shutil.copy2(src, dst)))
+    return str(target)
 
 
 # --- Race tests: real Python processes that import helper and are started in step ------------
@@ -135,7 +217,7 @@ class Children:
     """
     Python processes that each import helper, say 'ready', wait for a line on stdin, then evaluate
     one expression and print 'result <json>'. With pause_at, a function's dotted name where it is
-    looked up ('facegan.images.decode_or_none'), each pauses at its first call of that function
+    looked up ('facegan.data.images.decode_or_none'), each pauses at its first call of that function
     (printing 'paused') until it gets another line or its stdin closes. Every line
     they print goes to one queue, so a test can wait for whichever comes first.
     """
@@ -228,7 +310,6 @@ def children():
     yield start
     for group in started:
         group.kill()
-
 
 
 @pytest.fixture
