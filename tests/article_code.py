@@ -11,9 +11,8 @@ raises). `generator_fixed` is the same function with `rate=1 - keep_prob`.
 Where this copy is unsure of what the article printed, a comment says so. `model_inputs` and
 `model_opt` are the Udacity template's functions, not the article's: use the solution's.
 """
-from facegan.tensorflow_setup import import_tensorflow
+import tensorflow.compat.v1 as tf
 
-tf = import_tensorflow()
 
 
 def discriminator(images, reuse=False, alpha=0.2, keep_prob=0.5):

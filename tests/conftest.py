@@ -75,10 +75,13 @@ def child_env(**overrides):
     return env
 
 
+CALIBRATION_Z = 64  # z drawn to recompute batch norm's statistics in the tests' runs, not 512: they are short
+
+
 @pytest.fixture(autouse=True)
 def small_batch_norm_calibration(monkeypatch):
-    """Recompute batch norm's statistics from 64 z, not 512: the tests' runs are a few steps long."""
-    monkeypatch.setattr(batch_norm, 'CALIBRATION_Z', 64)
+    """Recompute batch norm's statistics from CALIBRATION_Z z: the tests' runs are a few steps long."""
+    monkeypatch.setattr(batch_norm, 'CALIBRATION_Z', CALIBRATION_Z)
 
 
 def run_script(argv, problem_tests=False):
@@ -117,7 +120,8 @@ SHARED_FACES = 48  # 40 to train on at batch 8 (5 steps an epoch), 8 held out fo
 # The run every test of a saved run starts from: 4 steps, a checkpoint at each (the newest 3 kept), scores at
 # steps 0, 2 and 4, grids at 2 and 4, TensorBoard's events, the averaged generator
 SHARED_RUN = ['--dataset', 'folder', '--batch-size', '8', '--max-steps', '4', '--save-every', '1',
-              '--eval-every', '2', '--eval-images', '8', '--show-every', '2']
+              '--keep-checkpoints', '4', '--eval-every', '2', '--eval-images', '8', '--show-every', '2',
+              '--precision', 'float32']  # float32: the same run on every CPU
 
 
 @contextlib.contextmanager
@@ -164,8 +168,10 @@ def shared_run(shared_folder):
     """
     def make(folder):
         data = faces(folder / 'data', SHARED_FACES)
-        code = run_script(SHARED_RUN + ['--data-dir', data, '--output-dir', str(folder / 'run'),
-                                        '--logdir', str(folder / 'logs')])
+        with pytest.MonkeyPatch.context() as patch:  # as small_batch_norm_calibration sets it for each test
+            patch.setattr(batch_norm, 'CALIBRATION_Z', CALIBRATION_Z)
+            code = run_script(SHARED_RUN + ['--data-dir', data, '--output-dir', str(folder / 'run'),
+                                            '--logdir', str(folder / 'logs')])
         assert code == 0, 'the shared run did not train'
 
     folder = shared(shared_folder, 'run', make)
@@ -329,3 +335,44 @@ def small_disk(tmp_path):
         pytest.skip('cannot mount a tmpfs here: {}'.format(result.stderr.strip() or result.returncode))
     yield mount_point
     subprocess.run(['umount', mount_point], check=True, timeout=GUARD_SECONDS)
+
+
+# --- MNIST and CelebA as download_extract leaves them, small: the notebooks' data cells find them -----------
+
+NOTEBOOK_DIGITS = 32  # 2 steps an epoch at batch 16
+NOTEBOOK_FACES = 48
+
+
+def _extracted(folder, write):
+    """Make an extracted dataset's folder: its images, then the marker download_extract writes last."""
+    os.makedirs(folder)
+    write(folder)
+    open(os.path.join(folder, '.complete'), 'w').close()
+
+
+@pytest.fixture(scope='session')
+def notebook_data(shared_folder):
+    """
+    :return: A data folder holding mnist/ (NOTEBOOK_DIGITS digits, image_N.jpg as the template names them) and
+             img_align_celeba/ (NOTEBOOK_FACES CelebA-sized faces), each with download_extract's completion marker
+    """
+    import numpy as np
+    from PIL import Image
+
+    def digits(folder):
+        rng = np.random.default_rng(0)
+        for i in range(NOTEBOOK_DIGITS):
+            pixels = np.zeros((28, 28), np.uint8)
+            pixels[rng.integers(4, 10):rng.integers(18, 24), rng.integers(8, 13):rng.integers(15, 20)] = 255
+            Image.fromarray(pixels).save(os.path.join(folder, 'image_{}.jpg'.format(i)), quality=100)
+
+    def celeba(folder):
+        drawn = faces(os.path.join(os.path.dirname(os.path.dirname(folder)), 'drawn'), NOTEBOOK_FACES)
+        for i, name in enumerate(sorted(os.listdir(drawn))):
+            shutil.copy(os.path.join(drawn, name), os.path.join(folder, '{:06d}.jpg'.format(i + 1)))
+
+    def make(folder):
+        _extracted(str(folder / 'data' / 'mnist'), digits)
+        _extracted(str(folder / 'data' / 'img_align_celeba'), celeba)
+
+    return str(shared(shared_folder, 'notebook_data', make) / 'data')

@@ -1,6 +1,7 @@
 """
-Checkpoints that survive damage, a lost index file, a full disk, NaN, resumes and signals: facegan.checkpoints and facegan.interrupts alone, on
-real checkpoints of a tiny graph (a few small variables) written by tf.train.Saver.
+Checkpoints that survive damage, a lost index file, a full disk, NaN, resumes and signals:
+facegan/graph/checkpoints.py and facegan/core/signals.py alone, on real checkpoints of a tiny graph (a
+few small variables) written by tf.train.Saver.
 """
 import contextlib
 import errno
@@ -17,11 +18,14 @@ import types
 import numpy as np
 import pytest
 
-from conftest import child_env
-from facegan import checkpoints, errors, tensorflow_setup
+import tensorflow.compat.v1 as tf
 
-tf = tensorflow_setup.import_tensorflow()
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT, child_env
+from facegan.core import errors
+from facegan.graph import checkpoints
+
+KEEP = 3
+HINT, UNUSABLE = 'train first', 'start it over'
 
 
 @contextlib.contextmanager
@@ -41,7 +45,7 @@ def _model(rows=3, names=('generator/w', 'discriminator/w'), finite_check=False,
         set_all = [global_step.assign(step_in)] + [w.assign(tf.fill([rows, 4], tf.cast(step_in, tf.float32)))
                                                     for w in weights]
         nan = weights[0].assign(tf.fill([rows, 4], np.nan))
-        saver = tf.train.Saver(max_to_keep=checkpoints.KEEP_CHECKPOINTS)
+        saver = tf.train.Saver(max_to_keep=None)  # as a run's: checkpoint_files.keep_newest decides
         check = checkpoints.non_finite_check() if finite_check else None
         initialize = tf.global_variables_initializer()
         if finalize:
@@ -54,12 +58,21 @@ def _model(rows=3, names=('generator/w', 'discriminator/w'), finite_check=False,
 
 
 def _save(model, folder, step, nan=False):
-    """Save step as TensorFlow's Saver does in a run (no facegan): folder/model-STEP, weights all equal to step."""
-    os.makedirs(str(folder), exist_ok=True)
+    """
+    Save step as a run does, all kept: folder/model-STEP (folder a run's checkpoints folder), weights all equal to
+    step (NaN with nan, which save_checkpoint without its finite check writes as it is)
+    """
     model.set_step(step)
     if nan:
         model.poison()
-    return model.saver.save(model.sess, os.path.join(str(folder), 'model'), global_step=step, write_meta_graph=False)
+    return checkpoints.save_checkpoint(model.sess, model.saver, os.path.dirname(str(folder)), step, 100)
+
+
+def _resume(model, folder):
+    """Restore the newest usable checkpoint in folder as a resumed run does: :return: its step"""
+    path = checkpoints.find_checkpoint(str(folder), HINT, UNUSABLE)
+    checkpoints.restore(model.sess, path, {var.op.name: var for var in model.sess.graph.get_collection('variables')})
+    return int(model.sess.run(tf.train.get_global_step(model.sess.graph)))
 
 
 def _files(folder):
@@ -83,8 +96,8 @@ def test_a_damaged_newest_checkpoint_is_skipped_with_one_warning(tmp_path, capsy
     assert checkpoints.latest_checkpoint(str(tmp_path)) == prefixes[1]
     warning = capsys.readouterr().err.splitlines()
     assert len(warning) == 1 and 'model-3 (unreadable: ' in warning[0] and warning[0].endswith('using ' + prefixes[1])
-    with _model() as model:
-        assert checkpoints.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True) == 2
+    with _model(finalize=False) as model:
+        assert _resume(model, tmp_path) == 2
         assert (model.sess.run(model.weights[0]) == 2).all()
 
 
@@ -93,23 +106,38 @@ def test_no_usable_checkpoint_stops_with_one_line_that_says_what_to_do(tmp_path)
         for step in (1, 2):
             _truncate_data(_save(model, tmp_path / 'checkpoints', step))
         with pytest.raises(errors.TrainingStopped) as err:
-            checkpoints.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True)
+            checkpoints.find_checkpoint(str(tmp_path), HINT, UNUSABLE)
     message = str(err.value)
     assert '\n' not in message and message.startswith('no usable checkpoint in {}: model-2 (unreadable: '
                                                        .format(tmp_path))
-    assert '; model-1 (unreadable: ' in message
-    # a new run in the same folder would keep the damaged checkpoints (higher steps) and delete its own
-    assert message.endswith('; train without --resume, with another --output-dir')
+    assert '; model-1 (unreadable: ' in message and message.endswith('; ' + UNUSABLE)
 
 
-def test_checkpoints_are_found_by_their_files_without_the_index_file(tmp_path):
+def test_checkpoints_are_found_by_their_files_without_the_index_file(tmp_path, capsys):
     with _model() as model:
         _save(model, tmp_path / 'checkpoints', 1)
         newest = _save(model, tmp_path / 'checkpoints', 2)
     os.remove(str(tmp_path / 'checkpoints' / 'checkpoint'))
     assert checkpoints.latest_checkpoint(str(tmp_path)) == newest
+    assert capsys.readouterr().err == 'note: {} has no readable checkpoint index file: its checkpoints are taken by ' \
+                                      'their steps\n'.format(tmp_path / 'checkpoints')
+    with _model(finalize=False) as model:
+        assert _resume(model, tmp_path) == 2
+
+
+def test_a_checkpoint_the_index_file_does_not_list_is_not_this_runs(tmp_path):
+    """A folder holds one run: files of a higher step that the index does not list (another run's) are not used"""
     with _model() as model:
-        assert checkpoints.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True) == 2
+        listed = checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 5, KEEP)
+        _save(model, tmp_path / 'elsewhere' / 'checkpoints', 30)
+    for name in ('model-30.index', 'model-30.data-00000-of-00001'):
+        shutil.copy(str(tmp_path / 'elsewhere' / 'checkpoints' / name), str(tmp_path / 'checkpoints' / name))
+    assert checkpoints.latest_checkpoint(str(tmp_path)) == listed
+    assert checkpoints.find_checkpoint(str(tmp_path), HINT, UNUSABLE) == listed
+    with _model() as model:  # the next save of the run keeps its own, and removes what is not its run's
+        checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 6, KEEP)
+    assert _files(tmp_path / 'checkpoints') == ['checkpoint', 'model-5.data-00000-of-00001', 'model-5.index',
+                                                'model-6.data-00000-of-00001', 'model-6.index']
 
 
 @contextlib.contextmanager
@@ -143,15 +171,15 @@ def test_a_full_disk_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_
     size_kb = pages * PAGE // 1024
     with _tmpfs(disk, size_kb), _model(rows=rows, names=('generator/w',)) as model:
         for step in saved_before:
-            checkpoints.save_checkpoint(model.sess, model.saver, str(disk), step)
+            checkpoints.save_checkpoint(model.sess, model.saver, str(disk), step, KEEP)
         with pytest.raises(errors.TrainingStopped) as err:
-            checkpoints.save_checkpoint(model.sess, model.saver, str(disk), len(saved_before) + 1)
+            checkpoints.save_checkpoint(model.sess, model.saver, str(disk), len(saved_before) + 1, KEEP)
         files = _files(disk / 'checkpoints')
     message = str(err.value)
     assert '\n' not in message and message.startswith('the disk is full: could not save ')
     needed = re.search(r'\(a checkpoint needs about (\d+\.\d) kB; \d+\.\d kB free\)', message)
     assert needed and rows * 16 / 1000 <= float(needed.group(1)) < rows * 16 / 1000 + 1, message  # data + index
-    assert message.endswith('the last good checkpoint is {}. Free some space, then --resume'
+    assert message.endswith('the last good checkpoint is {}. Free some space, then resume'
                             .format(disk / 'checkpoints' / 'model-1'))
     assert [name for name in files if 'tmp' in name or 'temp' in name] == []  # partial files removed
     assert 'model-1.index' in files and 'model-2.index' not in files
@@ -162,14 +190,14 @@ def test_a_full_disk_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_
 def test_a_failed_write_removes_its_partial_files(tmp_path, monkeypatch, failure):
     folder = tmp_path / 'checkpoints'
     with _model() as model:
-        checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 1)
+        checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 1, KEEP)
 
         def write_half_then_fail(*args, **kwargs):
             (folder / 'model-2.data-00000-of-00001.tempstate8609270055886370178').write_bytes(b'\0' * 64)
             raise failure
         monkeypatch.setattr(model.saver, 'save', write_half_then_fail)
         with pytest.raises(errors.TrainingStopped, match=r'^the disk is full: .*\(a checkpoint needs about 0\.\d kB'):
-            checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 2)
+            checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 2, KEEP)
     assert _files(folder) == ['checkpoint', 'model-1.data-00000-of-00001', 'model-1.index']
 
 
@@ -180,12 +208,14 @@ def test_what_a_killed_save_left_is_removed_at_the_start_of_a_run_saying_so(tmp_
     (folder / 'model-5.data-00000-of-00001.tempstate1248466144390351060').write_bytes(b'\0' * 64)
     (folder / 'model-5_temp').mkdir()
     (folder / 'model-5_temp' / 'part-00000-of-00001.data-00000-of-00001.tempstate8609270055886370178').write_bytes(b'1')
-    (folder / 'checkpoint.tmpfd11b9979aa843318334f3651bb8d987').write_text('')
+    (folder / 'checkpoint.tmpfd11b9979aa843318334f3651bb8d987').write_text('')  # an older version's temporary name
+    (folder / 'checkpoint.tmp-4242-0badcafe').write_text('')
     (folder / 'notes.txt').write_text("the learner's own file stays")
-    with _model(finalize=False) as model:  # a run initializes its variables before it finalizes the graph
-        assert checkpoints.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=False) == 0
+    assert checkpoints.remove_stale_temporary_files(str(folder)) == [
+        'checkpoint.tmp-4242-0badcafe', 'checkpoint.tmpfd11b9979aa843318334f3651bb8d987',
+        'model-5.data-00000-of-00001.tempstate1248466144390351060', 'model-5_temp']
     said = capsys.readouterr().err.splitlines()
-    assert len(said) == 1 and said[0].startswith('removed 3 temporary file(s) an interrupted save left in ')
+    assert len(said) == 1 and said[0].startswith('note: removed 4 temporary file(s) an interrupted save left in ')
     assert _files(folder) == ['notes.txt']
 
 
@@ -194,27 +224,30 @@ def test_resumed_runs_keep_only_the_newest_checkpoints_and_list_them(tmp_path):
     for steps in ([1, 2], [3, 4], [5, 6]):  # three runs, each with its own Saver as after --resume
         with _model() as model:
             for step in steps:
-                checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), step)
+                checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), step, KEEP)
     assert [name for name in _files(folder) if name.endswith('.index')] == ['model-4.index', 'model-5.index',
                                                                             'model-6.index']
-    state = tf.train.get_checkpoint_state(str(folder))
+    state = tf.train.get_checkpoint_state(str(folder))  # TensorFlow reads the index file the run wrote
     assert [os.path.basename(path) for path in state.all_model_checkpoint_paths] == ['model-4', 'model-5', 'model-6']
     assert state.model_checkpoint_path == str(folder / 'model-6')
+    moved = tmp_path / 'moved'
+    shutil.copytree(str(folder), str(moved))  # names alone: the folder can move
+    assert tf.train.latest_checkpoint(str(moved)) == str(moved / 'model-6')
     with _model() as model:
-        checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 7, keep=1)
+        checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 7, 1)
     assert _files(folder) == ['checkpoint', 'model-7.data-00000-of-00001', 'model-7.index']
 
 
 def test_save_refuses_nan_weights_and_names_the_last_finite_checkpoint(tmp_path):
     with _model(finite_check=True) as model:  # the check's ops are built before the graph is finalized
         model.set_step(1)
-        checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 1, finite_check=model.check)
+        checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 1, KEEP, model.check)
         model.poison()
         assert model.check(model.sess) == ['generator/w']
         with pytest.raises(errors.TrainingStopped) as err:
-            checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 2, finite_check=model.check)
+            checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 2, KEEP, model.check)
     assert str(err.value) == ('1 variable(s) hold NaN or infinity at step 2 (e.g. generator/w): not saved; the last '
-                              'finite checkpoint is {}. Lower --learning-rate and --resume from it'
+                              'good checkpoint is {}: lower the learning rate and resume from it'
                               .format(tmp_path / 'checkpoints' / 'model-1'))
     assert not os.path.exists(str(tmp_path / 'checkpoints' / 'model-2.index'))
 
@@ -232,17 +265,18 @@ def test_find_checkpoint_takes_a_folder_or_a_checkpoint_and_refuses_other_files(
     folder = tmp_path / 'checkpoints'
     with _model() as model:
         older, newest = _save(model, folder, 1), _save(model, folder, 2)
-    assert [checkpoints.find_checkpoint(str(path)) for path in (tmp_path, folder, older, older + '.index')] == \
+    assert [checkpoints.find_checkpoint(str(path), HINT, UNUSABLE) for path in (tmp_path, folder, older,
+                                                                               older + '.index')] == \
         [newest, newest, older, older]
     (tmp_path / 'faces.png').write_bytes(b'\x89PNG not a checkpoint')
     with pytest.raises(errors.TrainingStopped, match=r'faces.png is not a checkpoint \(no .*faces.png.index '):
-        checkpoints.find_checkpoint(str(tmp_path / 'faces.png'))
+        checkpoints.find_checkpoint(str(tmp_path / 'faces.png'), HINT, UNUSABLE)
     (tmp_path / 'model-9.index').write_bytes(b'\0' * 100)
     with pytest.raises(errors.TrainingStopped, match=r'^no usable checkpoint in .*model-9.index: model-9 '
                                                        r'\(unreadable: .*sstable'):
-        checkpoints.find_checkpoint(str(tmp_path / 'model-9.index'))
+        checkpoints.find_checkpoint(str(tmp_path / 'model-9.index'), HINT, UNUSABLE)
     with pytest.raises(errors.TrainingStopped, match='^no checkpoint in .*nothing: train first'):
-        checkpoints.find_checkpoint(str(tmp_path / 'nothing'))
+        checkpoints.find_checkpoint(str(tmp_path / 'nothing'), HINT, UNUSABLE)
 
 
 def test_restoring_another_model_or_a_file_that_is_no_checkpoint_is_one_line(tmp_path):
@@ -252,18 +286,15 @@ def test_restoring_another_model_or_a_file_that_is_no_checkpoint_is_one_line(tmp
         checkpoints.check_variables(prefix, {'generator/w': None, 'discriminator/w': [3, 4]})
     with pytest.raises(errors.TrainingStopped, match=r'does not match this model \(discriminator/w: saved '):
         checkpoints.check_variables(prefix, {'discriminator/w': [3, 5]})
-    (tmp_path / 'notes.txt').write_text('not a checkpoint')
-    with _model() as model:
+    with _model(finalize=False) as model:
         with pytest.raises(errors.TrainingStopped, match=r'lacks 1 of the 3 variables .*\(e.g. generator/w\)'):
-            checkpoints.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=True)
-        with pytest.raises(errors.TrainingStopped, match='notes.txt is not a checkpoint'):
-            checkpoints.restore_or_initialize(model.sess, model.saver, str(tmp_path), resume=str(tmp_path / 'notes.txt'))
+            _resume(model, tmp_path)
 
 
 @contextlib.contextmanager
 def _child(script):
     """
-    Run a small Python script that imports facegan.interrupts, in its own process (killed after 120 s whatever happens)
+    Run a small Python script in its own process (killed after 120 s whatever happens)
     :return: The subprocess.Popen, its stdout and stderr as text pipes
     """
     env = child_env(PYTHONPATH=ROOT)
@@ -293,10 +324,10 @@ def _rest(proc):
 def test_sigterm_and_sighup_set_the_flag_as_ctrl_c_does_and_the_handlers_come_back():
     script = """
         import signal, time
-        from facegan import interrupts
+        from facegan.core import signals
         before = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
         for name in ('SIGTERM', 'SIGHUP'):
-            with interrupts.interrupt_flag() as stop:
+            with signals.interrupt_flag() as stop:
                 print('ready', name, flush=True)
                 while not stop():
                     time.sleep(0.01)  # a training step, then a look at the flag
@@ -310,26 +341,3 @@ def test_sigterm_and_sighup_set_the_flag_as_ctrl_c_does_and_the_handlers_come_ba
             assert proc.stdout.readline() == 'flag set by {}\n'.format(name)
         out, err = _rest(proc)
     assert (proc.returncode, out) == (0, 'restored True\n'), err
-
-
-def test_sigterm_during_start_up_stops_without_a_traceback():
-    script = """
-        import signal, sys
-        from facegan import interrupts
-
-        def start_up():
-            with interrupts.signals_as_keyboard_interrupt():
-                print('ready', flush=True)
-                signal.pause()  # building the graph, reading the data set...
-
-        try:
-            start_up()
-        except KeyboardInterrupt:  # what the program's top level does
-            print('stopped during start-up', file=sys.stderr)
-            sys.exit(130)
-    """
-    with _child(script) as proc:
-        assert proc.stdout.readline() == 'ready\n'
-        os.kill(proc.pid, signal.SIGTERM)
-        _, err = _rest(proc)
-    assert proc.returncode == 130 and 'Traceback' not in err and err.endswith('stopped during start-up\n'), err

@@ -1,7 +1,15 @@
-"""The command line: --help, one-line errors with exit code 2, and a tiny end-to-end run."""
+"""
+The command line (`python dlnd_face_generation.py`, run in this process as the script runs, or in its own
+process where exit codes and signals are what is tested): --help, one-line errors, the runs the flags
+make, one run to a folder (--resume goes on with it and checks its settings, --restart starts it
+over), and the problem tests in the cells.
+"""
 import argparse
+import filecmp
 import functools
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,27 +19,29 @@ import pytest
 from PIL import Image
 
 import dlnd_face_generation as dlnd
-from conftest import child_env, run_script, use_few_synthetic_faces
-from facegan import command_line, generation, interrupts, tensorflow_setup, training_run
-from facegan.errors import TrainingStopped
+from conftest import (ROOT, SHARED_RUN, child_env, copy_run, faces, run_script)
+from facegan.app import interrupts, parsing
+from facegan.core import machine
+from facegan.core.errors import TrainingStopped
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+tf = dlnd.tf
 # Each flag of --help, and a word its help must hold: what the value is, in the words a user looks for
 TRAINING_HELP = {'--dataset': 'download', '--data-dir': 'folder', '--channels': 'grayscale', '--epochs': 'passes',
                  '--batch-size': 'images per step', '--z-dim': 'noise', '--learning-rate': 'Adam',
-                 '--beta1': 'Adam', '--max-steps': 'steps', '--output-dir': 'checkpoints', '--seed': 'numpy',
+                 '--beta1': 'Adam', '--max-steps': 'steps', '--output-dir': 'checkpoints', '--seed': 'data order',
                  '--show-every': 'grid', '--save-every': 'checkpoint', '--resume': 'newest checkpoint',
-                 '--eval-every': 'Wasserstein', '--eval-images': 'held-out', '--logdir': 'TensorBoard',
-                 '--precision': 'bfloat16', '--update-order': 'session.run', '--keep-checkpoints': 'newest',
-                 '--no-fast-layers': 'transposed convolutions'}
+                 '--restart': 'moved aside', '--eval-every': 'Wasserstein', '--eval-images': 'held-out',
+                 '--logdir': 'TensorBoard', '--precision': 'bfloat16', '--update-order': 'session.run',
+                 '--keep-checkpoints': 'newest', '--no-fast-layers': 'transposed convolutions',
+                 '--average-decay': 'averaged generator', '--raw-weights': 'own weights'}
 SUBCOMMAND_HELP = {
     'generate': {'--checkpoint': 'output-dir', '--n': 'faces', '--seed': 'same faces', '--output-dir': 'PNGs',
-                 '--channels': 'channels', '--z-dim': 'z length', '--no-fast-layers': 'transposed convolutions',
-                 '--z': 'saved z', '--walk': 'slerped'},
+                 '--no-fast-layers': 'transposed convolutions', '--z': 'saved z', '--walk': 'slerped',
+                 '--raw-weights': 'own weights', '--precision': 'trained with'},
     'evaluate': {'--checkpoint': 'output-dir', '--dataset': 'download', '--data-dir': 'folder',
                  '--channels': 'grayscale', '--eval-images': 'images', '--seed': 'metric',
                  '--no-fast-layers': 'transposed convolutions', '--nearest': 'memorisation',
-                 '--output-dir': 'nearest.png'},
+                 '--output-dir': 'nearest.png', '--raw-weights': 'own weights', '--precision': 'trained with'},
 }
 
 
@@ -54,27 +64,28 @@ def help_texts(out):
     return texts
 
 
-def check_every_flag_explained(out, words, parser):
+def check_every_flag_explained(out, words, parser, run_settings=True):
     """
-    Each flag's help is a phrase (three words or more) holding its word, and shows the default where
-    the flag has one
-    :param out: What --help printed
-    :param words: {flag: a word its help must hold}
-    :param parser: The parser that printed it, for which flags have a default
+    Each flag's help is a phrase (three words or more) holding its word, and says its default where it has one:
+    the parser's own, or with run_settings (training's), RunConfig's (the parser's is None: RunConfig's applies)
     """
     texts = help_texts(out)
     assert set(words) <= set(texts), set(words) - set(texts)
     for flag, word in words.items():
         assert word in texts[flag] and len(texts[flag].split()) >= 3, (flag, texts[flag])
     for action in parser._actions:
-        if action.default not in (None, False, True, argparse.SUPPRESS):
-            assert texts[action.option_strings[-1]].endswith('(default: {})'.format(action.default)), action
+        name = action.option_strings[-1] if action.option_strings else None
+        default = action.default if action.default not in (None, False, True, argparse.SUPPRESS) else \
+            parsing.DEFAULTS.get(action.dest) if run_settings and action.dest in parsing.DEFAULTS \
+            and not isinstance(parsing.DEFAULTS.get(action.dest), bool) else None
+        if name and default is not None:
+            assert '(default: {})'.format(default) in texts[name], (name, texts[name])
 
 
 def test_help_explains_every_flag(capsys):
     assert run_script(['--help']) == 0
     out = capsys.readouterr().out
-    check_every_flag_explained(out, TRAINING_HELP, command_line.build_parser())
+    check_every_flag_explained(out, TRAINING_HELP, parsing.build_parser())
     words = ' '.join(out.split())  # argparse wraps the epilog
     assert 'generate --checkpoint' in words and 'evaluate --checkpoint' in words
 
@@ -84,8 +95,7 @@ def test_subcommand_help_explains_every_flag(command, capsys):
     assert run_script([command, '--help']) == 0
     out = capsys.readouterr().out
     assert out.startswith('usage: dlnd_face_generation.py {}'.format(command))
-    parser = {'generate': command_line.build_generate_parser, 'evaluate': command_line.build_evaluate_parser}
-    check_every_flag_explained(out, SUBCOMMAND_HELP[command], parser[command]())
+    check_every_flag_explained(out, SUBCOMMAND_HELP[command], parsing.PARSERS[command](), run_settings=False)
 
 
 @pytest.mark.parametrize('argv,expected', [
@@ -95,14 +105,16 @@ def test_subcommand_help_explains_every_flag(command, capsys):
     (['--learning-rate', '-1'], '--learning-rate: must be a number above 0, got -1'),
     (['--learning-rate', 'nan'], '--learning-rate: must be a number above 0, got nan'),
     (['--beta1', '1'], '--beta1: must be in [0, 1), got 1'),
+    (['--average-decay', '1'], '--average-decay: must be in [0, 1), got 1'),
     (['--epochs', 'two'], "--epochs: expected a whole number, got 'two'"),
     (['--precision', 'float16'], "--precision: invalid choice: 'float16'"),
     (['--seed', '-1'], '--seed: must be from 0 to 4294967295, got -1'),
     (['--seed', str(2 ** 32)], '--seed: must be from 0 to 4294967295, got 4294967296'),
     (['--update-order', 'random'], "--update-order: invalid choice: 'random'"),
+    (['--resume', '--restart'], '--resume goes on with the run in --output-dir and --restart starts it over'),
 ])
 def test_bad_values_get_one_line_and_exit_code_2(argv, expected, capsys, tmp_path):
-    assert run_script(argv + ['--data-dir', str(tmp_path / 'data')]) == 2
+    assert run_script(argv + ['--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out')]) == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and expected in err and 'Traceback' not in err
     assert not os.path.exists(str(tmp_path / 'data'))  # rejected before any work
@@ -119,41 +131,42 @@ def test_a_file_where_a_folder_flag_points_names_that_flag(flag, tmp_path, capsy
     assert not os.path.exists(str(tmp_path / 'data'))  # refused before any work
 
 
-@pytest.mark.skipif(not hasattr(os, 'geteuid') or os.geteuid() == 0, reason='root may write to any folder')
-def test_a_logdir_without_write_permission_is_one_line_naming_it(tmp_path, capsys):
-    logdir = tmp_path / 'read_only'
-    logdir.mkdir()
-    logdir.chmod(0o555)
-    try:
-        code = run_script(['--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out'),
-                           '--logdir', str(logdir)])
-    finally:
-        logdir.chmod(0o755)
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A read-only tmpfs mounted in tmp_path: nothing, root included, can write there (skipped where mounting is
+    not allowed: then root could write through any permission)"""
+    folder = str(tmp_path / 'read_only')
+    os.makedirs(folder)
+    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'ro,size=16k', 'tmpfs', folder], capture_output=True,
+                             text=True, env=child_env())
+    if mounted.returncode != 0:
+        if os.geteuid() == 0:
+            pytest.skip('cannot mount a read-only tmpfs here: {}'.format(mounted.stderr.strip()))
+        os.chmod(folder, 0o555)  # not root: permissions are enough
+    yield folder
+    if mounted.returncode == 0:
+        subprocess.run(['umount', folder], check=True)
+
+
+def test_a_logdir_that_cannot_be_written_is_one_line_naming_it(read_only_folder, tmp_path, capsys):
+    code = run_script(['--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out'),
+                       '--logdir', read_only_folder])
     assert code == 1
-    assert capsys.readouterr().err == 'error: cannot write to --logdir {} (Permission denied): choose another ' \
-                                      'folder\n'.format(logdir)
-
-
-def test_batch_larger_than_dataset_is_a_usage_error(tmp_path, capsys, monkeypatch):
-    use_few_synthetic_faces(monkeypatch, 12)
-    assert run_script(['--batch-size', '13', '--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out')]) == 2
-    err_lines = capsys.readouterr().err.strip().splitlines()  # after the progress bar's line
-    assert err_lines[-1].endswith('error: --batch-size 13 is larger than the 12 images in synthetic (see --help)')
-    assert not os.path.exists(str(tmp_path / 'out' / 'samples_final.png'))
+    err = capsys.readouterr().err
+    assert err.startswith('error: cannot write to --logdir {} ('.format(read_only_folder))
+    assert err.endswith('): choose another folder\n') and err.count('\n') == 1
 
 
 @pytest.mark.parametrize('log_level', [None, '2', '0'])
 def test_script_exit_code_and_message_from_a_shell(log_level, tmp_path):
     """
     With TF_CPP_MIN_LOG_LEVEL unset the program keeps TensorFlow's C++ log quiet: the error is all
-    of stderr. A user who set a level gets what they asked for (at 2 TensorFlow's cuInit error, at 0
-    its INFO lines too, where there is no GPU), and the one-line error is still the last line.
+    of stderr. A user who set a level gets what they asked for, and the one-line error is still the last line.
     """
     result = subprocess.run([sys.executable, 'dlnd_face_generation.py', '--batch-size', '0'], cwd=ROOT,
                             capture_output=True, text=True, timeout=300,
                             env=child_env(TF_CPP_MIN_LOG_LEVEL=log_level))
     assert result.returncode == 2
-    assert 'Tests Passed' not in result.stdout  # the flags are read first: nothing ran
     error = 'dlnd_face_generation.py: error: argument --batch-size: must be at least 1, got 0 (see --help)'
     lines = result.stderr.strip().splitlines()
     if log_level is None:
@@ -170,44 +183,64 @@ def test_importing_the_script_trains_and_downloads_nothing(tmp_path):
     assert result.stdout.strip().splitlines()[-1] == '[]'
 
 
-def test_main_runs_end_to_end_on_tiny_synthetic_data(tmp_path, capsys, monkeypatch):
-    use_few_synthetic_faces(monkeypatch, 16)
-    out = str(tmp_path / 'out')
-    code = run_script(['--batch-size', '8', '--max-steps', '2', '--data-dir', str(tmp_path / 'data'),
-                      '--output-dir', out])
-    assert code == 0
-    assert sorted(os.listdir(out)) == ['checkpoints', 'loss_curve.png', 'losses.csv', 'real_images.png',
-                                       'samples.gif', 'samples_final.png']
+def _synthetic(monkeypatch, count):
+    """The script's synthetic dataset: count faces rather than thousands, for this test"""
+    from facegan.app import command_line
+    real = command_line.make_synthetic_faces
+    monkeypatch.setattr(command_line, 'make_synthetic_faces', lambda data_path: real(data_path, count))
+
+
+def test_the_default_run_runs_the_problem_tests_in_the_cells_and_trains(tmp_path, capsys, monkeypatch):
+    """The script without flags, as the README shows it (16 synthetic faces here): its cells, the five problem
+    tests among them, then the run in output/synthetic"""
+    _synthetic(monkeypatch, 16)
+    monkeypatch.chdir(tmp_path)
+    assert run_script(['--batch-size', '8', '--max-steps', '2'], problem_tests=True) == 0
+    out = tmp_path / 'output' / 'synthetic'
+    assert sorted(os.listdir(str(out))) == ['checkpoints', 'loss_curve.png', 'losses.csv', 'real_images.png',
+                                            'run.json', 'samples.gif', 'samples_final.png']
     stdout = capsys.readouterr().out
-    assert 'TensorFlow Version: ' in stdout
-    assert 'Done at step 2 (--max-steps 2 reached). In {}: samples_final.png, loss_curve.png, samples.gif, ' \
-           'checkpoints/'.format(out) in stdout
+    assert 'TensorFlow Version: ' in stdout and stdout.count('Tests Passed') == 5
+    assert 'Done at step 2 (max_steps 2 reached). In output/synthetic: samples_final.png, loss_curve.png, ' \
+           'samples.gif, checkpoints/, run.json' in stdout
+    assert os.listdir(str(tmp_path / 'data')) == ['synthetic_faces_16_seed0']  # no download
 
 
-@pytest.mark.parametrize('flags,precision,why', [
-    ('avx512f avx512_bf16', 'bfloat16', 'the CPU has AVX512_BF16'),
-    ('avx512f amx_tile amx_bf16', 'bfloat16', 'the CPU has AMX_BF16'),
-    ('avx2 avx512f', 'float32', 'the CPU has neither AMX_BF16 nor AVX512_BF16'),
+@pytest.mark.parametrize('flags,environ,precision,why', [
+    ('avx512f avx512_bf16', {}, 'bfloat16', 'the CPU has AVX512_BF16'),
+    ('avx512f amx_tile amx_bf16', {}, 'bfloat16', 'the CPU has AMX_BF16'),
+    ('avx512f amx_tile amx_bf16', {'ONEDNN_MAX_CPU_ISA': 'AVX2'}, 'float32',
+     'the CPU has AMX_BF16, but ONEDNN_MAX_CPU_ISA=AVX2 caps oneDNN below it'),
+    ('avx2 avx512f', {}, 'float32', 'the CPU has neither AMX_BF16 nor AVX512_BF16'),
 ])
-def test_precision_auto_follows_the_cpu_and_says_so(flags, precision, why, tmp_path, capsys, monkeypatch):
-    use_few_synthetic_faces(monkeypatch, 16)
+def test_precision_auto_follows_the_cpu_and_says_so(flags, environ, precision, why, tmp_path, capsys, monkeypatch):
     cpuinfo = tmp_path / 'cpuinfo'  # the CPU's flags, faked
     cpuinfo.write_text('processor\t: 0\nflags\t\t: fpu sse2 {}\n'.format(flags))
-    monkeypatch.setattr(tensorflow_setup, 'cpu_bfloat16_support',
-                        functools.partial(tensorflow_setup.cpu_bfloat16_support, str(cpuinfo)))
+    monkeypatch.setattr(machine, 'resolve_precision', functools.partial(machine.resolve_precision, cpuinfo=str(cpuinfo),
+                                                                        environ=environ))
+    argv = ['--dataset', 'folder', '--data-dir', faces(tmp_path / 'data', 8), '--batch-size', '8', '--max-steps', '1',
+            '--eval-every', '0', '--output-dir', str(tmp_path / 'out')]
+    from facegan.app import training
     chosen = []
 
-    def session_config(value='float32'):
-        chosen.append(value)  # what the session would compute in; no need to train a step to see it
-        raise TrainingStopped('stopped where the session starts')
-    monkeypatch.setattr(training_run, 'session_config', session_config)
-    argv = ['--batch-size', '8', '--max-steps', '1', '--data-dir', str(tmp_path / 'data'), '--output-dir',
-            str(tmp_path / 'out')]
+    def stop_where_the_run_starts(config, *args):
+        chosen.append(config.precision_used)  # the choice is what is tested: no need to train a step
+        raise TrainingStopped('stopped where the run starts')
+    monkeypatch.setattr(training.run, 'TrainingRun', stop_where_the_run_starts)
     assert run_script(argv) == 1
     assert chosen == [precision]
     assert 'Precision: {} (--precision auto: {})\n'.format(precision, why) in capsys.readouterr().out
-    assert run_script(argv + ['--precision', 'float32', '--output-dir', str(tmp_path / 'out2')]) == 1
-    assert chosen == [precision, 'float32']
+
+
+def test_bfloat16_asked_for_where_it_cannot_run_is_one_line(tmp_path, capsys, monkeypatch):
+    cpuinfo = tmp_path / 'cpuinfo'
+    cpuinfo.write_text('flags\t\t: fpu sse2 avx2\n')
+    monkeypatch.setattr(machine, 'resolve_precision', functools.partial(machine.resolve_precision, cpuinfo=str(cpuinfo)))
+    argv = ['--dataset', 'folder', '--data-dir', faces(tmp_path / 'data', 8), '--batch-size', '8',
+            '--precision', 'bfloat16', '--output-dir', str(tmp_path / 'out')]
+    assert run_script(argv) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == 'error: bfloat16 cannot run here: oneDNN computes it with ' \
+                                                       'AVX-512 only, and this CPU has none; use float32'
 
 
 def _folder_of_images(folder, count):
@@ -224,7 +257,7 @@ def test_folder_dataset_trains_in_grayscale(tmp_path, capsys):
     _folder_of_images(str(tmp_path / 'pics'), 10)
     out = str(tmp_path / 'out')
     code = run_script(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--channels', '1',
-                      '--batch-size', '4', '--max-steps', '1', '--output-dir', out])
+                       '--batch-size', '4', '--max-steps', '1', '--output-dir', out])
     assert code == 0
     with Image.open(os.path.join(out, 'samples_final.png')) as grid, \
             Image.open(os.path.join(out, 'real_images.png')) as real:
@@ -233,118 +266,149 @@ def test_folder_dataset_trains_in_grayscale(tmp_path, capsys):
 
 def test_folder_with_fewer_images_than_a_batch_is_refused_before_training(tmp_path, capsys):
     _folder_of_images(str(tmp_path / 'pics'), 3)
-    assert run_script(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--output-dir', str(tmp_path / 'out')]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].endswith('error: --batch-size 16 is larger than the 3 images in folder (see --help)')
+    assert run_script(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--output-dir',
+                       str(tmp_path / 'out')]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        'error: --batch-size 16 is larger than the 3 images of folder it would train on'
 
 
 @pytest.mark.parametrize('make,expected', [
-    (lambda path: os.makedirs(path), 'No images for the folder dataset: --data-dir {} has no jpg, jpeg or png files'),
-    (lambda path: None, 'is not a folder: point it at a folder of images'),
+    (lambda path: os.makedirs(path), 'error: --data-dir {} has no jpg, jpeg or png files: point it at a folder of '
+                                     'images\n'),
+    (lambda path: None, 'error: --data-dir {} is not a folder: point it at a folder of images\n'),
 ])
 def test_empty_or_missing_folder_is_one_line_error(tmp_path, capsys, make, expected):
     folder = str(tmp_path / 'pics')
     make(folder)
     code = run_script(['--dataset', 'folder', '--data-dir', folder, '--output-dir', str(tmp_path / 'out')])
-    err = capsys.readouterr().err
-    assert code == 1 and err.count('\n') == 1 and expected.format(folder) in err
+    assert code == 1 and capsys.readouterr().err == expected.format(folder)
 
 
-def _tiny_synthetic_run(tmp_path, monkeypatch, *flags):
-    """Train on 16 synthetic faces at batch 8 (2 steps an epoch, no scores): :return: (exit code, stdout)"""
-    use_few_synthetic_faces(monkeypatch, 16)
-    out = tmp_path / 'out'
-    code = run_script(['--batch-size', '8', '--data-dir', str(tmp_path / 'data'), '--output-dir', str(out),
-                     '--show-every', '1000'] + list(flags))
+def _small_run(tmp_path, *flags, name='out'):
+    """Train on 16 synthetic faces at batch 8 (2 steps an epoch, no scores, float32): :return: (exit code, folder)"""
+    out = tmp_path / name
+    code = run_script(['--dataset', 'folder', '--data-dir', faces(tmp_path / 'data', 16), '--batch-size', '8',
+                       '--output-dir', str(out), '--show-every', '1000', '--eval-every', '0', '--precision',
+                       'float32'] + list(flags))
     return code, out
 
 
-def test_max_steps_alone_trains_that_many_steps_over_as_many_epochs(tmp_path, capsys, monkeypatch):
-    code, out = _tiny_synthetic_run(tmp_path, monkeypatch, '--max-steps', '5')
-    assert code == 0
-    assert np.genfromtxt(str(out / 'losses.csv'), delimiter=',', names=True)['step'].tolist() == [1, 2, 3, 4, 5]
+def _losses_steps(folder):
+    return np.genfromtxt(str(folder / 'losses.csv'), delimiter=',', names=True)['step'].tolist()
+
+
+def test_max_steps_alone_trains_that_many_steps_over_as_many_epochs(tmp_path, capsys):
+    code, out = _small_run(tmp_path, '--max-steps', '5')
+    assert code == 0 and _losses_steps(out) == [1, 2, 3, 4, 5]
     captured = capsys.readouterr()
-    assert 'Done at step 5 (--max-steps 5 reached)' in captured.out
+    assert 'Done at step 5 (max_steps 5 reached)' in captured.out
     assert 'Epoch 3/3' in captured.err and '5/5' in captured.err  # one bar for the whole run
 
 
-def test_epochs_and_max_steps_stop_at_whichever_comes_first(tmp_path, capsys, monkeypatch):
-    code, _ = _tiny_synthetic_run(tmp_path, monkeypatch, '--max-steps', '5', '--epochs', '2')
+def test_epochs_and_max_steps_stop_at_whichever_comes_first(tmp_path, capsys):
+    code, _ = _small_run(tmp_path, '--max-steps', '5', '--epochs', '2')
     assert code == 0 and 'Done at step 4 (2 epochs done)' in capsys.readouterr().out
-    code, _ = _tiny_synthetic_run(tmp_path / 'b', monkeypatch, '--max-steps', '3', '--epochs', '2')
-    assert code == 0 and 'Done at step 3 (--max-steps 3 reached)' in capsys.readouterr().out
+    code, _ = _small_run(tmp_path, '--max-steps', '3', '--epochs', '2', name='b')
+    assert code == 0 and 'Done at step 3 (max_steps 3 reached)' in capsys.readouterr().out
 
 
-def _trained_run(tmp_path, monkeypatch):
-    code, out = _tiny_synthetic_run(tmp_path, monkeypatch, '--max-steps', '1')
-    assert code == 0
-    return out
+# --- One run to a folder -----------------------------------------------------------------------------------
+
+def _files(folder):
+    """:return: {path relative to folder: its bytes' identity (size, mtime)} of every file under it"""
+    return {os.path.relpath(os.path.join(parent, name), str(folder)): (os.stat(os.path.join(parent, name)).st_size,
+                                                                       os.stat(os.path.join(parent, name)).st_mtime_ns)
+            for parent, _, names in os.walk(str(folder)) for name in names}
 
 
-def test_generate_draws_in_batches_the_same_faces(tmp_path, capsys, monkeypatch):
-    """Memory does not grow with --n: faces are drawn and written GENERATE_BATCH at a time, the same faces."""
-    run = _trained_run(tmp_path, monkeypatch)
-    batch_sizes = []
-    real_run = dlnd.tf.Session.run
-
-    def spy_run(self, fetches, feed_dict=None, **kwargs):
-        batch_sizes.extend(len(value) for key, value in (feed_dict or {}).items() if getattr(key, 'name', '') == 'input_z:0')
-        return real_run(self, fetches, feed_dict=feed_dict, **kwargs)
-
-    assert run_script(['generate', '--checkpoint', str(run), '--n', '10', '--output-dir', str(tmp_path / 'one')]) == 0
-    monkeypatch.setattr(dlnd.tf.Session, 'run', spy_run)
-    monkeypatch.setattr(generation, 'GENERATE_BATCH', 4)
-    monkeypatch.setattr(generation, 'GRID_FACES', 4)
-    assert run_script(['generate', '--checkpoint', str(run), '--n', '10', '--output-dir', str(tmp_path / 'four')]) == 0
-    assert batch_sizes == [4, 4, 4]  # the last batch padded: one batch shape, whatever --n
-    for i in range(10):
-        name = 'face_{:03d}.png'.format(i)
-        with Image.open(str(tmp_path / 'one' / name)) as one, Image.open(str(tmp_path / 'four' / name)) as four:
-            # The same face, to the pixel: the matrix products round the same way for one batch shape
-            assert (np.asarray(one) == np.asarray(four)).all()
-    with Image.open(str(tmp_path / 'four' / 'grid.png')) as grid:
-        assert grid.size == (4 * 2 * 28, 4 * 2 * 28)  # the first GRID_FACES, 4x enlarged
-    assert sorted(os.listdir(str(tmp_path / 'four'))) == sorted(os.listdir(str(tmp_path / 'one')))  # no temp files
+def test_a_new_run_in_a_used_folder_stops_in_one_line_and_changes_nothing(shared_run, tmp_path, capsys):
+    out = copy_run(shared_run[0], tmp_path / 'out')
+    before = _files(out)
+    code = run_script(SHARED_RUN + ['--data-dir', shared_run[1], '--output-dir', out])
+    assert code == 1
+    assert capsys.readouterr().err == 'error: --output-dir {} holds a run (checkpoints, loss_curve.png, losses.csv, ' \
+                                      'real_images.png, ...): add --resume to go on with it, give another ' \
+                                      '--output-dir, or --restart to move it aside and start over\n'.format(out)
+    assert _files(out) == before
 
 
-@pytest.mark.parametrize('what,expected', [
-    ('output-dir is a file', 'cannot write to --output-dir'),
-    ('checkpoint is a file', 'is not a checkpoint'),
-    ('another model', 'lacks 1 of the 1 variables this model needs (e.g. sample_z)'),
-    ('negative seed', None),
-])
-def test_generate_problems_are_one_line(what, expected, tmp_path, capsys, monkeypatch):
-    run = _trained_run(tmp_path, monkeypatch)
-    capsys.readouterr()
-    a_file = tmp_path / 'a_file.txt'
-    a_file.write_text('not a checkpoint')
-    argv = ['generate', '--checkpoint', str(run)]
-    if what == 'output-dir is a file':
-        argv += ['--output-dir', str(a_file)]
-    elif what == 'checkpoint is a file':
-        argv = ['generate', '--checkpoint', str(a_file)]
-    elif what == 'another model':
-        with dlnd.tf.Graph().as_default():
-            dlnd.tf.Variable([1.0], name='something_else')
-            with dlnd.tf.Session() as sess:
-                sess.run(dlnd.tf.global_variables_initializer())
-                prefix = dlnd.tf.train.Saver().save(sess, str(tmp_path / 'other' / 'model'), global_step=1)
-        argv = ['generate', '--checkpoint', prefix]
-    else:
-        assert run_script(argv + ['--seed', '-1']) == 2 and capsys.readouterr().err.count('\n') == 1
-        return
-    assert run_script(argv) == 1
+@pytest.mark.parametrize('flag,value,saved', [('--batch-size', '4', 8), ('--z-dim', '32', 100), ('--seed', '5', 0),
+                                              ('--eval-images', '16', 8)])
+def test_resuming_with_a_setting_that_would_change_the_run_is_refused_naming_its_flag(flag, value, saved, shared_run,
+                                                                                   tmp_path, capsys):
+    out = copy_run(shared_run[0], tmp_path / 'out')
+    before = _files(out)
+    code = run_script(SHARED_RUN + ['--data-dir', shared_run[1], '--output-dir', out, '--resume', '--max-steps', '5',
+                                    flag, value])
     err = capsys.readouterr().err
-    assert err.count('\n') == 1 and expected in err and 'Traceback' not in err
+    setting = flag[2:].replace('-', '_').replace('eval_images', 'held_out')
+    assert code == 1 and err.count('\n') == 1
+    assert err.startswith('error: {} {}: the run in {} was trained with {} {}, not {}: resuming would '.format(
+        flag, value, out, setting, saved, value))
+    assert err.endswith("give the run's own, or start it over (--restart)\n")
+    assert _files(out) == before
 
+
+def test_resuming_with_another_learning_rate_carries_on_with_a_note(shared_run, tmp_path, capsys):
+    out = copy_run(shared_run[0], tmp_path / 'out')
+    code = run_script(SHARED_RUN + ['--data-dir', shared_run[1], '--output-dir', out, '--resume', '--max-steps', '5',
+                                    '--learning-rate', '0.0002'])
+    assert code == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith('note: resuming')]
+    assert len(notes) == 1 and notes[0].startswith(
+        'note: resuming with other settings: learning_rate 0.0005 -> 0.0002, max_steps 4 -> 5')
+    assert _losses_steps(tmp_path / 'out') == [1, 2, 3, 4, 5]
+    saved = json.loads((tmp_path / 'out' / 'run.json').read_text())
+    assert saved['learning_rate'] == 0.0002 and saved['max_steps'] == 5
+
+
+def test_a_restarted_run_is_the_one_generate_and_resume_use(tmp_path, capsys):
+    """A 30-step run, then a 5-step one in the same folder with --restart: the first is moved aside, and
+    generate and --resume take the second's checkpoint (found by the index file, not by a higher step)"""
+    code, out = _small_run(tmp_path, '--max-steps', '30', '--save-every', '10', '--batch-size', '2')
+    assert code == 0
+    code, _ = _small_run(tmp_path, '--max-steps', '5', '--restart', '--batch-size', '2')
+    assert code == 0
+    assert sorted(os.listdir(str(out / 'checkpoints'))) == ['checkpoint', 'model-5.data-00000-of-00001',
+                                                            'model-5.index']
+    previous = out / 'previous-runs' / os.listdir(str(out / 'previous-runs'))[0]
+    assert (previous / 'checkpoints' / 'model-30.index').exists() and _losses_steps(previous)[-1] == 30
+    for name in ('model-30.index', 'model-30.data-00000-of-00001'):  # a higher step's files, not this run's
+        shutil.copy(str(previous / 'checkpoints' / name), str(out / 'checkpoints' / name))
+    capsys.readouterr()
+    assert run_script(['generate', '--checkpoint', str(out), '--n', '1']) == 0
+    restored = []
+    real_restore = tf.train.Saver.restore
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tf.train.Saver, 'restore', lambda saver, sess, path: restored.append(path) or real_restore(
+            saver, sess, path))
+        code, _ = _small_run(tmp_path, '--max-steps', '6', '--resume', '--batch-size', '2')
+    assert code == 0 and restored == [str(out / 'checkpoints' / 'model-5')]
+    assert _losses_steps(out) == [1, 2, 3, 4, 5, 6]
+
+
+def test_the_same_seed_gives_byte_identical_files(shared_run, tmp_path):
+    out = str(tmp_path / 'again')
+    assert run_script(SHARED_RUN + ['--data-dir', shared_run[1], '--output-dir', out]) == 0
+    files = sorted(_files(out))
+    assert files == sorted(_files(shared_run[0]))
+    different = [name for name in files if name != 'run.json' and
+                 not filecmp.cmp(os.path.join(out, name), os.path.join(shared_run[0], name), shallow=False)]
+    assert different == []
+    settings = [json.loads(open(os.path.join(folder, 'run.json')).read()) for folder in (out, shared_run[0])]
+    assert [dict(s, output_dir=None, logdir=None) for s in settings][0] == \
+        [dict(s, output_dir=None, logdir=None) for s in settings][1]
+
+
+# --- Signals -------------------------------------------------------------------------------------------------
 
 def _start(argv, cwd):
     """Start the script in its own process; :return: the Popen, its stdout read line by line"""
-    env = child_env(PYTHONUNBUFFERED='1')
     # A shell starts a background job with Ctrl-C ignored, and its children inherit that: give the
     # script the default, as a terminal would
     return subprocess.Popen([sys.executable, os.path.join(ROOT, 'dlnd_face_generation.py')] + argv, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=child_env(PYTHONUNBUFFERED='1'),
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
@@ -393,16 +457,15 @@ def _start_paused_at_import(module, argv, cwd):
 def _signal_at(stage, signum, tmp_path):
     """
     Run the script on a folder of images and send it signum at a stage of its start
-    :param stage: 'numpy' or 'tensorflow' (while the first cell imports it), or 'cells' (the first
-                  cell's problem test has passed: TensorFlow is loaded, the notebook's cells run)
+    :param stage: 'numpy' or 'tensorflow' (while the script imports it), or 'cells' (TensorFlow is loaded, the
+                  notebook's cells run: the check cell printed the version; the run is long, so still going)
     :return: (exit code, stderr)
     """
-    _folder_of_images(str(tmp_path / 'pics'), 8)
-    argv = ['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--batch-size', '4',
-            '--output-dir', str(tmp_path / 'out')]
+    argv = ['--dataset', 'folder', '--data-dir', faces(tmp_path / 'data', 8), '--batch-size', '4',
+            '--max-steps', '100000', '--output-dir', str(tmp_path / 'out')]
     if stage == 'cells':
         proc = _start(argv, str(tmp_path))
-        _wait_for(proc, 'Tests Passed')
+        _wait_for(proc, 'TensorFlow Version:')
     else:
         proc = _start_paused_at_import(stage, argv, str(tmp_path))
         _wait_for(proc, 'importing ' + stage)
@@ -418,35 +481,22 @@ def test_a_signal_during_start_up_is_one_line_and_exit_130(stage, signum, tmp_pa
     """From the script's first line on: while it imports numpy (its first), TensorFlow, or runs the cells."""
     exit_code, err = _signal_at(stage, signum, tmp_path)
     lines = err.strip().splitlines()
-    assert exit_code == 130 and lines[-1] == interrupts.INTERRUPTED
-    # Before the cells run the line is all of stderr; after, the image cache's progress bar comes first
-    assert lines == [interrupts.INTERRUPTED] if stage != 'cells' else 'Traceback' not in err and len(lines) <= 3
+    assert exit_code == 130 and 'Traceback' not in err
+    assert lines[-1] == interrupts.INTERRUPTED or (stage == 'cells' and lines[-1].startswith(
+        'error: interrupted at step '))  # the run may have begun its first step: then it saved one
+    assert lines == [interrupts.INTERRUPTED] if stage != 'cells' else len(lines) <= 4
 
 
 @pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_during_training_saves_a_checkpoint_and_says_how_to_resume(signum, tmp_path):
-    _folder_of_images(str(tmp_path / 'pics'), 8)
     out = tmp_path / 'out'
-    proc = _start(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--batch-size', '4',
+    proc = _start(['--dataset', 'folder', '--data-dir', faces(tmp_path / 'data', 8), '--batch-size', '4',
                    '--max-steps', '100000', '--output-dir', str(out), '--eval-every', '0'], str(tmp_path))
     _wait_for(proc, 'Discriminator Loss')  # step 10 is done
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130 and 'Traceback' not in err
     last = err.strip().splitlines()[-1]
-    assert last.startswith('error: interrupted at step ') and '--resume' in last
+    assert last.startswith('error: interrupted at step ') and last.endswith('run the same command with --resume')
     step = int(last.split('interrupted at step ')[1].split(':')[0])
     assert step >= 10 and (out / 'checkpoints' / 'model-{}.index'.format(step)).exists()
-
-
-def test_the_script_opens_with_the_notebook_and_keeps_the_command_line_out_of_its_cells():
-    with open(os.path.join(ROOT, 'dlnd_face_generation.py')) as f:
-        lines = f.read().splitlines()
-    cells = [i for i, line in enumerate(lines) if line.startswith('# %%')]
-    assert cells[0] < 30 and lines[cells[0]] == '# %% [markdown]'
-    assert not any('argparse' in line or 'add_argument' in line for line in lines)
-    # the graded functions, each followed by its problem unit test, in the notebook's order
-    order = [line.split('(')[0] for line in lines if line.startswith(('def ', '    tests.test_'))]
-    graded = ['model_inputs', 'discriminator', 'generator', 'model_loss', 'model_opt']
-    assert [name for name in order if name.split()[-1] in graded or 'tests.' in name] == [
-        item for name in graded for item in ('def ' + name, '    tests.test_' + name)]

@@ -1,21 +1,15 @@
 """
-The discriminator's view: D(x) and D(G(z)) found in d_loss's graph without a second forward pass,
-and a short run's losses.csv, progress bar and TensorBoard event file carrying them.
+The discriminator's view: D(x) and D(G(z)) found in d_loss's graph without a second forward pass (a
+run's records of them are tested on the shared run, in test_saved_runs.py).
 """
-import contextlib
-import io
-import os
-
 import numpy as np
 import pytest
-from tensorboard.backend.event_processing import event_accumulator
 
 import dlnd_face_generation as dlnd
-import helper
-from facegan import discriminator_view, run_log, tensorflow_setup, training_run
+from facegan.graph import discriminator_view
 
 tf = dlnd.tf
-BATCH, Z_DIM, STEPS, SHOW_EVERY = 8, 16, 4, 2
+BATCH, Z_DIM = 8, 16
 
 
 def _conv_count():
@@ -111,99 +105,3 @@ def test_an_unusual_discriminator_is_not_guessed_at_and_is_said_once(capsys):
         assert discriminator_view.find(no_discriminator, input_real, input_z, quiet=True) is None
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and 'go without D(x) and D(G(z))' in err
-
-
-@pytest.fixture(scope='module')
-def short_run(tmp_path_factory):
-    """
-    STEPS steps with TensorBoard, recording the first training step's feed and D's weights before it
-    :return: (output dir, logdir, stderr the run printed, {D variable name: value before step 1}, batch of step 1)
-    """
-    folder = tmp_path_factory.mktemp('d_view')
-    data = helper.make_synthetic_faces(str(folder / 'data'), count=BATCH * STEPS, seed=0)
-    dataset = helper.Dataset('synthetic', helper.list_image_files(data), seed=0)
-    out, logdir = folder / 'out', folder / 'tb'
-    first_step = {}
-    real_run = tf.Session.run
-
-    def recording_run(self, fetches, feed_dict=None, **kwargs):
-        fed_images = [value for key, value in (feed_dict or {}).items() if getattr(key, 'name', '') == 'input_real:0']
-        if fed_images and not first_step:
-            d_vars = [var for var in tf.global_variables() if var.op.name.startswith('discriminator/')]
-            first_step.update(weights=dict(zip([var.op.name for var in d_vars], real_run(self, d_vars))),
-                              images=fed_images[0])
-        return real_run(self, fetches, feed_dict=feed_dict, **kwargs)
-
-    options = training_run.RunOptions(output_dir=str(out), logdir=str(logdir), max_steps=STEPS, eval_every=0)
-    stderr = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(stderr), tf.Graph().as_default():
-        patch.setattr(tf.Session, 'run', recording_run)
-        tensorflow_setup.set_seeds(0)
-        dlnd.train(1, BATCH, Z_DIM, 0.0005, 0.5, dataset.get_batches, dataset.shape, dataset.image_mode,
-                   print_every=100, show_every=SHOW_EVERY, options=options)
-    return out, logdir, stderr.getvalue(), first_step['weights'], first_step['images']
-
-
-def _losses(out):
-    return np.genfromtxt(str(out / 'losses.csv'), delimiter=',', names=True)
-
-
-def test_losses_csv_has_each_steps_mean_d_real_and_d_fake(short_run):
-    out, _, bar, _, _ = short_run
-    rows = _losses(out)
-    assert rows.dtype.names == ('step', 'd_loss', 'g_loss', 'd_real', 'd_fake')
-    assert rows['step'].tolist() == list(range(1, STEPS + 1))
-    for name in ('d_real', 'd_fake'):
-        assert ((rows[name] >= 0) & (rows[name] <= 1)).all() and 0 < rows[name][0] < 1, name
-    assert 'D(x)=' in bar and 'D(G(z))=' in bar  # the progress bar shows them
-
-
-def test_d_real_of_step_1_is_the_discriminator_on_the_batch_fed(short_run):
-    """Recomputed in a graph of its own: the notebook's discriminator, step 1's weights and batch."""
-    out, _, _, weights, images = short_run
-    with tf.Graph().as_default():
-        _, logits = dlnd.discriminator(tf.constant(images, tf.float32))
-        with tf.Session() as sess:
-            for var in tf.global_variables():
-                var.load(weights[var.op.name], sess)
-            recomputed = _sigmoid(sess.run(logits)).mean()
-    assert _losses(out)['d_real'][0] == pytest.approx(recomputed, abs=2e-6)  # the CSV keeps 6 decimals
-
-
-def test_event_file_has_d_scalars_histograms_and_sample_grids(short_run):
-    out, logdir, _, _, _ = short_run
-    events = event_accumulator.EventAccumulator(str(logdir), size_guidance={'scalars': 0, 'histograms': 0,
-                                                                            'images': 0})
-    events.Reload()
-    rows = _losses(out)
-    for name in ('d_real', 'd_fake'):
-        scalars = events.Scalars(name)
-        assert [event.step for event in scalars] == list(range(1, STEPS + 1))
-        np.testing.assert_allclose([event.value for event in scalars], rows[name], atol=1e-6)
-        histograms = events.Histograms(name + '_per_image')
-        assert [event.step for event in histograms] == list(range(SHOW_EVERY, STEPS + 1, SHOW_EVERY))
-        for event in histograms:
-            histogram = event.histogram_value
-            assert histogram.num == BATCH and sum(histogram.bucket) == BATCH
-            assert 0 <= histogram.min <= histogram.max <= 1  # float32's sigmoid reaches 1.0
-            assert histogram.sum / histogram.num == pytest.approx(rows[name][event.step - 1], abs=2e-6)
-    assert [event.step for event in events.Images('samples')] == [2, 4, 4]  # each grid, and the final one
-
-
-def test_a_resumed_run_adds_the_columns_to_an_older_losses_csv(tmp_path):
-    """
-    An older run's losses.csv (no d_real, d_fake) gets the columns on --resume, nan in its rows; a
-    step without D's outputs (an unusual discriminator) has nan in them too.
-    """
-    (tmp_path / 'losses.csv').write_text('step,d_loss,g_loss\n1,0.500000,2.000000\n')
-    view = discriminator_view.DiscriminatorView(np.array([0.25, 0.75]), np.array([0.5, 0.0]))
-    log = run_log.RunLog(str(tmp_path), 'RGB')
-    log.resume_at(1)  # as TrainingRun.session does on --resume
-    log.losses(2, 0.4, 1.5, view)
-    log.losses(3, 0.3, 1.25)
-    rows = _losses(tmp_path)
-    assert rows.dtype.names == ('step', 'd_loss', 'g_loss', 'd_real', 'd_fake')
-    assert rows['step'].tolist() == [1, 2, 3] and rows['g_loss'].tolist() == [2.0, 1.5, 1.25]
-    np.testing.assert_array_equal(rows['d_real'], [np.nan, 0.5, np.nan])
-    np.testing.assert_array_equal(rows['d_fake'], [np.nan, 0.25, np.nan])
-    assert not any(name.startswith('.') for name in os.listdir(str(tmp_path)))  # no temporary file left

@@ -6,7 +6,7 @@ import pytest
 import tensorflow
 
 import dlnd_face_generation as dlnd
-from facegan import fast_layers, training_run
+from facegan.graph import fast_layers
 
 tf = dlnd.tf
 
@@ -217,16 +217,3 @@ def test_conv2d_transpose_takes_products_only_where_they_are_faster(filters, ker
         own = [op for op in tf.get_default_graph().get_operations() if op.type == 'Conv2DBackpropInput']
         assert (not own) == fast
         assert outputs.shape.as_list()[-1] == filters
-
-
-def test_a_learners_generator_gets_it_through_train(tmp_path):
-    """train() builds the graph with fast_layers; --no-fast-layers (RunOptions.fast_layers=False) without."""
-    for fast in (True, False):
-        with tf.Graph().as_default() as graph:
-            images = np.zeros((4, 28, 28, 3), np.float32)
-            options = training_run.RunOptions(output_dir=str(tmp_path / str(fast)), max_steps=1, eval_every=0,
-                                              fast_layers=fast, calibration_z=4)
-            dlnd.train(1, 4, 8, 0.0005, 0.5, lambda batch_size: iter([images]), (4, 28, 28, 3), 'RGB',
-                       options=options)
-            assert _transposed_convolutions_by_kernel(graph) == ([0, 0, 1] if fast else [1, 1, 1])
-        assert tf.layers.conv2d_transpose is not fast_layers.conv2d_transpose  # put back after train()

@@ -6,6 +6,7 @@ form a learner may write them, must pass: the solution's, the article's with its
 AUTO_REUSE one, a tf.maximum leaky ReLU one, the Udacity template's signatures.
 """
 import inspect
+import re
 import traceback
 
 import pytest
@@ -369,15 +370,13 @@ def test_the_articles_generator_fails_with_the_dropout_explanation_and_the_fixed
 def _exercise_cell_filled_with(function):
     """
     :param function: A generator from tests/article_code.py
-    :return: The exercise notebook's generator cell, its stub replaced by that function's body
+    :return: The exercise notebook's generator cell, its stub (the template's signature and TODO) replaced by that
+             function, as a learner pastes the article's
     """
     cell = [c.source for c in make_notebooks.exercise_notebook().cells if 'def generator(' in c.source][0]
-    body = inspect.getsource(function).split('\n')[1:]
-    if body[0].strip().startswith('"""'):
-        body = body[1:]  # a one-line docstring: the cell has its own
-    stub = '    # TODO: Implement Function\n\n    return None'
-    assert stub in cell
-    return cell.replace(stub, '\n'.join(body).rstrip())
+    stub, tests_call = cell.split('\n\n\n')
+    assert stub.startswith('def generator(z, out_channel_dim, is_train=True):') and stub.endswith('return None')
+    return re.sub(r'^def \w+\(', 'def generator(', inspect.getsource(function), count=1) + '\n\n' + tests_call
 
 
 @pytest.mark.parametrize('function,outcome', [(article_code.generator, 'fails'),

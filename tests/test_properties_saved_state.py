@@ -1,15 +1,14 @@
 """
 Property tests (Hypothesis) of a run's saved state: whatever truncation, bit flip or garbage hits a
-checkpoint's files, the 'checkpoint' index file, losses.csv or swd.csv, `--resume` and `generate`
-never use damaged weights and never end in a traceback.
+checkpoint's files, the 'checkpoint' index file, losses.csv or swd.csv, resuming and `generate` never
+use damaged weights and never end in a traceback.
 
-One real run (the notebook's model, 3 steps on 16 synthetic faces, a checkpoint and a score each
-step) is trained once for the module; each example copies its output folder (hard links for the
-checkpoints' files) and replaces only the damaged files by damaged copies: the trained run is never
-written to.
-The calls are the ones the script makes: checkpoints.restore_or_initialize (what `--resume` runs
-in Saving.start), the script's generate cell (command_line.parse, then command_line.generate), and
-RunLog.resume_at and run_plots.loss_curve (what TrainingRun.session and its summary run).
+The run the tests share (conftest.SHARED_RUN: 4 steps, a checkpoint each, scores at 0, 2 and 4) is
+trained once a session; each example copies its output folder (hard links for the checkpoints' files)
+and replaces only the damaged files by damaged copies: the trained run is never written to. The calls
+are the ones the script makes: checkpoints.find_checkpoint and checkpoints.restore (what resuming
+runs), `generate` through the script's command line (app/generating.py), and RunLog.resume_at and
+run_plots.loss_curve (what a resumed run and its summary run).
 
 What is expected, and why:
 - A checkpoint whose files were damaged may be used only if every value read from it is the value
@@ -18,12 +17,14 @@ What is expected, and why:
   line (exit 1) naming the folder and what to do. TensorFlow's reader catches the damage itself:
   the index file is a table whose blocks carry a CRC32C, and the index holds each tensor's CRC32C,
   checked on every read of the .data file, so no checksum of our own is needed.
-- The 'checkpoint' index file is never trusted: checkpoints are found by their own files, and the
-  next save rewrites it, so any content there changes nothing.
-- losses.csv and swd.csv are a record, not training state: on --resume they are rewritten to
-  their whole, well-formed rows up to the step resumed from (the rows after it belong to steps
-  that are trained again, or whose checkpoint was damaged), with one note line saying so. A bit
-  flip that turns a number into another number cannot be told from a real value and is kept.
+- The 'checkpoint' index file says which checkpoints are the run's (a folder holds one run): damaged,
+  it may hide some of them (a name no file has is passed over) or be unreadable (then the checkpoints
+  are taken by their steps, with a note), but whatever it holds, what is used reads back exactly as
+  saved, and the next save rewrites it whole.
+- losses.csv and swd.csv are a record, not training state: on resume they are rewritten to their
+  whole, well-formed rows up to the step resumed from (the rows after it belong to steps that are
+  trained again, or whose checkpoint was damaged), with one note line saying so. A bit flip that
+  turns a number into another number cannot be told from a real value and is kept.
 """
 import contextlib
 import dataclasses
@@ -38,25 +39,23 @@ from hypothesis import given, note, settings, strategies as st
 from PIL import Image
 
 import dlnd_face_generation as dlnd
-from conftest import run_script, use_few_synthetic_faces
-from facegan import batch_norm, checkpoints, command_line, interrupts, run_log, run_plots
-from facegan.errors import TrainingStopped, UserError
-from facegan.run_log import RunLog
-from facegan.tensorflow_setup import import_tensorflow
+from conftest import SHARED_RUN, run_script
+from facegan.core.errors import TrainingStopped
+from facegan.graph import checkpoint_files, checkpoints
+from facegan.output import run_log, run_plots
+from facegan.output.run_log import RunLog
 
-tf = import_tensorflow()
+tf = dlnd.tf
 
-STEPS = (1, 2, 3)  # the trained run's checkpoints
+STEPS = (1, 2, 3, 4)  # the trained run's checkpoints
+HINT, UNUSABLE = 'train it first', 'start it over'  # what resuming says when there is none (graph/checkpoints.py)
 CHECKPOINT_FILES = ['checkpoints/model-{}.{}'.format(step, kind) for step in STEPS
                     for kind in ('index', 'data-00000-of-00001')]
 INDEX_FILE = 'checkpoints/checkpoint'
 LOG_FILES = ('losses.csv', 'swd.csv')
 LOG_COLUMNS = tuple(zip(LOG_FILES, (run_log.LOSS_COLUMNS, run_log.SWD_COLUMNS)))
-# An example of --resume reads and restores 172 MB checkpoints (a few seconds on a loaded 2-core machine),
-# one of generate builds the generator three times too, one of the logs draws the loss curve: fewer examples
-RESUME_EXAMPLES = settings(max_examples=max(3, settings().max_examples // 5))
-GENERATE_EXAMPLES = settings(max_examples=max(3, settings().max_examples // 10))
-LOG_EXAMPLES = settings(max_examples=max(3, settings().max_examples // 2))
+# Each example of resuming or generate reads every tensor of up to four 225 MB checkpoints and restores one (a
+# second or two), so these properties get the profile's examples as they are: 30 in the default run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,16 +128,10 @@ def _checkpoint_digests(prefix):
 
 def _generate(argv):
     """
-    Run `dlnd_face_generation.py generate ARGV` as the script's generate cell does, in this process
+    Run `dlnd_face_generation.py generate ARGV` as the script does, in this process
     :return: The exit code (a UserError printed in one line on stderr, as the script's top level does)
     """
-    try:
-        command_line.generate(command_line.parse(['generate'] + argv), dlnd.generator)
-    except SystemExit as err:
-        return err.code
-    except UserError as err:
-        return interrupts.report(err)
-    return 0
+    return run_script(['generate'] + argv)
 
 
 def _faces(folder):
@@ -147,26 +140,14 @@ def _faces(folder):
         return np.asarray(face)
 
 
-def _train_argv(data_dir, output_dir):
-    """:return: The command line of the trained run: 3 steps at batch 8, a checkpoint and a score each step"""
-    return ['--batch-size', '8', '--max-steps', str(len(STEPS)), '--save-every', '1', '--eval-every', '1',
-            '--eval-images', '4', '--show-every', '1000', '--precision', 'float32', '--data-dir', data_dir,
-            '--output-dir', output_dir]
-
-
 @pytest.fixture(scope='module')
-def trained_run(tmp_path_factory):
+def trained_run(shared_run, tmp_path_factory):
     """
-    One short real run, trained once: 3 steps of the notebook's model on 16 synthetic faces
+    The run the tests share, and what each of its checkpoints holds and draws
     :return: TrainedRun
     """
+    out = shared_run[0]
     base = tmp_path_factory.mktemp('saved_state')
-    out = str(base / 'out')
-    with pytest.MonkeyPatch.context() as patch:
-        use_few_synthetic_faces(patch, 16)
-        patch.setattr(batch_norm, 'CALIBRATION_Z', 64)  # as the function-scoped autouse fixture does
-        code = run_script(_train_argv(str(base / 'data'), out))
-    assert code == 0
     prefixes = {step: os.path.join(out, 'checkpoints', 'model-{}'.format(step)) for step in STEPS}
     faces = {}
     for step, prefix in prefixes.items():
@@ -174,7 +155,7 @@ def trained_run(tmp_path_factory):
         faces[step] = _faces(str(base / 'faces' / str(step)))
     os.makedirs(str(base / 'scratch'))
     digests = {step: _checkpoint_digests(prefix) for step, prefix in prefixes.items()}
-    return TrainedRun(out, str(base / 'scratch'), digests, faces)
+    return TrainedRun(out, str(base / 'scratch'), digests, faces, shared_run[1])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,6 +165,7 @@ class TrainedRun(object):
     scratch: str
     digests: dict = dataclasses.field(repr=False)  # {step: _checkpoint_digests}
     faces: dict = dataclasses.field(repr=False)  # {step: generate's first face from that checkpoint}
+    data: str = ''  # the run's data folder
 
 
 def _link_or_copy(source, destination):
@@ -215,7 +197,7 @@ def _damaged_copy(run, damage_list):
 @pytest.fixture(scope='module')
 def resume_graph(trained_run):
     """
-    A graph of the run's variables (as the checkpoint lists them) and a Saver of them all, as the run's Saving has
+    A graph of the run's variables (as the checkpoint lists them) and a Saver of them all, as a run's parts have
     :return: Namespace: graph, saver, variables
     """
     reader = tf.train.NewCheckpointReader(os.path.join(trained_run.out, 'checkpoints', 'model-1'))
@@ -224,7 +206,7 @@ def resume_graph(trained_run):
         global_step = tf.train.get_or_create_global_step()
         variables = [global_step] + [tf.Variable(tf.zeros(shapes[name], dtypes[name]), name=name)
                                      for name in sorted(shapes) if name != global_step.op.name]
-        saver = tf.train.Saver()
+        saver = tf.train.Saver(max_to_keep=None)
     graph.finalize()
     return dataclasses.make_dataclass('ResumeGraph', ['graph', 'saver', 'variables'])(graph, saver, variables)
 
@@ -262,6 +244,11 @@ def _touched(damage, start, end):
     return damage.offset < end and (damage.kind == 'truncate' or damage.offset >= start)
 
 
+def _typed(fields):
+    """:return: A row's fields as read_rows gives them: numbers as floats, the weights' word as it is"""
+    return [field if field in run_log.TEXT_COLUMNS['weights'] else float(field) for field in fields]
+
+
 def _read_csv_text(path):
     """:return: (header, rows) of a CSV, each a list of text fields"""
     with open(path, 'rb') as f:
@@ -269,7 +256,6 @@ def _read_csv_text(path):
     return lines[0], lines[1:]
 
 
-@LOG_EXAMPLES
 @given(data=st.data())
 def test_resume_keeps_the_whole_log_rows_up_to_its_step_and_says_so(trained_run, capsys, data):
     """
@@ -306,62 +292,62 @@ def test_resume_keeps_the_whole_log_rows_up_to_its_step_and_says_so(trained_run,
         # joins the row to the line before: found by the thorough profile, losses.csv byte 33 bit 0)
         untouched = [fields for start, end, fields in pristine[1:] if int(fields[0]) <= step and
                      not any(_touched(damage, start - 1, end) for damage in damage_list if damage.name == name)]
-        assert all([float(field) for field in fields] in [list(row) for row in unresumed[name]] for fields in untouched)
+        assert all(_typed(fields) in [list(row) for row in unresumed[name]] for fields in untouched)
         assert all(fields in kept for fields in untouched) and len(kept) <= sum(
             int(fields[0]) <= step for _, _, fields in pristine[1:])
-        assert all(len(row) == len(header) and all(isinstance(float(value), float) for value in row) for row in rows)
+        assert all(len(row) == len(header) and _typed(row) for row in rows)
     first_swd = _spans(open(os.path.join(run.out, 'swd.csv'), 'rb').read())[1]
     if not any(_touched(damage, first_swd[0] - 1, first_swd[1]) for damage in damage_list
                if damage.name == 'swd.csv'):
         assert ceiling == float(first_swd[2][3])
 
 
+def _resume(sess, graph, folder):
+    """Resume as a run does: :return: (the step restored or None, the one-line message when there was none)"""
+    try:
+        path = checkpoints.find_checkpoint(folder, HINT, UNUSABLE)
+    except TrainingStopped as err:
+        return None, str(err)
+    checkpoints.restore(sess, path, {var.op.name: var for var in graph.variables}, graph.saver)
+    return int(sess.run(graph.variables[0])), None
+
+
 def _checkpoint_damages(run):
-    """
-    :return: A strategy of a damage to one file of each of 1 to 3 of the checkpoints, and maybe one to the
-             'checkpoint' index file
-    """
+    """:return: A strategy of a damage to one file of each of 1 to 4 of the checkpoints"""
     def one_per_step(steps):
         return st.tuples(*[damages(_sizes(run.out, [name for name in CHECKPOINT_FILES
                                                      if name.startswith('checkpoints/model-{}.'.format(step))]))
                            for step in sorted(steps)]).map(list)
-    return st.tuples(st.sets(st.sampled_from(STEPS), min_size=1).flatmap(one_per_step),
-                     st.lists(damages(_sizes(run.out, [INDEX_FILE]), replace=True), max_size=1)).map(
-        lambda lists: lists[0] + lists[1])
+    return st.sets(st.sampled_from(STEPS), min_size=1).flatmap(one_per_step)
 
 
-@RESUME_EXAMPLES
 @given(data=st.data())
 def test_resume_restores_the_newest_checkpoint_that_reads_back_as_saved(trained_run, resume_graph, capsys, data):
     """
-    What --resume restores holds exactly the values saved at its step, of the newest checkpoint that can; the
-    run's next checkpoint, whatever --keep-checkpoints, is kept and is the one the next --resume takes
+    What resuming restores holds exactly the values saved at its step, of the newest checkpoint that can; the
+    run's next checkpoint, whatever it keeps, is kept and is the one the next resume takes
     """
     run = trained_run
     damage_list = data.draw(_checkpoint_damages(run))
     keep = data.draw(st.integers(1, len(STEPS)))
     capsys.readouterr()
     with _damaged_copy(run, damage_list) as out, tf.Session(graph=resume_graph.graph) as sess:
-        try:
-            used, message = checkpoints.restore_or_initialize(sess, resume_graph.saver, out, resume=True), None
-        except TrainingStopped as err:
-            used, message = None, str(err)
+        used, message = _resume(sess, resume_graph, out)
         restored = _digests(dict(zip([v.op.name for v in resume_graph.variables], sess.run(resume_graph.variables)))) \
             if used else None
         _expect_fallback(run, damage_list, used, capsys.readouterr().err, out)
         if used:
-            saved = checkpoints.save_checkpoint(sess, resume_graph.saver, out, used + 1, keep=keep)
+            saved = checkpoints.save_checkpoint(sess, resume_graph.saver, out, used + 1, keep)
             assert os.stat(saved + '.index').st_nlink == 1  # a new file, not the trained run's written through
             assert checkpoints.latest_checkpoint(out) == saved
     note('used {}, message {}'.format(used, message))
     if used is None:
-        assert '\n' not in message and message.startswith('no usable checkpoint in {}: model-3 ('.format(out)) \
-            and message.endswith('; train without --resume, with another --output-dir'), message
+        assert '\n' not in message and message.startswith('no usable checkpoint in {}: model-4 ('.format(out)) \
+            and message.endswith('; ' + UNUSABLE), message
     else:
         assert restored == run.digests[used]
 
 
-@GENERATE_EXAMPLES
 @given(data=st.data())
 def test_generate_draws_from_the_newest_checkpoint_that_reads_back_as_saved(trained_run, capsys, data):
     """generate's faces are those of the newest checkpoint that reads back as saved, or it stops in one line"""
@@ -380,24 +366,41 @@ def test_generate_draws_from_the_newest_checkpoint_that_reads_back_as_saved(trai
         else:
             _expect_fallback(run, damage_list, None, stderr, out)
             assert code == 1 and stderr.count('\n') == 1 and stderr.startswith(
-                'error: no usable checkpoint in {}: model-3 ('.format(out)) and stderr.endswith(
-                "; point --checkpoint at another run's --output-dir\n"), stderr
+                'error: --checkpoint {0}: no usable checkpoint in {0}: model-4 ('.format(out)) and stderr.endswith(
+                "; train first, or point --checkpoint at a run's output folder\n"), stderr
 
 
 @given(data=st.data())
-def test_whatever_the_checkpoint_index_file_holds_the_next_save_lists_the_checkpoints(trained_run, capsys, data):
-    """Checkpoints are found by their own files, and keep_newest_checkpoints (after each save) rewrites the index"""
+def test_whatever_the_checkpoint_index_file_holds_what_is_restored_is_as_saved(trained_run, resume_graph, capsys,
+                                                                             data):
+    """
+    A damaged index file may hide checkpoints, or be taken by the steps of the files when it cannot be read, but
+    what resuming restores reads back exactly as some step saved it, and the next save rewrites the index whole
+    """
     run = trained_run
     damage = data.draw(damages(_sizes(run.out, [INDEX_FILE]), replace=True))
     capsys.readouterr()
-    with _damaged_copy(run, [damage]) as out:
+    with _damaged_copy(run, [damage]) as out, tf.Session(graph=resume_graph.graph) as sess:
         folder = os.path.join(out, 'checkpoints')
-        prefixes = [os.path.join(folder, 'model-{}'.format(step)) for step in sorted(STEPS, reverse=True)]
-        assert checkpoints.checkpoint_prefixes(folder) == prefixes
-        assert checkpoints.keep_newest_checkpoints(folder) == prefixes
-        state = tf.train.get_checkpoint_state(folder)
-        assert state.model_checkpoint_path == prefixes[0] and list(state.all_model_checkpoint_paths) == prefixes[::-1]
-    assert capsys.readouterr().err == ''
+        listed = checkpoint_files.read_index(folder)
+        used, message = _resume(sess, resume_graph, out)
+        err = capsys.readouterr().err
+        note('index {}, used {}, message {}'.format(listed, used, message))
+        if listed is None:  # unreadable: the files, by their steps, and a note
+            assert used == max(STEPS) and err.startswith('note: {} has no readable checkpoint index'.format(folder))
+        elif used is None:  # it names none of the run's checkpoints
+            assert not set(listed) & {'model-{}'.format(step) for step in STEPS}
+            assert message == 'no checkpoint in {}: {}'.format(out, HINT)
+        else:
+            assert 'model-{}'.format(used) in listed and used == max(int(name.split('-')[1]) for name in listed
+                                                                      if name in {'model-{}'.format(s) for s in STEPS})
+        if used:
+            restored = _digests(dict(zip([v.op.name for v in resume_graph.variables],
+                                         sess.run(resume_graph.variables))))
+            assert restored == run.digests[used]
+            saved = checkpoints.save_checkpoint(sess, resume_graph.saver, out, used + 1, len(STEPS) + 1)
+            names = checkpoint_files.read_index(folder)
+            assert names[-1] == os.path.basename(saved) and checkpoints.latest_checkpoint(out) == saved
 
 
 LOSSES = (b'step,d_loss,g_loss,d_real,d_fake\r\n1,1.929066,0.683028,0.326794,0.522110\r\n'
@@ -412,7 +415,7 @@ def test_a_log_whose_header_lost_a_bit_is_read_by_its_rows(tmp_path):
 
 
 def test_an_empty_swd_csv_holds_no_ceiling(tmp_path):
-    """Found by the property above: swd.csv cut to nothing, or to its header, made --resume fail reading the ceiling"""
+    """Found by the property above: swd.csv cut to nothing, or to its header, made resuming fail reading the ceiling"""
     (tmp_path / 'swd.csv').write_bytes(b'')
     assert RunLog(str(tmp_path), 'RGB').untrained_swd() is None
     (tmp_path / 'swd.csv').write_bytes(b'step,swd,swd_real_vs_real,swd_untrained,gap_closed\r\n0,0.48')
@@ -431,34 +434,34 @@ def test_resume_drops_a_row_cut_short_and_the_rows_after_its_step(tmp_path, caps
     assert capsys.readouterr().err == ''  # nothing more to change: nothing said
 
 
-def test_the_script_resumes_past_a_damaged_checkpoint_and_log(trained_run, tmp_path, capsys, monkeypatch):
+def test_the_script_resumes_past_a_damaged_checkpoint_and_log(trained_run, capsys):
     """
     --resume through the script: the newest checkpoint (a bit flipped in its weights) is skipped with one
-    line, losses.csv (cut short in step 2's row) keeps step 1, and step 3 is trained again from model-2
+    line, losses.csv (cut short in step 3's row) keeps steps 1 and 2, and step 4 is trained again from model-3
     """
     run = trained_run
-    data_file = 'checkpoints/model-3.data-00000-of-00001'
+    data_file = 'checkpoints/model-4.data-00000-of-00001'
     with open(os.path.join(run.out, 'losses.csv'), 'rb') as f:
-        middle_of_step_2 = f.read().index(b'\n2,') + 4
+        middle_of_step_3 = f.read().index(b'\n3,') + 4
     damage_list = [Damage(data_file, 'flip', os.path.getsize(os.path.join(run.out, data_file)) // 2, 3),
-                   Damage('losses.csv', 'truncate', middle_of_step_2),
-                   Damage(INDEX_FILE, 'replace', content=b'model_checkpoint_path: "model-3"\x00\xff')]
-    use_few_synthetic_faces(monkeypatch, 16)
+                   Damage('losses.csv', 'truncate', middle_of_step_3)]
     with _damaged_copy(run, damage_list) as out:
         capsys.readouterr()
-        code = run_script(_train_argv(str(tmp_path / 'data'), out) + ['--resume'])
-        stderr = [line for line in capsys.readouterr().err.splitlines() if line.startswith(('warning:', 'note:'))]
-        assert code == 0
-        assert stderr == ['warning: skipped checkpoint model-3 (unreadable: {}); using {}'.format(
-            stderr[0].split('(unreadable: ')[1].split('); using ')[0], os.path.join(out, 'checkpoints', 'model-2')),
-            'note: {} held rows cut short, damaged or after step 2, where the run resumes, or an older header: kept '
-            'its 1 whole row(s) up to that step'.format(os.path.join(out, 'losses.csv')),
-            'note: {} held rows cut short, damaged or after step 2, where the run resumes, or an older header: kept '
-            'its 3 whole row(s) up to that step'.format(os.path.join(out, 'swd.csv'))]
+        code = run_script(SHARED_RUN + ['--data-dir', run.data, '--output-dir', out, '--resume'])
+        err = capsys.readouterr().err
+        stderr = [line for line in err.splitlines() if line.startswith(('warning:', 'note:'))
+                  and not line.startswith('note: resuming with other settings: logdir')]  # the run had a logdir
+        assert code == 0, err
+        assert stderr == ['warning: skipped checkpoint model-4 (unreadable: {}); using {}'.format(
+            stderr[0].split('(unreadable: ')[1].split('); using ')[0], os.path.join(out, 'checkpoints', 'model-3')),
+            'note: {} held rows cut short, damaged or after step 3, where the run resumes, or an older header: kept '
+            'its 2 whole row(s) up to that step'.format(os.path.join(out, 'losses.csv')),
+            'note: {} held rows cut short, damaged or after step 3, where the run resumes, or an older header: kept '
+            'its 2 whole row(s) up to that step'.format(os.path.join(out, 'swd.csv'))]
         assert 'Checksum does not match' in stderr[0]
-        assert run_log.read_rows(os.path.join(out, 'losses.csv'), run_log.LOSS_COLUMNS)['step'].tolist() == [1, 3]
-        assert run_log.read_rows(os.path.join(out, 'swd.csv'), run_log.SWD_COLUMNS)['step'].tolist() == [0, 1, 2, 3]
-        assert tf.train.get_checkpoint_state(os.path.join(out, 'checkpoints')).model_checkpoint_path.endswith('model-3')
+        assert run_log.read_rows(os.path.join(out, 'losses.csv'), run_log.LOSS_COLUMNS)['step'].tolist() == [1, 2, 4]
+        assert run_log.read_rows(os.path.join(out, 'swd.csv'), run_log.SWD_COLUMNS)['step'].tolist() == [0, 2, 4]
+        assert checkpoint_files.read_index(os.path.join(out, 'checkpoints'))[-1] == 'model-4'
 
 
 def test_the_first_save_after_resuming_past_damaged_checkpoints_is_kept(trained_run, resume_graph, capsys):
@@ -466,9 +469,9 @@ def test_the_first_save_after_resuming_past_damaged_checkpoints_is_kept(trained_
     Found by the resume property: with model-3 and model-2 damaged and --keep-checkpoints 1, a run resumed
     from model-1 saved model-2, then kept only the 'newest', the damaged model-3, and deleted what it had saved
     """
-    damage_list = [Damage('checkpoints/model-{}.index'.format(step), 'flip') for step in (2, 3)]
+    damage_list = [Damage('checkpoints/model-{}.index'.format(step), 'flip') for step in (2, 3, 4)]
     with _damaged_copy(trained_run, damage_list) as out, tf.Session(graph=resume_graph.graph) as sess:
-        assert checkpoints.restore_or_initialize(sess, resume_graph.saver, out, resume=True) == 1
-        saved = checkpoints.save_checkpoint(sess, resume_graph.saver, out, 2, keep=1)
-        assert checkpoints.checkpoint_prefixes(os.path.join(out, 'checkpoints')) == [saved]
+        assert _resume(sess, resume_graph, out)[0] == 1
+        saved = checkpoints.save_checkpoint(sess, resume_graph.saver, out, 2, 1)
+        assert checkpoint_files.listed_checkpoints(os.path.join(out, 'checkpoints')) == [saved]
         assert checkpoints.latest_checkpoint(out) == saved

@@ -2,7 +2,7 @@
 import numpy as np
 from PIL import Image
 
-from facegan import pictures
+from facegan.output import pictures
 from tools import reading_run_images as rri
 
 

@@ -1,8 +1,9 @@
 """
 TensorBoard reads what --logdir writes: a real `tensorboard` server, started on a free port, serves
-a tiny run's d_loss and g_loss over its HTTP API, the same values as losses.csv.
+the shared run's d_loss and g_loss over its HTTP API, the same values as losses.csv.
 """
 import json
+import os
 import queue
 import re
 import subprocess
@@ -16,27 +17,12 @@ import urllib.request
 import numpy as np
 import pytest
 
-from conftest import child_env, run_script, use_few_synthetic_faces
+from conftest import child_env
 
 DEADLINE_SECONDS = 120  # only a guard: the waits end as soon as TensorBoard answers
 POLL_SECONDS = 0.2
 STEPS = 4
 SERVING = re.compile(r'TensorBoard \S+ at (http://127\.0\.0\.1:\d+/)')
-
-
-def _tiny_run_with_logdir(tmp_path, monkeypatch):
-    """
-    Train STEPS steps on 16 synthetic faces at batch 8, with TensorBoard events
-    :param tmp_path: The test's folder, for the data, the output and the events
-    :param monkeypatch: pytest's, to make the synthetic dataset small
-    :return: (logdir, output dir)
-    """
-    use_few_synthetic_faces(monkeypatch, 16)
-    logdir, out = tmp_path / 'logs', tmp_path / 'out'
-    code = run_script(['--batch-size', '8', '--max-steps', str(STEPS), '--data-dir', str(tmp_path / 'data'),
-                     '--output-dir', str(out), '--show-every', '1000', '--logdir', str(logdir)])
-    assert code == 0
-    return logdir, out
 
 
 def _lines_of(process):
@@ -112,10 +98,10 @@ def _poll_scalars(url, tag, server, deadline):
     raise AssertionError('tensorboard served {} for {} (exit code {})'.format(rows, tag, server.poll()))
 
 
-def test_tensorboard_serves_the_losses_of_a_run(tmp_path, monkeypatch):
-    logdir, out = _tiny_run_with_logdir(tmp_path, monkeypatch)
-    written = np.genfromtxt(str(out / 'losses.csv'), delimiter=',', names=True)
-    server = subprocess.Popen([sys.executable, '-m', 'tensorboard.main', '--logdir', str(logdir),
+def test_tensorboard_serves_the_losses_of_a_run(shared_run):
+    out, _, logdir = shared_run
+    written = np.genfromtxt(os.path.join(out, 'losses.csv'), delimiter=',', names=True)
+    server = subprocess.Popen([sys.executable, '-m', 'tensorboard.main', '--logdir', logdir,
                                '--host', '127.0.0.1', '--port', '0'],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env())
     try:

@@ -29,16 +29,14 @@ EXERCISE = os.path.join(ROOT, 'exercise', 'dlnd_face_generation.ipynb')
 BEGIN, EXERCISE_TEXT, END = '# BEGIN SOLUTION', '# EXERCISE', '# END SOLUTION'
 GUARD = re.compile(r"^(?P<indent>\s*)if __name__ == '__main__'( and .*)?:\s*$")
 SOLUTION_TAG = 'solution'  # cells only the solution has (the command line's generate and evaluate)
-# The exercise sits one folder down: its kernel starts there, so it works from the project's folder, one up,
-# where helper.py, problem_unittests.py and the data are
+# The exercise sits one folder down: its kernel starts there, so it finds the project's modules
+# (helper, problem_unittests and the facegan package) one folder up
 EXERCISE_PATH_CELL = """\
-# This notebook is in exercise/: work from the project's folder, one up, where helper.py and the data are
+# This notebook is in exercise/: the project's modules are one folder up
 import os
 import sys
 
-if not os.path.exists('helper.py'):
-    os.chdir('..')
-sys.path.insert(0, os.getcwd())"""
+sys.path.insert(0, os.path.abspath('..'))"""
 METADATA = {'kernelspec': {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'},
             'language_info': {'name': 'python'}}
 

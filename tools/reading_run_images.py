@@ -21,7 +21,7 @@ from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from facegan import pictures  # noqa: E402  (after the project's folder is on the path)
+from facegan.output import pictures  # noqa: E402  (after the project's folder is on the path)
 from tools.readme_images import GAP, progress_strip  # noqa: E402
 
 DOCS = os.path.join(ROOT, 'docs')

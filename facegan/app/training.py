@@ -16,8 +16,13 @@ from facegan.core.errors import LearnerCodeError, TrainingInterrupted, UserError
 from facegan.graph.learner_code import accepted, learner_frame, raised_in_package
 from facegan.train import records, run
 
+# The settings a run records that the user gives by another name
+GIVEN_AS = {'held_out': 'eval_images', 'image_mode': 'channels'}
+
+
 def _name(setting, flags):
     """:return: How the user gave a setting: its flag on the command line, its argument's name in a notebook"""
+    setting = GIVEN_AS.get(setting, setting) if flags else setting
     return '--' + setting.replace('_', '-') if flags else setting
 
 
@@ -69,8 +74,9 @@ def _check_resume(config, flags):
             changes = run_config.check_resume(saved, config)
         except UserError as err:
             setting = getattr(err, 'setting', None)
+            given = getattr(config, GIVEN_AS.get(setting, setting) if flags else setting)
             raise UserError('{} {}: {}; give the run\'s own, or start it over{}'.format(
-                _name(setting, flags), getattr(config, setting), err, ' (--restart)' if flags else '')) from None
+                _name(setting, flags), given, err, ' (--restart)' if flags else '')) from None
         if changes:
             print('note: resuming with other settings: {}'.format(', '.join(changes)), file=sys.stderr)
 
@@ -139,6 +145,9 @@ def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, b
             _name('batch_size', flags), config.batch_size, training.shape[0], config.dataset))
     os.makedirs(config.folder, exist_ok=True)
     (_check_resume if resume else _start_fresh)(config, flags)
+    print('Training on {} images of {}{}, into {}'.format(
+        training.shape[0], config.dataset, ' ({} held out for the scores)'.format(config.held_out)
+        if config.held_out else '', one_line(config.folder)))
     training_run = run.TrainingRun(config, generator, training, held_out, resume)
     extras = accepted(train_function, {'print_every': config.print_every, 'show_every': config.show_every,
                                        'update_order': config.update_order, 'run': training_run})

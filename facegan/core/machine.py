@@ -3,39 +3,74 @@ What this machine can do that a run's choices depend on, read without loading Te
 arithmetic in hardware (Intel's AMX, AVX-512's bfloat16 dot products), so the precision that
 --precision auto picks; and the memory a process may still take.
 """
+import os
 import resource
+
+from facegan.core.errors import UserError
 
 # /proc/cpuinfo's flags for bfloat16 arithmetic in hardware, which oneDNN's bfloat16 rewrite uses:
 # Intel AMX tiles, or AVX-512's bfloat16 dot products (Intel since Cooper Lake, AMD since Zen 4)
 BFLOAT16_FLAGS = ('amx_bf16', 'avx512_bf16')
 
 
-def cpu_bfloat16_support(cpuinfo='/proc/cpuinfo'):
-    """
-    :param cpuinfo: The file that lists the CPU's flags (a test gives a fake one)
-    :return: The flag that makes bfloat16 native here, as 'AMX_BF16' or 'AVX512_BF16', or None
-             (neither, or no such file: off Linux)
-    """
+# oneDNN's instruction-set levels, the lowest first: ONEDNN_MAX_CPU_ISA caps oneDNN at one of them (a test of
+# another CPU's kernels), and bfloat16 needs AVX512_CORE (emulated) or AVX512_CORE_BF16 (native) and up
+ISA_LEVELS = ('SSE41', 'AVX', 'AVX2', 'AVX2_VNNI', 'AVX2_VNNI_2', 'AVX512_CORE', 'AVX512_CORE_VNNI', 'AVX512_CORE_BF16',
+              'AVX512_CORE_FP16', 'AVX512_CORE_AMX', 'AVX512_CORE_AMX_FP16')
+
+
+def _flags(cpuinfo):
+    """:return: The CPU's flags, as /proc/cpuinfo lists them (none off Linux)"""
     try:
         with open(cpuinfo) as text:
-            flags = set(text.read().split())
+            return set(text.read().split())
     except OSError:
-        return None
-    return next((flag.upper() for flag in BFLOAT16_FLAGS if flag in flags), None)
+        return set()
 
 
-def resolve_precision(asked, cpuinfo='/proc/cpuinfo'):
+def _isa_allows(level, environ=os.environ):
+    """:return: Whether ONEDNN_MAX_CPU_ISA (unset, ALL or DEFAULT: no cap) lets oneDNN use this level"""
+    cap = environ.get('ONEDNN_MAX_CPU_ISA', 'ALL').upper()
+    return cap not in ISA_LEVELS or ISA_LEVELS.index(cap) >= ISA_LEVELS.index(level)
+
+
+def cpu_bfloat16_support(cpuinfo='/proc/cpuinfo', environ=os.environ):
+    """
+    :param cpuinfo: The file that lists the CPU's flags (a test gives a fake one)
+    :param environ: The environment (ONEDNN_MAX_CPU_ISA may cap oneDNN below bfloat16)
+    :return: The flag that makes bfloat16 native here, as 'AMX_BF16' or 'AVX512_BF16', or None
+             (neither, oneDNN capped below it, or no such file: off Linux)
+    """
+    flags = _flags(cpuinfo)
+    native = next((flag.upper() for flag in BFLOAT16_FLAGS if flag in flags), None)
+    return native if native and _isa_allows('AVX512_CORE_BF16', environ) else None
+
+
+def bfloat16_possible(cpuinfo='/proc/cpuinfo', environ=os.environ):
+    """:return: Whether oneDNN can compute in bfloat16 here: natively, or emulated with AVX-512 (slower than float32)"""
+    return bool(cpu_bfloat16_support(cpuinfo, environ)) or (
+        'avx512f' in _flags(cpuinfo) and _isa_allows('AVX512_CORE', environ))
+
+
+def resolve_precision(asked, cpuinfo='/proc/cpuinfo', environ=os.environ):
     """
     :param asked: 'auto', 'float32' or 'bfloat16'
     :return: (the precision used, 'float32' or 'bfloat16'; why, for auto: 'the CPU has AMX_BF16'), the
              reason None when it was asked for by name
+    :raise UserError: bfloat16 asked for where oneDNN cannot compute it (it would stop the program in its C++ code)
     """
+    capped = 'ONEDNN_MAX_CPU_ISA={} caps oneDNN below it'.format(environ.get('ONEDNN_MAX_CPU_ISA'))
+    if asked == 'bfloat16' and not bfloat16_possible(cpuinfo, environ):
+        raise UserError('bfloat16 cannot run here: oneDNN computes it with AVX-512 only, and {}; use float32'.format(
+            capped if 'avx512f' in _flags(cpuinfo) else 'this CPU has none'))
     if asked != 'auto':
         return asked, None
-    support = cpu_bfloat16_support(cpuinfo)
+    support = cpu_bfloat16_support(cpuinfo, environ)
     if support:
         return 'bfloat16', 'the CPU has ' + support
-    return 'float32', 'the CPU has neither AMX_BF16 nor AVX512_BF16'
+    native = sorted(flag.upper() for flag in _flags(cpuinfo) & set(BFLOAT16_FLAGS))
+    return 'float32', 'the CPU has {}, but {}'.format(native[0], capped) if native else \
+        'the CPU has neither AMX_BF16 nor AVX512_BF16'
 
 
 def memory_available(meminfo='/proc/meminfo', status='/proc/self/status'):

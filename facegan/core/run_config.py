@@ -106,7 +106,8 @@ def check_resume(saved, now):
     """
     Compare a run's saved settings with the ones it is resumed with
     :param saved: The RunConfig of run.json
-    :param now: The RunConfig asked for now (precision_used and held_out as they would be)
+    :param now: The RunConfig asked for now (precision_used and held_out as they would be; its folder, where the run
+                is now)
     :return: ['learning_rate 0.0005 -> 0.0002', ...]: the safe changes, for a note
     :raise SettingChanged: a setting of UNSAFE_ON_RESUME differs (the first one, in that order)
     """
@@ -114,7 +115,7 @@ def check_resume(saved, now):
         before, after = getattr(saved, name), getattr(now, name)
         if before is not None and after is not None and before != after:
             raise SettingChanged('the run in {} was trained with {} {}, not {}: resuming would {}'.format(
-                one_line(saved.folder), name, before, after, _WHY_UNSAFE[name]), name)
+                one_line(now.folder), name, before, after, _WHY_UNSAFE[name]), name)
     return ['{} {} -> {}'.format(name, getattr(saved, name), getattr(now, name)) for name in SETTINGS
             if name not in UNSAFE_ON_RESUME + _NOT_COMPARED and getattr(saved, name) != getattr(now, name)] + \
         (['precision used {} -> {}'.format(saved.precision_used, now.precision_used)]

@@ -215,15 +215,16 @@ def saved_names(path):
     return {name for name, _ in tf.train.list_variables(path)}
 
 
-def restore(sess, path, variables):
+def restore(sess, path, variables, saver=None):
     """
     Restore a checkpoint into a session, its variables' shapes checked first (restoring does not check them)
     :param path: Path prefix of a usable checkpoint (find_checkpoint's)
     :param variables: {name in the checkpoint: variable to fill}
+    :param saver: A tf.train.Saver of exactly these variables (None: one is made: the graph must not be finalized)
     :raise TrainingStopped: the checkpoint lacks a variable, holds one of another shape, or cannot be restored
     """
     check_variables(path, {name: var.shape.as_list() for name, var in variables.items()})
     try:
-        tf.train.Saver(var_list=variables).restore(sess, path)
+        (saver or tf.train.Saver(var_list=variables)).restore(sess, path)
     except tf.errors.OpError as err:
         raise TrainingStopped('cannot restore {}: {}'.format(one_line(path), error_line(err))) from None

@@ -4,10 +4,12 @@ trained with (or another asked for): on its averaged weights or its raw ones (re
 variables), or untrained, as a run starts, for the score's ceiling.
 """
 import contextlib
+import sys
 
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from facegan.core import machine
 from facegan.graph import batch_norm, checkpoints, fast_layers, session_settings
 from facegan.graph.learner_code import call_generator
 from facegan.inspect import restore
@@ -37,7 +39,7 @@ def drawing(generator, saved, seed, fast=True, weights='averaged', precision=Non
             images = call_generator(generator, input_z, saved.channels, 'to draw faces', is_train=False)
             calibrate = batch_norm.build_calibration(generator, saved.z_dim, saved.channels) \
                 if weights == 'untrained' else None
-        config = session_settings.session_config(precision or saved.precision)
+        config = session_settings.session_config(_precision_here(precision or saved.precision))
         with tf.Session(config=config) as sess:
             if calibrate is None:
                 checkpoints.restore(sess, saved.checkpoint,
@@ -59,3 +61,11 @@ def _draw_batch(sess, images, input_z, z):
     padded = np.zeros((GENERATE_BATCH, z.shape[1]), np.float32)
     padded[:len(z)] = z
     return sess.run(images, {input_z: padded})[:len(z)]
+
+
+def _precision_here(precision):
+    """:return: The precision, or float32 (with a note) for a run trained in bfloat16 where bfloat16 cannot run"""
+    if precision == 'bfloat16' and not machine.bfloat16_possible():
+        print('note: the run trained in bfloat16, which cannot run here: drawing in float32', file=sys.stderr)
+        return 'float32'
+    return precision

@@ -102,7 +102,7 @@ def append_row(path, columns, step, values):
 def keep_rows_up_to(path, columns, step):
     """
     Rewrite a run's CSV (atomically) to its whole rows up to step, saying so in one line on stderr when
-    that changed it. On --resume from a checkpoint at step, the rows after it belong to steps that
+    that changed it. On resume from a checkpoint at step, the rows after it belong to steps that
     are trained again (or whose checkpoint was damaged, so it was skipped), and a row cut short or
     damaged would spoil the loss curve, or the next row appended to it
     :param path: The CSV (missing: nothing to do)
@@ -164,7 +164,7 @@ class RunLog(object):
 
     def resume_at(self, step):
         """
-        On --resume: keep losses.csv's and swd.csv's whole rows up to the step resumed from (keep_rows_up_to)
+        On resume: keep losses.csv's and swd.csv's whole rows up to the step resumed from (keep_rows_up_to)
         :param step: The step of the checkpoint restored
         """
         for path, columns in ((self.losses_path, LOSS_COLUMNS), (self.swd_path, SWD_COLUMNS)):

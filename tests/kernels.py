@@ -1,0 +1,60 @@
+"""
+Running a notebook in a Jupyter kernel of the tests' own Python, on small local data: the kernels'
+environment and working folder, and reading what the cells printed and showed.
+"""
+import os
+
+import ipykernel.kernelspec
+import nbclient
+import pytest
+
+from conftest import ROOT, child_env
+
+KERNEL = 'dlnd-test'
+CELL_TIMEOUT = 600  # seconds; only a guard against a hang
+
+
+def outputs(notebook, output_type):
+    """:return: The notebook's outputs of that type ('stream', 'display_data', 'error', ...)"""
+    return [output for cell in notebook.cells if cell.cell_type == 'code'
+            for output in cell.outputs if output.output_type == output_type]
+
+
+def stdout(cell):
+    return ''.join(output.get('text', '') for output in cell.outputs if output.get('name') == 'stdout')
+
+
+def kernel_env(**variables):
+    """
+    :return: Environment of a kernel: no MPLBACKEND (so ipykernel picks the inline backend), the project on the
+             path, the problem tests on (a notebook runs them)
+    """
+    env = child_env(MPLBACKEND=None, DLND_SKIP_PROBLEM_TESTS=None, **variables)
+    env['PYTHONPATH'] = ROOT
+    return env
+
+
+def execute(notebook, cwd, env, tmp_path, monkeypatch, allow_errors=False):
+    """
+    Run a notebook in a kernel of this Python (the venv's), found before any other Jupyter knows
+    :param notebook: nbformat notebook; its outputs are filled in
+    :param cwd: Folder the kernel starts in
+    :param env: The kernel's environment
+    :param allow_errors: False: stop at the first error (nbclient.exceptions.CellExecutionError)
+    """
+    prefix = tmp_path / 'jupyter'
+    ipykernel.kernelspec.install(kernel_name=KERNEL, prefix=str(prefix))
+    monkeypatch.setenv('JUPYTER_PATH', str(prefix / 'share' / 'jupyter'))
+    nbclient.NotebookClient(notebook, kernel_name=KERNEL, timeout=CELL_TIMEOUT, allow_errors=allow_errors,
+                            resources={'metadata': {'path': str(cwd)}}).execute(env=env)
+
+
+@pytest.fixture
+def notebook_cwd(tmp_path, notebook_data):
+    """A folder for a kernel to work in, its data/ the small MNIST and CelebA"""
+    cwd = tmp_path / 'work'
+    cwd.mkdir()
+    os.symlink(notebook_data, str(cwd / 'data'))
+    return cwd
+
+

@@ -1,0 +1,381 @@
+"""
+What a saved run is, and what can be drawn from it, on the run the tests share (conftest.SHARED_RUN,
+trained once a session): its records (scores, D(x) and D(G(z)) recomputed independently, TensorBoard's
+events), `generate` (faces, their z, walks, in batches, from the averaged generator or the raw one, at
+the run's precision), `evaluate` (the score and the memorisation check), runs an older version saved
+(no run.json, no averaged generator), and generate's inputs, each refused in one line.
+"""
+import os
+import resource
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from tensorboard.backend.event_processing import event_accumulator
+
+import dlnd_face_generation as dlnd
+import helper
+from conftest import ROOT, SHARED_FACES, child_env, copy_run, run_script
+from facegan.core import machine
+from facegan.inspect import drawing, generator_session, latent_walk, restore
+from facegan.metrics.sliced_wasserstein import Tracker, sliced_wasserstein
+from facegan.output import run_log
+from facegan.train import schedule
+
+tf = dlnd.tf
+FACE = 28 * 4  # a face in a strip or the nearest-neighbour picture: 28 pixels, 4x enlarged
+HELD_OUT, BATCH, STEPS = 8, 8, 4  # conftest.SHARED_RUN's
+
+
+def _pixels(path):
+    with Image.open(str(path)) as image:
+        return np.asarray(image.convert('RGB'))
+
+
+def _dataset(data):
+    return helper.Dataset('folder', helper.list_image_files(data), image_mode='RGB')
+
+
+def _generate(run, folder, *flags):
+    return run_script(['generate', '--checkpoint', run, '--output-dir', str(folder)] + list(flags))
+
+
+# --- The run's records ----------------------------------------------------------------------------------------
+
+def test_the_scores_are_of_the_held_out_images_from_the_untrained_generator_on(shared_run):
+    run, data, _ = shared_run
+    rows = run_log.read_rows(os.path.join(run, 'swd.csv'), run_log.SWD_COLUMNS)
+    assert rows['step'].tolist() == [0, 2, 4] and rows['weights'].tolist() == ['raw', 'averaged', 'averaged']
+    images = _dataset(data).images(range(SHARED_FACES)) / 127.5 - 1
+    held_out, other = images[-HELD_OUT:], images[:HELD_OUT]  # the last held out; as many of the rest for the floor
+    floor = sliced_wasserstein(held_out, other, seed=0)
+    np.testing.assert_allclose(rows['swd_real_vs_real'], floor, atol=5e-7)  # the CSV keeps 6 decimals
+    assert (rows['swd_untrained'] == rows['swd'][0]).all() and rows['gap_closed'][0] == 0
+    closed = (rows['swd_untrained'] - rows['swd']) / (rows['swd_untrained'] - rows['swd_real_vs_real'])
+    np.testing.assert_allclose(rows['gap_closed'], closed, atol=1e-4)  # from the CSV's 6-decimal values
+
+
+def _batch_of_step(data, step):
+    """:return: The images a step of the shared run trained on, recomputed: the epoch's order, its batch, doubled"""
+    training = _dataset(data).split(HELD_OUT)[0]
+    order = schedule.epoch_order(0, 0, training.shape[0])
+    return training.images(order[(step - 1) * BATCH:step * BATCH]) / 255 * 2 - 1
+
+
+def test_d_real_of_a_step_is_the_discriminator_on_the_batch_it_trained_on(shared_run):
+    """Recomputed in a graph of its own: the notebook's discriminator, step 1's saved weights, step 2's batch"""
+    run, data, logdir = shared_run
+    path = os.path.join(run, 'checkpoints', 'model-1')
+    with tf.Graph().as_default():
+        _, logits = dlnd.discriminator(tf.constant(_batch_of_step(data, 2), tf.float32))
+        with tf.Session() as sess:
+            tf.train.Saver(var_list=tf.global_variables()).restore(sess, path)
+            recomputed = (1 / (1 + np.exp(-sess.run(logits).astype(np.float64)))).mean()
+    logged = run_log.read_rows(os.path.join(run, 'losses.csv'), run_log.LOSS_COLUMNS)['d_real'][1]
+    # float32's sigmoid and mean of 8 values round within 1e-6 of float64's; the CSV keeps 6 decimals
+    assert logged == pytest.approx(recomputed, abs=2e-6)
+    events = event_accumulator.EventAccumulator(logdir, size_guidance={'scalars': 0})
+    events.Reload()
+    assert events.Scalars('d_real')[1].value == pytest.approx(recomputed, abs=1e-6)
+
+
+def test_the_event_files_have_the_scalars_histograms_and_grids(shared_run):
+    run, _, logdir = shared_run
+    events = event_accumulator.EventAccumulator(logdir, size_guidance={'scalars': 0, 'histograms': 0, 'images': 0})
+    events.Reload()
+    for name in ('d_loss', 'g_loss', 'd_real', 'd_fake'):
+        assert [event.step for event in events.Scalars(name)] == list(range(1, STEPS + 1))
+    assert [event.step for event in events.Scalars('swd')] == [0, 2, 4]
+    for name in ('d_real_per_image', 'd_fake_per_image'):
+        histograms = events.Histograms(name)
+        assert [event.step for event in histograms] == [2, 4]  # with each grid
+        assert all(event.histogram_value.num == BATCH == sum(event.histogram_value.bucket) for event in histograms)
+        assert all(0 <= event.histogram_value.min <= event.histogram_value.max <= 1 for event in histograms)
+    assert [event.step for event in events.Images('samples')] == [2, 4, 4]  # each grid, and the final one
+
+
+def test_the_checkpoints_hold_the_averaged_generator_and_its_own_batch_norm_statistics(shared_run):
+    path = os.path.join(shared_run[0], 'checkpoints', 'model-4')
+    saved = dict(tf.train.list_variables(path))
+    raw = {name: shape for name, shape in saved.items() if name.startswith('generator/') and 'Adam' not in name}
+    assert len(raw) == 17  # 11 weights, 6 batch-norm statistics
+    assert all(saved['averaged/' + name] == shape for name, shape in raw.items())
+    assert tf.train.load_variable(path, 'averaged/steps') == STEPS
+    for name in raw:  # after 4 steps the average is not the weights, and its statistics are its own
+        assert not np.array_equal(tf.train.load_variable(path, name), tf.train.load_variable(path, 'averaged/' + name))
+
+
+# --- generate -------------------------------------------------------------------------------------------------
+
+def test_generate_writes_faces_their_z_and_a_grid_the_same_for_a_seed_in_any_batches(shared_run, tmp_path,
+                                                                                 monkeypatch, capsys):
+    run = shared_run[0]
+    assert _generate(run, tmp_path / 'one', '--n', '10', '--seed', '3') == 0
+    assert 'Wrote 10 faces ({} ... face_009.png), each with its z'.format(tmp_path / 'one' / 'face_000.png') in \
+        capsys.readouterr().out
+    batch_sizes = []
+    real_run = tf.Session.run
+
+    def spy_run(self, fetches, feed_dict=None, **kwargs):
+        batch_sizes.extend(len(value) for key, value in (feed_dict or {}).items()
+                           if getattr(key, 'name', '') == 'input_z:0')
+        return real_run(self, fetches, feed_dict=feed_dict, **kwargs)
+
+    monkeypatch.setattr(tf.Session, 'run', spy_run)
+    monkeypatch.setattr(generator_session, 'GENERATE_BATCH', 4)
+    monkeypatch.setattr(drawing, 'GENERATE_BATCH', 4)
+    monkeypatch.setattr(drawing, 'GRID_FACES', 4)
+    assert _generate(run, tmp_path / 'four', '--n', '10', '--seed', '3') == 0
+    assert batch_sizes == [4, 4, 4]  # the last batch padded: one batch shape, whatever --n
+    for i in range(10):
+        name = 'face_{:03d}.png'.format(i)
+        with Image.open(str(tmp_path / 'one' / name)) as face:
+            assert face.size == (28, 28) and face.mode == 'RGB'
+        # The same face, to the pixel: the matrix products round the same way for one batch shape
+        assert (_pixels(tmp_path / 'one' / name) == _pixels(tmp_path / 'four' / name)).all()
+        assert np.load(str(tmp_path / 'one' / 'face_{:03d}.npy'.format(i))).shape == (100,)
+    with Image.open(str(tmp_path / 'four' / 'grid.png')) as grid:
+        assert grid.size == (4 * 2 * 28, 4 * 2 * 28)  # the first GRID_FACES, 4x enlarged
+    assert sorted(os.listdir(str(tmp_path / 'four'))) == sorted(os.listdir(str(tmp_path / 'one')))  # no temp files
+
+
+def _draw(run, weights='averaged', precision=None, z=None):
+    """:return: The shared run's faces of 16 fixed z, drawn as generate draws them"""
+    saved = restore.find_run(dlnd.generator, run, 'train first')
+    z = np.random.RandomState(7).uniform(-1, 1, (16, saved.z_dim)).astype(np.float32) if z is None else z
+    with generator_session.drawing(dlnd.generator, saved, 0, weights=weights, precision=precision) as draw:
+        return draw(z)
+
+
+def test_generate_draws_from_the_averaged_generator_and_with_the_flag_from_the_raw_weights(shared_run, tmp_path):
+    run = shared_run[0]
+    averaged, raw = _draw(run), _draw(run, 'raw')
+    assert np.abs(averaged - raw).max() > 0.05  # two generators
+    assert _generate(run, tmp_path / 'a', '--n', '2') == 0 and _generate(run, tmp_path / 'r', '--n', '2',
+                                                                           '--raw-weights') == 0
+    z = np.stack([np.load(str(tmp_path / 'a' / 'face_{:03d}.npy'.format(i))) for i in range(2)])
+    for folder, weights in (('a', 'averaged'), ('r', 'raw')):
+        expected = np.clip(np.round((_draw(run, weights, z=z) + 1) * 127.5), 0, 255)
+        assert all((_pixels(tmp_path / folder / 'face_{:03d}.png'.format(i)) == expected[i]).all() for i in range(2))
+
+
+def test_a_run_an_older_version_saved_still_draws(shared_run, tmp_path, capsys):
+    """No run.json (z's length and the channels read from the checkpoint), no averaged generator (the raw one,
+    with one note)"""
+    run = copy_run(shared_run[0], tmp_path / 'old')
+    os.remove(os.path.join(run, 'run.json'))
+    path = os.path.join(run, 'checkpoints', 'model-4')
+    with tf.Graph().as_default():  # the checkpoint less its averaged generator, as the version before saved it
+        reader = tf.train.NewCheckpointReader(path)
+        variables = [tf.Variable(reader.get_tensor(name), name=name) for name in reader.get_variable_to_shape_map()
+                     if not name.startswith('averaged/')]
+        with tf.Session() as sess:
+            sess.run(tf.variables_initializer(variables))
+            os.remove(path + '.index')
+            os.remove(path + '.data-00000-of-00001')
+            tf.train.Saver(var_list=variables).save(sess, path, write_meta_graph=False, write_state=False)
+    capsys.readouterr()
+    assert _generate(run, tmp_path / 'faces', '--n', '2') == 0
+    err = capsys.readouterr().err
+    assert "holds no averaged generator (an older version saved it); drawing the generator's own weights" in err
+    assert err.count('\n') == 1
+    np.testing.assert_array_equal(_draw(run), _draw(shared_run[0], 'raw'))
+
+
+@pytest.mark.skipif(not machine.bfloat16_possible(),
+                    reason='oneDNN computes bfloat16 with AVX-512 only: this CPU, or ONEDNN_MAX_CPU_ISA, leaves it out')
+def test_drawing_in_bfloat16_stays_within_bfloat16s_rounding_of_float32(shared_run):
+    """
+    generate and evaluate draw at the run's precision, or the one asked for: the faces in bfloat16 differ from
+    float32's by what bfloat16's rounding allows, and no more
+    """
+    run = shared_run[0]
+    as_float32, as_bfloat16 = _draw(run, precision='float32'), _draw(run, precision='bfloat16')
+    difference = np.abs(as_bfloat16 - as_float32)
+    # bfloat16 keeps 8 significant bits: each input of a product is rounded by up to u = 2^-9 relative, so a dot
+    # product, its inputs both rounded, is off by up to 2u of the sum of its terms' magnitudes. Through the 4 layers
+    # (batch norm rescales each layer's output to unit variance, leaky ReLU and tanh have slopes of at most 1) the
+    # errors add: at most 4 x 2u = 0.0156 of an output's scale, and tanh's outputs are within [-1, 1]. The typical
+    # error is far smaller (the terms' errors cancel): the mean stays under a tenth of that bound
+    u = 2.0 ** -9
+    assert difference.max() <= 4 * 2 * u * 2 and difference.mean() <= 4 * 2 * u / 10
+    assert difference.max() > 0  # bfloat16 did round: the two are not the same computation
+
+
+# --- generate --walk and --z ------------------------------------------------------------------------------------
+
+def test_walk_writes_a_strip_and_a_looping_gif_the_same_for_a_seed(shared_run, tmp_path, capsys):
+    run = shared_run[0]
+    files = {}
+    for name, seed in (('a', '3'), ('b', '3'), ('c', '4')):
+        assert _generate(run, tmp_path / name, '--walk', '4', '--seed', seed) == 0
+        files[name] = {f: (tmp_path / name / f).read_bytes() for f in ('walk.png', 'walk.gif', 'walk_z.npy')}
+    assert 'walk.png and walk.gif' in capsys.readouterr().out
+    assert files['a'] == files['b'] and files['a']['walk.gif'] != files['c']['walk.gif']
+    with Image.open(str(tmp_path / 'a' / 'walk.png')) as strip:
+        assert strip.size == (latent_walk.STEPS * FACE, 4 * FACE)  # a row a leg
+    with Image.open(str(tmp_path / 'a' / 'walk.gif')) as gif:
+        assert gif.n_frames == 4 * latent_walk.STEPS and gif.info['loop'] == 0 and gif.size == (224, 224)
+    points = np.load(str(tmp_path / 'a' / 'walk_z.npy'))
+    assert points.shape == (4, 100)
+    frames = _draw(run, z=latent_walk.loop(points))  # the walk's frames are the faces of the slerped z
+    strip = _pixels(tmp_path / 'a' / 'walk.png')
+    for leg in range(4):
+        for step in range(latent_walk.STEPS):
+            face = strip[leg * FACE:(leg + 1) * FACE:4, step * FACE:(step + 1) * FACE:4]
+            expected = np.clip(np.round((frames[leg * latent_walk.STEPS + step] + 1) * 127.5), 0, 255)
+            assert (face == expected).all()
+    assert sorted(os.listdir(str(tmp_path / 'a'))) == ['walk.gif', 'walk.png', 'walk_z.npy']  # no temporary files
+
+
+def test_z_redraws_a_saved_face_exactly_and_a_walk_starts_from_it(shared_run, tmp_path):
+    run = shared_run[0]
+    assert _generate(run, tmp_path / 'all', '--n', '5') == 0
+    kept = tmp_path / 'all' / 'face_003.npy'
+    assert _generate(run, tmp_path / 'one', '--z', str(kept)) == 0
+    assert (_pixels(tmp_path / 'one' / 'face_000.png') == _pixels(tmp_path / 'all' / 'face_003.png')).all()
+    assert _generate(run, tmp_path / 'walk', '--z', str(kept), '--walk', '2') == 0
+    first_frame = _pixels(tmp_path / 'walk' / 'walk.png')[:FACE:4, :FACE:4]  # 4x enlarged: every 4th pixel
+    assert (first_frame == _pixels(tmp_path / 'all' / 'face_003.png')).all()
+
+
+@pytest.mark.parametrize('what,expected', [
+    ('missing', 'cannot read it (No such file or directory)'),
+    ('empty', 'the file is empty: give a .npy file of z that generate saved'),
+    ('garbage', 'not a .npy file of z, as generate saves beside each face'),
+    ('pickle', 'not a .npy file of z, as generate saves beside each face'),
+    ('text', "it holds text (<U1), not numbers: give a .npy file of z that generate saved"),
+    ('wrong length', 'it holds an array of shape (7,); this generator takes z of 100 numbers'),
+    ('three dimensions', 'it holds an array of shape (1, 1, 100)'),
+    ('not finite', 'it holds numbers that are not finite'),
+    ('a folder', 'cannot read it ('),
+])
+def test_a_bad_z_file_is_one_line_naming_it(what, expected, shared_run, tmp_path, capsys):
+    path = tmp_path / 'z.npy'
+    if what == 'empty':
+        path.write_bytes(b'')
+    elif what == 'garbage':
+        path.write_bytes(b'\x00\x01 not numpy')
+    elif what == 'pickle':
+        np.save(str(path), np.array([{'z': 1}], dtype=object))
+    elif what == 'a folder':
+        path.mkdir()
+    elif what != 'missing':
+        np.save(str(path), {'wrong length': np.zeros(7), 'three dimensions': np.zeros((1, 1, 100)),
+                            'not finite': np.full(100, np.nan), 'text': np.array(['a'] * 100)}[what])
+    capsys.readouterr()
+    assert _generate(shared_run[0], tmp_path / 'out', '--z', str(path)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('error: --z {}: {}'.format(path, expected)) and err.count('\n') == 1
+
+
+def test_a_walk_too_long_for_memory_is_one_line(shared_run, tmp_path):
+    """In a child whose address space is capped (RLIMIT_AS): the walk is refused before anything is drawn"""
+    code = ('import resource, runpy, sys; sys.path.insert(0, {root!r}); '
+            'resource.setrlimit(resource.RLIMIT_AS, (12 * 2 ** 30, resource.RLIM_INFINITY)); '
+            'sys.argv = ["dlnd_face_generation.py", "generate", "--checkpoint", {run!r}, "--walk", "1000000", '
+            '"--output-dir", {out!r}]; runpy.run_path({script!r}, run_name="__main__")').format(
+        root=ROOT, run=shared_run[0], out=str(tmp_path / 'walk'), script=os.path.join(ROOT, 'dlnd_face_generation.py'))
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300,
+                            env=child_env())
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith('error: --walk 1000000: a walk through 1000000 z (8000000 faces) needs about ')
+    assert lines[-1].endswith('of memory, more than this process may take ({} free): walk through fewer'.format(
+        lines[-1].split('(')[-1].split(' free')[0])) and 'Traceback' not in result.stderr
+    assert not os.path.exists(str(tmp_path / 'walk' / 'walk.png'))
+
+
+@pytest.mark.parametrize('argv,expected', [
+    (['--walk', '1'], 'must be at least 2'),
+    (['--walk', '3', '--n', '4'], '--n draws random faces: leave it out with --walk'),
+    (['--z', 'a.npy', '--n', '4'], '--n draws random faces: leave it out with --z'),
+])
+def test_walk_and_z_usage_errors_are_one_line(argv, expected, capsys):
+    assert run_script(['generate', '--checkpoint', 'x'] + argv) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and expected in err
+
+
+def test_a_walk_shorter_than_the_saved_z_is_refused(shared_run, tmp_path, capsys):
+    path = tmp_path / 'three.npy'
+    np.save(str(path), np.zeros((3, 100), np.float32))
+    capsys.readouterr()
+    assert _generate(shared_run[0], tmp_path / 'o', '--z', str(path), '--walk', '2') == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'give --walk 3 or more' in err
+
+
+@pytest.mark.parametrize('what,expected', [
+    ('output-dir is a file', 'error: cannot write to --output-dir {file} (File exists): choose another folder'),
+    ('checkpoint is a file', 'error: --checkpoint {file}: {file} is not a checkpoint (no {file}.index beside it): '
+                             "train first, or point --checkpoint at a run's output folder"),
+    ('no checkpoint', 'error: --checkpoint {empty}: no checkpoint in {empty}: train first'),
+    ('another model', 'lacks 1 of the 1 variables this model needs (e.g. sample_z)'),
+])
+def test_generate_problems_are_one_line(what, expected, shared_run, tmp_path, capsys):
+    a_file, empty = tmp_path / 'a_file.txt', tmp_path / 'empty'
+    a_file.write_text('not a checkpoint')
+    empty.mkdir()
+    argv = ['generate', '--checkpoint', shared_run[0]]
+    if what == 'output-dir is a file':
+        argv += ['--output-dir', str(a_file)]
+    elif what == 'checkpoint is a file':
+        argv = ['generate', '--checkpoint', str(a_file)]
+    elif what == 'no checkpoint':
+        argv = ['generate', '--checkpoint', str(empty)]
+    else:
+        with tf.Graph().as_default():
+            tf.Variable([1.0], name='something_else')
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                prefix = tf.train.Saver().save(sess, str(tmp_path / 'other' / 'model'), global_step=1)
+        argv = ['generate', '--checkpoint', prefix]
+    capsys.readouterr()
+    assert run_script(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and expected.format(file=a_file, empty=empty) in err and 'Traceback' not in err
+
+
+# --- evaluate --------------------------------------------------------------------------------------------------
+
+def test_evaluate_prints_the_score_and_its_baselines(shared_run, capsys):
+    run, data, _ = shared_run
+    argv = ['evaluate', '--checkpoint', run, '--dataset', 'folder', '--data-dir', data, '--eval-images', '8']
+    assert run_script(argv) == 0
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    # the held-out images and seed the run scored against: the same floor; the averaged generator at step 4
+    scores = run_log.read_rows(os.path.join(run, 'swd.csv'), run_log.SWD_COLUMNS)
+    assert printed.startswith('SWD: ') and 'real vs real {:.4f}'.format(scores['swd_real_vs_real'][0]) in printed
+    assert run_script(argv[:-1] + ['100']) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
+        'error: --eval-images 100 needs at least 200 images; folder has {} (see --help)'.format(SHARED_FACES))
+
+
+def test_nearest_writes_the_picture_and_finds_no_copying_in_a_normal_run(shared_run, tmp_path, capsys):
+    run, data, _ = shared_run
+    assert run_script(['evaluate', '--checkpoint', run, '--dataset', 'folder', '--data-dir', data, '--eval-images',
+                       '8', '--nearest', '--output-dir', str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert 'No sign of copying' in printed and 'Wrote {}'.format(tmp_path / 'nearest.png') in printed
+    with Image.open(str(tmp_path / 'nearest.png')) as picture:
+        assert picture.size == (4 * FACE, 8 * FACE)  # 8 generated faces, each beside its 3 nearest
+
+
+def test_nearest_reports_a_generator_that_returns_training_images_as_copying(shared_run, tmp_path, capsys):
+    """A generator that draws the training set's own images, whatever z: the check says it copies"""
+    run, data, _ = shared_run
+    training = _dataset(data).images(range(SHARED_FACES - HELD_OUT)) / 127.5 - 1
+
+    def copying(z, out_channel_dim, is_train=True, alpha=0.2, keep_prob=0.5):
+        dlnd.generator(z, out_channel_dim, is_train, alpha, keep_prob)  # its variables, for the checkpoint
+        picks = tf.cast(tf.abs(z[:, 0]) * (len(training) - 1), tf.int32)
+        return tf.gather(tf.constant(training, tf.float32), picks)
+
+    from facegan.app import evaluating, command_line
+    flags = command_line.parse(['evaluate', '--checkpoint', run, '--dataset', 'folder', '--data-dir', data,
+                                '--eval-images', '8', '--nearest', '--output-dir', str(tmp_path)])
+    evaluating.evaluate(copying, _dataset(data), flags)
+    assert 'may be copying' in capsys.readouterr().out

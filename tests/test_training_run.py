@@ -1,0 +1,348 @@
+"""
+Training with the run's extras (facegan/app/runs.py's train, as the run cell calls it), in this process:
+the graph comes from the notebook's functions, the fast layer and the averaged generator reach a
+learner's own train(), the run's work happens between the batches it hands train() (so a plain
+template loop gets checkpoints, grids and scores too), an error in the learner's code is one line,
+resuming trains every image of the epoch once, and the average is the closed-form one.
+"""
+import os
+import re
+import signal
+
+import numpy as np
+import pytest
+
+import dlnd_face_generation as dlnd
+import helper
+from conftest import faces
+from facegan.app import runs
+from facegan.core import run_config
+from facegan.core.errors import LearnerCodeError, TrainingInterrupted, TrainingStopped
+from facegan.graph import averaging, fast_layers
+
+tf = dlnd.tf
+PLAIN_TRAIN = '''
+def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode):
+    input_real, input_z, lr = model_inputs(data_shape[1], data_shape[2], data_shape[3], z_dim)
+    d_loss, g_loss = model_loss(input_real, input_z, data_shape[3])
+    d_train_opt, g_train_opt = model_opt(d_loss, g_loss, lr, beta1)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for epoch_i in range(epoch_count):
+            for batch_images in get_batches(batch_size):
+                batch_z = np.random.uniform(-1, 1, size=(batch_size, z_dim))
+                feed = {input_real: batch_images * 2, input_z: batch_z, lr: learning_rate}
+                sess.run(d_train_opt, feed_dict=feed)
+                sess.run(g_train_opt, feed_dict=feed)
+'''
+
+
+def learners(source, name='train'):
+    """:return: A function a learner wrote, in the notebook's namespace (its model functions, tf, np)"""
+    namespace = dict(vars(dlnd))
+    exec(compile(source, 'learners_notebook.py', 'exec'), namespace)
+    return namespace[name]
+
+
+def dataset(tmp_path, count=24, seed=0):
+    """:return: helper.Dataset of count synthetic faces"""
+    return helper.Dataset('synthetic', helper.list_image_files(faces(tmp_path / 'data', count, seed)))
+
+
+def train(tmp_path, data, train_function=dlnd.train, name='out', **settings):
+    """
+    Train as the run cell does: epochs 1, batch 8, z 16, the notebook's learning rate and beta1, float32 (the same
+    on every CPU), no scores unless asked for
+    :return: The run's RunConfig
+    """
+    settings = dict(dict(output_dir=str(tmp_path / name), eval_every=0, precision='float32'), **settings)
+    return runs.train(train_function, dlnd.generator, settings.pop('epochs', 1), 8, 16, 0.0005, 0.5, data, **settings)
+
+
+def _saved(path, names):
+    """:return: {name: value} of these variables in a checkpoint"""
+    reader = tf.train.NewCheckpointReader(path)
+    return {name: reader.get_tensor(name) for name in names}
+
+
+def _checkpoint(config, step):
+    return os.path.join(config.folder, 'checkpoints', 'model-{}'.format(step))
+
+
+GENERATOR_WEIGHTS = None  # the generator's 11 trainable variables, by name (read once from a graph)
+
+
+def _generator_weights():
+    global GENERATOR_WEIGHTS
+    if GENERATOR_WEIGHTS is None:
+        with tf.Graph().as_default():
+            dlnd.generator(tf.placeholder(tf.float32, (None, 16)), 3)
+            GENERATOR_WEIGHTS = [var.op.name for var in tf.trainable_variables()]
+    return GENERATOR_WEIGHTS
+
+
+# --- The graph is the notebook's ----------------------------------------------------------------------------
+
+def test_a_learners_edit_to_model_loss_or_model_opt_changes_what_trains(tmp_path, monkeypatch):
+    data = dataset(tmp_path)
+    real_loss, real_opt = dlnd.model_loss, dlnd.model_opt
+    def without_generator_loss(input_real, input_z, out_channel_dim):
+        d_loss, g_loss = real_loss(input_real, input_z, out_channel_dim)
+        return d_loss, g_loss * 0
+
+    monkeypatch.setattr(dlnd, 'model_loss', without_generator_loss)
+    frozen = train(tmp_path, data, name='frozen', max_steps=3, save_every=1)
+    weights = _generator_weights()
+    first, last = _saved(_checkpoint(frozen, 1), weights), _saved(_checkpoint(frozen, 3), weights)
+    assert all(np.array_equal(first[name], last[name]) for name in weights)  # a generator loss of 0: it stands still
+    monkeypatch.setattr(dlnd, 'model_loss', real_loss)
+    monkeypatch.setattr(dlnd, 'model_opt', lambda d, g, lr, beta1: real_opt(d, g, lr * 0, beta1))
+    still = train(tmp_path, data, name='still', max_steps=3, save_every=1)
+    names = [name for name, _ in tf.train.list_variables(_checkpoint(still, 1))
+             if name.startswith(('generator/', 'discriminator/')) and 'Adam' not in name and 'moving_' not in name]
+    first, last = _saved(_checkpoint(still, 1), names), _saved(_checkpoint(still, 3), names)
+    assert len(names) == 21 and all(np.array_equal(first[name], last[name]) for name in names)  # every weight
+
+
+def test_the_run_draws_with_the_notebooks_generator_and_calibrates_without_dropout(tmp_path, monkeypatch):
+    calls = []
+    real_generator = dlnd.generator
+
+    def recorded_generator(z, out_channel_dim, is_train=True, alpha=0.2, keep_prob=0.5):
+        calls.append((is_train, keep_prob))
+        return real_generator(z, out_channel_dim, is_train=is_train, alpha=alpha, keep_prob=keep_prob)
+
+    monkeypatch.setattr(dlnd, 'generator', recorded_generator)
+    runs.train(dlnd.train, recorded_generator, 1, 8, 16, 0.0005, 0.5, dataset(tmp_path), output_dir=str(tmp_path / 'o'),
+               max_steps=1, eval_every=0, precision='float32')
+    assert calls[0] == (True, 0.5)  # model_loss's call: training, with the article's dropout
+    assert (True, 1.0) in calls and (False, 0.5) in calls  # batch norm recomputed without dropout; inference mode
+    assert set(calls) == {(True, 0.5), (True, 1.0), (False, 0.5)}
+
+
+@pytest.mark.parametrize('fast', [True, False])
+def test_a_learners_generator_gets_the_fast_layer_through_the_run(fast, tmp_path):
+    seen = []
+
+    def learners_train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode):
+        dlnd.generator(tf.placeholder(tf.float32, (None, z_dim)), 3)
+        seen.append(tf.layers.conv2d_transpose is fast_layers.conv2d_transpose)
+        seen.append(sorted(op.type for op in tf.get_default_graph().get_operations()
+                           if op.type == 'Conv2DBackpropInput'))  # TensorFlow's own transposed convolution
+
+    train(tmp_path, dataset(tmp_path, 16), learners_train, fast_layers=fast)
+    assert seen[0] is fast and len(seen[1]) == (1 if fast else 3)  # the last layer, 3 channels, keeps its own
+    assert tf.layers.conv2d_transpose is not fast_layers.conv2d_transpose  # put back after train()
+
+
+def _fed_images(monkeypatch):
+    """:return: A list that gets, for each session.run fed real images, (its fetches, the images)"""
+    fed = []
+    real_run = tf.Session.run
+
+    def spy_run(self, fetches, feed_dict=None, **kwargs):
+        for key, value in (feed_dict or {}).items():
+            if getattr(key, 'name', '') == 'input_real:0':
+                fed.append((fetches, np.array(value)))
+        return real_run(self, fetches, feed_dict=feed_dict, **kwargs)
+
+    monkeypatch.setattr(tf.Session, 'run', spy_run)
+    return fed
+
+
+@pytest.mark.parametrize('order,runs_a_step', [('simultaneous', [5]), ('alternating', [3, 2])])
+def test_each_update_order_runs_its_session_runs_a_step_in_tanh_range(order, runs_a_step, tmp_path, monkeypatch):
+    fed = _fed_images(monkeypatch)
+    config = train(tmp_path, dataset(tmp_path), max_steps=3, update_order=order)
+    assert [len(fetches) for fetches, _ in fed] == runs_a_step * 3  # both optimizers, both losses and D(x), D(G(z))
+    images = np.concatenate([value for _, value in fed])
+    assert images.min() < -0.6 and images.max() > 0.6 and -1 <= images.min() and images.max() <= 1  # doubled
+    assert [int(row) for row in run_config.load(config.folder).update_order == order and
+            [line.split(',')[0] for line in open(os.path.join(config.folder, 'losses.csv')).read().split()[1:]]] == \
+        [1, 2, 3]
+
+
+def test_a_run_prints_the_losses_saves_grids_and_says_where_everything_is(tmp_path, capsys):
+    config = train(tmp_path, dataset(tmp_path), epochs=2, max_steps=4, print_every=2, show_every=2, logdir=str(
+        tmp_path / 'logs'))
+    out = capsys.readouterr().out
+    printed = [line for line in out.splitlines() if 'Discriminator Loss' in line]
+    line = r'Epoch {}/2\.\.\. Discriminator Loss: \d+\.\d{{4}}\.\.\. Generator Loss: \d+\.\d{{4}}'
+    assert len(printed) == 2 and re.fullmatch(line.format(1), printed[0]) and re.fullmatch(line.format(2), printed[1])
+    assert sorted(name for name in os.listdir(config.folder) if name.startswith('samples_')) == [
+        'samples_final.png', 'samples_step_00002.png', 'samples_step_00004.png']
+    assert 'Done at step 4 (max_steps 4 reached). In {}: samples_final.png, 2 x samples_step_*.png, loss_curve.png, ' \
+           'samples.gif, checkpoints/, run.json; TensorBoard: tensorboard --logdir {}'.format(
+               config.folder, tmp_path / 'logs') in out
+    assert 'Training on 24 images of synthetic, into {}'.format(config.folder) in out
+
+
+def test_a_plain_learners_train_gets_checkpoints_grids_scores_and_the_average_from_the_batches(tmp_path, capsys):
+    config = train(tmp_path, dataset(tmp_path, 40), learners(PLAIN_TRAIN), max_steps=3, save_every=2, show_every=2,
+                   eval_every=2, eval_images=8)
+    files = set(os.listdir(config.folder))
+    assert {'samples_step_00002.png', 'samples_final.png', 'swd.csv', 'run.json', 'real_images.png'} <= files
+    assert 'losses.csv' not in files  # a train() without `run` hands it no losses
+    assert sorted(os.listdir(os.path.join(config.folder, 'checkpoints'))) == [
+        'checkpoint', 'model-2.data-00000-of-00001', 'model-2.index', 'model-3.data-00000-of-00001', 'model-3.index']
+    assert tf.train.load_variable(_checkpoint(config, 3), 'averaged/steps') == 3  # its model_opt's steps update it
+    scores = open(os.path.join(config.folder, 'swd.csv')).read().split()
+    assert [row.split(',')[0] + ',' + row.split(',')[-1] for row in scores[1:]] == ['0,raw', '2,averaged', '3,averaged']
+
+
+def test_a_train_that_opens_its_session_without_with_is_handed_batches_alone(tmp_path, capsys):
+    learners_train = learners(PLAIN_TRAIN.replace('    with tf.Session() as sess:\n',
+                                                  '    sess = tf.Session()\n    if True:\n'))
+    config = train(tmp_path, dataset(tmp_path), learners_train, max_steps=2)
+    assert 'note: train() opened its session without `with tf.Session() as sess:`' in capsys.readouterr().err
+    assert not os.path.exists(os.path.join(config.folder, 'checkpoints'))
+
+
+def test_an_error_in_a_learners_train_is_one_line_saying_where(tmp_path):
+    broken = learners(PLAIN_TRAIN.replace("feed = {input_real: batch_images * 2,",
+                                          "feed = {input_real: batch_images[:, :20] * 2,"))
+    with pytest.raises(LearnerCodeError) as failure:
+        train(tmp_path, dataset(tmp_path), broken, max_steps=2)
+    message = str(failure.value)
+    assert '\n' not in message
+    assert re.match(r"^train\(\) failed at learners_notebook\.py line 12 with ValueError: Cannot feed value of "
+                    r"shape \(8, 20, 28, 3\) for Tensor input_real:0, which has shape \(None, 28, 28, 3\); fix it there",
+                    message)
+
+
+def test_a_generator_that_fails_when_the_run_calls_it_is_one_line(tmp_path):
+    def generator_without_inference(z, out_channel_dim, is_train=True):
+        if not is_train:
+            raise ValueError('inference mode not written yet')
+        return dlnd.generator(z, out_channel_dim, is_train)
+
+    with pytest.raises(LearnerCodeError, match=r'^generator\(z, 3, is_train=False\), called to draw the samples '
+                                               r'images, failed with ValueError: inference mode not written yet; fix '
+                                               r'generator\(\)'):
+        runs.train(dlnd.train, generator_without_inference, 1, 8, 16, 0.0005, 0.5, dataset(tmp_path),
+                   output_dir=str(tmp_path / 'o'), max_steps=1, eval_every=0, precision='float32')
+
+
+def test_a_generator_without_keep_prob_trains(tmp_path):
+    """The template's generator(z, out_channel_dim, is_train=True): the run passes keep_prob only where taken"""
+    def template_generator(z, out_channel_dim, is_train=True):
+        return dlnd.generator(z, out_channel_dim, is_train)
+
+    config = runs.train(dlnd.train, template_generator, 1, 8, 16, 0.0005, 0.5, dataset(tmp_path),
+                        output_dir=str(tmp_path / 'o'), max_steps=1, eval_every=0, precision='float32')
+    assert os.path.exists(_checkpoint(config, 1) + '.index')
+
+
+# --- Stopping -----------------------------------------------------------------------------------------------
+
+def test_nan_losses_stop_without_saving_and_say_what_to_do(tmp_path):
+    data = dataset(tmp_path)
+    # Step 1's losses are computed before its update; that update's learning rate of 1e30 makes step 2's NaN
+    with pytest.raises(TrainingStopped, match=r'^the losses became nan/nan at step 2: stopped without saving; there '
+                                              r'is no checkpoint to resume from: lower the learning rate and start'):
+        runs.train(dlnd.train, dlnd.generator, 1, 8, 16, 1e30, 0.5, data, output_dir=str(tmp_path / 'o'),
+                   max_steps=2, eval_every=0, precision='float32')
+    assert not os.path.exists(str(tmp_path / 'o' / 'checkpoints' / 'model-1.index'))
+
+
+def test_ctrl_c_during_training_saves_and_says_how_to_resume(tmp_path, monkeypatch):
+    def interrupted_train(*args, **extras):
+        get_batches = args[5]
+        original = get_batches
+
+        def batches(batch_size):
+            for i, batch in enumerate(original(batch_size)):
+                if i == 1:
+                    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the second step trains
+                yield batch
+        return dlnd.train(*(args[:5] + (batches,) + args[6:]), **extras)
+
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(TrainingInterrupted, match=r'^interrupted at step 2: saved .*model-2; resume the run in .* to go '
+                                                  r'on: run the cell again with resume=True$'):
+        train(tmp_path, dataset(tmp_path), interrupted_train, max_steps=3)
+    assert signal.getsignal(signal.SIGINT) is handler  # the run's flag is gone
+    assert os.path.exists(str(tmp_path / 'out' / 'checkpoints' / 'model-2.index'))
+
+
+# --- Resuming -------------------------------------------------------------------------------------------------
+
+def test_resuming_trains_the_rest_of_the_epoch_each_image_once_and_keeps_the_run(tmp_path, monkeypatch):
+    data = dataset(tmp_path, 40)  # 5 steps an epoch at batch 8
+    fed = _fed_images(monkeypatch)
+    whole = train(tmp_path, data, name='whole', epochs=2, max_steps=7, save_every=100)
+    uninterrupted = [images for _, images in fed]
+    del fed[:]
+    train(tmp_path, data, name='parts', epochs=2, max_steps=3, save_every=100)
+    first = train(tmp_path, data, name='parts', epochs=2, max_steps=7, save_every=100, resume=True)
+    resumed = [images for _, images in fed]
+    assert len(uninterrupted) == len(resumed) == 7
+    for step, (one, other) in enumerate(zip(uninterrupted, resumed), start=1):
+        np.testing.assert_array_equal(one, other, err_msg='step {}: another batch'.format(step))
+    epoch = np.concatenate(resumed[:5]).reshape(40, -1)  # the first epoch, across the interruption
+    assert len({row.tobytes() for row in epoch}) == 40  # every image once
+    saved = tf.train.load_variable(_checkpoint(first, 7), 'averaged/steps')
+    assert saved == 7 == tf.train.load_variable(_checkpoint(whole, 7), 'averaged/steps')  # the average went on
+    np.testing.assert_array_equal(tf.train.load_variable(_checkpoint(first, 7), 'sample_z'),
+                                  tf.train.load_variable(_checkpoint(whole, 7), 'sample_z'))
+
+
+def test_a_notebook_cell_run_again_starts_over_on_the_same_images(tmp_path, capsys):
+    data = dataset(tmp_path, 40)
+    for _ in range(2):
+        train(tmp_path, data, max_steps=1, eval_every=1, eval_images=8)
+    out = capsys.readouterr().out
+    assert out.count('Training on 32 images of synthetic (8 held out for the scores)') == 2  # the dataset stays whole
+    assert 'note: started the run in {} over: the previous one is in {}'.format(
+        tmp_path / 'out', tmp_path / 'out' / 'previous-runs') in out
+    assert len(os.listdir(str(tmp_path / 'out' / 'previous-runs'))) == 1
+
+
+# --- The averaged generator ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('order', ['simultaneous', 'alternating'])
+def test_the_average_is_the_closed_form_moving_average_of_the_weights(order, tmp_path):
+    """
+    After each of 3 steps, the generator's weights w_t: the average is sum_t decay^(3-t) w_t / sum_t decay^(3-t)
+    (averaging.py's bias correction), read from the checkpoint of each step
+    """
+    decay = 0.9
+    config = train(tmp_path, dataset(tmp_path), max_steps=3, save_every=1, update_order=order, average_decay=decay)
+    names = _generator_weights()
+    weights = [_saved(_checkpoint(config, step), names) for step in (1, 2, 3)]
+    averaged = _saved(_checkpoint(config, 3), ['averaged/' + name for name in names])
+    coefficients = np.array([decay ** 2, decay, 1.0]) / (decay ** 2 + decay + 1)
+    for name in names:
+        expected = sum(c * w[name].astype(np.float64) for c, w in zip(coefficients, weights))
+        # Each of the 3 updates rounds a difference, a product and a sum in float32: 3 roundings of at most half
+        # an ulp of the largest value involved (2^-24 relative to max |w|), 9 in all
+        bound = 9 * 2.0 ** -24 * max(np.abs(w[name]).max() for w in weights)
+        np.testing.assert_allclose(averaged['averaged/' + name], expected, rtol=0, atol=bound, err_msg=name)
+    assert tf.train.load_variable(_checkpoint(config, 3), 'averaged/steps') == 3
+
+
+def test_a_loop_that_never_updates_the_average_draws_the_raw_weights_with_one_note(tmp_path, capsys):
+    """A train() whose generator step is not an optimizer's (a hand-written gradient step) leaves it untouched"""
+    hand_written = learners(PLAIN_TRAIN.replace(
+        'd_train_opt, g_train_opt = model_opt(d_loss, g_loss, lr, beta1)',
+        'd_train_opt, _ = model_opt(d_loss, g_loss, lr, beta1)\n'
+        '    g_vars = [v for v in tf.trainable_variables() if v.name.startswith("generator/")]\n'
+        '    g_train_opt = tf.group(*[tf.assign_sub(v, lr * g) for v, g in zip(g_vars, tf.gradients(g_loss, g_vars))])'))
+    config = train(tmp_path, dataset(tmp_path), hand_written, max_steps=2, show_every=1)
+    err = capsys.readouterr().err
+    assert err.count("note: train()'s steps never updated the averaged generator") == 1
+    assert tf.train.load_variable(_checkpoint(config, 2), 'averaged/steps') == 0
+
+
+def test_the_averages_variables_mirror_the_generators():
+    with tf.Graph().as_default():
+        with averaging.in_optimizers(0.9) as made:
+            loss = tf.reduce_sum(dlnd.generator(tf.zeros((2, 4)), 1))
+            g_vars = [v for v in tf.trainable_variables() if v.name.startswith('generator/')]
+            tf.train.AdamOptimizer(0.1).minimize(loss, var_list=g_vars)
+            d = tf.get_variable('discriminator/w', ())
+            tf.train.AdamOptimizer(0.1).minimize(d * d, var_list=[d])  # another network's step: no average
+        assert len(made) == 1 and sorted(made[0].of) == sorted(v.op.name for v in g_vars)
+        assert all(made[0].of[v.op.name].shape == v.shape and not made[0].of[v.op.name].trainable for v in g_vars)
+    assert tf.train.Optimizer.apply_gradients.__name__ == 'apply_gradients' and not hasattr(
+        tf.train.Optimizer.apply_gradients, '__wrapped__')
