@@ -178,6 +178,74 @@ def shared_run(shared_folder):
     return str(folder / 'run'), faces(folder / 'data', SHARED_FACES), str(folder / 'logs')
 
 
+NARROW_RUN = dict(max_steps=4, save_every=1, keep_checkpoints=4, eval_every=2, eval_images=8, show_every=2,
+                  precision='float32')  # SHARED_RUN's settings, as train()'s keywords
+
+
+def train_narrow(data, output_dir, resume=False, **settings):
+    """
+    Train as the run cell does (runs.train with the notebook module's train and generator, as a test left them:
+    narrow_networks makes them narrow), in notebook mode: epochs 1, batch 8, z 100, the notebook's learning rate
+    :param data: A folder of faces (--dataset folder)
+    :param settings: train()'s keywords, over NARROW_RUN's
+    :return: The run's RunConfig
+    """
+    import dlnd_face_generation as dlnd
+    from facegan.app import runs
+
+    dataset = helper.Dataset('folder', helper.list_image_files(data), image_mode='RGB')
+    return runs.train(dlnd.train, dlnd.generator, 1, 8, 100, 0.0005, 0.5, dataset, output_dir=output_dir,
+                      resume=resume, **dict(NARROW_RUN, **settings))
+
+
+def run_command(argv):
+    """
+    Run `dlnd_face_generation.py generate|evaluate ...` as the script's cells do (command_line.parse; for
+    evaluate, the CelebA cell's dataset from the flags; then the last cell's runs.generate or runs.evaluate with
+    the notebook module's generator, as a test left it: narrow_networks makes it narrow), in this process
+    :param argv: The command line, from 'generate' or 'evaluate' on
+    :return: The exit code: 0, argparse's, or a one-line error's (printed on stderr as the script prints it)
+    """
+    import dlnd_face_generation as dlnd
+    from facegan.app import command_line, runs
+
+    try:
+        flags = command_line.parse(list(argv))
+        if flags.command == 'generate':
+            runs.generate(dlnd.generator, flags)
+        else:
+            files = flags.face_files(flags.data_dir or './data')
+            runs.evaluate(dlnd.generator, helper.Dataset(flags.dataset, files, image_mode=flags.image_mode), flags)
+    except SystemExit as err:
+        return err.code
+    except UserError as err:
+        return interrupts.report(err)
+    return 0
+
+
+def generate(argv):
+    """:return: run_command(['generate'] + argv)"""
+    return run_command(['generate'] + list(argv))
+
+
+@pytest.fixture(scope='session')
+def narrow_run(shared_folder):
+    """
+    :return: (the run's output folder, its data folder, its logdir), as shared_run's: NARROW_RUN trained once a
+             session with the narrow networks (tiny_networks.py), never written to by a test: copy_run it first
+    """
+    import tiny_networks
+
+    def make(folder):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(batch_norm, 'CALIBRATION_Z', CALIBRATION_Z)
+            tiny_networks.narrow_networks(patch)
+            train_narrow(faces(folder / 'data', SHARED_FACES), str(folder / 'run'), logdir=str(folder / 'logs'))
+
+    folder = shared(shared_folder, 'narrow_run', make)
+    return str(folder / 'run'), faces(folder / 'data', SHARED_FACES), str(folder / 'logs')
+
+
 def copy_run(source, target):
     """
     Copy a run's output folder for a test to change: checkpoint files as hard links (a test replaces a file it

@@ -24,12 +24,17 @@ def stdout(cell):
     return ''.join(output.get('text', '') for output in cell.outputs if output.get('name') == 'stdout')
 
 
-def kernel_env(**variables):
+def kernel_env(problem_tests=False, **variables):
     """
+    :param problem_tests: Run the five problem tests in their cells (seconds each); otherwise they are switched
+                          off, as for the script's runs that test something else (test_template_notebook.py
+                          keeps them on: the template's calls of them must work)
     :return: Environment of a kernel: no MPLBACKEND (so ipykernel picks the inline backend), the project on the
-             path, the problem tests on (a notebook runs them)
+             path
     """
-    env = child_env(MPLBACKEND=None, DLND_SKIP_PROBLEM_TESTS=None, **variables)
+    env = child_env(MPLBACKEND=None, **variables)
+    if problem_tests:
+        env.pop('DLND_SKIP_PROBLEM_TESTS')
     env['PYTHONPATH'] = ROOT
     return env
 

@@ -230,8 +230,6 @@ def test_the_exercise_filled_with_the_solution_runs_and_its_training_cell_again_
     execute(notebook, notebook_cwd, kernel_env(), tmp_path, monkeypatch)
 
     assert not _outputs(notebook, 'error')
-    stdout = ''.join(output.text for output in _outputs(notebook, 'stream') if output.name == 'stdout')
-    assert stdout.count('Tests Passed') == 5
     first, second = (_stdout(cell) for cell in notebook.cells[-2:])
     trained = [re.search(r'Training on (\d+) images of celeba', out).group(1) for out in (first, second)]
     assert trained[0] == trained[1] == str(48)  # no scores: too few images to hold out; the dataset stays whole
@@ -273,7 +271,6 @@ def test_solution_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
 
     assert not _outputs(notebook, 'error')
     stdout = ''.join(output.text for output in _outputs(notebook, 'stream') if output.name == 'stdout')
-    assert stdout.count('Tests Passed') == 5
     assert 'Done at step 4 (max_steps 4 reached)' in stdout
     assert stdout.split('\n')[-3:-1] == [sys.executable, tensorflow.__file__]
     grids = [output.data['image/png'] for output in _outputs(notebook, 'display_data') if 'image/png' in output.data]

@@ -3,11 +3,12 @@ Property tests (Hypothesis) of a run's saved state: whatever truncation, bit fli
 checkpoint's files, the 'checkpoint' index file, losses.csv or swd.csv, resuming and `generate` never
 use damaged weights and never end in a traceback.
 
-The run the tests share (conftest.SHARED_RUN: 4 steps, a checkpoint each, scores at 0, 2 and 4) is
-trained once a session; each example copies its output folder (hard links for the checkpoints' files)
-and replaces only the damaged files by damaged copies: the trained run is never written to. The calls
-are the ones the script makes: checkpoints.find_checkpoint and checkpoints.restore (what resuming
-runs), `generate` through the script's command line (app/generating.py), and RunLog.resume_at and
+The run the tests share (conftest.narrow_run: 4 steps, a checkpoint each, scores at 0, 2 and 4, with
+the narrow networks of tiny_networks.py, whose checkpoints are 3 MB, not 225) is trained once a
+session; each example copies its output folder (hard links for the checkpoints' files) and replaces
+only the damaged files by damaged copies: the trained run is never written to. The calls are the ones
+the script makes: checkpoints.find_checkpoint and checkpoints.restore (what resuming runs), `generate`
+from its command line (app/generating.py), runs.train with resume=True, and RunLog.resume_at and
 run_plots.loss_curve (what a resumed run and its summary run).
 
 What is expected, and why:
@@ -39,7 +40,8 @@ from hypothesis import given, note, settings, strategies as st
 from PIL import Image
 
 import dlnd_face_generation as dlnd
-from conftest import SHARED_RUN, run_script
+import tiny_networks
+from conftest import generate, train_narrow
 from facegan.core.errors import TrainingStopped
 from facegan.graph import checkpoint_files, checkpoints
 from facegan.output import run_log, run_plots
@@ -54,8 +56,16 @@ CHECKPOINT_FILES = ['checkpoints/model-{}.{}'.format(step, kind) for step in STE
 INDEX_FILE = 'checkpoints/checkpoint'
 LOG_FILES = ('losses.csv', 'swd.csv')
 LOG_COLUMNS = tuple(zip(LOG_FILES, (run_log.LOSS_COLUMNS, run_log.SWD_COLUMNS)))
-# Each example of resuming or generate reads every tensor of up to four 225 MB checkpoints and restores one (a
-# second or two), so these properties get the profile's examples as they are: 30 in the default run
+# Each example of resuming or generate reads every tensor of up to four checkpoints and restores one: with the
+# narrow networks that takes a fraction of a second, so these properties get the profile's 30 examples
+
+
+@pytest.fixture(scope='module', autouse=True)
+def narrow():
+    """The notebook module's networks are the narrow ones while this module's tests run (generate draws with them)."""
+    with pytest.MonkeyPatch.context() as patch:
+        tiny_networks.narrow_networks(patch)
+        yield
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,14 +136,6 @@ def _checkpoint_digests(prefix):
     return _digests({name: reader.get_tensor(name) for name in reader.get_variable_to_dtype_map()})
 
 
-def _generate(argv):
-    """
-    Run `dlnd_face_generation.py generate ARGV` as the script does, in this process
-    :return: The exit code (a UserError printed in one line on stderr, as the script's top level does)
-    """
-    return run_script(['generate'] + argv)
-
-
 def _faces(folder):
     """:return: The pixels of folder's face_000.png"""
     with Image.open(os.path.join(folder, 'face_000.png')) as face:
@@ -141,21 +143,21 @@ def _faces(folder):
 
 
 @pytest.fixture(scope='module')
-def trained_run(shared_run, tmp_path_factory):
+def trained_run(narrow_run, tmp_path_factory):
     """
     The run the tests share, and what each of its checkpoints holds and draws
     :return: TrainedRun
     """
-    out = shared_run[0]
+    out = narrow_run[0]
     base = tmp_path_factory.mktemp('saved_state')
     prefixes = {step: os.path.join(out, 'checkpoints', 'model-{}'.format(step)) for step in STEPS}
     faces = {}
     for step, prefix in prefixes.items():
-        assert _generate(['--checkpoint', prefix, '--n', '1', '--output-dir', str(base / 'faces' / str(step))]) == 0
+        assert generate(['--checkpoint', prefix, '--n', '1', '--output-dir', str(base / 'faces' / str(step))]) == 0
         faces[step] = _faces(str(base / 'faces' / str(step)))
     os.makedirs(str(base / 'scratch'))
     digests = {step: _checkpoint_digests(prefix) for step, prefix in prefixes.items()}
-    return TrainedRun(out, str(base / 'scratch'), digests, faces, shared_run[1])
+    return TrainedRun(out, str(base / 'scratch'), digests, faces, narrow_run[1])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -355,7 +357,7 @@ def test_generate_draws_from_the_newest_checkpoint_that_reads_back_as_saved(trai
     damage_list = data.draw(_checkpoint_damages(run))
     capsys.readouterr()
     with _damaged_copy(run, damage_list) as out:
-        code = _generate(['--checkpoint', out, '--n', '1'])
+        code = generate(['--checkpoint', out, '--n', '1'])
         stderr = capsys.readouterr().err
         face = _faces(os.path.join(out, 'generated')) if code == 0 else None
         note('exit code {}, stderr {!r}'.format(code, stderr))
@@ -434,9 +436,9 @@ def test_resume_drops_a_row_cut_short_and_the_rows_after_its_step(tmp_path, caps
     assert capsys.readouterr().err == ''  # nothing more to change: nothing said
 
 
-def test_the_script_resumes_past_a_damaged_checkpoint_and_log(trained_run, capsys):
+def test_a_run_resumes_past_a_damaged_checkpoint_and_log(trained_run, capsys):
     """
-    --resume through the script: the newest checkpoint (a bit flipped in its weights) is skipped with one
+    Resuming as the run cell does: the newest checkpoint (a bit flipped in its weights) is skipped with one
     line, losses.csv (cut short in step 3's row) keeps steps 1 and 2, and step 4 is trained again from model-3
     """
     run = trained_run
@@ -447,11 +449,9 @@ def test_the_script_resumes_past_a_damaged_checkpoint_and_log(trained_run, capsy
                    Damage('losses.csv', 'truncate', middle_of_step_3)]
     with _damaged_copy(run, damage_list) as out:
         capsys.readouterr()
-        code = run_script(SHARED_RUN + ['--data-dir', run.data, '--output-dir', out, '--resume'])
+        train_narrow(run.data, out, resume=True)
         err = capsys.readouterr().err
-        stderr = [line for line in err.splitlines() if line.startswith(('warning:', 'note:'))
-                  and not line.startswith('note: resuming with other settings: logdir')]  # the run had a logdir
-        assert code == 0, err
+        stderr = [line for line in err.splitlines() if line.startswith(('warning:', 'note:'))]
         assert stderr == ['warning: skipped checkpoint model-4 (unreadable: {}); using {}'.format(
             stderr[0].split('(unreadable: ')[1].split('); using ')[0], os.path.join(out, 'checkpoints', 'model-3')),
             'note: {} held rows cut short, damaged or after step 3, where the run resumes, or an older header: kept '

@@ -1,6 +1,8 @@
 """
-What a saved run is, and what can be drawn from it, on the run the tests share (conftest.SHARED_RUN,
-trained once a session): its records (scores, D(x) and D(G(z)) recomputed independently, TensorBoard's
+What a saved run is, and what can be drawn from it, on a run the tests share (conftest.narrow_run: the
+notebook's train and SHARED_RUN's settings with the narrow networks of tiny_networks.py, trained once a
+session; `generate` and `evaluate` from their command lines, as the script's last cell runs them): its
+records (scores, D(x) and D(G(z)) recomputed independently, TensorBoard's
 events), `generate` (faces, their z, walks, in batches, from the averaged generator or the raw one, at
 the run's precision), `evaluate` (the score and the memorisation check), runs an older version saved
 (no run.json, no averaged generator), and generate's inputs, each refused in one line.
@@ -17,7 +19,8 @@ from tensorboard.backend.event_processing import event_accumulator
 
 import dlnd_face_generation as dlnd
 import helper
-from conftest import ROOT, SHARED_FACES, child_env, copy_run, run_script
+import tiny_networks
+from conftest import ROOT, SHARED_FACES, child_env, copy_run, generate, run_command
 from facegan.core import machine
 from facegan.inspect import drawing, generator_session, latent_walk, restore
 from facegan.metrics.sliced_wasserstein import Tracker, sliced_wasserstein
@@ -38,14 +41,20 @@ def _dataset(data):
     return helper.Dataset('folder', helper.list_image_files(data), image_mode='RGB')
 
 
+@pytest.fixture(autouse=True)
+def narrow(monkeypatch):
+    """The notebook module's networks are the narrow run's"""
+    tiny_networks.narrow_networks(monkeypatch)
+
+
 def _generate(run, folder, *flags):
-    return run_script(['generate', '--checkpoint', run, '--output-dir', str(folder)] + list(flags))
+    return generate(['--checkpoint', run, '--output-dir', str(folder)] + list(flags))
 
 
 # --- The run's records ----------------------------------------------------------------------------------------
 
-def test_the_scores_are_of_the_held_out_images_from_the_untrained_generator_on(shared_run):
-    run, data, _ = shared_run
+def test_the_scores_are_of_the_held_out_images_from_the_untrained_generator_on(narrow_run):
+    run, data, _ = narrow_run
     rows = run_log.read_rows(os.path.join(run, 'swd.csv'), run_log.SWD_COLUMNS)
     assert rows['step'].tolist() == [0, 2, 4] and rows['weights'].tolist() == ['raw', 'averaged', 'averaged']
     images = _dataset(data).images(range(SHARED_FACES)) / 127.5 - 1
@@ -64,9 +73,9 @@ def _batch_of_step(data, step):
     return training.images(order[(step - 1) * BATCH:step * BATCH]) / 255 * 2 - 1
 
 
-def test_d_real_of_a_step_is_the_discriminator_on_the_batch_it_trained_on(shared_run):
+def test_d_real_of_a_step_is_the_discriminator_on_the_batch_it_trained_on(narrow_run):
     """Recomputed in a graph of its own: the notebook's discriminator, step 1's saved weights, step 2's batch"""
-    run, data, logdir = shared_run
+    run, data, logdir = narrow_run
     path = os.path.join(run, 'checkpoints', 'model-1')
     with tf.Graph().as_default():
         _, logits = dlnd.discriminator(tf.constant(_batch_of_step(data, 2), tf.float32))
@@ -81,8 +90,8 @@ def test_d_real_of_a_step_is_the_discriminator_on_the_batch_it_trained_on(shared
     assert events.Scalars('d_real')[1].value == pytest.approx(recomputed, abs=1e-6)
 
 
-def test_the_event_files_have_the_scalars_histograms_and_grids(shared_run):
-    run, _, logdir = shared_run
+def test_the_event_files_have_the_scalars_histograms_and_grids(narrow_run):
+    run, _, logdir = narrow_run
     events = event_accumulator.EventAccumulator(logdir, size_guidance={'scalars': 0, 'histograms': 0, 'images': 0})
     events.Reload()
     for name in ('d_loss', 'g_loss', 'd_real', 'd_fake'):
@@ -96,8 +105,8 @@ def test_the_event_files_have_the_scalars_histograms_and_grids(shared_run):
     assert [event.step for event in events.Images('samples')] == [2, 4, 4]  # each grid, and the final one
 
 
-def test_the_checkpoints_hold_the_averaged_generator_and_its_own_batch_norm_statistics(shared_run):
-    path = os.path.join(shared_run[0], 'checkpoints', 'model-4')
+def test_the_checkpoints_hold_the_averaged_generator_and_its_own_batch_norm_statistics(narrow_run):
+    path = os.path.join(narrow_run[0], 'checkpoints', 'model-4')
     saved = dict(tf.train.list_variables(path))
     raw = {name: shape for name, shape in saved.items() if name.startswith('generator/') and 'Adam' not in name}
     assert len(raw) == 17  # 11 weights, 6 batch-norm statistics
@@ -109,9 +118,9 @@ def test_the_checkpoints_hold_the_averaged_generator_and_its_own_batch_norm_stat
 
 # --- generate -------------------------------------------------------------------------------------------------
 
-def test_generate_writes_faces_their_z_and_a_grid_the_same_for_a_seed_in_any_batches(shared_run, tmp_path,
+def test_generate_writes_faces_their_z_and_a_grid_the_same_for_a_seed_in_any_batches(narrow_run, tmp_path,
                                                                                  monkeypatch, capsys):
-    run = shared_run[0]
+    run = narrow_run[0]
     assert _generate(run, tmp_path / 'one', '--n', '10', '--seed', '3') == 0
     assert 'Wrote 10 faces ({} ... face_009.png), each with its z'.format(tmp_path / 'one' / 'face_000.png') in \
         capsys.readouterr().out
@@ -149,8 +158,8 @@ def _draw(run, weights='averaged', precision=None, z=None):
         return draw(z)
 
 
-def test_generate_draws_from_the_averaged_generator_and_with_the_flag_from_the_raw_weights(shared_run, tmp_path):
-    run = shared_run[0]
+def test_generate_draws_from_the_averaged_generator_and_with_the_flag_from_the_raw_weights(narrow_run, tmp_path):
+    run = narrow_run[0]
     averaged, raw = _draw(run), _draw(run, 'raw')
     assert np.abs(averaged - raw).max() > 0.05  # two generators
     assert _generate(run, tmp_path / 'a', '--n', '2') == 0 and _generate(run, tmp_path / 'r', '--n', '2',
@@ -161,10 +170,10 @@ def test_generate_draws_from_the_averaged_generator_and_with_the_flag_from_the_r
         assert all((_pixels(tmp_path / folder / 'face_{:03d}.png'.format(i)) == expected[i]).all() for i in range(2))
 
 
-def test_a_run_an_older_version_saved_still_draws(shared_run, tmp_path, capsys):
+def test_a_run_an_older_version_saved_still_draws(narrow_run, tmp_path, capsys):
     """No run.json (z's length and the channels read from the checkpoint), no averaged generator (the raw one,
     with one note)"""
-    run = copy_run(shared_run[0], tmp_path / 'old')
+    run = copy_run(narrow_run[0], tmp_path / 'old')
     os.remove(os.path.join(run, 'run.json'))
     path = os.path.join(run, 'checkpoints', 'model-4')
     with tf.Graph().as_default():  # the checkpoint less its averaged generator, as the version before saved it
@@ -181,33 +190,33 @@ def test_a_run_an_older_version_saved_still_draws(shared_run, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "holds no averaged generator (an older version saved it); drawing the generator's own weights" in err
     assert err.count('\n') == 1
-    np.testing.assert_array_equal(_draw(run), _draw(shared_run[0], 'raw'))
+    np.testing.assert_array_equal(_draw(run), _draw(narrow_run[0], 'raw'))
 
 
 @pytest.mark.skipif(not machine.bfloat16_possible(),
                     reason='oneDNN computes bfloat16 with AVX-512 only: this CPU, or ONEDNN_MAX_CPU_ISA, leaves it out')
-def test_drawing_in_bfloat16_stays_within_bfloat16s_rounding_of_float32(shared_run):
+def test_drawing_in_bfloat16_stays_within_bfloat16s_rounding_of_float32(narrow_run):
     """
     generate and evaluate draw at the run's precision, or the one asked for: the faces in bfloat16 differ from
     float32's by what bfloat16's rounding allows, and no more
     """
-    run = shared_run[0]
+    run = narrow_run[0]
     as_float32, as_bfloat16 = _draw(run, precision='float32'), _draw(run, precision='bfloat16')
     difference = np.abs(as_bfloat16 - as_float32)
-    # bfloat16 keeps 8 significant bits: each input of a product is rounded by up to u = 2^-9 relative, so a dot
-    # product, its inputs both rounded, is off by up to 2u of the sum of its terms' magnitudes. Through the 4 layers
-    # (batch norm rescales each layer's output to unit variance, leaky ReLU and tanh have slopes of at most 1) the
-    # errors add: at most 4 x 2u = 0.0156 of an output's scale, and tanh's outputs are within [-1, 1]. The typical
-    # error is far smaller (the terms' errors cancel): the mean stays under a tenth of that bound
-    u = 2.0 ** -9
-    assert difference.max() <= 4 * 2 * u * 2 and difference.mean() <= 4 * 2 * u / 10
+    # bfloat16 keeps 8 significant bits: rounding to nearest changes a value by up to u = 2^-8 of it, so a product of
+    # two rounded inputs is off by up to 2u of itself, and a dot product (oneDNN accumulates in float32) by up to 2u of
+    # the sum of its terms' magnitudes. Through the 4 layers (batch norm rescales each layer's output to unit
+    # variance; leaky ReLU and tanh have slopes of at most 1) the errors add: at most 4 x 2u of an output's scale,
+    # which is at most 2 for tanh's outputs in [-1, 1]
+    u = 2.0 ** -8
+    assert difference.max() <= 4 * 2 * u * 2
     assert difference.max() > 0  # bfloat16 did round: the two are not the same computation
 
 
 # --- generate --walk and --z ------------------------------------------------------------------------------------
 
-def test_walk_writes_a_strip_and_a_looping_gif_the_same_for_a_seed(shared_run, tmp_path, capsys):
-    run = shared_run[0]
+def test_walk_writes_a_strip_and_a_looping_gif_the_same_for_a_seed(narrow_run, tmp_path, capsys):
+    run = narrow_run[0]
     files = {}
     for name, seed in (('a', '3'), ('b', '3'), ('c', '4')):
         assert _generate(run, tmp_path / name, '--walk', '4', '--seed', seed) == 0
@@ -230,8 +239,8 @@ def test_walk_writes_a_strip_and_a_looping_gif_the_same_for_a_seed(shared_run, t
     assert sorted(os.listdir(str(tmp_path / 'a'))) == ['walk.gif', 'walk.png', 'walk_z.npy']  # no temporary files
 
 
-def test_z_redraws_a_saved_face_exactly_and_a_walk_starts_from_it(shared_run, tmp_path):
-    run = shared_run[0]
+def test_z_redraws_a_saved_face_exactly_and_a_walk_starts_from_it(narrow_run, tmp_path):
+    run = narrow_run[0]
     assert _generate(run, tmp_path / 'all', '--n', '5') == 0
     kept = tmp_path / 'all' / 'face_003.npy'
     assert _generate(run, tmp_path / 'one', '--z', str(kept)) == 0
@@ -252,7 +261,7 @@ def test_z_redraws_a_saved_face_exactly_and_a_walk_starts_from_it(shared_run, tm
     ('not finite', 'it holds numbers that are not finite'),
     ('a folder', 'cannot read it ('),
 ])
-def test_a_bad_z_file_is_one_line_naming_it(what, expected, shared_run, tmp_path, capsys):
+def test_a_bad_z_file_is_one_line_naming_it(what, expected, narrow_run, tmp_path, capsys):
     path = tmp_path / 'z.npy'
     if what == 'empty':
         path.write_bytes(b'')
@@ -266,13 +275,16 @@ def test_a_bad_z_file_is_one_line_naming_it(what, expected, shared_run, tmp_path
         np.save(str(path), {'wrong length': np.zeros(7), 'three dimensions': np.zeros((1, 1, 100)),
                             'not finite': np.full(100, np.nan), 'text': np.array(['a'] * 100)}[what])
     capsys.readouterr()
-    assert _generate(shared_run[0], tmp_path / 'out', '--z', str(path)) == 1
+    assert _generate(narrow_run[0], tmp_path / 'out', '--z', str(path)) == 1
     err = capsys.readouterr().err
     assert err.startswith('error: --z {}: {}'.format(path, expected)) and err.count('\n') == 1
 
 
 def test_a_walk_too_long_for_memory_is_one_line(shared_run, tmp_path):
-    """In a child whose address space is capped (RLIMIT_AS): the walk is refused before anything is drawn"""
+    """
+    In a child whose address space is capped (RLIMIT_AS), through the script: the walk is refused before
+    anything is drawn (conftest.shared_run: the script's own networks)
+    """
     code = ('import resource, runpy, sys; sys.path.insert(0, {root!r}); '
             'resource.setrlimit(resource.RLIMIT_AS, (12 * 2 ** 30, resource.RLIM_INFINITY)); '
             'sys.argv = ["dlnd_face_generation.py", "generate", "--checkpoint", {run!r}, "--walk", "1000000", '
@@ -294,16 +306,16 @@ def test_a_walk_too_long_for_memory_is_one_line(shared_run, tmp_path):
     (['--z', 'a.npy', '--n', '4'], '--n draws random faces: leave it out with --z'),
 ])
 def test_walk_and_z_usage_errors_are_one_line(argv, expected, capsys):
-    assert run_script(['generate', '--checkpoint', 'x'] + argv) == 2
+    assert generate(['--checkpoint', 'x'] + argv) == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and expected in err
 
 
-def test_a_walk_shorter_than_the_saved_z_is_refused(shared_run, tmp_path, capsys):
+def test_a_walk_shorter_than_the_saved_z_is_refused(narrow_run, tmp_path, capsys):
     path = tmp_path / 'three.npy'
     np.save(str(path), np.zeros((3, 100), np.float32))
     capsys.readouterr()
-    assert _generate(shared_run[0], tmp_path / 'o', '--z', str(path), '--walk', '2') == 2
+    assert _generate(narrow_run[0], tmp_path / 'o', '--z', str(path), '--walk', '2') == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and 'give --walk 3 or more' in err
 
@@ -315,48 +327,48 @@ def test_a_walk_shorter_than_the_saved_z_is_refused(shared_run, tmp_path, capsys
     ('no checkpoint', 'error: --checkpoint {empty}: no checkpoint in {empty}: train first'),
     ('another model', 'lacks 1 of the 1 variables this model needs (e.g. sample_z)'),
 ])
-def test_generate_problems_are_one_line(what, expected, shared_run, tmp_path, capsys):
+def test_generate_problems_are_one_line(what, expected, narrow_run, tmp_path, capsys):
     a_file, empty = tmp_path / 'a_file.txt', tmp_path / 'empty'
     a_file.write_text('not a checkpoint')
     empty.mkdir()
-    argv = ['generate', '--checkpoint', shared_run[0]]
+    argv = ['--checkpoint', narrow_run[0]]
     if what == 'output-dir is a file':
         argv += ['--output-dir', str(a_file)]
     elif what == 'checkpoint is a file':
-        argv = ['generate', '--checkpoint', str(a_file)]
+        argv = ['--checkpoint', str(a_file)]
     elif what == 'no checkpoint':
-        argv = ['generate', '--checkpoint', str(empty)]
+        argv = ['--checkpoint', str(empty)]
     else:
         with tf.Graph().as_default():
             tf.Variable([1.0], name='something_else')
             with tf.Session() as sess:
                 sess.run(tf.global_variables_initializer())
                 prefix = tf.train.Saver().save(sess, str(tmp_path / 'other' / 'model'), global_step=1)
-        argv = ['generate', '--checkpoint', prefix]
+        argv = ['--checkpoint', prefix]
     capsys.readouterr()
-    assert run_script(argv) == 1
+    assert generate(argv) == 1
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and expected.format(file=a_file, empty=empty) in err and 'Traceback' not in err
 
 
 # --- evaluate --------------------------------------------------------------------------------------------------
 
-def test_evaluate_prints_the_score_and_its_baselines(shared_run, capsys):
-    run, data, _ = shared_run
+def test_evaluate_prints_the_score_and_its_baselines(narrow_run, capsys):
+    run, data, _ = narrow_run
     argv = ['evaluate', '--checkpoint', run, '--dataset', 'folder', '--data-dir', data, '--eval-images', '8']
-    assert run_script(argv) == 0
+    assert run_command(argv) == 0
     printed = capsys.readouterr().out.strip().splitlines()[-1]
     # the held-out images and seed the run scored against: the same floor; the averaged generator at step 4
     scores = run_log.read_rows(os.path.join(run, 'swd.csv'), run_log.SWD_COLUMNS)
     assert printed.startswith('SWD: ') and 'real vs real {:.4f}'.format(scores['swd_real_vs_real'][0]) in printed
-    assert run_script(argv[:-1] + ['100']) == 2
+    assert run_command(argv[:-1] + ['100']) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
         'error: --eval-images 100 needs at least 200 images; folder has {} (see --help)'.format(SHARED_FACES))
 
 
-def test_nearest_writes_the_picture_and_finds_no_copying_in_a_normal_run(shared_run, tmp_path, capsys):
-    run, data, _ = shared_run
-    assert run_script(['evaluate', '--checkpoint', run, '--dataset', 'folder', '--data-dir', data, '--eval-images',
+def test_nearest_writes_the_picture_and_finds_no_copying_in_a_normal_run(narrow_run, tmp_path, capsys):
+    run, data, _ = narrow_run
+    assert run_command(['evaluate', '--checkpoint', run, '--dataset', 'folder', '--data-dir', data, '--eval-images',
                        '8', '--nearest', '--output-dir', str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert 'No sign of copying' in printed and 'Wrote {}'.format(tmp_path / 'nearest.png') in printed
@@ -364,9 +376,9 @@ def test_nearest_writes_the_picture_and_finds_no_copying_in_a_normal_run(shared_
         assert picture.size == (4 * FACE, 8 * FACE)  # 8 generated faces, each beside its 3 nearest
 
 
-def test_nearest_reports_a_generator_that_returns_training_images_as_copying(shared_run, tmp_path, capsys):
+def test_nearest_reports_a_generator_that_returns_training_images_as_copying(narrow_run, tmp_path, capsys):
     """A generator that draws the training set's own images, whatever z: the check says it copies"""
-    run, data, _ = shared_run
+    run, data, _ = narrow_run
     training = _dataset(data).images(range(SHARED_FACES - HELD_OUT)) / 127.5 - 1
 
     def copying(z, out_channel_dim, is_train=True, alpha=0.2, keep_prob=0.5):

@@ -190,7 +190,7 @@ with tf.Graph().as_default():
 
 def test_the_templates_calls_run_unchanged_and_both_datasets_train(notebook_cwd, tmp_path, monkeypatch):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in CELLS])
-    execute(notebook, notebook_cwd, kernel_env(), tmp_path, monkeypatch)
+    execute(notebook, notebook_cwd, kernel_env(problem_tests=True), tmp_path, monkeypatch)
 
     assert not _outputs(notebook, 'error'), 'every cell runs'
     cells = notebook.cells

@@ -4,6 +4,9 @@ the graph comes from the notebook's functions, the fast layer and the averaged g
 learner's own train(), the run's work happens between the batches it hands train() (so a plain
 template loop gets checkpoints, grids and scores too), an error in the learner's code is one line,
 resuming trains every image of the epoch once, and the average is the closed-form one.
+
+The notebook module's networks are the narrow ones of tiny_networks.py here (its docstring says why):
+what is tested is the run's machinery, which sees the same layers whatever their widths.
 """
 import os
 import re
@@ -14,6 +17,7 @@ import pytest
 
 import dlnd_face_generation as dlnd
 import helper
+import tiny_networks
 from conftest import faces
 from facegan.app import runs
 from facegan.core import run_config
@@ -35,6 +39,14 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
                 sess.run(d_train_opt, feed_dict=feed)
                 sess.run(g_train_opt, feed_dict=feed)
 '''
+
+
+FULL_WIDTH_GENERATOR = dlnd.generator
+
+
+@pytest.fixture(autouse=True)
+def narrow(monkeypatch):
+    tiny_networks.narrow_networks(monkeypatch)
 
 
 def learners(source, name='train'):
@@ -125,7 +137,7 @@ def test_a_learners_generator_gets_the_fast_layer_through_the_run(fast, tmp_path
     seen = []
 
     def learners_train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode):
-        dlnd.generator(tf.placeholder(tf.float32, (None, z_dim)), 3)
+        FULL_WIDTH_GENERATOR(tf.placeholder(tf.float32, (None, z_dim)), 3)  # the layers the fast one takes
         seen.append(tf.layers.conv2d_transpose is fast_layers.conv2d_transpose)
         seen.append(sorted(op.type for op in tf.get_default_graph().get_operations()
                            if op.type == 'Conv2DBackpropInput'))  # TensorFlow's own transposed convolution
