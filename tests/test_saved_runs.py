@@ -7,6 +7,7 @@ events), `generate` (faces, their z, walks, in batches, from the averaged genera
 the run's precision), `evaluate` (the score and the memorisation check), runs an older version saved
 (no run.json, no averaged generator), and generate's inputs, each refused in one line.
 """
+import dataclasses
 import os
 import resource
 import subprocess
@@ -391,3 +392,39 @@ def test_nearest_reports_a_generator_that_returns_training_images_as_copying(nar
                                 '--eval-images', '8', '--nearest', '--output-dir', str(tmp_path)])
     evaluating.evaluate(copying, _dataset(data), flags)
     assert 'may be copying' in capsys.readouterr().out
+
+
+# --- What did it learn? (the run cell's last call) -------------------------------------------------------------
+
+@pytest.mark.parametrize('held_out', [True, False])
+def test_what_it_learned_shows_a_walk_and_checks_memorisation_only_against_held_out_faces(held_out, narrow_run,
+                                                                                          tmp_path, monkeypatch):
+    from facegan.app import learned
+    from facegan.core import run_config
+    from facegan.output import display
+
+    run = copy_run(narrow_run[0], tmp_path / 'run')
+    config = dataclasses.replace(run_config.load(run), output_dir=run, held_out=HELD_OUT if held_out else 0)
+    shown = []
+    monkeypatch.setattr(display, 'available', lambda: True)  # as in a notebook, or on a desktop
+    monkeypatch.setattr(display, 'show_picture', shown.append)
+    lines = learned.what_it_learned(dlnd.generator, _dataset(narrow_run[1]), config)
+    assert [os.path.basename(path) for path in shown] == (['walk.png', 'nearest.png'] if held_out else ['walk.png'])
+    with Image.open(shown[0]) as strip:
+        assert strip.size == (latent_walk.STEPS * FACE, learned.WALK * FACE)  # a row a leg
+    if held_out:
+        assert any('held-out real faces' in line for line in lines)
+        with Image.open(shown[1]) as picture:
+            assert picture.size == (4 * FACE, HELD_OUT * FACE)  # a generated face a held-out image, beside its 3 nearest
+    else:
+        assert len(lines) == 1 and lines[0].startswith('note: no memorisation check')
+
+
+def test_what_it_learned_makes_nothing_without_a_display(narrow_run, tmp_path):
+    from facegan.app import learned
+    from facegan.core import run_config
+
+    run = copy_run(narrow_run[0], tmp_path / 'run')
+    before = sorted(os.listdir(run))
+    assert learned.what_it_learned(dlnd.generator, _dataset(narrow_run[1]), run_config.load(run)) == []  # Agg
+    assert sorted(os.listdir(run)) == before
