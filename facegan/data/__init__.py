@@ -1,0 +1,1 @@
+"""See facegan/__init__.py."""
