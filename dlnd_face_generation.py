@@ -580,9 +580,9 @@ if __name__ == '__main__' and flags.uses('celeba', 'synthetic', 'folder'):
 # checkpoints (Ctrl-C saves one, and `resume=True` goes on from the last), scores of the samples against real
 # images the run holds out, sample grids saved in the output folder, and the losses and what the discriminator
 # says of each image in `losses.csv` and TensorBoard (for a `train` that takes `run`, as the solution's does).
-# Running the cell again starts the run over and moves the previous one aside. The grids draw from the
-# average of the generator's weights over the last steps, which swings less from step to step than the
-# generator itself (docs/averaging.md); `show_generator_output` shows your generator as it is. Then a walk
+# Running the cell again starts the run over and moves the previous one aside. With `average_decay=0.995`
+# the run also keeps an average of the generator's weights, and its grids and scores draw from that average
+# (docs/averaging.md says when it helps); `show_generator_output` always shows your generator as it is. Then a walk
 # through z and the nearest training images of generated faces show what it learned
 # (docs/what_it_learned.md).
 #

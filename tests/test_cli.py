@@ -33,7 +33,7 @@ TRAINING_HELP = {'--dataset': 'download', '--data-dir': 'folder', '--channels': 
                  '--restart': 'moved aside', '--eval-every': 'Wasserstein', '--eval-images': 'held-out',
                  '--logdir': 'TensorBoard', '--precision': 'bfloat16', '--update-order': 'session.run',
                  '--keep-checkpoints': 'newest', '--no-fast-layers': 'transposed convolutions',
-                 '--average-decay': 'averaged generator', '--raw-weights': 'own weights'}
+                 '--average-decay': "average of the generator's weights", '--raw-weights': 'own weights'}
 SUBCOMMAND_HELP = {
     'generate': {'--checkpoint': 'output-dir', '--n': 'faces', '--seed': 'same faces', '--output-dir': 'PNGs',
                  '--no-fast-layers': 'transposed convolutions', '--z': 'saved z', '--walk': 'slerped',

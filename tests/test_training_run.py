@@ -191,7 +191,7 @@ def test_a_run_prints_the_losses_saves_grids_and_says_where_everything_is(tmp_pa
 
 def test_a_plain_learners_train_gets_checkpoints_grids_scores_and_the_average_from_the_batches(tmp_path, capsys):
     config = train(tmp_path, dataset(tmp_path, 40), learners(PLAIN_TRAIN), max_steps=3, save_every=2, show_every=2,
-                   eval_every=2, eval_images=8)
+                   eval_every=2, eval_images=8, average_decay=0.995)
     files = set(os.listdir(config.folder))
     assert {'samples_step_00002.png', 'samples_final.png', 'swd.csv', 'run.json', 'real_images.png'} <= files
     assert 'losses.csv' not in files  # a train() without `run` hands it no losses
@@ -282,11 +282,12 @@ def test_ctrl_c_during_training_saves_and_says_how_to_resume(tmp_path, monkeypat
 def test_resuming_trains_the_rest_of_the_epoch_each_image_once_and_keeps_the_run(tmp_path, monkeypatch):
     data = dataset(tmp_path, 40)  # 5 steps an epoch at batch 8
     fed = _fed_images(monkeypatch)
-    whole = train(tmp_path, data, name='whole', epochs=2, max_steps=7, save_every=100)
+    whole = train(tmp_path, data, name='whole', epochs=2, max_steps=7, save_every=100, average_decay=0.995)
     uninterrupted = [images for _, images in fed]
     del fed[:]
-    train(tmp_path, data, name='parts', epochs=2, max_steps=3, save_every=100)
-    first = train(tmp_path, data, name='parts', epochs=2, max_steps=7, save_every=100, resume=True)
+    train(tmp_path, data, name='parts', epochs=2, max_steps=3, save_every=100, average_decay=0.995)
+    first = train(tmp_path, data, name='parts', epochs=2, max_steps=7, save_every=100, resume=True,
+                  average_decay=0.995)
     resumed = [images for _, images in fed]
     assert len(uninterrupted) == len(resumed) == 7
     for step, (one, other) in enumerate(zip(uninterrupted, resumed), start=1):
@@ -311,6 +312,15 @@ def test_a_notebook_cell_run_again_starts_over_on_the_same_images(tmp_path, caps
 
 
 # --- The averaged generator ---------------------------------------------------------------------------------
+
+def test_a_run_keeps_no_average_unless_asked_for(tmp_path):
+    """The default (docs/averaging.md: an average did not win at 1,200 steps): checkpoints and scores as before"""
+    config = train(tmp_path, dataset(tmp_path, 40), max_steps=2, save_every=2, eval_every=2, eval_images=8)
+    assert config.average_decay == 0
+    assert not [name for name, _ in tf.train.list_variables(_checkpoint(config, 2)) if name.startswith('averaged/')]
+    scores = open(os.path.join(config.folder, 'swd.csv')).read().split()
+    assert [row.split(',')[-1] for row in scores[1:]] == ['raw', 'raw']
+
 
 @pytest.mark.parametrize('order', ['simultaneous', 'alternating'])
 def test_the_average_is_the_closed_form_moving_average_of_the_weights(order, tmp_path):
@@ -340,7 +350,7 @@ def test_a_loop_that_never_updates_the_average_draws_the_raw_weights_with_one_no
         'd_train_opt, _ = model_opt(d_loss, g_loss, lr, beta1)\n'
         '    g_vars = [v for v in tf.trainable_variables() if v.name.startswith("generator/")]\n'
         '    g_train_opt = tf.group(*[tf.assign_sub(v, lr * g) for v, g in zip(g_vars, tf.gradients(g_loss, g_vars))])'))
-    config = train(tmp_path, dataset(tmp_path), hand_written, max_steps=2, show_every=1)
+    config = train(tmp_path, dataset(tmp_path), hand_written, max_steps=2, show_every=1, average_decay=0.995)
     err = capsys.readouterr().err
     assert err.count("note: train()'s steps never updated the averaged generator") == 1
     assert tf.train.load_variable(_checkpoint(config, 2), 'averaged/steps') == 0

@@ -31,7 +31,7 @@ def evaluate(generator, dataset, flags):
                                              '{}'.format(flags.checkpoint, saved.channels, flags.dataset,
                                                          dataset.shape[3]))
     precision = machine.resolve_precision(flags.precision)[0] if flags.precision else None
-    fast, weights = flags.fast_layers is not False, 'raw' if flags.raw_weights else 'averaged'
+    fast, weights = flags.fast_layers is not False, 'raw' if flags.raw_weights else None  # None: the run's own
     scores = checks.tracker(dataset, flags.eval_images, flags.seed)
     with generator_session.drawing(generator, saved, flags.seed, fast, 'untrained', precision) as draw:
         checks.score(draw, saved, scores, flags.seed)  # the untrained generator, as training scores it: the ceiling

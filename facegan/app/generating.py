@@ -1,7 +1,7 @@
 """
 `dlnd_face_generation.py generate`: new faces from a saved run, each with its z, or a walk through z,
-drawn as the run trained (its run.json: z's length, the channels, the precision) from its averaged
-generator, or with --raw-weights from the generator's own weights.
+drawn as the run trained (its run.json: z's length, the channels, the precision, and its averaged
+generator if it kept one; --raw-weights: the generator's own weights).
 """
 import os
 
@@ -31,7 +31,7 @@ def generate(generator, flags):
                                              'more'.format(flags.walk, len(saved_z), len(saved_z)))
     command_line.check_writable(flags.output_dir, '--output-dir')
     precision = machine.resolve_precision(flags.precision)[0] if flags.precision else None
-    weights = 'raw' if flags.raw_weights else 'averaged'
+    weights = 'raw' if flags.raw_weights else None  # None: the run's own, averaged if it kept an average
     with generator_session.drawing(generator, saved, flags.seed, flags.fast_layers is not False, weights,
                                    precision) as draw, \
             files.disk_full_as_one_line(flags.output_dir, 'the faces', lambda: 4000 * max(flags.n, len(saved_z))):

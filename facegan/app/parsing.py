@@ -93,7 +93,8 @@ def add_data_arguments(parser, default_help):
 def add_drawing_arguments(parser):
     """Add the flags of how generate and evaluate draw: the weights, the precision, the layers."""
     parser.add_argument('--raw-weights', action='store_true',
-                        help="draw from the generator's own weights, not their average (the averaged generator)")
+                        help="draw from the generator's own weights, not their average (for a run trained with "
+                             '--average-decay)')
     parser.add_argument('--precision', choices=['auto', 'float32', 'bfloat16'], default=None,
                         help='float32 or bfloat16 (default: the precision the run trained with; auto: bfloat16 where '
                              'the CPU has AMX or AVX512_BF16)')
@@ -172,8 +173,9 @@ def _add_output_arguments(parser):
                              'AVX512_BF16; slower without); auto: bfloat16 where the CPU has either, else float32' +
                              _default('precision'))
     parser.add_argument('--average-decay', type=fraction, default=None,
-                        help="the averaged generator's decay per step, which the grids and scores draw from (0: "
-                             'none)' + _default('average_decay'))
+                        help="keep an average of the generator's weights with this decay per step, and draw the "
+                             'grids and scores from it (0: none; docs/averaging.md: 0.995 drew better faces at 600 '
+                             'steps, not at 1,200)' + _default('average_decay'))
     parser.add_argument('--raw-weights', action='store_true', default=None,
                         help="draw the grids and scores from the generator's own weights, not their average")
 

@@ -18,18 +18,19 @@ GENERATE_BATCH = 256  # faces drawn at a time: memory does not grow with n, and 
 
 
 @contextlib.contextmanager
-def drawing(generator, saved, seed, fast=True, weights='averaged', precision=None):
+def drawing(generator, saved, seed, fast=True, weights=None, precision=None):
     """
     Restore a saved run's generator in a fresh graph and session, in inference mode
     :param generator: The notebook's generator function
     :param saved: find_run's SavedRun
     :param seed: Seed of numpy (for z drawn inside the block) and of the graph
     :param fast: Build the generator with fast_layers (graph/fast_layers.py)
-    :param weights: 'averaged' (the averaged generator, where the run has one), 'raw', or 'untrained' (newly
-                    initialized, batch norm calibrated: as a run starts)
+    :param weights: 'averaged' (the averaged generator, where the run has one), 'raw', 'untrained' (newly
+                    initialized, batch norm calibrated: as a run starts), or None: the run's own (restore.weights_of)
     :param precision: 'float32' or 'bfloat16' (None: the precision the run trained with)
     :return: (yields) A function from z (n, z length) to the generator's images (n, 28, 28, channels) in [-1, 1]
     """
+    weights = weights or restore.weights_of(saved)
     with tf.Graph().as_default():
         session_settings.set_seeds(seed)
         input_z = tf.placeholder(tf.float32, (None, saved.z_dim), name='input_z')

@@ -61,6 +61,11 @@ def find_run(generator, checkpoint, hint):
     return SavedRun(path, config.z_dim, config.channels, config.precision_used or 'float32', config)
 
 
+def weights_of(saved):
+    """:return: The weights a saved run draws with unless told otherwise: 'averaged' if it kept an average, else 'raw'"""
+    return 'averaged' if saved.config is not None and saved.config.average_decay else 'raw'
+
+
 def restore_map(saved, variables, weights):
     """
     :param saved: SavedRun
@@ -75,7 +80,7 @@ def restore_map(saved, variables, weights):
     names = checkpoints.saved_names(saved.checkpoint)
     averaged = {'{}/{}'.format(averaging.SCOPE, name): var for name, var in plain.items()}
     if not set(averaged) <= names:
-        why = 'it holds no averaged generator (an older version saved it)'
+        why = 'it holds no averaged generator'
     elif tf.train.load_variable(saved.checkpoint, averaging.SCOPE + '/steps') == 0:
         why = 'its train() never updated the averaged generator'
     else:

@@ -81,14 +81,14 @@ class RunParts(object):
 
     def restore(self, path):
         """
-        Restore a resumed run's checkpoint (one saved without the averaged generator, by an older version, too)
+        Restore a resumed run's checkpoint (one saved without the averaged generator too)
         :return: Its step
         """
         saved = checkpoints.saved_names(path)
         optional = {name for name in self._variables if name.startswith(averaging.SCOPE + '/')}
         if optional and not optional <= saved:
-            print('note: {} holds no averaged generator (an older version saved it): the average starts at this '
-                  'step'.format(one_line(path)), file=sys.stderr)
+            print('note: {} holds no averaged generator (its run kept none): the average starts at this step'
+                  .format(one_line(path)), file=sys.stderr)
         checkpoints.restore(self.session, path, {name: var for name, var in self._variables.items()
                                                  if name not in optional or name in saved})
         return int(self.session.run(self._step))
