@@ -36,7 +36,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
+from common import cpu_description, timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
 
 from facegan.tensorflow_setup import import_tensorflow  # noqa: E402  (after the path set-up)
 
@@ -151,16 +151,23 @@ def matmul_gflops(dtype, size=4096, runs=5):
 class ProjectLoop:
     """The project's train() step: its graph from model_loss and model_opt, its session settings."""
 
-    def __init__(self, shape, precision, order):
+    def __init__(self, shape, precision, order, config=None, fast=True):
+        """
+        :param shape: The dataset's shape (images, height, width, channels)
+        :param precision: 'float32' or 'bfloat16', as --precision
+        :param order: 'simultaneous' or 'alternating', as --update-order
+        :param config: tf.ConfigProto (None: the project's, tensorflow_setup.session_config(precision))
+        :param fast: False: tf.layers' own transposed convolution, as --no-fast-layers
+        """
         def build():
-            with fast_layers.in_tf_layers():  # as train() builds its graph
+            with fast_layers.in_tf_layers(fast):  # as train() builds its graph
                 input_real, input_z, lr = dlnd.model_inputs(shape[1], shape[2], shape[3], Z_DIM)
                 d_loss, g_loss = dlnd.model_loss(input_real, input_z, shape[3])
                 d_opt, g_opt = dlnd.model_opt(d_loss, g_loss, lr, 0.5)
                 d_view = discriminator_view.find(d_loss, input_real, input_z)  # D(x), D(G(z)), as train() fetches
                 return input_real, input_z, lr, d_loss, g_loss, d_opt, g_opt, d_view
 
-        built, self.sess = start_session(build, tensorflow_setup.session_config(precision))
+        built, self.sess = start_session(build, config or tensorflow_setup.session_config(precision))
         self.input_real, self.input_z, self.lr, self.d_loss, self.g_loss, self.d_opt, self.g_opt, self.d_view = built
         self.order = order
 
@@ -425,7 +432,8 @@ def print_table(args, dataset, rates, waits, peaks):
     gflop = step_gflop(dataset.shape[3])
     rate = {key: statistics.median(values) for key, values in rates.items()}
     limit = {dtype: statistics.median(values) / gflop for dtype, values in peaks.items()}  # images/s
-    print('\n{} images {}x{}x{} from the cache, batch {}, {} steps x {} rounds (medians).'.format(
+    print('\nCPU: {}.'.format(cpu_description()))
+    print('{} images {}x{}x{} from the cache, batch {}, {} steps x {} rounds (medians).'.format(
         dataset.shape[0], *dataset.shape[1:], args.batch_size, args.steps, args.repeats))
     print('Model: {:.2f} GFLOP per image per step (one generator pass). Matmul limit: {}.\n'.format(
         gflop, ', '.join('{} {:.0f} GFLOP/s = {:.0f} images/s'.format(dtype, value * gflop, value)
