@@ -397,6 +397,7 @@ def main():
         return
     fast = command_line.fast_layers_wanted(True)
     os.makedirs(output, exist_ok=True)
+    print('Scores go to {}'.format(output))
     files = helper.list_image_files(args.folder)
     print('{} images in {}; the last {} held out'.format(len(files), args.folder, args.eval_images))
     cache_dir = tempfile.mkdtemp(prefix='averaging-cache-')  # never beside the shared images
