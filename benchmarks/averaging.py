@@ -390,8 +390,9 @@ def main():
         summarize(output)
         return
     print('CPU: {}; bfloat16 in hardware: {}'.format(cpu_model(), tensorflow_setup.cpu_bfloat16_support() or 'no'))
-    precision = command_line.precision(args.precision)
-    print('Precision: {}'.format(precision))
+    precision = command_line.precision(args.precision)  # says which, and why, for auto
+    if args.precision != 'auto':
+        print('Precision: {} (--precision {})'.format(precision, args.precision))
     check_averaging(args.decays, precision)
     if args.check:
         return
