@@ -15,7 +15,13 @@ At the chosen steps it scores, with the project's sliced Wasserstein distance (l
 raw generator and each averaged one, as training scores: inference mode, batch norm's averages
 recomputed from the weights scored (batch_norm.build_calibration), 256 faces from one fixed z.
 
+The calibration's 512 random z move the score: the same weights scored after different
+calibrations differ by tens of 1e-3. --calibrations K scores every variant after K calibrations,
+the same K batches of z for every variant, and the table gives their mean beside the first one's
+(a single calibration, as training scores).
+
     nice -n 10 python benchmarks/averaging.py --seeds 0 1 2 --steps 300 600 1200
+    nice -n 10 python benchmarks/averaging.py --seeds 0 1 2 3 4 --calibrations 8
     python benchmarks/averaging.py --check                  # the update against numpy, 3 steps
     python benchmarks/averaging.py --seeds 3 4 --output DIR  # more seeds, added to DIR's table
     python benchmarks/averaging.py --summarize --output DIR  # the table of every seed in DIR/scores.csv
@@ -47,6 +53,7 @@ GRID_Z = 25  # TrainingRun draws its sample grids' z first: drawn here too, so t
 RAW = 'raw'  # the generator as trained, scored through the scoring copy as the averaged ones are
 RAW_IN_GRAPH = 'raw, training graph'  # the same weights scored in the training graph, as train() scores
 SCORES_CSV, SEEDS_CSV, TABLE_CSV = 'scores.csv', 'seeds.csv', 'table.csv'
+FIRST, MEAN = 'first calibration', 'mean over calibrations'  # the table's two measures
 
 
 def parse_args():
@@ -58,6 +65,9 @@ def parse_args():
                         help='score at these steps; training runs to the last')
     parser.add_argument('--decays', type=float, nargs='+', default=list(DECAYS), help='per-step decays averaged')
     parser.add_argument('--eval-images', type=int, default=256, help='held out of training, and faces scored')
+    parser.add_argument('--calibrations', type=int, default=1,
+                        help='score each variant after this many batch-norm calibrations (default: one, as '
+                             'training scores)')
     parser.add_argument('--precision', choices=['auto', 'float32', 'bfloat16'], default='auto',
                         help='auto: bfloat16 where the CPU has AMX_BF16 or AVX512_BF16')
     parser.add_argument('--output', default=None, help='folder for the CSV files (default: a temporary one)')
@@ -68,6 +78,8 @@ def parse_args():
         parser.error('--decays must lie between 0 and 1')
     if any(step < 1 for step in args.steps):
         parser.error('--steps must be positive')
+    if args.calibrations < 1:
+        parser.error('--calibrations must be 1 or more')
     args.steps = sorted(set(args.steps))
     return args
 
@@ -149,7 +161,7 @@ class ScoringCopy(object):
     """
     A graph holding the generator alone, to score any values of its trainable variables as training
     scores its own: batch norm recalibrated for those values, then inference mode on a fixed z.
-    Each score runs in a new session, so the calibration's 512 z are the same for every set of values.
+    Each set of values gets a new session, so its calibrations draw the same batches of z as every other's.
     """
 
     def __init__(self, eval_z, channels, seed, precision, fast):
@@ -175,10 +187,11 @@ class ScoringCopy(object):
         np.random.set_state(numpy_state)
         random.setstate(python_state)
 
-    def draw(self, values):
+    def draw(self, values, calibrations=1):
         """
         :param values: {variable name: value} of every trainable variable of the generator
-        :return: The faces of the fixed z, (n, 28, 28, channels) in [-1, 1]
+        :param calibrations: Draw the faces after each of this many calibrations
+        :return: List of the fixed z's faces after each calibration, each (n, 28, 28, channels) in [-1, 1]
         """
         if set(values) != set(self.variables):
             raise ValueError('the values given are not those of the generator: {}'.format(
@@ -187,8 +200,11 @@ class ScoringCopy(object):
             sess.run(self.init)
             for name, var in self.variables.items():
                 var.load(values[name], sess)
-            sess.run(self.calibrate)
-            return sess.run(self.images)
+            drawn = []
+            for _ in range(calibrations):
+                sess.run(self.calibrate)
+                drawn.append(sess.run(self.images))
+            return drawn
 
 
 def build_training(channels, z_dim, beta1, eval_z_count, decays, fast):
@@ -212,19 +228,21 @@ def build_training(channels, z_dim, beta1, eval_z_count, decays, fast):
                 averages=averages, eval_z=eval_z, init=tf.global_variables_initializer())
 
 
-def score_all(sess, graph, copy, tracker, decays, step):
+def score_all(sess, graph, copy, tracker, decays, step, calibrations):
     """
-    Score the raw generator (in the training graph, then through the copy) and each average
-    :return: {variant: SWD}
+    Score the raw generator (in the training graph once, as train() does, then through the copy) and
+    each average, through the copy after each of `calibrations` calibrations
+    :return: {variant: list of SWD, one a calibration}
     """
     sess.run(graph['calibrate'])  # as train() scores: its batch norm recomputed, in its own session
-    scores = {RAW_IN_GRAPH: tracker.score(sess.run(graph['images']))[0]}
+    scores = {RAW_IN_GRAPH: [tracker.score(sess.run(graph['images']))[0]]}
     names = [var.op.name for var in graph['g_vars']]
-    scores[RAW] = tracker.score(copy.draw(dict(zip(names, sess.run(graph['g_vars'])))))[0]
+    weights = {RAW: graph['g_vars']}
     if step:  # no average before the first update
-        for decay in decays:
-            scores[variant_name(decay)] = tracker.score(copy.draw(dict(zip(names, sess.run(
-                graph['averages'][decay])))))[0]
+        weights.update({variant_name(decay): graph['averages'][decay] for decay in decays})
+    for name, variables in weights.items():
+        drawn = copy.draw(dict(zip(names, sess.run(variables))), calibrations)
+        scores[name] = [tracker.score(images)[0] for images in drawn]
     return scores
 
 
@@ -243,7 +261,7 @@ def run_seed(args, files, cache_dir, seed, precision, fast, batch_size=16, z_dim
     """
     Train one seed to the last of args.steps, scoring at step 0 (the raw generator: the tracker's
     ceiling) and at each of args.steps
-    :return: ({(step, variant): SWD}, seconds training, seconds in all)
+    :return: ({(step, variant): list of SWD, one a calibration}, seconds training, seconds in all)
     """
     start = time.perf_counter()
     dataset = helper.Dataset('celeba', files, seed=seed, cache_dir=cache_dir)
@@ -257,7 +275,8 @@ def run_seed(args, files, cache_dir, seed, precision, fast, batch_size=16, z_dim
         tf.get_default_graph().finalize()
         with tf.Session(config=tensorflow_setup.session_config(precision)) as sess:
             sess.run(graph['init'])
-            results.update({(0, name): swd for name, swd in score_all(sess, graph, copy, tracker, [], 0).items()})
+            results.update({(0, name): swd for name, swd in score_all(sess, graph, copy, tracker, [], 0,
+                                                                      args.calibrations).items()})
             step, last = 0, args.steps[-1]
             for _ in itertools.count():  # epochs, each in a new order, as train() runs them
                 for batch_images in dataset.get_batches(batch_size):
@@ -273,10 +292,11 @@ def run_seed(args, files, cache_dir, seed, precision, fast, batch_size=16, z_dim
                     if step == 1:
                         check_first_update(sess, graph, args.decays)
                     if step in args.steps:
-                        scores = score_all(sess, graph, copy, tracker, args.decays, step)
+                        scores = score_all(sess, graph, copy, tracker, args.decays, step, args.calibrations)
                         results.update({(step, name): swd for name, swd in scores.items()})
-                        print('seed {} step {}: {}'.format(seed, step, ', '.join(
-                            '{} {:.1f}'.format(name, swd * 1e3) for name, swd in scores.items())), flush=True)
+                        print('seed {} step {} (first calibration, mean of all): {}'.format(seed, step, ', '.join(
+                            '{} {:.1f}/{:.1f}'.format(name, swd[0] * 1e3, np.mean(swd) * 1e3)
+                            for name, swd in scores.items())), flush=True)
                     if step == last:
                         break
                 if step == last:
@@ -284,9 +304,13 @@ def run_seed(args, files, cache_dir, seed, precision, fast, batch_size=16, z_dim
     return results, training_seconds, time.perf_counter() - start
 
 
-def variants(decays):
-    """:return: The table's variants in order"""
-    return [RAW_IN_GRAPH, RAW] + [variant_name(decay) for decay in decays]
+def measures(per_calibration):
+    """
+    :param per_calibration: {(seed, step, variant): list of SWD, one a calibration}
+    :return: {measure: {(seed, step, variant): SWD}}: the first calibration's, and the mean over all
+    """
+    return {FIRST: {key: values[0] for key, values in per_calibration.items()},
+            MEAN: {key: float(np.mean(values)) for key, values in per_calibration.items()}}
 
 
 def table_rows(scores, seeds, steps, names):
@@ -304,9 +328,9 @@ def table_rows(scores, seeds, steps, names):
     return rows
 
 
-def print_table(rows, seeds):
+def print_table(title, rows, seeds):
     """Print the rows as a Markdown table, SWD in units of 1e-3, with each decay's verdict against raw."""
-    print('\nSWD x 1e-3 (lower is better); spread = max - min over seeds')
+    print('\n{}: SWD x 1e-3 (lower is better); spread = max - min over seeds'.format(title))
     print('| step | variant | ' + ' | '.join('seed {}'.format(seed) for seed in seeds) + ' | median | spread |')
     print('|---|---|' + '---|' * (len(seeds) + 2))
     for row in rows:
@@ -323,6 +347,16 @@ def print_table(rows, seeds):
         print('{} against raw: {}'.format(name, '; '.join(verdicts)))
 
 
+def print_calibration_noise(per_calibration, steps):
+    """Print, for each step, the median over seeds and variants of one score's standard deviation over calibrations."""
+    spread = {step: [np.std(values, ddof=1) for (_, at, _), values in per_calibration.items()
+                     if at == step and len(values) > 1] for step in [0] + steps}
+    if any(spread.values()):
+        print('\nCalibration noise, the standard deviation of one score over its calibrations (x 1e-3), median: '
+              + ', '.join('step {} {:.1f}'.format(step, np.median(values) * 1e3)
+                          for step, values in spread.items() if values))
+
+
 def write_csv(path, header, rows):
     """Write rows under a header, replacing the file."""
     with open(path, 'w', newline='') as file:
@@ -331,13 +365,22 @@ def write_csv(path, header, rows):
         writer.writerows(rows)
 
 
+def score_rows(per_calibration):
+    """:return: scores.csv's rows [seed, step, variant, calibration, SWD] of {(seed, step, variant): list of SWD}"""
+    return [[seed, step, name, i, swd] for (seed, step, name), values in per_calibration.items()
+            for i, swd in enumerate(values)]
+
+
 def read_scores(output):
-    """:return: ({(seed, step, variant): SWD} of output's scores.csv, seeds, steps, variants), in the file's order"""
+    """
+    :return: ({(seed, step, variant): list of SWD, one a calibration} of output's scores.csv, seeds,
+             steps, variants), in the file's order
+    """
     scores, seeds, steps, names = {}, [], [], []
     with open(os.path.join(output, SCORES_CSV)) as file:
         for row in csv.DictReader(file):
             seed, step, name = int(row['seed']), int(row['step']), row['variant']
-            scores[seed, step, name] = float(row['swd'])
+            scores.setdefault((seed, step, name), []).append(float(row['swd']))
             for found, value in ((seeds, seed), (steps, step), (names, name)):
                 if value not in found:
                     found.append(value)
@@ -346,8 +389,8 @@ def read_scores(output):
 
 def earlier_seeds(output, seeds):
     """
-    :return: ({(seed, step, variant): SWD}, timing rows) already in output's CSV files for seeds other
-             than these, so that a later run of more seeds into the same --output adds to the table
+    :return: ({(seed, step, variant): list of SWD}, timing rows) already in output's CSV files for
+             seeds other than these, so that a later run of more seeds into the same --output adds to the table
     """
     if not os.path.exists(os.path.join(output, SCORES_CSV)):
         return {}, []
@@ -363,12 +406,22 @@ def earlier_seeds(output, seeds):
 
 
 def summarize(output):
-    """Print and save the table of every seed in output's scores.csv."""
-    scores, seeds, steps, names = read_scores(output)
-    rows = table_rows(scores, seeds, steps, names)
-    print_table(rows, seeds)
-    write_csv(os.path.join(output, TABLE_CSV), ['step', 'variant'] + ['seed {}'.format(seed) for seed in seeds]
-              + ['median', 'spread'], rows)
+    """Print and save the tables of every seed in output's scores.csv: first calibration, and mean over them."""
+    per_calibration, seeds, steps, names = read_scores(output)
+    counts = sorted({len(values) for (_, _, name), values in per_calibration.items() if name != RAW_IN_GRAPH})
+    calibrations = counts[-1]
+    rows = []
+    for measure, scores in measures(per_calibration).items():
+        if measure == MEAN and calibrations == 1:
+            continue  # the same as the first
+        measure_rows = table_rows(scores, seeds, steps, names)
+        title = measure if measure == FIRST else '{} ({} each; {} once)'.format(
+            measure, ' to '.join(str(count) for count in counts[::len(counts) - 1 or 1]), RAW_IN_GRAPH)
+        print_table(title, measure_rows, seeds)
+        rows += [[measure] + row for row in measure_rows]
+    print_calibration_noise(per_calibration, steps)
+    write_csv(os.path.join(output, TABLE_CSV), ['measure', 'step', 'variant']
+              + ['seed {}'.format(seed) for seed in seeds] + ['median', 'spread'], rows)
     print('Saved {}'.format(os.path.join(output, TABLE_CSV)))
 
 
@@ -379,7 +432,6 @@ def cpu_model(cpuinfo='/proc/cpuinfo'):
             return next((line.split(':', 1)[1].strip() for line in text if line.startswith('model name')), 'unknown')
     except OSError:
         return 'unknown'
-
 
 
 def main():
@@ -410,8 +462,8 @@ def main():
             timing.append([seed, args.steps[-1], round(training_seconds, 1), round(seconds, 1), precision])
             print('seed {}: {} steps trained in {:.0f} s, {:.0f} s with the scores'.format(
                 seed, args.steps[-1], training_seconds, seconds), flush=True)
-            write_csv(os.path.join(output, SCORES_CSV), ['seed', 'step', 'variant', 'swd'],
-                      [[s, step, name, swd] for (s, step, name), swd in scores.items()])
+            write_csv(os.path.join(output, SCORES_CSV), ['seed', 'step', 'variant', 'calibration', 'swd'],
+                      score_rows(scores))
             write_csv(os.path.join(output, SEEDS_CSV), ['seed', 'steps', 'training_seconds', 'seconds', 'precision'],
                       timing)
     finally:
