@@ -80,6 +80,8 @@ def parse_args():
         parser.error('--steps must be positive')
     if args.calibrations < 1:
         parser.error('--calibrations must be 1 or more')
+    if args.summarize and not args.output:
+        parser.error('--summarize needs --output, the folder of a run')
     args.steps = sorted(set(args.steps))
     return args
 
@@ -437,9 +439,8 @@ def cpu_model(cpuinfo='/proc/cpuinfo'):
 def main():
     """Check the update, train and score each seed, and print and save the table."""
     args = parse_args()
-    output = args.output or tempfile.mkdtemp(prefix='averaging-')
     if args.summarize:
-        summarize(output)
+        summarize(args.output)
         return
     print('CPU: {}; bfloat16 in hardware: {}'.format(cpu_model(), tensorflow_setup.cpu_bfloat16_support() or 'no'))
     precision = command_line.precision(args.precision)  # says which, and why, for auto
@@ -449,6 +450,7 @@ def main():
     if args.check:
         return
     fast = command_line.fast_layers_wanted(True)
+    output = args.output or tempfile.mkdtemp(prefix='averaging-')
     os.makedirs(output, exist_ok=True)
     print('Scores go to {}'.format(output))
     files = helper.list_image_files(args.folder)
