@@ -25,7 +25,7 @@ sys.path.insert(0, ROOT)
 
 from facegan.core import environment  # noqa: E402  (must follow the path set-up)
 
-environment.prepare()  # before anything imports tensorflow, as helper.py does
+environment.load_tensorflow()  # prepared as helper.py prepares it, without the notes its C++ code prints on load
 
 # Hypothesis profiles: 'ci' (the default: 30 examples, derandomized so a run is repeatable, no deadline: a
 # step's time swings with other tenants) and 'thorough', ten times the examples, for a developer:

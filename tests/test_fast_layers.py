@@ -63,6 +63,7 @@ def _run(layer, x, kernel_size, strides, padding, use_bias, weights=None, absolu
     (3, 3, 'same', False, (9, 15)),
     (2, 3, 'valid', True, (9, 15)),  # a kernel smaller than the stride: every third row and column is the bias
 ])
+@pytest.mark.numerical
 def test_conv2d_transpose_computes_what_tf_layers_does(kernel_size, strides, padding, use_bias, output_size):
     x = np.random.default_rng(1).standard_normal((2, 3, 5, 4)).astype(np.float32)  # not square: rows and columns apart
     config = (kernel_size, strides, padding, use_bias)
@@ -154,6 +155,7 @@ class _PlainSGD(tf.train.GradientDescentOptimizer):
 CHAIN_PRODUCTS = 16 * 6400
 
 
+@pytest.mark.numerical
 def test_training_with_it_gives_the_weights_the_straightforward_graph_gives(monkeypatch):
     """
     Three steps of the notebook's model: the same losses and all 21 weights as with tf.layers' layer.

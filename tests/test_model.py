@@ -85,6 +85,7 @@ def test_smooth_factor_sets_the_real_images_label():
     assert abs(high - low) > 1e-4 and abs(d_loss_at(0.1) - (low + high) / 2) < 1e-5
 
 
+@pytest.mark.numerical
 def test_discriminator_batch_norm_normalises_with_batch_statistics():
     """The article's discriminator batch norm had no training flag and left activations as they were."""
     with tf.Graph().as_default():
@@ -102,6 +103,7 @@ def test_discriminator_batch_norm_normalises_with_batch_statistics():
     np.testing.assert_allclose(after.std(axis=(0, 1, 2)), 1, atol=1e-2)
 
 
+@pytest.mark.numerical
 def test_generator_dropout_is_on_in_training_and_off_in_inference():
     with tf.Graph().as_default():
         tf.set_random_seed(1)
@@ -133,6 +135,7 @@ def test_model_opt_updates_batch_norm_averages_with_each_step():
 
 
 
+@pytest.mark.numerical
 def test_calibration_sets_the_averages_to_a_large_batchs_statistics(shared_run):
     """
     Precise batch norm: the checkpoint's generator moving averages are the statistics of a large z batch (the
@@ -213,6 +216,7 @@ def _arithmetic_types(precision):
 @pytest.mark.skipif(not machine.bfloat16_possible(),
                     reason='oneDNN computes bfloat16 with AVX-512 only (natively with AMX_BF16 or AVX512_BF16, '
                            'emulated without): this CPU, or ONEDNN_MAX_CPU_ISA, leaves it out')
+@pytest.mark.numerical
 def test_a_bfloat16_session_runs_the_steps_arithmetic_in_bfloat16_and_keeps_float32_variables():
     """
     What --precision bfloat16 changes, read from the graph TensorFlow ran: oneDNN's rewrite gives every

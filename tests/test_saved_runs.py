@@ -204,6 +204,7 @@ def test_a_run_an_older_version_saved_still_draws(with_run_json, narrow_run, tmp
 
 @pytest.mark.skipif(not machine.bfloat16_possible(),
                     reason='oneDNN computes bfloat16 with AVX-512 only: this CPU, or ONEDNN_MAX_CPU_ISA, leaves it out')
+@pytest.mark.numerical
 def test_drawing_in_bfloat16_stays_within_bfloat16s_rounding_of_float32(narrow_run):
     """
     generate and evaluate draw at the run's precision, or the one asked for: the faces in bfloat16 differ from

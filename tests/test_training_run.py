@@ -322,6 +322,7 @@ def test_a_run_keeps_no_average_unless_asked_for(tmp_path):
     assert [row.split(',')[-1] for row in scores[1:]] == ['raw', 'raw']
 
 
+@pytest.mark.numerical
 @pytest.mark.parametrize('order', ['simultaneous', 'alternating'])
 def test_the_average_is_the_closed_form_moving_average_of_the_weights(order, tmp_path):
     """
