@@ -22,36 +22,13 @@ from conftest import ROOT, child_env, faces
 from kernels import execute, kernel_env, notebook_cwd, outputs as _outputs, stdout as _stdout  # noqa: F401  (a fixture)
 from facegan.core.errors import DatasetError
 from facegan.data import downloads
+from learners import plain_train
 from tools import make_notebooks
 
 GRADED = ['model_inputs', 'discriminator', 'generator', 'model_loss', 'model_opt']
 HYPERPARAMETERS = {'batch_size': '8', 'z_dim': '100', 'learning_rate': '0.0005', 'beta1': '0.5'}
 
-# A learner's train() as the template's usual solution writes it (the article's repository): two session.run
-# calls a step, the losses printed with eval(), show_generator_output now and then
-PLAIN_TRAIN = '''\
-def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode):
-    input_real, input_z, lr = model_inputs(data_shape[1], data_shape[2], data_shape[3], z_dim)
-    d_loss, g_loss = model_loss(input_real, input_z, data_shape[3])
-    d_train_opt, g_train_opt = model_opt(d_loss, g_loss, lr, beta1)
-    steps = 0
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        for epoch_i in range(epoch_count):
-            for batch_images in get_batches(batch_size):
-                steps += 1
-                batch_images = batch_images * 2
-                batch_z = np.random.uniform(-1, 1, size=(batch_size, z_dim))
-                feed = {input_real: batch_images, input_z: batch_z, lr: learning_rate}
-                sess.run(d_train_opt, feed_dict=feed)
-                sess.run(g_train_opt, feed_dict=feed)
-                train_loss_d = d_loss.eval({input_z: batch_z, input_real: batch_images})
-                train_loss_g = g_loss.eval({input_z: batch_z})
-                print('Epoch {}/{}... Discriminator Loss: {:.4f}... Generator Loss: {:.4f}'.format(
-                    epoch_i + 1, epoch_count, train_loss_d, train_loss_g))
-                if steps % 3 == 0:
-                    show_generator_output(sess, 4, input_z, data_shape[3], data_image_mode)
-'''
+PLAIN_TRAIN = plain_train(print_every=1, show_every=3)  # a learner's, as the template's usual solution writes it
 
 
 def _sources(notebook):

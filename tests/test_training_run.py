@@ -19,26 +19,14 @@ import dlnd_face_generation as dlnd
 import helper
 import tiny_networks
 from conftest import faces
+from learners import plain_train
 from facegan.app import runs
 from facegan.core import run_config
 from facegan.core.errors import LearnerCodeError, TrainingInterrupted, TrainingStopped
 from facegan.graph import averaging, fast_layers
 
 tf = dlnd.tf
-PLAIN_TRAIN = '''
-def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode):
-    input_real, input_z, lr = model_inputs(data_shape[1], data_shape[2], data_shape[3], z_dim)
-    d_loss, g_loss = model_loss(input_real, input_z, data_shape[3])
-    d_train_opt, g_train_opt = model_opt(d_loss, g_loss, lr, beta1)
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        for epoch_i in range(epoch_count):
-            for batch_images in get_batches(batch_size):
-                batch_z = np.random.uniform(-1, 1, size=(batch_size, z_dim))
-                feed = {input_real: batch_images * 2, input_z: batch_z, lr: learning_rate}
-                sess.run(d_train_opt, feed_dict=feed)
-                sess.run(g_train_opt, feed_dict=feed)
-'''
+PLAIN_TRAIN = plain_train(print_every=1000, show_every=1000)  # a learner's (tests/learners.py), printing nothing
 
 
 FULL_WIDTH_GENERATOR = dlnd.generator
@@ -212,12 +200,12 @@ def test_a_train_that_opens_its_session_without_with_is_handed_batches_alone(tmp
 
 def test_an_error_in_a_learners_train_is_one_line_saying_where(tmp_path):
     broken = learners(PLAIN_TRAIN.replace("feed = {input_real: batch_images * 2,",
-                                          "feed = {input_real: batch_images[:, :20] * 2,"))
+                                          "feed = {input_real: batch_images[:, :20] * 2,"))  # fed on line 13
     with pytest.raises(LearnerCodeError) as failure:
         train(tmp_path, dataset(tmp_path), broken, max_steps=2)
     message = str(failure.value)
     assert '\n' not in message
-    assert re.match(r"^train\(\) failed at learners_notebook\.py line 12 with ValueError: Cannot feed value of "
+    assert re.match(r"^train\(\) failed at learners_notebook\.py line 13 with ValueError: Cannot feed value of "
                     r"shape \(8, 20, 28, 3\) for Tensor input_real:0, which has shape \(None, 28, 28, 3\); fix it there",
                     message)
 
