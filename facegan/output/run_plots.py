@@ -83,12 +83,18 @@ def _plot_d_view(ax, rows):
 
 
 def _plot_scores(ax, swd):
-    """Draw swd.csv's scores, a line for each kind of weights scored, and its real-vs-real floor on ax."""
-    for weights, marker in (('averaged', 'o-'), ('raw', 's--')):
-        mine = swd['weights'] == weights
-        if mine.any():
-            ax.plot(swd['step'][mine], swd['swd'][mine], marker,
-                    label='generated ({} weights) vs held-out real'.format(weights))
+    """
+    Draw swd.csv's scores and its real-vs-real floor on ax: one line, or with an averaged generator a line for
+    each kind of weights scored
+    """
+    if (swd['weights'] == 'raw').all():
+        ax.plot(swd['step'], swd['swd'], 'o-', label='generated vs held-out real')
+    else:
+        for weights, marker in (('averaged', 'o-'), ('raw', 's--')):
+            mine = swd['weights'] == weights
+            if mine.any():
+                ax.plot(swd['step'][mine], swd['swd'][mine], marker,
+                        label='generated ({} weights) vs held-out real'.format(weights))
     ax.axhline(swd['swd_real_vs_real'][0], color='green', linestyle='--', label='real vs real')
     ax.set_ylabel('sliced Wasserstein distance')
 

@@ -37,14 +37,17 @@ class Drawing(object):
             self._images = {name: call_generator(generator, tensor, config.channels,
                                                  'to draw the {} images'.format(name), is_train=False)
                             for name, tensor in z.items()}
+        self._calibrated_at = None
 
-    def calibrate(self, sess):
-        """Recompute batch norm's averages from the weights."""
-        sess.run(self._calibrate)
+    def calibrate(self, sess, step):
+        """Recompute batch norm's averages from the weights, once a step (the grid, score and checkpoint share it)."""
+        if self._calibrated_at != step:
+            sess.run(self._calibrate)
+            self._calibrated_at = step
 
-    def draw(self, sess, which):
-        """:return: The images ('samples' or 'scored'), batch norm recalibrated first, in [-1, 1]"""
-        self.calibrate(sess)
+    def draw(self, sess, which, step):
+        """:return: The images ('samples' or 'scored') at this step, batch norm calibrated for it, in [-1, 1]"""
+        self.calibrate(sess, step)
         return sess.run(self._images[which])
 
 
@@ -62,11 +65,12 @@ class RunParts(object):
         """
         self.session, self.config, self.averages = sess, config, averages
         before = set(tf.global_variables())
-        rng = np.random.RandomState(config.seed)
-        z = {'samples': tf.Variable(rng.uniform(-1, 1, (N_SAMPLES, config.z_dim)).astype(np.float32),
+        # From numpy's generator, which the run seeded, before train() draws its first batch of z, in the order
+        # the project has always drawn them (the grids' z, then the scores'): a seed's run draws the same z
+        z = {'samples': tf.Variable(np.random.uniform(-1, 1, (N_SAMPLES, config.z_dim)).astype(np.float32),
                                     trainable=False, name='sample_z')}  # a variable: resumed runs draw the same z
         if scored:
-            z['scored'] = tf.constant(rng.uniform(-1, 1, (scored, config.z_dim)).astype(np.float32))
+            z['scored'] = tf.constant(np.random.uniform(-1, 1, (scored, config.z_dim)).astype(np.float32))
         self.raw = Drawing(generator, config, z)
         self.average = Drawing(generator, config, z, averages) if averages else None
         self._step = tf.train.get_or_create_global_step()
@@ -115,7 +119,7 @@ class RunParts(object):
         """:return: Path of a checkpoint of every variable, batch norm calibrated for each generator first"""
         for drawing in (self.raw, self.average):
             if drawing:
-                drawing.calibrate(self.session)
+                drawing.calibrate(self.session, step)
         self.session.run(self._set_step, {self._step_value: step})
         path = checkpoints.save_checkpoint(self.session, self._saver, self.config.folder, step,
                                            self.config.keep_checkpoints, self._finite_check)

@@ -142,7 +142,7 @@ class TrainingRun(object):
         """After each step: the bar; a grid, a score and a checkpoint when due; stop on Ctrl-C."""
         step, config = self.schedule.step_done(self._shown), self.config
         if step % config.show_every == 0:
-            self.records.grid(step, self._parts.drawing(step).draw(self._parts.session, 'samples'))
+            self.records.grid(step, self._parts.drawing(step).draw(self._parts.session, 'samples', step))
         if self.tracker and config.eval_every and step % config.eval_every == 0:
             self._score()
         if step % config.save_every == 0:
@@ -159,12 +159,14 @@ class TrainingRun(object):
         step, config = self.schedule.step, self.config
         if self.tracker and not (config.eval_every and step % config.eval_every == 0):
             self._score()
-        self.records.grid(step, self._parts.drawing(step).draw(self._parts.session, 'samples'), 'samples_final.png')
+        self.records.grid(step, self._parts.drawing(step).draw(self._parts.session, 'samples', step),
+                          'samples_final.png')
         if self._parts.saved_at != step:
             self._parts.save(step)
 
     def _score(self):
         """Score the samples as they are now."""
         step = self.schedule.step
-        self.records.score(step, self._parts.drawing(step).draw(self._parts.session, 'scored'), self._parts.weights(step))
+        self.records.score(step, self._parts.drawing(step).draw(self._parts.session, 'scored', step),
+                           self._parts.weights(step))
 

@@ -9,8 +9,15 @@ from tqdm import tqdm
 
 
 def epoch_order(seed, epoch_i, count):
-    """:return: The order of count images in epoch epoch_i of a run with this seed"""
-    return np.random.default_rng([seed, epoch_i]).permutation(count)
+    """
+    :return: The order of count images in epoch epoch_i of a run with this seed: the (epoch_i + 1)-th
+             permutation of one generator seeded with it (each epoch a new order, as helper.Dataset's
+             get_batches gives them), worked out from the seed alone, so a resumed run finds it again
+    """
+    rng = np.random.default_rng(seed)
+    for _ in range(epoch_i):
+        rng.permutation(count)
+    return rng.permutation(count)
 
 
 class Schedule(object):
