@@ -195,6 +195,21 @@ def test_fast_layers_are_for_a_cpu_and_a_gpu_keeps_cudnns_layer():
     assert fast_layers.use_fast_layers([gpu, gpu])[0] is False
 
 
+@pytest.mark.parametrize('gpus,asked,expected', [(0, True, True), (1, True, False), (0, False, False)])
+def test_a_run_takes_them_where_asked_for_and_there_is_no_gpu(gpus, asked, expected, monkeypatch):
+    """What a run's train() and generate build with: a GPU's listing faked (this machine has none)"""
+    from facegan.core.run_config import RunConfig
+    from facegan.train import build_contexts
+
+    gpu = tensorflow.config.PhysicalDevice(name='/physical_device:GPU:0', device_type='GPU')
+    monkeypatch.setattr(tf.config, 'list_physical_devices', lambda kind=None: [gpu] * gpus if kind == 'GPU' else [])
+    assert fast_layers.wanted(asked) is expected
+    config = RunConfig(dataset='synthetic', epochs=1, batch_size=8, z_dim=4, learning_rate=0.1, beta1=0.5, image_mode='RGB',
+                       fast_layers=asked, precision_used='float32')
+    with build_contexts.around_train(config):
+        assert (tf.layers.conv2d_transpose is fast_layers.conv2d_transpose) is expected
+
+
 def test_in_tf_layers_puts_it_in_tf_layers_for_the_block_only():
     tf_own = tf.layers.conv2d_transpose
     with fast_layers.in_tf_layers():

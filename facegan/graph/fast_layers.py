@@ -203,3 +203,11 @@ def use_fast_layers(gpus):
     if gpus:
         return False, "a GPU: cuDNN's own transposed convolution"
     return True, "a CPU: matrix products, faster than oneDNN's transposed convolution"
+
+
+def wanted(asked=True):
+    """
+    :param asked: The run's fast_layers setting (--no-fast-layers: False)
+    :return: Whether to put these layers in tf.layers here: where asked for and this machine has no GPU
+    """
+    return bool(asked) and use_fast_layers(tf.config.list_physical_devices('GPU'))[0]

@@ -24,7 +24,7 @@ def drawing(generator, saved, seed, fast=True, weights=None, precision=None):
     :param generator: The notebook's generator function
     :param saved: find_run's SavedRun
     :param seed: Seed of numpy (for z drawn inside the block) and of the graph
-    :param fast: Build the generator with fast_layers (graph/fast_layers.py)
+    :param fast: Build the generator with fast_layers (graph/fast_layers.py) where it has no GPU
     :param weights: 'averaged' (the averaged generator, where the run has one), 'raw', 'untrained' (newly
                     initialized, batch norm calibrated: as a run starts), or None: the run's own (restore.weights_of)
     :param precision: 'float32' or 'bfloat16' (None: the precision the run trained with)
@@ -34,7 +34,7 @@ def drawing(generator, saved, seed, fast=True, weights=None, precision=None):
     with tf.Graph().as_default():
         session_settings.set_seeds(seed)
         input_z = tf.placeholder(tf.float32, (None, saved.z_dim), name='input_z')
-        with fast_layers.in_tf_layers(fast):
+        with fast_layers.in_tf_layers(fast_layers.wanted(fast)):
             # The training-mode call creates the variables; inference mode reuses them
             call_generator(generator, input_z, saved.channels, 'to create its variables', is_train=True)
             images = call_generator(generator, input_z, saved.channels, 'to draw faces', is_train=False)

@@ -25,7 +25,7 @@ def around_train(config):
     with contextlib.ExitStack() as stack:
         stack.enter_context(tf.Graph().as_default())
         session_settings.set_seeds(config.seed)
-        stack.enter_context(fast_layers.in_tf_layers(config.fast_layers))
+        stack.enter_context(fast_layers.in_tf_layers(fast_layers.wanted(config.fast_layers)))
         made = stack.enter_context(averaging.in_optimizers(config.average_decay)) if config.average_decay else []
         stack.enter_context(session_settings.for_plain_sessions(config.precision_used))
         stack.enter_context(contextlib.redirect_stdout(DummyTqdmFile(sys.stdout)))
