@@ -78,6 +78,9 @@ def run(module, folder):
         subprocess.run(['mutmut', 'run'], cwd=folder, stdout=log, stderr=subprocess.STDOUT, check=False)
     with open(os.path.join(folder, 'mutants', module + '.meta')) as f:
         codes = json.load(f)['exit_code_by_key']
+    if all(code is None for code in codes.values()):  # mutmut stopped before the mutants: its clean run failed
+        with open(os.path.join(folder, 'mutmut.log'), errors='replace') as log:
+            print(log.read()[-3000:], file=sys.stderr)
     return {'module': module, 'total': len(codes),
             'killed': sum(code in KILLED for code in codes.values()),
             'timeout': sum(code in TIMEOUT for code in codes.values()),
