@@ -1,10 +1,12 @@
 """
-download_extract against a local HTTP server (127.0.0.1 only) that can answer 404, cut a
-transfer, honour or ignore Range requests, and serve files that are not archives. Each test
-checks the final state on disk and the message.
+download_extract (facegan/data/downloads.py) against a local HTTP server (127.0.0.1 only) that can answer 404,
+cut a transfer, honour or ignore Range requests, and serve files that are not archives; MNIST extracted as the
+template's image_N.jpg, an earlier version's PNG folder converted without a download, and the offline message.
+Each test checks the final state on disk and the message.
 """
-import gzip
 import errno
+import glob
+import gzip
 import hashlib
 import http.server
 import os
@@ -19,8 +21,10 @@ import pytest
 from PIL import Image
 
 import helper
-from facegan import downloads
 from conftest import GUARD_SECONDS
+from facegan.core import files
+from facegan.data import archives, downloads
+from test_checkpoint_files import flags_named
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -140,8 +144,10 @@ def test_success_extracts_and_leaves_only_the_dataset(tmp_path):
     with _Server({'/a.gz': body}) as server:
         helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body))
     assert os.listdir(data) == ['mnist']
-    assert _images_in(os.path.join(data, 'mnist')) == sorted('image_{}.png'.format(i) for i in range(6))
-    np.testing.assert_array_equal(np.array(Image.open(os.path.join(data, 'mnist', 'image_5.png'))), images[5])
+    assert _images_in(os.path.join(data, 'mnist')) == sorted('image_{}.jpg'.format(i) for i in range(6))
+    for i in range(6):  # JPEG at quality 100: each pixel within 2 of the IDX value
+        with Image.open(os.path.join(data, 'mnist', 'image_{}.jpg'.format(i))) as image:
+            assert np.abs(np.asarray(image, int) - images[i]).max() <= 2
 
 
 def test_404_on_first_mirror_then_success_on_second(tmp_path):
@@ -194,7 +200,8 @@ def test_server_that_always_drops_the_connection_fails_and_keeps_the_part(tmp_pa
             helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, count=50))
         assert len(server.requests) == downloads.DOWNLOAD_ATTEMPTS
     message = str(err.value)
-    assert message.startswith('Could not download mnist (') and 'put train-images-idx3-ubyte.gz in' in message
+    assert message.startswith('could not download mnist ({}/a.gz: '.format(server.url))
+    assert message.endswith('; check the network, or put train-images-idx3-ubyte.gz in {}, then run again'.format(data))
     assert '\n' not in message
     assert os.listdir(data) == ['train-images-idx3-ubyte.gz.part']  # kept for a resume, never taken as done
 
@@ -384,8 +391,8 @@ def test_full_disk_while_extracting_is_one_line_and_keeps_only_the_archive(small
     with pytest.raises(helper.DatasetError) as err:
         helper.download_extract('mnist', small_disk, sources=sources)
     block = os.statvfs(small_disk).f_frsize  # the disk's real block: a page, 4 KB on x86-64, 16 or 64 KB elsewhere
-    needed = 60 * -(-(28 * 28 + 100) // block) * block  # helper's estimate: each digit's PNG, about 884 bytes
-    assert str(err.value) == DISK_FULL_EXTRACTING.format(small_disk, '{:.1f} MB'.format(needed / 1e6), archive)
+    needed = 60 * -(-(28 * 28 + 300) // block) * block  # the estimate: each digit's JPEG, about 1,084 bytes
+    assert str(err.value) == DISK_FULL_EXTRACTING.format(small_disk, files.size_text(needed), archive)
     assert os.listdir(small_disk) == ['train-images-idx3-ubyte.gz']
 
 
@@ -397,6 +404,114 @@ def test_full_disk_injected_while_extracting_is_one_line_and_keeps_only_the_arch
         with pytest.raises(helper.DatasetError) as err:
             helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, count=20))
     archive = os.path.join(data, 'train-images-idx3-ubyte.gz')
-    size = re.search(r'needs about (\d+\.\d MB)', str(err.value)).group(1)  # 20 files' blocks on this disk
-    assert str(err.value) == DISK_FULL_EXTRACTING.format(data, size, archive)
+    needed = files.bytes_on_disk([28 * 28 + 300] * 20, data)  # 20 files' blocks on this disk
+    assert str(err.value) == DISK_FULL_EXTRACTING.format(data, files.size_text(needed), archive)
     assert os.listdir(data) == ['train-images-idx3-ubyte.gz']
+
+
+# --- MNIST as the template names it, an earlier extraction converted, and no network ---------------------
+
+def _png_extraction(data, digits):
+    """What an earlier version left: data/mnist/image_N.png (lossless) and its .complete marker"""
+    folder = os.path.join(data, 'mnist')
+    os.makedirs(folder)
+    for i, digit in enumerate(digits):
+        Image.fromarray(digit).save(os.path.join(folder, 'image_{}.png'.format(i)))
+    open(os.path.join(folder, archives.COMPLETE_MARKER), 'w').close()
+
+
+def test_the_templates_glob_finds_every_digit_of_a_new_extraction(tmp_path):
+    body, images = _idx_bytes(count=8)
+    data = str(tmp_path / 'data')
+    with _Server({'/a.gz': body}) as server:
+        helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, count=8))
+    found = sorted(glob.glob(os.path.join(data, 'mnist/*.jpg')))  # the notebook's Explore cell
+    assert found == sorted(os.path.join(data, 'mnist', 'image_{}.jpg'.format(i)) for i in range(8))
+
+
+def test_an_earlier_png_extraction_is_converted_without_a_download(tmp_path, capsys):
+    """MNIST extracted by an earlier version as PNGs: converted in place, every digit found by the template's glob."""
+    _, digits = _idx_bytes(count=7)
+    data = str(tmp_path / 'data')
+    _png_extraction(data, digits)
+    with _Server({}) as server:
+        sources = {'mnist': dict(downloads.DATASETS['mnist'], urls=[server.url + '/a.gz'], count=60000)}
+        helper.download_extract('mnist', data, sources=sources)
+        assert server.requests == []  # nothing downloaded
+    found = sorted(glob.glob(os.path.join(data, 'mnist/*.jpg')))
+    assert found == sorted(os.path.join(data, 'mnist', 'image_{}.jpg'.format(i)) for i in range(7))
+    assert not glob.glob(os.path.join(data, 'mnist/*.png')) and sorted(os.listdir(data)) == ['mnist']
+    for i, digit in enumerate(digits):
+        with Image.open(os.path.join(data, 'mnist', 'image_{}.jpg'.format(i))) as image:
+            assert np.abs(np.asarray(image, int) - digit).max() <= 2
+    out = capsys.readouterr().out.splitlines()
+    assert out == ['Found mnist Data', 'note: converted the 7 digits an earlier version extracted as PNG in {} to JPEG, '
+                   'as the template names them (image_N.jpg); no download needed'.format(os.path.join(data, 'mnist'))]
+    helper.download_extract('mnist', data, sources=sources)  # converted once: found as it is now
+    assert capsys.readouterr().out == 'Found mnist Data\n'
+
+
+def test_a_dataset_without_an_earlier_format_is_never_converted(tmp_path):
+    data = tmp_path / 'data'
+    (data / 'img_align_celeba').mkdir(parents=True)
+    (data / 'img_align_celeba' / 'image_0.png').write_bytes(b'x')  # a file so named in CelebA's folder is CelebA's
+    (data / 'img_align_celeba' / archives.COMPLETE_MARKER).write_text('')
+    helper.download_extract('celeba', str(data), sources={'celeba': dict(downloads.DATASETS['celeba'], urls=[])})
+    assert sorted(os.listdir(str(data / 'img_align_celeba'))) == ['.complete', 'image_0.png']
+
+
+def test_without_a_network_one_line_names_each_datasets_manual_step(tmp_path):
+    """A port of this machine's that is bound but not listening: every connection to it is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as reserved:
+        reserved.bind(('127.0.0.1', 0))
+        url = 'http://127.0.0.1:{}/a'.format(reserved.getsockname()[1])
+        sources = {name: dict(source, urls=[url, url + '/mirror']) for name, source in downloads.DATASETS.items()}
+        data = str(tmp_path / 'my data')
+        with pytest.raises(helper.DatasetError) as err:
+            helper.download_extract('mnist', data, sources=sources)
+    message = str(err.value)
+    assert '\n' not in message
+    assert message.startswith('cannot download mnist: no network ({}: '.format(url))
+    assert message.endswith('). Connect and run this again, or put the datasets in place yourself (celeba: {}; mnist: '
+                            '{}); drawn faces need no download: the synthetic dataset'.format(
+                                downloads.DATASETS['celeba']['manual'].format(data_path=data),
+                                downloads.DATASETS['mnist']['manual'].format(data_path=data)))
+    assert 'img_align_celeba.zip' in message and 'kaggle.com' in message and 'train-images-idx3-ubyte.gz' in message
+    assert os.listdir(data) == []
+
+
+def test_the_offline_message_of_a_dataset_without_a_manual_step_says_where_its_archive_goes(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as reserved:
+        reserved.bind(('127.0.0.1', 0))
+        url = 'http://127.0.0.1:{}/a.gz'.format(reserved.getsockname()[1])
+        sources = {'digits': {'urls': [url], 'md5': '0' * 32, 'archive': 'digits.gz', 'folder': 'digits', 'count': 1}}
+        with pytest.raises(helper.DatasetError) as err:
+            helper.download_extract('digits', str(tmp_path), sources=sources)
+    assert '(digits: put digits.gz in {})'.format(tmp_path) in str(err.value)
+
+
+def test_an_unknown_dataset_is_one_line_naming_the_known_ones(tmp_path):
+    with pytest.raises(helper.DatasetError) as err:
+        helper.download_extract('cifar', str(tmp_path))
+    assert str(err.value) == "Unknown dataset 'cifar': choose one of celeba, mnist"
+
+
+def test_md5_of_a_file(tmp_path):
+    (tmp_path / 'a').write_bytes(b'x' * (3 << 20))  # more than one 1 MB block
+    assert downloads.md5_of_file(str(tmp_path / 'a')) == hashlib.md5(b'x' * (3 << 20)).hexdigest()
+
+
+def test_a_folder_holding_every_image_is_complete_and_marked(tmp_path, capsys):
+    """Extracted by hand: the images are counted once, then the marker saves counting them again."""
+    data = tmp_path / 'data'
+    (data / 'mnist').mkdir(parents=True)
+    for i in range(3):
+        (data / 'mnist' / 'image_{}.jpg'.format(i)).write_bytes(b'')
+    sources = {'mnist': dict(downloads.DATASETS['mnist'], urls=[], count=3)}
+    helper.download_extract('mnist', str(data), sources=sources)
+    assert os.path.exists(str(data / 'mnist' / archives.COMPLETE_MARKER))
+    assert capsys.readouterr().out == 'Found mnist Data\n'
+
+
+def test_messages_name_no_command_line_flag():
+    assert flags_named(downloads) == []
