@@ -41,7 +41,7 @@ MODULES = {
     'helper.py': ['tests/test_helper.py', 'tests/test_properties_data.py', 'tests/test_data_faults.py'],
 }
 # What a scratch copy holds: the code, the tests and the settings mutmut and pytest read
-COPIED = ('facegan', 'helper.py', 'tests', 'pytest.ini', 'setup.cfg')
+COPIED = ('facegan', 'helper.py', 'tests', 'tools', 'docs', 'pytest.ini', 'setup.cfg')
 # mutmut's exit codes (mutmut/stats.py): a timeout is a mutant the tests stopped, as a failure is
 KILLED, TIMEOUT, SURVIVED = (1, 3), (-24, 24, 36, 152, 255), (0,)
 
