@@ -170,7 +170,15 @@ def test_stalled_when_no_score_of_the_last_few_beats_the_best_before_and_the_los
     assert rw.stalled(iter(scores), (0.5, 6.0))  # any iterable; two losses can
 
 
+def test_the_last_scores_are_compared_whatever_their_number():
+    """Six scores, five in a row: the second, 1, beat the first, so the last five did improve."""
+    swinging = [0.5, 6.0] * 10
+    assert not rw.stalled([2.0, 1.0, 3.0, 3.0, 3.0, 3.0], swinging)
+    assert rw.stalled([1.0, 2.0, 3.0, 3.0, 3.0, 3.0], swinging)
+
+
 def test_a_swing_is_the_losses_spread_over_their_mean():
+    assert rw.stalled([1.0, 2.0], [0.1, 0.9], scores_in_a_row=1, swing=0.5)  # std 0.4 / mean 0.5: small losses too
     scores = [1.0, 2.0]
     assert rw.stalled(scores, [1.0, 3.0], scores_in_a_row=1, swing=0.49)  # std 1 / mean 2
     assert not rw.stalled(scores, [1.0, 3.0], scores_in_a_row=1, swing=0.5)
@@ -236,6 +244,16 @@ def test_without_real_images_to_compare_there_is_no_collapse_check(real):
     for step in range(100, 1000, 100):
         watcher.samples(step, np.zeros((9, 4, 4, 3)))
     assert lines == [] and watcher.history == []
+
+
+def test_two_real_images_are_enough_to_compare_with():
+    lines = []
+    real = np.stack([np.zeros((4, 4, 3)), np.ones((4, 4, 3))])
+    watcher = rw.RunWatcher(real_images=real, write=lines.append)
+    assert watcher.real_diversity == 1.0
+    for step in range(100, 400, 100):
+        watcher.samples(step, np.zeros((4, 4, 4, 3)))
+    assert len(lines) == 1 and 'mode collapse' in lines[0]
 
 
 def test_a_grid_of_one_sample_is_not_looked_at():
