@@ -68,6 +68,14 @@ def test_anything_but_a_regular_file_is_refused_without_blocking_or_leaking(tmp_
         assert (err.value.errno, err.value.strerror, err.value.filename) == (errno.EINVAL, 'Not a regular file', path)
 
 
+def test_where_there_is_no_o_nonblock_files_open_all_the_same(tmp_path, monkeypatch):
+    """Windows has no O_NONBLOCK (nor FIFOs): a plain read-only open."""
+    monkeypatch.delattr(os, 'O_NONBLOCK')
+    (tmp_path / 'a.png').write_bytes(b'\x89PNG')
+    with images.open_regular_file(str(tmp_path / 'a.png')) as f:
+        assert f.read() == b'\x89PNG'
+
+
 def test_a_missing_file_is_an_oserror(tmp_path):
     with pytest.raises(FileNotFoundError):
         images.open_regular_file(str(tmp_path / 'missing.png'))
@@ -114,6 +122,9 @@ def test_an_image_one_pixel_short_is_refused():
     ([(-5, 0, 5, 10)], False),
     ([(0, 0, 5, 10), (5, 0, 20, 10)], True),
     ([(0, 0, 5, 10), (10, 0, 20, 10)], False),  # the second tile outside but for nothing
+    ([(0, 0, 9, 10), (10, 0, 20, 10)], False),  # a tile right of the image covers none of it
+    ([(0, 0, 10, 9), (0, 10, 10, 20)], False),  # nor one below it
+    ([(0, 0, 10, 4), (0, 5, 10, 10)], False),  # a strip missing between two: 90 of 100
     ([None], True),  # a tile without a box covers the image
     ([], True),  # nothing said of the pixel data: as Pillow has it
 ])
