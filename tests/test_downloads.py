@@ -30,7 +30,8 @@ from test_checkpoint_files import flags_named
 class _Handler(http.server.BaseHTTPRequestHandler):
     """
     Serves server.files {path: bytes}; server.faults {path: 'cut' | 'cut-once' | 'no-range' |
-    'pause-first'}. 'pause-first' sends half of the first answer, reports ('server', 'paused', path)
+    'pause-first' | 'no-length' (no Content-Length: the body ends when the connection closes) | 'stall' (the
+    headers, then silence)}. 'pause-first' sends half of the first answer, reports ('server', 'paused', path)
     to server.notify, and sends the rest only when server.release is set. Every request is reported
     to server.notify as ('server', 'request', path).
     """
@@ -55,8 +56,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header('Content-Range', 'bytes {}-{}/{}'.format(start, len(body) - 1, len(body)))
         else:
             self.send_response(200)
-        self.send_header('Content-Length', str(len(body) - start))
+        if fault != 'no-length':
+            self.send_header('Content-Length', str(len(body) - start))
         self.end_headers()
+        if fault == 'stall':  # headers, then nothing until the test ends
+            server.release.wait(GUARD_SECONDS)
+            return
         if fault == 'pause-first' and self._first_of_its_path():
             half = start + (len(body) - start) // 2
             self.wfile.write(body[start:half])
@@ -199,10 +204,12 @@ def test_server_that_always_drops_the_connection_fails_and_keeps_the_part(tmp_pa
         with pytest.raises(helper.DatasetError) as err:
             helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, count=50))
         assert len(server.requests) == downloads.DOWNLOAD_ATTEMPTS
-    message = str(err.value)
-    assert message.startswith('could not download mnist ({}/a.gz: '.format(server.url))
-    assert message.endswith('; check the network, or put train-images-idx3-ubyte.gz in {}, then run again'.format(data))
-    assert '\n' not in message
+    starts = [0]  # each attempt resumes where the last stopped, and the server sends half of what is left
+    for _ in range(downloads.DOWNLOAD_ATTEMPTS):
+        starts.append(starts[-1] + (len(body) - starts[-1]) // 2)
+    assert str(err.value) == 'could not download mnist ({}); check the network, or put train-images-idx3-ubyte.gz in {}, ' \
+        'then run again'.format('; '.join('{}/a.gz: connection closed at byte {} of {}'.format(server.url, cut, len(body))
+                                          for cut in starts[1:]), data)
     assert os.listdir(data) == ['train-images-idx3-ubyte.gz.part']  # kept for a resume, never taken as done
 
 
@@ -287,7 +294,8 @@ def test_incomplete_folder_already_there_is_refused(tmp_path):
     sources = {'mnist': dict(downloads.DATASETS['mnist'], urls=[])}
     with pytest.raises(helper.DatasetError) as err:
         helper.download_extract('mnist', str(data), sources=sources)
-    assert 'holds 1 of the 60000 images of mnist: it is not a complete extraction' in str(err.value)
+    assert str(err.value) == ('{} holds 1 of the 60000 images of mnist: it is not a complete extraction; move it away or '
+                              'delete it and run again'.format(data / 'mnist'))
 
 
 def test_celeba_zip_flattened_and_skipped_when_present(tmp_path, capsys):
@@ -349,7 +357,9 @@ def test_disk_full_says_what_to_do_and_keeps_the_part(tmp_path, monkeypatch):
         with pytest.raises(helper.DatasetError) as err:
             helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, count=50))
     assert str(err.value).startswith('Disk full while downloading mnist: free some space in ')
-    assert 'the download resumes from the 0 bytes kept in' in str(err.value)
+    part = os.path.join(data, 'train-images-idx3-ubyte.gz.part')
+    assert str(err.value) == ('Disk full while downloading mnist: free some space in {} and run again (the download '
+                              'resumes from the 0 bytes kept in {})'.format(data, part))
     assert os.listdir(data) == ['train-images-idx3-ubyte.gz.part']
 
 
@@ -515,3 +525,31 @@ def test_a_folder_holding_every_image_is_complete_and_marked(tmp_path, capsys):
 
 def test_messages_name_no_command_line_flag():
     assert flags_named(downloads) == []
+
+
+def test_a_server_that_does_not_say_the_length_is_read_to_the_end(tmp_path, capsys):
+    body, _ = _idx_bytes()
+    data = str(tmp_path / 'data')
+    with _Server({'/a.gz': body}, faults={'/a.gz': 'no-length'}) as server:
+        helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body))
+    assert len(_images_in(os.path.join(data, 'mnist'))) == 6
+
+
+def test_the_progress_bar_knows_the_files_size(tmp_path, capsys):
+    body, _ = _idx_bytes()
+    with _Server({'/a.gz': body}) as server:
+        helper.download_extract('mnist', str(tmp_path), sources=_sources(server, ['/a.gz'], body))
+    assert 'Downloading mnist: 100%' in capsys.readouterr().err  # a bar without the size shows no percentage
+
+
+def test_a_server_that_goes_silent_is_given_up_after_the_timeout_keeping_the_part(tmp_path, monkeypatch):
+    """The server sends its headers, then nothing, for as long as the test lasts: each attempt times out."""
+    monkeypatch.setattr(downloads, 'DOWNLOAD_TIMEOUT', 0.2)
+    body, _ = _idx_bytes()
+    data = str(tmp_path / 'data')
+    with _Server({'/a.gz': body}, faults={'/a.gz': 'stall'}) as server:
+        with pytest.raises(helper.DatasetError) as err:
+            helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body))
+        assert len(server.requests) == downloads.DOWNLOAD_ATTEMPTS
+    assert str(err.value).startswith('could not download mnist ({}/a.gz: timed out; '.format(server.url))
+    assert os.listdir(data) == ['train-images-idx3-ubyte.gz.part']
