@@ -94,6 +94,7 @@ def test_the_cache_goes_beside_the_images_in_a_hidden_folder(tmp_path):
     paths = _files(tmp_path / 'data' / 'a', [1]) + _files(tmp_path / 'data' / 'b', [2])
     assert image_cache.default_cache_dir(paths) == str(tmp_path / 'data' / '.cache')
     assert os.path.isdir(str(tmp_path / 'data' / '.cache'))
+    assert image_cache.default_cache_dir(paths) == str(tmp_path / 'data' / '.cache')  # there already: the same
 
 
 def test_the_cache_goes_to_the_temporary_folder_where_the_data_folder_is_read_only(tmp_path, monkeypatch):
@@ -128,12 +129,15 @@ def test_a_grey_cache_has_one_channel(tmp_path):
     assert _cache_names(tmp_path / 'cache')[0].startswith('L-5x4-')
 
 
-def test_the_cache_is_reused_without_decoding(tmp_path, monkeypatch, capsys):
-    paths = _files(tmp_path / 'data', [1, 2, 3])
+@pytest.mark.parametrize('values', [[1, 2, 3], [None, 2, 3], [1, 2, None]], ids=['readable', 'first-unreadable',
+                                                                               'last-unreadable'])
+def test_the_cache_is_reused_without_decoding(tmp_path, monkeypatch, capsys, values):
+    paths = _files(tmp_path / 'data', values)
     build(paths, tmp_path / 'cache')
     monkeypatch.setattr(image_cache.images, 'decode_or_none', lambda *args: pytest.fail('decoded again'))
     cached, skipped = build(paths, tmp_path / 'cache')
-    assert [int(image.max()) for image in cached] == [1, 2, 3] and skipped == []
+    assert [int(image.max()) for image in cached] == [value or 0 for value in values]
+    assert skipped == [i for i, value in enumerate(values) if value is None]
     assert _said(capsys.readouterr().err) == []
     assert _cache_names(tmp_path / 'cache') == sorted(os.listdir(str(tmp_path / 'cache')))  # no lock file left
     assert not [name for name in os.listdir(str(tmp_path / 'cache')) if 'lock' in name]
@@ -203,6 +207,14 @@ def _damage(cache, extension, change):
     change(path)
 
 
+def _flip_last_byte(path):
+    with open(path, 'r+b') as f:
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)[0]
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([last ^ 1]))
+
+
 def _rewrite_index(path, **fields):
     with open(path) as f:
         index = json.load(f)
@@ -226,10 +238,11 @@ def _rewrite_index(path, **fields):
     ('.npy', lambda path: np.save(path, np.zeros((3, 3, 2, 3), np.uint8)),
      'it holds uint8 (3, 3, 2, 3), not uint8 (2, 3, 2, 3)'),
     ('.npy', lambda path: os.truncate(path, os.path.getsize(path) - 1), None),
+    ('.npy', lambda path: _flip_last_byte(path), 'its checksum does not match'),  # a pixel changed
     ('.npy', os.remove, None),
     ('.npy', lambda path: open(path, 'wb').write(b'not an array'), None),
 ], ids=['json-empty', 'json-not-index', 'count', 'skipped-out-of-range', 'skipped-negative', 'skipped-not-int',
-        'skipped-changed', 'checksum', 'checksum-missing', 'npy-dtype', 'npy-shape', 'npy-cut', 'npy-missing',
+        'skipped-changed', 'checksum', 'checksum-missing', 'npy-dtype', 'npy-shape', 'npy-cut', 'npy-pixel', 'npy-missing',
         'npy-garbage'])
 def test_a_damaged_cache_is_rebuilt_with_one_note_saying_what_was_wrong(tmp_path, capsys, extension, change, problem):
     cache = tmp_path / 'cache'
