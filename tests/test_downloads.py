@@ -59,8 +59,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if fault != 'no-length':
             self.send_header('Content-Length', str(len(body) - start))
         self.end_headers()
-        if fault == 'stall':  # headers, then nothing until the test ends
-            server.release.wait(GUARD_SECONDS)
+        if fault == 'stall':  # headers, then silence: 50 times the 0.2 s a client waits before it gives up
+            server.release.wait(10)
             return
         if fault == 'pause-first' and self._first_of_its_path():
             half = start + (len(body) - start) // 2
