@@ -7,11 +7,15 @@ import errno
 import json
 import os
 import re
+import sys
 import tempfile
+import threading
 
 import numpy as np
 import pytest
 
+from conftest import GUARD_SECONDS
+from facegan.core import files
 from facegan.core.errors import DatasetError, DiskFullError
 from facegan.data import image_cache
 from test_checkpoint_files import flags_named
@@ -342,3 +346,71 @@ def test_the_size_of_a_cache(tmp_path):
 
 def test_messages_name_no_command_line_flag():
     assert flags_named(image_cache) == []
+
+
+# --- what it says while it works ------------------------------------------------------------------------
+
+class _Stderr:
+    """sys.stderr for a test: keeps what is written, and sets an event at the first note."""
+
+    def __init__(self):
+        self.text, self.noted = '', threading.Event()
+
+    def write(self, text):
+        self.text += text
+        if 'note:' in self.text:
+            self.noted.set()
+
+    def flush(self):
+        pass
+
+
+def test_a_second_builder_says_it_waits_for_the_one_using_the_cache(tmp_path, monkeypatch):
+    """The folder's lock held (as another process would hold it): the build says so, then waits its turn."""
+    cache = tmp_path / 'cache'
+    cache.mkdir()
+    paths = _files(tmp_path / 'data', [1, 2])
+    stderr = _Stderr()
+    monkeypatch.setattr(sys, 'stderr', stderr)
+    result, done = [], threading.Event()
+
+    def build_in_turn():
+        result.append(build(paths, cache))
+        done.set()
+        stderr.noted.set()  # the test's wait below ends either way
+
+    with files.one_at_a_time(str(cache / '.lock'), 'the test'):
+        thread = threading.Thread(target=build_in_turn)
+        thread.start()
+        assert stderr.noted.wait(GUARD_SECONDS)
+        assert not done.is_set()  # it waits: it did not build past the lock
+    thread.join(GUARD_SECONDS)
+    assert stderr.text.startswith('note: another process is using the image cache in {}; waiting for it to '
+                                  'finish\n'.format(cache))
+    assert [int(image.max()) for image in result[0][0]] == [1, 2]
+
+
+def test_the_progress_bar_counts_the_files(tmp_path, capsys):
+    build(_files(tmp_path / 'data', [1, 2, 3]), tmp_path / 'cache')
+    assert re.search(r'Caching images: 100%\|\S+\| 3/3 \[.*File/s\]', capsys.readouterr().err)
+
+
+def test_a_cache_whose_index_was_never_written_is_built_without_a_note(tmp_path, capsys):
+    """A build killed after its .npy was renamed into place, before its index: no cache, and not a stale one."""
+    cache = tmp_path / 'cache'
+    paths = _files(tmp_path / 'data', [5])
+    build(paths, cache)
+    _damage(cache, '.json', os.remove)
+    capsys.readouterr()
+    assert int(build(paths, cache)[0][0].max()) == 5
+    assert _said(capsys.readouterr().err) == []
+
+
+def test_a_decoders_array_of_another_dtype_is_stored_as_bytes(tmp_path):
+    """A decoder that gives int64 or float values 0-255: the cache holds them as uint8, a byte a value."""
+    def wide(f, width, height, mode):
+        return decode(f, width, height, mode).astype(np.int64) * 1.0
+
+    paths = _files(tmp_path / 'data', [7, 250])
+    cached, _ = image_cache.build_cache(paths, 2, 3, 'RGB', str(tmp_path / 'cache'), wide)
+    assert [int(image.max()) for image in cached] == [7, 250] and (cached[1] == 250).all()
