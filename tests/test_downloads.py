@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import struct
+import sys
 import threading
 import zipfile
 
@@ -30,7 +31,7 @@ from test_checkpoint_files import flags_named
 class _Handler(http.server.BaseHTTPRequestHandler):
     """
     Serves server.files {path: bytes}; server.faults {path: 'cut' | 'cut-once' | 'no-range' |
-    'pause-first' | 'no-length' (no Content-Length: the body ends when the connection closes) | 'stall' (the
+    'pause-first' | 'range-416' (416 for a Range past the end) | 'no-length' (no Content-Length: the body ends when the connection closes) | 'stall' (the
     headers, then silence)}. 'pause-first' sends half of the first answer, reports ('server', 'paused', path)
     to server.notify, and sends the rest only when server.release is set. Every request is reported
     to server.notify as ('server', 'request', path).
@@ -52,6 +53,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         range_header = self.headers.get('Range')
         if range_header and fault != 'no-range':
             start = int(range_header.split('=')[1].rstrip('-'))
+            if fault == 'range-416' and start >= len(body):  # nothing left to send
+                self.send_error(416)
+                return
             self.send_response(206)
             self.send_header('Content-Range', 'bytes {}-{}/{}'.format(start, len(body) - 1, len(body)))
         else:
@@ -170,7 +174,8 @@ def test_wrong_checksum_removes_the_file_and_says_so(tmp_path):
     with _Server({'/a.gz': body}) as server:
         with pytest.raises(helper.DatasetError) as err:
             helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body, md5='0' * 32))
-    assert 'failed its md5 check and was removed' in str(err.value) and '\n' not in str(err.value)
+    assert str(err.value) == ('{} failed its md5 check and was removed; run again to download it again'.format(
+        os.path.join(data, 'train-images-idx3-ubyte.gz')))
     assert os.listdir(data) == []
 
 
@@ -233,7 +238,8 @@ def test_file_that_is_not_an_archive_is_removed_with_a_message(tmp_path):
         sources = _sources(server, ['/celeba.zip'], body, name='img_align_celeba', archive='celeba.zip')
         with pytest.raises(helper.DatasetError) as err:
             helper.download_extract('img_align_celeba', data, sources=sources)
-    assert 'is not a zip file: removed it' in str(err.value)
+    assert str(err.value) == '{} is not a zip file: removed it; run again to download it again'.format(
+        os.path.join(data, 'celeba.zip'))
     assert os.listdir(data) == []
 
 
@@ -332,8 +338,10 @@ def test_manual_zip_with_other_md5_is_kept_and_explained(tmp_path):
     data.mkdir()
     (data / 'img_align_celeba.zip').write_bytes(b'some other zip')
     sources = {'celeba': dict(downloads.DATASETS['celeba'], urls=[])}
-    with pytest.raises(helper.DatasetError, match='is not the official file'):
+    with pytest.raises(helper.DatasetError) as err:
         helper.download_extract('celeba', str(data), sources=sources)
+    assert str(err.value) == ('{} is not the official file (its md5 differs): download it again, or extract its images '
+                              'into {} yourself'.format(data / 'img_align_celeba.zip', data / 'img_align_celeba'))
     assert os.listdir(str(data)) == ['img_align_celeba.zip']
 
 
@@ -553,3 +561,104 @@ def test_a_server_that_goes_silent_is_given_up_after_the_timeout_keeping_the_par
         assert len(server.requests) == downloads.DOWNLOAD_ATTEMPTS
     assert str(err.value).startswith('could not download mnist ({}/a.gz: timed out; '.format(server.url))
     assert os.listdir(data) == ['train-images-idx3-ubyte.gz.part']
+
+
+def test_a_part_already_whole_is_taken_when_the_server_has_nothing_left_to_send(tmp_path):
+    """A run killed after the last byte, before the rename: the server answers 416 to the Range past the end."""
+    body, _ = _idx_bytes()
+    data = tmp_path / 'data'
+    data.mkdir()
+    (data / 'train-images-idx3-ubyte.gz.part').write_bytes(body)
+    with _Server({'/a.gz': body}, faults={'/a.gz': 'range-416'}) as server:
+        helper.download_extract('mnist', str(data), sources=_sources(server, ['/a.gz'], body))
+        assert server.requests == [('/a.gz', 'bytes={}-'.format(len(body)))]
+    assert os.listdir(str(data)) == ['mnist']
+
+
+def test_a_host_that_does_not_have_the_file_leaves_the_part_for_the_next(tmp_path):
+    """The first mirror answers 404 while half the file waits in the .part: the second resumes it."""
+    body, _ = _idx_bytes(count=20)
+    data = tmp_path / 'data'
+    data.mkdir()
+    (data / 'train-images-idx3-ubyte.gz.part').write_bytes(body[:100])
+    with _Server({'/b.gz': body}) as server:
+        helper.download_extract('mnist', str(data), sources=_sources(server, ['/a.gz', '/b.gz'], body, count=20))
+        assert server.requests == [('/a.gz', 'bytes=100-'), ('/b.gz', 'bytes=100-')]
+    assert os.listdir(str(data)) == ['mnist']
+
+
+def test_every_hosts_failure_is_named_with_the_datasets_manual_step(tmp_path):
+    body, _ = _idx_bytes()
+    data = str(tmp_path / 'data')
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as reserved:
+        reserved.bind(('127.0.0.1', 0))
+        refused = 'http://127.0.0.1:{}/a.gz'.format(reserved.getsockname()[1])
+        with _Server({}) as server:
+            sources = {'mnist': dict(downloads.DATASETS['mnist'], urls=[refused, server.url + '/gone.gz'])}
+            with pytest.raises(helper.DatasetError) as err:
+                helper.download_extract('mnist', data, sources=sources)
+    assert str(err.value) == (
+        'could not download mnist ({}: [Errno 111] Connection refused; {}/gone.gz: HTTP 404); check the network, or '
+        'put train-images-idx3-ubyte.gz (from any MNIST mirror) in {}, then run again'.format(refused, server.url, data))
+
+
+class _Stderr:
+    """sys.stderr for a test: keeps what is written, and sets an event at the first note."""
+
+    def __init__(self):
+        self.text, self.noted = '', threading.Event()
+
+    def write(self, text):
+        self.text += text
+        if 'note:' in self.text:
+            self.noted.set()
+
+    def flush(self):
+        pass
+
+
+def test_a_second_process_waits_for_the_first_saying_so(tmp_path, monkeypatch):
+    """The dataset's lock held (as a process getting it would hold it): the download says so and waits its turn."""
+    body, _ = _idx_bytes()
+    data = str(tmp_path / 'data')
+    os.makedirs(data)
+    stderr = _Stderr()
+    monkeypatch.setattr(sys, 'stderr', stderr)
+    done = threading.Event()
+    with _Server({'/a.gz': body}) as server:
+        def get():
+            helper.download_extract('mnist', data, sources=_sources(server, ['/a.gz'], body))
+            done.set()
+            stderr.noted.set()  # the wait below ends either way
+
+        with files.one_at_a_time(files.lock_beside(os.path.join(data, 'mnist')), 'the test'):
+            thread = threading.Thread(target=get)
+            thread.start()
+            assert stderr.noted.wait(GUARD_SECONDS)
+            assert not done.is_set()
+        thread.join(GUARD_SECONDS)
+    assert stderr.text.startswith('note: another process is getting mnist into {}; waiting for it to finish\n'.format(
+        data))
+    assert done.is_set() and len(_images_in(os.path.join(data, 'mnist'))) == 6
+
+
+def test_a_dataset_already_there_is_used_without_waiting_for_the_lock(tmp_path):
+    """Found: nothing to make, so a process holding the lock (making another dataset, say) does not matter."""
+    data = tmp_path / 'data'
+    (data / 'mnist').mkdir(parents=True)
+    (data / 'mnist' / archives.COMPLETE_MARKER).write_text('')
+    sources = {'mnist': dict(downloads.DATASETS['mnist'], urls=[])}
+    finished = threading.Event()
+    with files.one_at_a_time(files.lock_beside(str(data / 'mnist')), 'the test'):
+        thread = threading.Thread(target=lambda: (helper.download_extract('mnist', str(data), sources=sources),
+                                                  finished.set()), daemon=True)
+        thread.start()
+        thread.join(GUARD_SECONDS)
+        assert finished.is_set()
+
+
+def test_the_extraction_bar_names_the_dataset(tmp_path, capsys):
+    body, _ = _idx_bytes()
+    with _Server({'/a.gz': body}) as server:
+        helper.download_extract('mnist', str(tmp_path), sources=_sources(server, ['/a.gz'], body))
+    assert 'Extracting mnist: 100%' in capsys.readouterr().err
