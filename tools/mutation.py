@@ -110,8 +110,8 @@ def main():
             print('  survived {}\n    {}'.format(name, '\n    '.join(diff)), flush=True)
         if not args.keep:
             shutil.rmtree(os.path.join(folder, 'mutants'), ignore_errors=True)
-    with open(os.path.join(base, 'mutation-results.json'), 'w') as f:
-        json.dump(results, f, indent=1)
+        with open(os.path.join(base, 'mutation-results.json'), 'w') as f:  # after each module: a long run can be cut
+            json.dump(results, f, indent=1)
     print('results: {}'.format(os.path.join(base, 'mutation-results.json')))
     return 0 if all(not r['other'] for r in results) else 1
 
