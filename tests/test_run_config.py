@@ -169,7 +169,8 @@ def test_the_precision_used_is_listed_last_in_words():
 ])
 def test_an_unsafe_change_is_refused_naming_the_setting(setting, before, after, why):
     with pytest.raises(SettingChanged) as err:
-        run_config.check_resume(_config(**{setting: before}, output_dir='runs/a\nb'), _config(**{setting: after}))
+        run_config.check_resume(_config(**{setting: before}, output_dir='moved/from'),
+                                _config(**{setting: after}, output_dir='runs/a\nb'))
     assert err.value.setting == setting
     assert str(err.value) == 'the run in runs/a\\nb was trained with {} {}, not {}: resuming would {}'.format(
         setting, before, after, why)
