@@ -363,17 +363,17 @@ def test_resuming_with_another_learning_rate_carries_on_with_a_note(shared_run, 
 
 
 def test_a_restarted_run_is_the_one_generate_and_resume_use(tmp_path, capsys):
-    """A 30-step run, then a 5-step one in the same folder with --restart: the first is moved aside, and
+    """A 6-step run, then a 2-step one in the same folder with --restart: the first is moved aside, and
     generate and --resume take the second's checkpoint (found by the index file, not by a higher step)"""
-    code, out = _small_run(tmp_path, '--max-steps', '30', '--save-every', '10', '--batch-size', '2')
+    code, out = _small_run(tmp_path, '--max-steps', '6', '--save-every', '3', '--batch-size', '2')
     assert code == 0
-    code, _ = _small_run(tmp_path, '--max-steps', '5', '--restart', '--batch-size', '2')
+    code, _ = _small_run(tmp_path, '--max-steps', '2', '--restart', '--batch-size', '2')
     assert code == 0
-    assert sorted(os.listdir(str(out / 'checkpoints'))) == ['checkpoint', 'model-5.data-00000-of-00001',
-                                                            'model-5.index']
+    assert sorted(os.listdir(str(out / 'checkpoints'))) == ['checkpoint', 'model-2.data-00000-of-00001',
+                                                            'model-2.index']
     previous = out / 'previous-runs' / os.listdir(str(out / 'previous-runs'))[0]
-    assert (previous / 'checkpoints' / 'model-30.index').exists() and _losses_steps(previous)[-1] == 30
-    for name in ('model-30.index', 'model-30.data-00000-of-00001'):  # a higher step's files, not this run's
+    assert (previous / 'checkpoints' / 'model-6.index').exists() and _losses_steps(previous)[-1] == 6
+    for name in ('model-6.index', 'model-6.data-00000-of-00001'):  # a higher step's files, not this run's
         shutil.copy(str(previous / 'checkpoints' / name), str(out / 'checkpoints' / name))
     capsys.readouterr()
     assert run_script(['generate', '--checkpoint', str(out), '--n', '1']) == 0
@@ -382,9 +382,9 @@ def test_a_restarted_run_is_the_one_generate_and_resume_use(tmp_path, capsys):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tf.train.Saver, 'restore', lambda saver, sess, path: restored.append(path) or real_restore(
             saver, sess, path))
-        code, _ = _small_run(tmp_path, '--max-steps', '6', '--resume', '--batch-size', '2')
-    assert code == 0 and restored == [str(out / 'checkpoints' / 'model-5')]
-    assert _losses_steps(out) == [1, 2, 3, 4, 5, 6]
+        code, _ = _small_run(tmp_path, '--max-steps', '3', '--resume', '--batch-size', '2')
+    assert code == 0 and restored == [str(out / 'checkpoints' / 'model-2')]
+    assert _losses_steps(out) == [1, 2, 3]
 
 
 def test_the_same_seed_gives_byte_identical_files(shared_run, tmp_path):
