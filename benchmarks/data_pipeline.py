@@ -23,7 +23,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import helper  # noqa: E402  (after the path set-up)
-from facegan import image_cache  # noqa: E402
+from facegan.data import image_cache  # noqa: E402
 from common import timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
 
 FULL_CELEBA = 202599

@@ -15,7 +15,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import helper  # noqa: E402  (after the path set-up)
 from common import add_folder_argument  # noqa: E402  (benchmarks/ is the script's own folder)
-import sliced_wasserstein as sw  # noqa: E402
+from facegan.metrics import sliced_wasserstein as sw  # noqa: E402
 
 
 def main():
