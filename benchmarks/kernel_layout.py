@@ -17,9 +17,10 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from facegan import fast_layers  # noqa: E402  (after the path set-up)
+from facegan.core import environment  # noqa: E402  (after the path set-up)
 
-tf = fast_layers.tf
+tf = environment.load_tensorflow()  # prepare()d first (tf.layers on tf-keras), without TensorFlow's C++ notes
+from facegan.graph import fast_layers  # noqa: E402  (after TensorFlow's set-up)
 
 
 class StoredLayoutConv2DTranspose(fast_layers.Conv2DTranspose):
