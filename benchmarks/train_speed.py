@@ -38,13 +38,14 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import cpu_description, timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
 
-from facegan.tensorflow_setup import import_tensorflow  # noqa: E402  (after the path set-up)
+from facegan.core import environment  # noqa: E402  (after the path set-up)
 
-tf = import_tensorflow()
+tf = environment.load_tensorflow()  # prepare()d first (tf.layers on tf-keras), without TensorFlow's C++ notes
 import tensorflow as tf2  # noqa: E402  (TensorFlow 2's own API, for the Keras 3 peer)
 import dlnd_face_generation as dlnd  # noqa: E402  (after TensorFlow's legacy-Keras set-up)
 import helper  # noqa: E402
-from facegan import discriminator_view, fast_layers, tensorflow_setup  # noqa: E402
+from facegan.core import machine  # noqa: E402
+from facegan.graph import discriminator_view, fast_layers, session_settings  # noqa: E402
 
 Z_DIM = 100
 ARTICLE_PRINT_EVERY = 10
@@ -119,7 +120,7 @@ def start_session(build, config=None):
     """
     graph = tf.Graph()
     with graph.as_default():
-        tensorflow_setup.set_seeds(0)
+        session_settings.set_seeds(0)
         built = build()
         init = tf.global_variables_initializer()
     graph.finalize()
@@ -137,7 +138,7 @@ def matmul_gflops(dtype, size=4096, runs=5):
         b = tf.Variable(tf.random_normal((size, size)))
         return tf.reduce_sum(tf.cast(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype)), tf.float32))
 
-    product, sess = start_session(build, tensorflow_setup.session_config())
+    product, sess = start_session(build, session_settings.session_config())
     with sess:
         sess.run(product)
         best = 0.0
@@ -156,7 +157,7 @@ class ProjectLoop:
         :param shape: The dataset's shape (images, height, width, channels)
         :param precision: 'float32' or 'bfloat16', as --precision
         :param order: 'simultaneous' or 'alternating', as --update-order
-        :param config: tf.ConfigProto (None: the project's, tensorflow_setup.session_config(precision))
+        :param config: tf.ConfigProto (None: the project's, session_settings.session_config(precision))
         :param fast: False: tf.layers' own transposed convolution, as --no-fast-layers
         """
         def build():
@@ -167,7 +168,7 @@ class ProjectLoop:
                 d_view = discriminator_view.find(d_loss, input_real, input_z)  # D(x), D(G(z)), as train() fetches
                 return input_real, input_z, lr, d_loss, g_loss, d_opt, g_opt, d_view
 
-        built, self.sess = start_session(build, config or tensorflow_setup.session_config(precision))
+        built, self.sess = start_session(build, config or session_settings.session_config(precision))
         self.input_real, self.input_z, self.lr, self.d_loss, self.g_loss, self.d_opt, self.g_opt, self.d_view = built
         self.order = order
 
@@ -284,7 +285,9 @@ class TorchPeer:
         import torch  # pylint: disable=import-outside-toplevel  (optional: the benchmark runs without it)
         self.torch = torch
         torch.manual_seed(0)
-        torch.set_num_threads(tensorflow_setup.usable_cores())  # as the project's session_config
+        # Every core this process may use (a container may get fewer than the machine has), as TensorFlow's
+        # sessions here use
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
         self.generator = self._generator(torch.nn, channels)
         self.discriminator = self._discriminator(torch.nn, channels)
         self.bce = torch.nn.BCEWithLogitsLoss()
@@ -405,7 +408,7 @@ def main():
     args = parse_args()
     dataset = load_dataset(args.folder, args.batch_size)
     batches = endless_batches(dataset, args.batch_size)
-    bfloat16 = args.bfloat16 or tensorflow_setup.cpu_bfloat16_support()
+    bfloat16 = args.bfloat16 or machine.cpu_bfloat16_support()
     missing = torch_missing()
     if missing:
         print('note: no PyTorch peer ({}); `pip install torch==2.13.0` adds it'.format(missing), flush=True)
