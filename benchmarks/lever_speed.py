@@ -49,7 +49,8 @@ from common import cpu_description, timing_parser  # noqa: E402  (benchmarks/ is
 # A worker imports TensorFlow and PyTorch here, in the environment its coordinator gave it
 import train_speed  # noqa: E402  (it sets up the path and TensorFlow)
 import kernel_layout  # noqa: E402
-from facegan import tensorflow_setup  # noqa: E402
+from facegan.core import machine  # noqa: E402
+from facegan.graph import session_settings  # noqa: E402
 
 tf = train_speed.tf
 
@@ -221,7 +222,7 @@ def session_config(precision, changes):
                     counts; 'no_spinning', 'jit': True; 'executor': an executor type}
     :return: The project's tf.ConfigProto for the precision, with the changes
     """
-    config = tensorflow_setup.session_config(precision)
+    config = session_settings.session_config(precision)
     if changes.get('default'):
         config.ClearField('intra_op_parallelism_threads')
         config.ClearField('inter_op_parallelism_threads')
@@ -449,7 +450,7 @@ def main():
     if args.worker:
         worker(args)
         return
-    bfloat16 = args.isa == 'native' and tensorflow_setup.cpu_bfloat16_support() is not None
+    bfloat16 = args.isa == 'native' and machine.cpu_bfloat16_support() is not None
     precisions = ['float32', 'bfloat16'] if bfloat16 else ['float32']
     plans = plan(args, bfloat16)
     print('CPU: {}{}.'.format(cpu_description(), '; emulating AVX2 (TensorFlow: {}; PyTorch: {})'.format(
