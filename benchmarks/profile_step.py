@@ -2,9 +2,8 @@
 Where does a training step's time go? TensorFlow's own tracing (RunOptions FULL_TRACE) of the step
 train() runs, built from the notebook's model_loss and model_opt, at batch 64 on 28x28x3 images:
 each layer's kernels (forward, input gradient, weight gradient, Adam's update), in milliseconds and
-GFLOP/s, medians over the traced steps. The session runs one op at a time (inter-op threads 1, set
-here: the project's session_config leaves TensorFlow's default, which overlaps ops), so the kernels'
-times add up to the step.
+GFLOP/s, medians over the traced steps. The session runs one op at a time (inter-op threads 1), so
+the kernels' times add up to the step.
 
 Then the same steps by op type, and what the step costs outside its kernels: session.run's wall
 time untraced, against the kernels' sum and span in the traces (the rest is Python, the feed's
@@ -30,7 +29,6 @@ import train_speed  # noqa: E402  (benchmarks/ is the script's own folder; it se
 import kernel_layout  # noqa: E402
 from common import add_folder_argument  # noqa: E402
 from facegan.core import machine  # noqa: E402
-from facegan.graph import session_settings  # noqa: E402
 
 tf = train_speed.tf
 GRADIENTS = re.compile(r'^gradients(_\d+)?/')
@@ -107,7 +105,7 @@ def profile(shape, precision, batches, steps, fast=True):
              each], op_types {op type: [ms in each]}, spans [first kernel's start to last one's
              end, ms], walls [untraced session.run's ms]
     """
-    loop = train_speed.ProjectLoop(shape, precision, 'simultaneous', config=one_op_at_a_time(precision), fast=fast)
+    loop = train_speed.ProjectLoop(shape, precision, 'simultaneous', fast=fast)
     graph = loop.sess.graph
     fetches = [loop.d_opt, loop.g_opt, loop.d_loss, loop.g_loss, loop.d_view]
     for step_i in range(3):  # warm-up: graph optimisation, kernel selection
@@ -135,17 +133,6 @@ def profile(shape, precision, batches, steps, fast=True):
         loop.sess.run(fetches, feed)
         found.walls.append(1000 * (time.perf_counter() - start))
     return found
-
-
-def one_op_at_a_time(precision):
-    """
-    :return: The project's session config for the precision, with one inter-op thread, so that the traced kernels
-             do not overlap and their times add up to the step (as when session_config set it; intra-op threads
-             stay TensorFlow's default: every core this process may use)
-    """
-    config = session_settings.session_config(precision)
-    config.inter_op_parallelism_threads = 1
-    return config
 
 
 def op_type(node):
