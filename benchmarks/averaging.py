@@ -52,9 +52,7 @@ from facegan.graph.learner_code import call_generator  # noqa: E402
 from facegan.inspect import checks  # noqa: E402
 
 DECAYS = (0.99, 0.993, 0.995, 0.998, 0.999)
-# TrainingRun drew its sample grids' z first from numpy's global state (it now draws its z from its own
-# RandomState(seed)): drawn here still, so the scored z stay those of docs/averaging.md's runs
-GRID_Z = 25
+GRID_Z = 25  # TrainingRun draws its sample grids' z first: drawn here too, so the scored z are training's
 RAW = 'raw'  # the generator as trained, scored through the scoring copy as the averaged ones are
 RAW_IN_GRAPH = 'raw, training graph'  # the same weights scored in the training graph, as train() scores
 SCORES_CSV, SEEDS_CSV, TABLE_CSV = 'scores.csv', 'seeds.csv', 'table.csv'
@@ -233,7 +231,7 @@ def build_training(channels, z_dim, beta1, eval_z_count, decays, fast):
         input_real, input_z, lr = dlnd.model_inputs(28, 28, channels, z_dim)
         d_loss, g_loss = dlnd.model_loss(input_real, input_z, channels)
         d_train_opt, g_train_opt = dlnd.model_opt(d_loss, g_loss, lr, beta1)
-        np.random.uniform(-1, 1, size=(GRID_Z, z_dim))  # the grid z TrainingRun drew: the next are the eval z
+        np.random.uniform(-1, 1, size=(GRID_Z, z_dim))  # TrainingRun's grid z: drawn so the next are its eval z
         eval_z = np.random.uniform(-1, 1, size=(eval_z_count, z_dim))
         images = call_generator(dlnd.generator, tf.constant(eval_z, tf.float32), channels,
                                 'to draw the images that are scored', is_train=False)
@@ -464,7 +462,7 @@ def main():
     check_averaging(args.decays, precision)
     if args.check:
         return
-    fast = fast_layers.use_fast_layers(tf.config.list_physical_devices('GPU'))[0]  # a CPU: yes, as a run builds
+    fast = fast_layers.wanted(True)  # as a run builds train()'s graph: where the machine has no GPU
     output = args.output or tempfile.mkdtemp(prefix='averaging-')
     os.makedirs(output, exist_ok=True)
     print('Scores go to {}'.format(output))
