@@ -1,23 +1,16 @@
 """
-helper.py (cropping, grids, batches, Dataset and its cache) and what it stands on: IDX reading
-(facegan/archives.py), synthetic faces, image listing, and TensorFlow's set-up and Ctrl-C.
+helper.py's data functions (the Udacity helper's API on facegan/data): cropping, batches, grids, Dataset with its
+cache, split, batches and get_batches, the warning for unreadable files; and the synthetic faces it hands out.
+(What importing helper prepares for TensorFlow, and Ctrl-C inside TensorFlow, need TensorFlow: slow tests.)
 """
-import gzip
 import os
-import signal
-import struct
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import helper
-from conftest import child_env
-from facegan import archives, images, interrupts, synthetic_faces
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from facegan.data import images, synthetic_faces
 
 
 def _write_celeba_like(path, seed=0):
@@ -166,25 +159,6 @@ def test_dataset_rejects_unknown_name():
         helper.Dataset('cifar', [])
 
 
-def _idx_gzip(path, digits):
-    header = struct.pack('>IIII', 2051, len(digits), digits.shape[1], digits.shape[2])
-    with gzip.open(path, 'wb') as f:
-        f.write(header + digits.tobytes())
-
-
-def test_read_idx_images_parses_big_endian_header(tmp_path):
-    digits = np.random.default_rng(2).integers(0, 256, (3, 28, 28), dtype=np.uint8)
-    _idx_gzip(str(tmp_path / 'x.gz'), digits)
-    np.testing.assert_array_equal(archives.read_idx_images(str(tmp_path / 'x.gz')), digits)
-
-
-def test_read_idx_images_rejects_wrong_magic(tmp_path):
-    with gzip.open(str(tmp_path / 'labels.gz'), 'wb') as f:
-        f.write(struct.pack('>II', 2049, 3) + bytes(3))  # an IDX label file
-    with pytest.raises(helper.DatasetError, match='magic number 2049'):
-        archives.read_idx_images(str(tmp_path / 'labels.gz'))
-
-
 def test_synthetic_faces_are_celeba_shaped_and_deterministic(tmp_path):
     folder = synthetic_faces.make_synthetic_faces(str(tmp_path / 'a'), count=6, seed=5)
     again = synthetic_faces.make_synthetic_faces(str(tmp_path / 'b'), count=6, seed=5)
@@ -207,21 +181,6 @@ def test_synthetic_face_is_inside_the_crop():
     centre = image[100:120, 79:99]
     assert np.abs(centre - background).sum(axis=-1).mean() > 30
     assert (np.abs(image[:40, :30] - background).sum(axis=-1) == 0).mean() > 0.9
-
-
-def test_import_tensorflow_explains_keras3_conflict():
-    """TensorFlow already bound to Keras 3: one message that says what to do."""
-    code = ('import os; os.environ.pop("TF_USE_LEGACY_KERAS", None)\n'
-            'import tensorflow\n'
-            'try:\n    tensorflow.compat.v1.layers.Layer\nexcept AttributeError:\n    pass\n'
-            'from facegan.tensorflow_setup import import_tensorflow\n'
-            'try:\n    import_tensorflow()\n'
-            'except RuntimeError as err:\n    print("MESSAGE:", err)\n')
-    env = child_env()  # without TF_USE_LEGACY_KERAS
-    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120).stdout
-    line = [line for line in out.splitlines() if line.startswith('MESSAGE:')]
-    assert line and 'TF_USE_LEGACY_KERAS=1' in line[0]
 
 
 def test_cache_gives_exactly_the_values_of_get_batch(tmp_path):
@@ -303,51 +262,128 @@ def test_empty_or_unreadable_folder_is_a_clear_error(tmp_path):
         helper.Dataset('celeba', [str(tmp_path / 'bad.png')], cache_dir=str(tmp_path / 'cache'))
 
 
-def test_list_image_files_is_recursive_and_skips_hidden_folders(tmp_path):
-    for rel in ['a.jpg', 'sub/b.JPEG', 'sub/deeper/c.png', 'notes.txt', '.cache/d.png']:
-        path = tmp_path / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b'')
-    found = [os.path.relpath(p, str(tmp_path)) for p in images.list_image_files(str(tmp_path))]
-    assert found == ['a.jpg', os.path.join('sub', 'b.JPEG'), os.path.join('sub', 'deeper', 'c.png')]
+# --- Dataset: its name, split, images, batches and the warning ----------------------------------------
+
+def test_a_dataset_knows_its_name_and_mode(tmp_path):
+    paths = _image_files(str(tmp_path / 'imgs'), 2)
+    assert helper.Dataset('celeba', paths).name == 'celeba'
+    folder = helper.Dataset('my faces', paths, image_mode='L')
+    assert (folder.name, folder.image_mode, folder.shape) == ('my faces', 'L', (2, 28, 28, 1))
+    assert helper.IMAGE_MODES == {'mnist': 'L', 'celeba': 'RGB', 'synthetic': 'RGB'}
 
 
-# TensorFlow's nest.flatten turns an exception raised while it reads a Mapping into
-# RuntimeError('Mapping was modified during iteration over it'), its cause lost: a Ctrl-C that
-# lands there (start-up builds graphs full of such calls) must still end in one line
-_CTRL_C_INSIDE_TENSORFLOW = '''
-import collections.abc, os, signal, sys
-sys.path.insert(0, {root!r})
-from facegan.tensorflow_setup import import_tensorflow
-tf = import_tensorflow()
-from tensorflow.python.util import nest
+def test_images_by_position_are_get_batchs_values(tmp_path):
+    paths = _image_files(str(tmp_path / 'imgs'), 5)
+    dataset = helper.Dataset('celeba', paths, cache_dir=str(tmp_path / 'cache'))
+    expected = helper.get_batch(paths, 28, 28, 'RGB')
+    chosen = dataset.images([4, 0, 4])
+    assert chosen.dtype == np.float32
+    np.testing.assert_array_equal(chosen, expected[[4, 0, 4]])
+    np.testing.assert_array_equal(dataset.images(range(5)), expected)
 
 
-class Interrupted(collections.abc.Mapping):
-    def __getitem__(self, key):
-        # To this thread (os.kill may hand it to one of TensorFlow's threads, which sees it later), then
-        # a call: Python 3.11 to 3.13 all run a pending handler at a function's start
-        signal.raise_signal(signal.SIGINT)
-        (lambda: None)()
-        return key
-
-    def __iter__(self):
-        return iter([1])
-
-    def __len__(self):
-        return 1
-
-
-nest.flatten(Interrupted())
-print('not interrupted')
-'''
+def test_split_holds_the_last_images_out_and_leaves_the_dataset_whole(tmp_path):
+    paths = _image_files(str(tmp_path / 'imgs'), 7)
+    dataset = helper.Dataset('celeba', paths, seed=0, cache_dir=str(tmp_path / 'cache'))
+    expected = helper.get_batch(paths, 28, 28, 'RGB')
+    training, held = dataset.split(3)
+    assert held.dtype == np.float32 and held.shape == (3, 28, 28, 3)
+    np.testing.assert_array_equal(held, expected[4:])
+    assert training.shape == (4, 28, 28, 3) and training.data_files == paths[:4] and training.name == 'celeba'
+    np.testing.assert_array_equal(training.images(range(4)), expected[:4])
+    assert dataset.shape == (7, 28, 28, 3) and dataset.data_files == paths  # the dataset itself stays whole
+    np.testing.assert_array_equal(dataset.images([6]), expected[[6]])
+    with pytest.raises(IndexError):
+        training.images([4])  # a held-out image is not the training view's
 
 
-def test_ctrl_c_that_tensorflow_turns_into_another_error_is_still_one_line():
-    # A shell starts a background job with Ctrl-C ignored, and children inherit that: give the child
-    # the default, as a terminal would
-    result = subprocess.run([sys.executable, '-c', _CTRL_C_INSIDE_TENSORFLOW.format(root=ROOT)],
-                            capture_output=True, text=True, timeout=300, env=child_env(),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    assert 'Traceback' not in result.stderr and 'not interrupted' not in result.stdout
-    assert result.returncode == 130 and result.stderr.strip().splitlines()[-1] == interrupts.INTERRUPTED
+def test_split_counts_only_the_readable_images(tmp_path, capsys):
+    paths = _image_files(str(tmp_path / 'imgs'), 4)
+    bad = str(tmp_path / 'imgs' / '001_bad.png')
+    open(bad, 'wb').write(b'not an image')
+    dataset = helper.Dataset('celeba', sorted(paths + [bad]), cache_dir=str(tmp_path / 'cache'))
+    training, held = dataset.split(1)
+    assert training.data_files == paths[:3]
+    np.testing.assert_array_equal(held, helper.get_batch(paths[3:], 28, 28, 'RGB'))
+    np.testing.assert_array_equal(training.images(range(3)), helper.get_batch(paths[:3], 28, 28, 'RGB'))
+
+
+def test_batches_of_an_order_from_a_first_batch_in_the_models_range(tmp_path):
+    paths = _image_files(str(tmp_path / 'imgs'), 7)
+    dataset = helper.Dataset('celeba', paths, cache_dir=str(tmp_path / 'cache'))
+    expected = helper.get_batch(paths, 28, 28, 'RGB') / 255 - 0.5
+    order = [6, 2, 0, 5, 1, 3, 4]
+    batches = list(dataset.batches(2, order))
+    assert len(batches) == 3  # the last, partial batch is dropped
+    for i, batch in enumerate(batches):
+        assert batch.dtype == np.float32
+        np.testing.assert_array_equal(batch, expected[order[2 * i:2 * i + 2]])
+    later = list(dataset.batches(2, order, first=2))  # a run resumed at its third batch
+    assert len(later) == 1 and np.array_equal(later[0], batches[2])
+    assert list(dataset.batches(3, order, first=2)) == []
+
+
+def test_get_batches_draws_a_new_order_each_epoch_from_the_seed(tmp_path):
+    paths = _image_files(str(tmp_path / 'imgs'), 6)
+    expected = helper.get_batch(paths, 28, 28, 'RGB') / 255 - 0.5
+    dataset = helper.Dataset('celeba', paths, seed=5, cache_dir=str(tmp_path / 'cache'))
+    rng = np.random.default_rng(5)
+    for _ in range(2):
+        order = rng.permutation(6)
+        np.testing.assert_array_equal(np.concatenate(list(dataset.get_batches(3))), expected[order])
+
+
+@pytest.mark.parametrize('bad,first', [(1, '000.png'), (2, '000.png')])
+def test_unreadable_images_are_one_warning_naming_the_first(tmp_path, capsys, bad, first):
+    good = _image_files(str(tmp_path / 'imgs'), 2)
+    broken = []
+    for i in range(bad):
+        broken.append(str(tmp_path / 'bad' / '{:03d}.png'.format(i)))
+        os.makedirs(os.path.dirname(broken[-1]), exist_ok=True)
+        open(broken[-1], 'wb').write(b'nope')
+    helper.Dataset('celeba', broken + good, cache_dir=str(tmp_path / 'cache'))
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith('warning:')]
+    assert warnings == ['warning: skipped {} unreadable image{} of {} (first: {})'.format(
+        bad, 's' if bad > 1 else '', bad + 2, tmp_path / 'bad' / first)]
+
+
+def test_a_readable_dataset_says_nothing(tmp_path, capsys):
+    helper.Dataset('celeba', _image_files(str(tmp_path / 'imgs'), 2), cache_dir=str(tmp_path / 'cache'))
+    err = capsys.readouterr().err.replace('\r', '\n')
+    assert [line for line in err.splitlines() if line.strip() and not line.startswith('Caching images')] == []
+
+
+def test_the_errors_name_the_dataset(tmp_path):
+    with pytest.raises(helper.DatasetError) as err:
+        helper.Dataset('mnist', [])
+    assert str(err.value) == 'No images for the mnist dataset: the folder has no jpg, jpeg or png files'
+    with pytest.raises(helper.DatasetError) as err:
+        helper.Dataset('cifar', ['x.png'])
+    assert str(err.value) == "Unknown dataset 'cifar': choose one of celeba, mnist, synthetic"
+    (tmp_path / 'a.png').write_bytes(b'x')
+    (tmp_path / 'b.png').write_bytes(b'x')
+    with pytest.raises(helper.DatasetError) as err:
+        helper.Dataset('folder', [str(tmp_path / 'a.png'), str(tmp_path / 'b.png')], image_mode='RGB',
+                       cache_dir=str(tmp_path / 'cache'))
+    assert str(err.value) == 'None of the 2 images of the folder dataset can be read'
+
+
+def test_the_cache_goes_beside_the_images_unless_told(tmp_path):
+    paths = _image_files(str(tmp_path / 'imgs'), 2)
+    helper.Dataset('celeba', paths)
+    assert len(os.listdir(str(tmp_path / 'imgs' / '.cache'))) == 2
+
+
+def test_download_extract_is_the_data_layers(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(helper.downloads, 'download_extract', lambda *args: calls.append(args))
+    helper.download_extract('mnist', str(tmp_path))
+    helper.download_extract('celeba', str(tmp_path), {'celeba': {}})
+    assert calls == [('mnist', str(tmp_path), None), ('celeba', str(tmp_path), {'celeba': {}})]
+
+
+def test_get_image_reads_an_open_file_as_well_as_a_path(tmp_path):
+    path = str(tmp_path / 'face.png')
+    _write_celeba_like(path)
+    with open(path, 'rb') as f:
+        np.testing.assert_array_equal(helper.get_image(f, 28, 28, 'L'), helper.get_image(path, 28, 28, 'L'))

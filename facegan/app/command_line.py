@@ -136,7 +136,7 @@ def parse(argv):
         flags.n = flags.n or 10
     else:
         flags.output_dir = flags.output_dir or _checkpoint_folder(flags.checkpoint)
-        saved = run_config.load(_checkpoint_folder(flags.checkpoint)) if os.path.exists(flags.checkpoint) else None
+        saved = run_config.load(_checkpoint_folder(flags.checkpoint))  # None without run.json (or a folder)
         flags.dataset = flags.dataset or (saved.dataset if saved else 'synthetic')
     return flags
 

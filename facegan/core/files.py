@@ -250,6 +250,12 @@ PREVIOUS_RUNS = 'previous-runs'  # the subfolder move_aside moves a run's files 
 _MOVING = '.moving-'  # a moved-aside run's folder while its files are moved in
 
 
+def _run_order(name):
+    """:return: A moved-aside run's (time, number) from its name: ('2026-03-04_05-06-07', 2) for '..._2', 1 for none"""
+    match = re.fullmatch(r'(.*?)(?:_(\d+))?', name)
+    return match.group(1), int(match.group(2) or 1)
+
+
 def move_aside(folder, names, keep):
     """
     Move files out of the way without deleting them: into folder/previous-runs/DATE_TIME/, each renamed
@@ -265,16 +271,18 @@ def move_aside(folder, names, keep):
     for leftover in sorted(entry for entry in os.listdir(root) if entry.startswith(_MOVING)):
         os.rename(os.path.join(root, leftover), os.path.join(root, leftover[len(_MOVING):]))
     stamp = datetime.datetime.now().strftime('%Y-%m-%d_%H-%M-%S')
-    taken = set(os.listdir(root))
-    name = next(candidate for candidate in [stamp] + ['{}_{}'.format(stamp, i) for i in range(2, 1000)]
-                if candidate not in taken and _MOVING + candidate not in taken)
+    # After every run of this second (a freed name is not reused: it would sort before the newer ones)
+    numbers = [number for base, number in (_run_order(entry[len(_MOVING):] if entry.startswith(_MOVING) else entry)
+                                           for entry in os.listdir(root)) if base == stamp]
+    name = '{}_{}'.format(stamp, max(numbers) + 1) if numbers else stamp
     staging = os.path.join(root, _MOVING + name)
     os.mkdir(staging)
     for entry in names:
         os.rename(os.path.join(folder, entry), os.path.join(staging, entry))
     moved = os.path.join(root, name)
     os.rename(staging, moved)
-    older = sorted(entry for entry in os.listdir(root) if not entry.startswith('.'))[:-keep]
+    others = sorted((entry for entry in os.listdir(root) if not entry.startswith('.') and entry != name), key=_run_order)
+    older = others[:max(0, len(others) - (keep - 1))]  # the run just moved is always one of the keep
     for entry in older:
         shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
     return moved, [os.path.join(root, entry) for entry in older]

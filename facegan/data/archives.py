@@ -27,10 +27,10 @@ def _read32(bytestream):
     """
     Read 32-bit integer from bytesteam
     :param bytestream: A bytestream
-    :return: 32-bit integer
+    :return: 32-bit integer, or None when the stream ends before four bytes
     """
-    dt = np.dtype(np.uint32).newbyteorder('>')
-    return int(np.frombuffer(bytestream.read(4), dtype=dt)[0])
+    data = bytestream.read(4)
+    return int(np.frombuffer(data, dtype=np.dtype(np.uint32).newbyteorder('>'))[0]) if len(data) == 4 else None
 
 
 def _read_idx_header(bytestream, save_path):
@@ -42,10 +42,14 @@ def _read_idx_header(bytestream, save_path):
     """
     idx_image_magic = 2051
     magic = _read32(bytestream)
-    if magic != idx_image_magic:
+    if magic is not None and magic != idx_image_magic:
         raise DatasetError('Invalid magic number {} in {}: not an IDX image file; delete it '
                            'and download it again'.format(magic, save_path))
-    return _read32(bytestream), _read32(bytestream), _read32(bytestream)
+    sizes = _read32(bytestream), _read32(bytestream), _read32(bytestream)
+    if magic is None or None in sizes:
+        raise DatasetError('{} is truncated: it ends inside its header; delete it and download it again'
+                           .format(save_path))
+    return sizes
 
 
 def read_idx_images(save_path):

@@ -137,7 +137,7 @@ def _stop_if_disk_full(err, save_path, database_name):
     """
     if files.is_disk_full(err):
         part_path = save_path + '.part'
-        raise DatasetError('Disk full while downloading {}: free some space in {} and run again (the download '
+        raise DiskFullError('Disk full while downloading {}: free some space in {} and run again (the download '
                            'resumes from the {} bytes kept in {})'.format(
                                database_name, os.path.dirname(save_path) or '.', os.path.getsize(part_path),
                                part_path)) from None
@@ -233,7 +233,7 @@ def _archive(database_name, data_path, source):
     if not os.path.exists(save_path):
         try:
             _download(source['urls'], save_path, database_name)
-        except _NoNetwork:
+        except (_NoNetwork, DiskFullError):  # no network, or a full disk: checking the network would not help
             raise
         except DatasetError as err:
             manual = source.get('manual', 'put {archive} in {data_path}')

@@ -1,0 +1,108 @@
+"""
+facegan/core/errors.py: the errors a user can fix, their exit codes, what IPython shows of them, and the one
+way a message becomes one line (one_line) and an exception becomes one line (error_line).
+"""
+import pytest
+from hypothesis import given, strategies as st
+
+from facegan.core import errors
+from facegan.core.errors import (DatasetError, DiskFullError, LearnerCodeError, SettingChanged, TrainingInterrupted,
+                                 TrainingStopped, UserError, error_line, one_line)
+
+
+@pytest.mark.parametrize('error,parents,exit_code', [
+    (UserError, (Exception,), 1),
+    (DatasetError, (UserError,), 1),
+    (DiskFullError, (DatasetError, UserError), 1),
+    (TrainingStopped, (UserError,), 1),
+    (TrainingInterrupted, (TrainingStopped, UserError), 130),  # as a shell reports Ctrl-C
+    (LearnerCodeError, (UserError,), 1),
+])
+def test_each_error_is_a_user_error_with_its_exit_code(error, parents, exit_code):
+    assert issubclass(error, parents) and error('x').exit_code == exit_code
+
+
+def test_a_changed_setting_names_it():
+    err = SettingChanged('the run was trained with batch_size 8, not 16', 'batch_size')
+    assert isinstance(err, UserError) and err.setting == 'batch_size'
+    assert str(err) == 'the run was trained with batch_size 8, not 16' and err.exit_code == 1
+
+
+def test_ipython_shows_the_one_line_not_a_traceback():
+    assert DatasetError('no images in\nthere')._render_traceback_() == ['error: no images in\\nthere']
+    assert TrainingInterrupted('interrupted')._render_traceback_() == ['error: interrupted']
+
+
+@pytest.mark.parametrize('message,expected', [
+    ('plain text, spaces and accents: café Ñ', 'plain text, spaces and accents: café Ñ'),
+    ('a\nb', 'a\\nb'),
+    ('tab\there', 'tab\\there'),
+    ('cr\r', 'cr\\r'),
+    ('nul\x00', 'nul\\x00'),
+    ('bell\x07', 'bell\\x07'),
+    ('zero width\u200b', 'zero width\\u200b'),
+    ('caf\udce9.png', 'caf\\xe9.png'),  # os.listdir's surrogate for the byte 0xe9
+    ('\udc80 \udcff', '\\x80 \\xff'),  # the first and last bytes os.fsdecode escapes
+    ('\udc7f', '\\udc7f'),  # a lone surrogate that is no escaped byte
+    ('\udd00', '\\udd00'),
+    ('', ''),
+])
+def test_one_line_escapes_what_would_not_print(message, expected):
+    assert one_line(message) == expected
+
+
+@given(st.text())
+def test_one_line_of_any_text_is_one_printable_line_that_keeps_what_prints(text):
+    line = one_line(text)
+    assert line.isprintable()
+    if text.isprintable():
+        assert line == text
+
+
+@given(st.binary(max_size=40))
+def test_one_line_of_any_file_name_as_the_file_system_gives_it_prints(name):
+    decoded = name.decode('utf-8', errors='surrogateescape')
+    line = one_line(decoded)
+    assert line.isprintable()
+    assert line.encode('utf-8').decode('utf-8') == line  # no surrogate left: a strict UTF-8 stream takes it
+
+
+@pytest.mark.parametrize('where', ['Graph execution error:', 'Detected at node model/x defined at', 'Node: x',
+                                   'File "/x.py", line 3, in f', '[[{{node x}}]]', 'Hint: if you want to see',
+                                   'Original stack trace for x:', 'Traceback (most recent call last):'])
+def test_error_line_skips_the_lines_that_say_where_the_graph_failed(where):
+    err = ValueError('{}\n\n  {}\n  the real problem  \n more'.format(where, where))
+    assert error_line(err) == 'the real problem'
+
+
+def test_error_line_reads_tensorflows_message_attribute():
+    class TensorFlowError(Exception):
+        message = 'Graph execution error:\nIncompatible shapes: [8] vs. [4]'
+
+    assert error_line(TensorFlowError('the str() of it')) == 'Incompatible shapes: [8] vs. [4]'
+
+
+def test_error_line_with_only_where_lines_gives_the_first_line():
+    assert error_line(RuntimeError('\n  Node: x\nNode: y')) == 'Node: x'
+
+
+@pytest.mark.parametrize('err,with_type,expected', [
+    (ValueError('bad shape'), True, 'ValueError: bad shape'),
+    (ValueError('bad shape'), False, 'bad shape'),
+    (KeyError(), False, 'KeyError'),
+    (KeyError(), True, 'KeyError'),
+    (RuntimeError('\n \n'), False, 'RuntimeError'),
+    (OSError('a\tb\nsecond line'), False, 'a\\tb'),
+])
+def test_error_line_names_the_type_when_asked_or_when_there_is_no_message(err, with_type, expected):
+    assert error_line(err, with_type=with_type) == expected
+
+
+def test_error_line_is_one_line_whatever_the_message():
+    assert error_line(OSError('caf\udce9\x1b[31m')) == 'caf\\xe9\\x1b[31m'
+
+
+def test_the_message_escaper_is_the_modules_one():
+    """_escaped writes an undecodable byte as \\xNN and any other character as Python's unicode_escape does."""
+    assert errors._escaped('\udcab') == '\\xab'
+    assert errors._escaped('\n') == '\\n' and errors._escaped('\x85') == '\\x85'
