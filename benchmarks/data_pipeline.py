@@ -7,7 +7,7 @@ How fast does data reach the training loop? In one run, on the real CelebA sampl
 3. with --full-scale, the peak memory of a Dataset as large as full CelebA (202,599 images),
    iterated through one epoch, against the size of its uint8 cache and of a float32 copy.
 
-    python benchmarks/data_pipeline.py                       # ../shared/data/celeba sample
+    python benchmarks/data_pipeline.py                       # the shared CelebA sample
     python benchmarks/data_pipeline.py --folder DIR --full-scale
 """
 import os

@@ -2,7 +2,7 @@
 Check the sliced Wasserstein distance on real CelebA before trusting it: two disjoint real sets
 (the floor), then each known degradation at rising strength, which must score higher, in order.
 
-    python benchmarks/swd_check.py                     # ../shared/data/celeba sample, 512 per side
+    python benchmarks/swd_check.py                     # the shared CelebA sample, 512 per side
     python benchmarks/swd_check.py --folder DIR --images 256
 """
 import argparse
