@@ -53,7 +53,7 @@ def timing_parser(description, batch_sizes=None):
         parser.add_argument('--batch-size', type=positive, default=64)
     else:
         parser.add_argument('--batch-sizes', type=positive, nargs='+', default=batch_sizes,
-                            help='batch sizes to time, one after another (default: %(default)s)')
+                            help='the batch sizes to time (default: %(default)s)')
     parser.add_argument('--repeats', type=positive, default=5, help='rounds, alternating; each figure is their median')
     return parser
 

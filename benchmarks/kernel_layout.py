@@ -10,6 +10,7 @@ columns (tap, filter), so the same outputs, with no transpose and no gather. lev
 
     python benchmarks/kernel_layout.py    # checks it against fast_layers' layer: outputs and gradients
 """
+import argparse
 import contextlib
 import os
 import sys
@@ -81,8 +82,14 @@ def largest_differences(shape, filters, kernel_size, stride, padding, seed=0):
     return [float(np.max(np.abs(a - b))) for a, b in zip(fast, stored)]
 
 
-if __name__ == '__main__':
+def main():
+    """Print, for a few shapes, the largest differences between fast_layers' layer and the prototype."""
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     for case in (((4, 4, 4, 64), 32, 4, 1, 'valid'), ((4, 7, 7, 32), 16, 5, 2, 'same'), ((2, 5, 6, 8), 64, 3, 2, 'same'),
                  ((2, 4, 4, 8), 64, 4, 2, 'same'), ((2, 5, 5, 8), 64, 2, 3, 'valid')):
         print(case, 'largest differences (outputs, input gradient, kernel gradient):',
               ['{:.2e}'.format(value) for value in largest_differences(*case)])
+
+
+if __name__ == '__main__':
+    main()
