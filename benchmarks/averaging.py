@@ -40,13 +40,16 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import dlnd_face_generation as dlnd  # noqa: E402  (after the path set-up)
+from facegan.core import environment  # noqa: E402  (after the path set-up)
+
+tf = environment.load_tensorflow()  # prepare()d first (tf.layers on tf-keras), without TensorFlow's C++ notes
+import dlnd_face_generation as dlnd  # noqa: E402  (after TensorFlow's set-up)
 import helper  # noqa: E402
 from common import add_folder_argument  # noqa: E402
-from facegan import batch_norm, command_line, fast_layers, generation, tensorflow_setup  # noqa: E402
-from facegan.learner_code import call_generator  # noqa: E402
-
-tf = dlnd.tf
+from facegan.core import machine  # noqa: E402
+from facegan.graph import batch_norm, fast_layers, session_settings  # noqa: E402
+from facegan.graph.learner_code import call_generator  # noqa: E402
+from facegan.inspect import checks  # noqa: E402
 
 DECAYS = (0.99, 0.993, 0.995, 0.998, 0.999)
 GRID_Z = 25  # TrainingRun draws its sample grids' z first: drawn here too, so the scored z are training's
@@ -137,7 +140,7 @@ def check_averaging(decays, precision, steps=3, seed=0):
         update, averages = averaging_ops([weights], decays, [step])
         moments = {decay: np.zeros((3, 4)) for decay in decays}
         worst = 0.0
-        with tf.Session(config=tensorflow_setup.session_config(precision)) as sess:
+        with tf.Session(config=session_settings.session_config(precision)) as sess:
             sess.run(tf.global_variables_initializer())
             for t in range(1, steps + 1):
                 value = rng.normal(size=(3, 4)).astype(np.float32)
@@ -159,6 +162,17 @@ def check_averaging(decays, precision, steps=3, seed=0):
     return worst
 
 
+def inference_generator(generator, z, channels):
+    """
+    In a fresh graph, the generator's variables and an inference-mode op on them (as a saved run's generator is
+    drawn: facegan/inspect/generator_session.py)
+    :return: The tensor of generated images
+    """
+    # The training-mode call creates the variables; inference mode reuses them
+    call_generator(generator, z, channels, 'to create its variables', is_train=True)
+    return call_generator(generator, z, channels, 'to draw faces', is_train=False)
+
+
 class ScoringCopy(object):
     """
     A graph holding the generator alone, to score any values of its trainable variables as training
@@ -175,13 +189,12 @@ class ScoringCopy(object):
         :param fast: Build the generator with fast_layers, as training does
         """
         self.graph = tf.Graph()
-        self.config = tensorflow_setup.session_config(precision)
+        self.config = session_settings.session_config(precision)
         numpy_state, python_state = np.random.get_state(), random.getstate()  # training's z stay training's
         with self.graph.as_default():
             tf.set_random_seed(seed)
             with fast_layers.in_tf_layers(fast):
-                self.images, _ = generation.restorable_generator(dlnd.generator, tf.constant(eval_z, tf.float32),
-                                                                 channels)
+                self.images = inference_generator(dlnd.generator, tf.constant(eval_z, tf.float32), channels)
                 self.calibrate = batch_norm.build_calibration(dlnd.generator, eval_z.shape[1], channels)
             self.variables = {var.op.name: var for var in tf.trainable_variables()}
             self.init = tf.global_variables_initializer()
@@ -267,21 +280,22 @@ def run_seed(args, files, cache_dir, seed, precision, fast, batch_size=16, z_dim
     """
     start = time.perf_counter()
     dataset = helper.Dataset('celeba', files, seed=seed, cache_dir=cache_dir)
-    tracker = generation.make_tracker(dataset, args.eval_images, seed)
+    tracker = checks.tracker(dataset, args.eval_images, seed)
+    training, _ = dataset.split(args.eval_images)  # the last eval_images held out, as the tracker's
     channels = dataset.shape[3]
     results, training_seconds = {}, 0.0
     with tf.Graph().as_default():
-        tensorflow_setup.set_seeds(seed)
+        session_settings.set_seeds(seed)
         graph = build_training(channels, z_dim, beta1, args.eval_images, args.decays, fast)
         copy = ScoringCopy(graph['eval_z'], channels, seed, precision, fast)
         tf.get_default_graph().finalize()
-        with tf.Session(config=tensorflow_setup.session_config(precision)) as sess:
+        with tf.Session(config=session_settings.session_config(precision)) as sess:
             sess.run(graph['init'])
             results.update({(0, name): swd for name, swd in score_all(sess, graph, copy, tracker, [], 0,
                                                                       args.calibrations).items()})
             step, last = 0, args.steps[-1]
             for _ in itertools.count():  # epochs, each in a new order, as train() runs them
-                for batch_images in dataset.get_batches(batch_size):
+                for batch_images in training.get_batches(batch_size):
                     began = time.perf_counter()
                     batch_z = np.random.uniform(-1, 1, size=(batch_size, z_dim))
                     feed = {graph['input_real']: batch_images * 2, graph['input_z']: batch_z,
@@ -442,14 +456,13 @@ def main():
     if args.summarize:
         summarize(args.output)
         return
-    print('CPU: {}; bfloat16 in hardware: {}'.format(cpu_model(), tensorflow_setup.cpu_bfloat16_support() or 'no'))
-    precision = command_line.precision(args.precision)  # says which, and why, for auto
-    if args.precision != 'auto':
-        print('Precision: {} (--precision {})'.format(precision, args.precision))
+    print('CPU: {}; bfloat16 in hardware: {}'.format(cpu_model(), machine.cpu_bfloat16_support() or 'no'))
+    precision, why = machine.resolve_precision(args.precision)  # why: for auto, why it chose
+    print('Precision: {} (--precision {})'.format(precision, 'auto: ' + why if why else args.precision))
     check_averaging(args.decays, precision)
     if args.check:
         return
-    fast = command_line.fast_layers_wanted(True)
+    fast = fast_layers.wanted(True)  # as a run builds train()'s graph: where the machine has no GPU
     output = args.output or tempfile.mkdtemp(prefix='averaging-')
     os.makedirs(output, exist_ok=True)
     print('Scores go to {}'.format(output))

@@ -1,4 +1,7 @@
-"""What the benchmarks share: where the real CelebA sample is, --folder, and the timing arguments."""
+"""
+What the benchmarks share: where the real CelebA sample is, --folder, the timing arguments, the CPU's
+description and the speed goals.
+"""
 import argparse
 import os
 
@@ -21,15 +24,37 @@ def add_folder_argument(parser, synthetic_fallback=True):
                             help='folder of images (default: the shared CelebA sample)')
 
 
-def timing_parser(description):
+def positive(text):
+    """
+    :param text: A command-line value
+    :return: It as a whole number of 1 or more
+    :raise argparse.ArgumentTypeError: Anything else (argparse then names the flag in one line and exits 2)
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError('{!r} is not a whole number of 1 or more'.format(text))
+    return value
+
+
+def timing_parser(description, batch_sizes=None):
     """
     :param description: The benchmark's docstring
-    :return: An argparse.ArgumentParser with --folder (synthetic faces without the sample), --batch-size and --repeats
+    :param batch_sizes: The default batch sizes of a benchmark that times several (--batch-sizes); None: one
+                        (--batch-size, 64)
+    :return: An argparse.ArgumentParser with --folder (synthetic faces without the sample), --batch-size or
+             --batch-sizes, and --repeats
     """
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_folder_argument(parser)
-    parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--repeats', type=int, default=5, help='rounds, alternating; each figure is their median')
+    if batch_sizes is None:
+        parser.add_argument('--batch-size', type=positive, default=64)
+    else:
+        parser.add_argument('--batch-sizes', type=positive, nargs='+', default=batch_sizes,
+                            help='the batch sizes to time (default: %(default)s)')
+    parser.add_argument('--repeats', type=positive, default=5, help='rounds, alternating; each figure is their median')
     return parser
 
 
@@ -58,3 +83,36 @@ def cpu_description(cpuinfo='/proc/cpuinfo', environ=None):
     cap = environ.get('ONEDNN_MAX_CPU_ISA')
     return '{}, {} cores, {}{}'.format(name, cores, has, ', emulated as {} (ONEDNN_MAX_CPU_ISA)'.format(cap)
                                        if cap else '')
+
+
+# The speed goals: the project's training step against the PyTorch peer's (x PyTorch), in float32 by the
+# widest vectors oneDNN may use (facegan.core.machine.cpu_vector_kind), in bfloat16 where the CPU computes it
+# natively; and its share of its precision's matmul limit, by batch size
+FLOAT32_GOALS = {'AVX-512': 1.5, 'AVX2': 1.0}
+BFLOAT16_GOAL = 2.0
+LIMIT_GOALS = {64: 0.70, 16: 0.50}
+
+
+def pytorch_goal(precision, vectors, native_bfloat16):
+    """
+    :param precision: 'float32' or 'bfloat16'
+    :param vectors: 'AVX-512', 'AVX2' or None, as machine.cpu_vector_kind says
+    :param native_bfloat16: Whether the CPU has AMX_BF16 or AVX512_BF16 (machine.cpu_bfloat16_support)
+    :return: The x PyTorch the project's step should reach, or None where there is no goal
+    """
+    if precision == 'bfloat16':
+        return BFLOAT16_GOAL if native_bfloat16 else None
+    return FLOAT32_GOALS.get(vectors)
+
+
+def goal_cell(value, goal, form):
+    """
+    :param value: The measured figure (None: not measured)
+    :param goal: The least figure that meets the goal (None: no goal)
+    :param form: The format of the goal, e.g. '{:.2f}'
+    :return: A table's cell: '>= 1.50: met', '>= 1.50: not met', '>= 1.50: not measured' or 'no goal'
+    """
+    if goal is None:
+        return 'no goal'
+    verdict = 'not measured' if value is None else 'met' if value >= goal else 'not met'
+    return '>= {}: {}'.format(form.format(goal), verdict)

@@ -7,7 +7,7 @@ How fast does data reach the training loop? In one run, on the real CelebA sampl
 3. with --full-scale, the peak memory of a Dataset as large as full CelebA (202,599 images),
    iterated through one epoch, against the size of its uint8 cache and of a float32 copy.
 
-    python benchmarks/data_pipeline.py                       # ../shared/data/celeba sample
+    python benchmarks/data_pipeline.py                       # the shared CelebA sample
     python benchmarks/data_pipeline.py --folder DIR --full-scale
 """
 import os
@@ -23,7 +23,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import helper  # noqa: E402  (after the path set-up)
-from facegan import image_cache  # noqa: E402
+from facegan.data import image_cache  # noqa: E402
 from common import timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
 
 FULL_CELEBA = 202599

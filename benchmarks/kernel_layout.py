@@ -10,6 +10,7 @@ columns (tap, filter), so the same outputs, with no transpose and no gather. lev
 
     python benchmarks/kernel_layout.py    # checks it against fast_layers' layer: outputs and gradients
 """
+import argparse
 import contextlib
 import os
 import sys
@@ -17,48 +18,34 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from facegan import fast_layers  # noqa: E402  (after the path set-up)
+from facegan.core import environment  # noqa: E402  (after the path set-up)
 
-tf = fast_layers.tf
+tf = environment.load_tensorflow()  # prepare()d first (tf.layers on tf-keras), without TensorFlow's C++ notes
+from facegan.graph import fast_layers  # noqa: E402  (after TensorFlow's set-up)
 
 
 class StoredLayoutConv2DTranspose(fast_layers.Conv2DTranspose):
     """fast_layers.Conv2DTranspose, each phase's product taking its taps straight from the stored kernel."""
 
-    def call(self, inputs):
-        _, height, width, channels = inputs.shape.as_list()
-        size, stride = self.kernel_size[0], self.strides[0]
-        rows, columns = (fast_layers.phases(n, size, stride, self.padding) for n in (height, width))
-        inputs = tf.reshape(inputs, (-1, channels))
-        outputs = fast_layers.interleave(
-            [[self._stored_phase(inputs, (height, width), row, column) for column in columns] for row in rows],
-            stride, [fast_layers.output_size(n, size, stride, self.padding) for n in (height, width)])
-        if self.use_bias:
-            outputs = tf.nn.bias_add(outputs, self.bias)
-        return outputs if self.activation is None else self.activation(outputs)
+    def _kernel_for_products(self):
+        """:return: The kernel as it is stored: (size, size, filters, channels)"""
+        return self.kernel
 
-    def _stored_phase(self, inputs, input_size, row, column):
+    def _tap_products(self, inputs, kernel, row_taps, column_taps):
         """
-        The outputs of one phase, as fast_layers.Conv2DTranspose._phase makes them
+        Every input position times each of the phase's taps, as fast_layers.Conv2DTranspose._tap_products
+        makes them, with no transpose and no gather
         :param inputs: The inputs as (batch*height*width, channels)
-        :param input_size: The inputs' (height, width)
-        :param row: (the kernel rows that land on the phase's output rows, their 0/1 overlap-add matrix)
-        :param column: The same for the columns
-        :return: Tensor (batch, q, p, filters)
+        :param kernel: The kernel as stored
+        :param row_taps: The kernel rows that land on the phase's output rows
+        :param column_taps: The kernel columns that land on its output columns
+        :return: Tensor (batch*height*width, taps*filters), the taps row by row, each tap's filters together
         """
-        (row_taps, row_matrix), (column_taps, column_matrix) = row, column
-        phase_size = row_matrix.shape[0], column_matrix.shape[0]
-        if not row_taps or not column_taps:
-            batch = tf.shape(inputs)[0] // (input_size[0] * input_size[1])
-            return tf.zeros((batch,) + phase_size + (self.filters,), inputs.dtype)
         stride = self.strides[0]
         # A phase's taps are every stride-th row and column from its first: (rows, columns, filters, channels)
-        kernel = self.kernel[row_taps[0]::stride, column_taps[0]::stride] if stride > 1 else self.kernel
+        kernel = kernel[row_taps[0]::stride, column_taps[0]::stride] if stride > 1 else kernel
         taps = len(row_taps) * len(column_taps)
-        products = tf.matmul(inputs, tf.reshape(kernel, (taps * self.filters, -1)), transpose_b=True)
-        products = tf.reshape(products, (-1, input_size[0] * input_size[1] * taps, self.filters))
-        matrix = np.einsum('qia,pjb->qpijab', row_matrix, column_matrix).reshape(phase_size[0] * phase_size[1], -1)
-        return tf.reshape(tf.matmul(tf.constant(matrix)[None], products), (-1,) + phase_size + (self.filters,))
+        return tf.matmul(inputs, tf.reshape(kernel, (taps * self.filters, -1)), transpose_b=True)
 
 
 @contextlib.contextmanager
@@ -95,8 +82,14 @@ def largest_differences(shape, filters, kernel_size, stride, padding, seed=0):
     return [float(np.max(np.abs(a - b))) for a, b in zip(fast, stored)]
 
 
-if __name__ == '__main__':
+def main():
+    """Print, for a few shapes, the largest differences between fast_layers' layer and the prototype."""
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     for case in (((4, 4, 4, 64), 32, 4, 1, 'valid'), ((4, 7, 7, 32), 16, 5, 2, 'same'), ((2, 5, 6, 8), 64, 3, 2, 'same'),
                  ((2, 4, 4, 8), 64, 4, 2, 'same'), ((2, 5, 5, 8), 64, 2, 3, 'valid')):
         print(case, 'largest differences (outputs, input gradient, kernel gradient):',
               ['{:.2e}'.format(value) for value in largest_differences(*case)])
+
+
+if __name__ == '__main__':
+    main()

@@ -15,9 +15,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
-from facegan import fast_layers, tensorflow_setup  # noqa: E402  (after the path set-up)
+from facegan.core import environment  # noqa: E402  (after the path set-up)
 
-tf = tensorflow_setup.import_tensorflow()
+tf = environment.load_tensorflow()  # prepare()d first (tf.layers on tf-keras), without TensorFlow's C++ notes
+from facegan.graph import fast_layers, session_settings  # noqa: E402  (after TensorFlow's set-up)
 
 # (name, input (height, width, channels), conv2d_transpose's arguments as the generator passes them)
 LAYERS = [('4x4x1024 -> 7x7x512, 4x4, stride 1, valid', (4, 4, 1024), (512, 4, 1, 'valid')),
@@ -40,7 +41,7 @@ def layer_session(layer, input_shape, arguments):
         outputs = layer(inputs, filters, kernel_size, strides=strides, padding=padding, use_bias=False)
         upstream = tf.constant(np.random.default_rng(1).standard_normal(outputs.shape.as_list()).astype(np.float32))
         fetches = [outputs] + tf.gradients(tf.reduce_sum(outputs * upstream), [inputs] + tf.trainable_variables())
-        sess = tf.Session(graph=graph, config=tensorflow_setup.session_config())
+        sess = tf.Session(graph=graph, config=session_settings.session_config())
         sess.run(tf.global_variables_initializer())
     return sess, fetches
 

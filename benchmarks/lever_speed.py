@@ -46,10 +46,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import cpu_description, timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
+from common import LIMIT_GOALS, goal_cell, pytorch_goal  # noqa: E402
 # A worker imports TensorFlow and PyTorch here, in the environment its coordinator gave it
 import train_speed  # noqa: E402  (it sets up the path and TensorFlow)
 import kernel_layout  # noqa: E402
-from facegan import tensorflow_setup  # noqa: E402
+from facegan.core import machine  # noqa: E402
+from facegan.graph import session_settings  # noqa: E402
 
 tf = train_speed.tf
 
@@ -59,8 +61,6 @@ TORCH = 'PyTorch peer'
 # caps only ATen's own kernels: its convolutions are oneDNN's, its float32 matmuls MKL's.
 AVX2_ENV = {'tensorflow': {'ONEDNN_MAX_CPU_ISA': 'AVX2'},
             'torch': {'ATEN_CPU_CAPABILITY': 'avx2', 'ONEDNN_MAX_CPU_ISA': 'AVX2', 'MKL_ENABLE_INSTRUCTIONS': 'AVX2'}}
-TARGETS = {'float32 avx512': 1.5, 'float32 avx2': 1.0, 'bfloat16': 2.0}  # x PyTorch
-LIMIT_TARGETS = {64: 0.70, 16: 0.50}  # share of the precision's matmul limit
 PROTOCOL = '@@ '  # a worker's replies start with it
 
 
@@ -119,9 +119,8 @@ TORCH_VARIANTS = [('OpenMP defaults', {}), ('OMP_WAIT_POLICY=PASSIVE', {'OMP_WAI
 
 def parse_args():
     """:return: Parsed command line"""
-    parser = timing_parser(__doc__)
+    parser = timing_parser(__doc__, batch_sizes=[16, 64])
     parser.add_argument('--levers', nargs='+', choices=sorted(LEVERS), default=sorted(LEVERS))
-    parser.add_argument('--batch-sizes', type=int, nargs='+', default=[16, 64])
     parser.add_argument('--images', type=int, default=320,
                         help='training images per timing (steps = images // batch size)')
     parser.add_argument('--isa', choices=('native', 'avx2'), default='native',
@@ -221,7 +220,7 @@ def session_config(precision, changes):
                     counts; 'no_spinning', 'jit': True; 'executor': an executor type}
     :return: The project's tf.ConfigProto for the precision, with the changes
     """
-    config = tensorflow_setup.session_config(precision)
+    config = session_settings.session_config(precision)
     if changes.get('default'):
         config.ClearField('intra_op_parallelism_threads')
         config.ClearField('inter_op_parallelism_threads')
@@ -412,35 +411,41 @@ def print_goals(args, plans, timings, limits, gflop):
     Print, per batch size and precision, the baseline and the best option that was faster than it in
     every round (if any) against the issue's goals; the PyTorch goal counts the faster PyTorch
     """
-    avx512 = args.isa == 'native' and 'avx512f' in cpu_description()
-    print('\nGoals ({}):\n'.format(cpu_description(environ=AVX2_ENV['tensorflow'] if args.isa == 'avx2' else None)))
+    environ = AVX2_ENV['tensorflow'] if args.isa == 'avx2' else os.environ
+    vectors, native = machine.cpu_vector_kind(environ=environ), machine.cpu_bfloat16_support() is not None
+    print('\nGoals ({}; vectors: {}):\n'.format(cpu_description(environ=environ), vectors or 'neither AVX-512 nor AVX2'))
     print('| batch | precision | configuration | x PyTorch (OpenMP defaults) | x PyTorch (passive waits) '
           '| goal x PyTorch | % of the matmul limit | goal % |')
     print('|---|---|---|---|---|---|---|---|')
     for size in args.batch_sizes:
         for precision in limits:
-            target = TARGETS['bfloat16'] if precision == 'bfloat16' else \
-                TARGETS['float32 avx512' if avx512 else 'float32 avx2']
-            torches = [index for index, plan in enumerate(plans) if plan.label.startswith(TORCH)
-                       and plan.precision == precision]
-            mine = [index for index, plan in enumerate(plans) if plan.precision == precision and plan.option]
-            # the best option, among those faster than the baseline in every round (else the baseline)
-            best = max(mine, key=lambda index: (min(ratios(timings, index, mine[0], size)) > 1 or index == mine[0],
-                                                statistics.median(ratios(timings, index, mine[0], size))))
-            for index in dict.fromkeys([mine[0], best]):
-                rate = statistics.median([timing.rate for timing in timings[index, size]])
-                against = [statistics.median(ratios(timings, index, torch, size)) for torch in torches]
-                share = rate * gflop / statistics.median(limits[precision])
-                print('| {} | {} | {} | {} | {:.2f}: {} | {:.0%}: {} | {} |'.format(
-                    size, precision, plans[index].label, ' | '.join('{:.2f}'.format(value) for value in against)
-                    or '- | -', target, met(min(against, default=0) >= target), share,
-                    met(share >= LIMIT_TARGETS.get(size, 1)) if size in LIMIT_TARGETS else 'no goal',
-                    '{:.0%}'.format(LIMIT_TARGETS[size]) if size in LIMIT_TARGETS else '-'))
+            goal = pytorch_goal(precision, vectors, native)
+            for index in goal_rows(plans, timings, precision, size):
+                print(goal_row(plans, timings, index, size, goal, share=statistics.median(
+                    [timing.rate for timing in timings[index, size]]) * gflop / statistics.median(limits[precision])))
 
 
-def met(condition):
-    """:return: 'met' or 'not met'"""
-    return 'met' if condition else 'not met'
+def goal_rows(plans, timings, precision, size):
+    """
+    :return: The plans' indices to hold against the goals: the baseline, and the best option among those
+             faster than it in every round (if any)
+    """
+    mine = [index for index, plan in enumerate(plans) if plan.precision == precision and plan.option]
+    best = max(mine, key=lambda index: (min(ratios(timings, index, mine[0], size)) > 1 or index == mine[0],
+                                        statistics.median(ratios(timings, index, mine[0], size))))
+    return list(dict.fromkeys([mine[0], best]))
+
+
+def goal_row(plans, timings, index, size, goal, share):
+    """:return: The goals table's row of plan index at the batch size, its share of the matmul limit given"""
+    plan_ = plans[index]
+    torches = [other for other, each in enumerate(plans) if each.label.startswith(TORCH)
+               and each.precision == plan_.precision]
+    against = [statistics.median(ratios(timings, index, torch, size)) for torch in torches]
+    return '| {} | {} | {} | {} | {} | {:.0%} | {} |'.format(
+        size, plan_.precision, plan_.label, ' | '.join('{:.2f}'.format(value) for value in against) or '- | -',
+        goal_cell(min(against, default=None), goal, '{:.2f}'), share,
+        goal_cell(share, LIMIT_GOALS.get(size), '{:.0%}'))
 
 
 def main():
@@ -449,7 +454,7 @@ def main():
     if args.worker:
         worker(args)
         return
-    bfloat16 = args.isa == 'native' and tensorflow_setup.cpu_bfloat16_support() is not None
+    bfloat16 = args.isa == 'native' and machine.cpu_bfloat16_support() is not None
     precisions = ['float32', 'bfloat16'] if bfloat16 else ['float32']
     plans = plan(args, bfloat16)
     print('CPU: {}{}.'.format(cpu_description(), '; emulating AVX2 (TensorFlow: {}; PyTorch: {})'.format(

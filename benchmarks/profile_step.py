@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import train_speed  # noqa: E402  (benchmarks/ is the script's own folder; it sets up the path and TensorFlow)
 import kernel_layout  # noqa: E402
 from common import add_folder_argument  # noqa: E402
-from facegan import tensorflow_setup  # noqa: E402
+from facegan.core import machine  # noqa: E402
 
 tf = train_speed.tf
 GRADIENTS = re.compile(r'^gradients(_\d+)?/')
@@ -180,7 +180,7 @@ def main():
     args = parse_args()
     dataset = train_speed.load_dataset(args.folder, args.batch_size)
     batches = train_speed.endless_batches(dataset, args.batch_size)
-    precisions = ['float32'] + (['bfloat16'] if args.bfloat16 or tensorflow_setup.cpu_bfloat16_support() else [])
+    precisions = ['float32'] + (['bfloat16'] if args.bfloat16 or machine.cpu_bfloat16_support() else [])
     for precision in precisions:
         with kernel_layout.stored_layout() if args.stored_layout else contextlib.nullcontext():
             found = profile(dataset.shape, precision, batches, args.steps, fast=not args.straightforward)

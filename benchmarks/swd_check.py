@@ -2,7 +2,7 @@
 Check the sliced Wasserstein distance on real CelebA before trusting it: two disjoint real sets
 (the floor), then each known degradation at rising strength, which must score higher, in order.
 
-    python benchmarks/swd_check.py                     # ../shared/data/celeba sample, 512 per side
+    python benchmarks/swd_check.py                     # the shared CelebA sample, 512 per side
     python benchmarks/swd_check.py --folder DIR --images 256
 """
 import argparse
@@ -15,7 +15,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import helper  # noqa: E402  (after the path set-up)
 from common import add_folder_argument  # noqa: E402  (benchmarks/ is the script's own folder)
-import sliced_wasserstein as sw  # noqa: E402
+from facegan.metrics import sliced_wasserstein as sw  # noqa: E402
 
 
 def main():

@@ -1,6 +1,6 @@
 """
-How fast does the model train? In one run, alternating, training images per second at batch 64 on
-28x28x3 images from the cached data path, for:
+How fast does the model train? In one run, alternating, training images per second at batch 16 and
+64 (--batch-sizes) on 28x28x3 images from the cached data path, for:
 
 1. the article's layers with its repository's loop: the notebook's generator as written
    (tf.layers.conv2d_transpose, no fast_layers) and the loop of the article's GitHub repository,
@@ -20,10 +20,17 @@ How fast does the model train? In one run, alternating, training images per seco
 
 and the model GFLOP/s each achieves against its precision's matmul limit (a 4096x4096 matmul's
 GFLOP/s measured in the same run, over the model's GFLOP per image). Each figure is the median of
---repeats rounds; each round times every configuration once.
+--repeats rounds; each round times every configuration once. The batch sizes are timed one after
+another, each with its own rounds and table.
 
-    python benchmarks/train_speed.py                 # ../shared CelebA sample, else synthetic faces
+Last, the goals: per batch size and precision, the project's step against the PyTorch peer and the
+matmul limit. x PyTorch >= 1.5 in float32 where oneDNN may use AVX-512, >= 1.0 where AVX2 is the
+widest; >= 2.0 in bfloat16 where the CPU has AMX_BF16 or AVX512_BF16; >= 70% of the matmul limit at
+batch 64, >= 50% at batch 16.
+
+    python benchmarks/train_speed.py                 # the shared CelebA sample, else synthetic faces
     python benchmarks/train_speed.py --repeats 7 --steps 20
+    python benchmarks/train_speed.py --batch-sizes 64 --repeats 7
 """
 import inspect
 import itertools
@@ -36,15 +43,17 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import cpu_description, timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
+from common import cpu_description, positive, timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
+from common import LIMIT_GOALS, goal_cell, pytorch_goal  # noqa: E402
 
-from facegan.tensorflow_setup import import_tensorflow  # noqa: E402  (after the path set-up)
+from facegan.core import environment  # noqa: E402  (after the path set-up)
 
-tf = import_tensorflow()
+tf = environment.load_tensorflow()  # prepare()d first (tf.layers on tf-keras), without TensorFlow's C++ notes
 import tensorflow as tf2  # noqa: E402  (TensorFlow 2's own API, for the Keras 3 peer)
 import dlnd_face_generation as dlnd  # noqa: E402  (after TensorFlow's legacy-Keras set-up)
 import helper  # noqa: E402
-from facegan import discriminator_view, fast_layers, tensorflow_setup  # noqa: E402
+from facegan.core import machine  # noqa: E402
+from facegan.graph import discriminator_view, fast_layers, session_settings  # noqa: E402
 
 Z_DIM = 100
 ARTICLE_PRINT_EVERY = 10
@@ -55,11 +64,14 @@ SMOOTH_FACTOR = inspect.signature(dlnd.model_loss).parameters['smooth_factor'].d
 
 def parse_args():
     """:return: Parsed command line"""
-    parser = timing_parser(__doc__)
-    parser.add_argument('--steps', type=int, default=10, help='training steps timed per configuration per round')
-    parser.add_argument('--bfloat16', action='store_true',
-                        help='time the bfloat16 configurations too (default: only where the CPU has AMX or '
-                             'AVX512_BF16)')
+    parser = timing_parser(__doc__, batch_sizes=[16, 64])
+    parser.add_argument('--steps', type=positive, default=10, help='training steps timed per configuration per round')
+    bfloat16 = parser.add_mutually_exclusive_group()
+    bfloat16.add_argument('--bfloat16', action='store_true',
+                          help='time the bfloat16 configurations too (default: only where the CPU has AMX or '
+                               'AVX512_BF16)')
+    bfloat16.add_argument('--no-bfloat16', action='store_true',
+                          help='time float32 only, even where the CPU has AMX or AVX512_BF16')
     return parser.parse_args()
 
 
@@ -119,7 +131,7 @@ def start_session(build, config=None):
     """
     graph = tf.Graph()
     with graph.as_default():
-        tensorflow_setup.set_seeds(0)
+        session_settings.set_seeds(0)
         built = build()
         init = tf.global_variables_initializer()
     graph.finalize()
@@ -137,7 +149,7 @@ def matmul_gflops(dtype, size=4096, runs=5):
         b = tf.Variable(tf.random_normal((size, size)))
         return tf.reduce_sum(tf.cast(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype)), tf.float32))
 
-    product, sess = start_session(build, tensorflow_setup.session_config())
+    product, sess = start_session(build, session_settings.session_config())
     with sess:
         sess.run(product)
         best = 0.0
@@ -156,7 +168,7 @@ class ProjectLoop:
         :param shape: The dataset's shape (images, height, width, channels)
         :param precision: 'float32' or 'bfloat16', as --precision
         :param order: 'simultaneous' or 'alternating', as --update-order
-        :param config: tf.ConfigProto (None: the project's, tensorflow_setup.session_config(precision))
+        :param config: tf.ConfigProto (None: the project's, session_settings.session_config(precision))
         :param fast: False: tf.layers' own transposed convolution, as --no-fast-layers
         """
         def build():
@@ -167,7 +179,7 @@ class ProjectLoop:
                 d_view = discriminator_view.find(d_loss, input_real, input_z)  # D(x), D(G(z)), as train() fetches
                 return input_real, input_z, lr, d_loss, g_loss, d_opt, g_opt, d_view
 
-        built, self.sess = start_session(build, config or tensorflow_setup.session_config(precision))
+        built, self.sess = start_session(build, config or session_settings.session_config(precision))
         self.input_real, self.input_z, self.lr, self.d_loss, self.g_loss, self.d_opt, self.g_opt, self.d_view = built
         self.order = order
 
@@ -284,7 +296,9 @@ class TorchPeer:
         import torch  # pylint: disable=import-outside-toplevel  (optional: the benchmark runs without it)
         self.torch = torch
         torch.manual_seed(0)
-        torch.set_num_threads(tensorflow_setup.usable_cores())  # as the project's session_config
+        # Every core this process may use (a container may get fewer than the machine has), as TensorFlow's
+        # sessions here use
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
         self.generator = self._generator(torch.nn, channels)
         self.discriminator = self._discriminator(torch.nn, channels)
         self.bce = torch.nn.BCEWithLogitsLoss()
@@ -401,16 +415,32 @@ def build_trainers(shape, bfloat16, torch):
 
 
 def main():
-    """Time every configuration, alternating, and print the table."""
+    """Time every configuration, alternating, at each batch size; print a table for each, then the goals."""
     args = parse_args()
-    dataset = load_dataset(args.folder, args.batch_size)
-    batches = endless_batches(dataset, args.batch_size)
-    bfloat16 = args.bfloat16 or tensorflow_setup.cpu_bfloat16_support()
+    dataset = load_dataset(args.folder, max(args.batch_sizes))
+    bfloat16 = not args.no_bfloat16 and (args.bfloat16 or machine.cpu_bfloat16_support() is not None)
     missing = torch_missing()
     if missing:
         print('note: no PyTorch peer ({}); `pip install torch==2.13.0` adds it'.format(missing), flush=True)
     trainers = build_trainers(dataset.shape, bfloat16, torch=not missing)
-    for trainer in trainers.values():  # warm-up: graph optimisation, kernel selection, tracing
+    medians = {}
+    for size in args.batch_sizes:
+        rates, waits, peaks = time_batch_size(args, trainers, endless_batches(dataset, size), bfloat16)
+        print_table(args, dataset, size, rates, waits, peaks)
+        medians[size] = ({key: statistics.median(values) for key, values in rates.items()},
+                         {dtype: statistics.median(values) for dtype, values in peaks.items()})
+    print_goals(medians, step_gflop(dataset.shape[3]))
+
+
+def time_batch_size(args, trainers, batches, bfloat16):
+    """
+    Warm every configuration up at this batch size, then time them all, alternating, round by round
+    :param batches: Iterator of batches of the size
+    :param bfloat16: Whether to measure bfloat16's matmul limit too
+    :return: ({(name, precision): [images/s a round]}, {(name, precision): [fraction waiting for data a round]},
+             {precision: [matmul GFLOP/s a round]})
+    """
+    for trainer in trainers.values():  # warm-up: graph optimisation, kernel selection, tracing (at this batch)
         images_per_second(trainer, batches, 3)
     rates = {key: [] for key in trainers}
     waits = {key: [] for key in trainers}
@@ -424,17 +454,20 @@ def main():
             waits[key].append(wait)
         print('round {}/{}: '.format(round_i + 1, args.repeats)
               + ', '.join('{:.1f}'.format(values[-1]) for values in rates.values()), flush=True)
-    print_table(args, dataset, rates, waits, peaks)
+    return rates, waits, peaks
 
 
-def print_table(args, dataset, rates, waits, peaks):
-    """Print the medians as a Markdown table: the ratios, and each row's share of its precision's matmul limit."""
+def print_table(args, dataset, size, rates, waits, peaks):
+    """
+    Print the medians at one batch size as a Markdown table: the ratios, and each row's share of its
+    precision's matmul limit
+    """
     gflop = step_gflop(dataset.shape[3])
     rate = {key: statistics.median(values) for key, values in rates.items()}
     limit = {dtype: statistics.median(values) / gflop for dtype, values in peaks.items()}  # images/s
     print('\nCPU: {}.'.format(cpu_description()))
     print('{} images {}x{}x{} from the cache, batch {}, {} steps x {} rounds (medians).'.format(
-        dataset.shape[0], *dataset.shape[1:], args.batch_size, args.steps, args.repeats))
+        dataset.shape[0], *dataset.shape[1:], size, args.steps, args.repeats))
     print('Model: {:.2f} GFLOP per image per step (one generator pass). Matmul limit: {}.\n'.format(
         gflop, ', '.join('{} {:.0f} GFLOP/s = {:.0f} images/s'.format(dtype, value * gflop, value)
                          for dtype, value in limit.items())))
@@ -450,6 +483,39 @@ def print_table(args, dataset, rates, waits, peaks):
             name, precision, value, value / rate[ARTICLE, 'float32'], ratio(value, PEER, precision),
             ratio(value, TORCH, precision), value * gflop, 100 * value / limit[precision],
             statistics.median(waits[name, precision])))
+
+
+def print_goals(medians, gflop):
+    """
+    Print the goals table: per batch size and precision, the project's step against the PyTorch peer and
+    its precision's matmul limit, and whether each goal is met
+    :param medians: {batch size: ({(name, precision): median images/s}, {precision: median matmul GFLOP/s})}
+    :param gflop: The model's GFLOP per image per step
+    """
+    vectors, native = machine.cpu_vector_kind(), machine.cpu_bfloat16_support() is not None
+    print('\nGoals on {} (vectors: {}; bfloat16 {}):\n'.format(
+        cpu_description(), vectors or 'neither AVX-512 nor AVX2', 'native' if native else 'not native: no goal'))
+    print('| batch | precision | project images/s | PyTorch images/s | x PyTorch | % of the matmul limit '
+          '| goal x PyTorch | goal % of the matmul limit |')
+    print('|---|---|---|---|---|---|---|---|')
+    for size, (rate, peak) in medians.items():
+        for precision, gflops in peak.items():
+            print(goal_row(size, precision, rate, gflops / gflop, pytorch_goal(precision, vectors, native)))
+
+
+def goal_row(size, precision, rate, limit, goal):
+    """
+    :param rate: {(name, precision): median images/s} at the batch size
+    :param limit: The precision's matmul limit, in images/s
+    :param goal: The x PyTorch goal (None: none here)
+    :return: The goals table's row of the project's step at the batch size and precision
+    """
+    mine, torch = rate[PROJECT, precision], rate.get((TORCH, precision))
+    against = mine / torch if torch else None
+    return '| {} | {} | {:.1f} | {} | {} | {:.0%} | {} | {} |'.format(
+        size, precision, mine, '-' if torch is None else '{:.1f}'.format(torch),
+        '-' if against is None else '{:.2f}'.format(against), mine / limit,
+        goal_cell(against, goal, '{:.2f}'), goal_cell(mine / limit, LIMIT_GOALS.get(size), '{:.0%}'))
 
 
 if __name__ == '__main__':

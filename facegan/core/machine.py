@@ -1,7 +1,8 @@
 """
 What this machine can do that a run's choices depend on, read without loading TensorFlow: bfloat16
 arithmetic in hardware (Intel's AMX, AVX-512's bfloat16 dot products), so the precision that
---precision auto picks; and the memory a process may still take.
+--precision auto picks; the widest vectors oneDNN may use (AVX-512 or AVX2), which the speed goals
+depend on; and the memory a process may still take.
 """
 import os
 import resource
@@ -50,6 +51,19 @@ def bfloat16_possible(cpuinfo='/proc/cpuinfo', environ=os.environ):
     """:return: Whether oneDNN can compute in bfloat16 here: natively, or emulated with AVX-512 (slower than float32)"""
     return bool(cpu_bfloat16_support(cpuinfo, environ)) or (
         'avx512f' in _flags(cpuinfo) and _isa_allows('AVX512_CORE', environ))
+
+
+def cpu_vector_kind(cpuinfo='/proc/cpuinfo', environ=os.environ):
+    """
+    :param cpuinfo: The file that lists the CPU's flags (a test gives a fake one)
+    :param environ: The environment (ONEDNN_MAX_CPU_ISA may cap oneDNN below the CPU's widest vectors)
+    :return: The widest vectors oneDNN may use here: 'AVX-512' (the CPU has avx512f, uncapped), 'AVX2', or
+             None (neither, oneDNN capped below AVX2, or no such file: off Linux)
+    """
+    flags = _flags(cpuinfo)
+    if 'avx512f' in flags and _isa_allows('AVX512_CORE', environ):
+        return 'AVX-512'
+    return 'AVX2' if 'avx2' in flags and _isa_allows('AVX2', environ) else None
 
 
 def resolve_precision(asked, cpuinfo='/proc/cpuinfo', environ=os.environ):

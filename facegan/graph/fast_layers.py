@@ -109,20 +109,27 @@ class Conv2DTranspose(tf.layers.Conv2DTranspose):  # the same class name: the sa
         size, stride = self.kernel_size[0], self.strides[0]
         rows, columns = (phases(n, size, stride, self.padding) for n in (height, width))
         inputs = tf.reshape(inputs, (-1, channels))
-        # The kernel is (size, size, filters, channels); as (taps, channels, filters)
-        taps = tf.reshape(tf.transpose(self.kernel, (0, 1, 3, 2)), (size * size, channels, self.filters))
-        outputs = interleave([[self._phase(inputs, taps, (height, width), row, column) for column in columns]
+        kernel = self._kernel_for_products()
+        outputs = interleave([[self._phase(inputs, kernel, (height, width), row, column) for column in columns]
                               for row in rows],
                              stride, [output_size(n, size, stride, self.padding) for n in (height, width)])
         if self.use_bias:
             outputs = tf.nn.bias_add(outputs, self.bias)
         return outputs if self.activation is None else self.activation(outputs)
 
-    def _phase(self, inputs, taps, input_size, row, column):
+    def _kernel_for_products(self):
+        """
+        :return: The kernel, stored as (size, size, filters, channels), as _tap_products takes it: (size*size
+                 taps, channels, filters)
+        """
+        size, channels = self.kernel_size[0], self.kernel.shape.as_list()[3]
+        return tf.reshape(tf.transpose(self.kernel, (0, 1, 3, 2)), (size * size, channels, self.filters))
+
+    def _phase(self, inputs, kernel, input_size, row, column):
         """
         The outputs (stride*q + r, stride*p + c) for one phase (r, c)
         :param inputs: The inputs as (batch*height*width, channels)
-        :param taps: The kernel as (size*size taps, channels, filters)
+        :param kernel: The kernel as _kernel_for_products makes it
         :param input_size: The inputs' (height, width)
         :param row: (the kernel rows that land on the phase's output rows, their 0/1 overlap-add matrix)
         :param column: The same for the columns
@@ -130,18 +137,28 @@ class Conv2DTranspose(tf.layers.Conv2DTranspose):  # the same class name: the sa
         """
         (row_taps, row_matrix), (column_taps, column_matrix) = row, column
         phase_size = row_matrix.shape[0], column_matrix.shape[0]
-        phase_taps = [ki * self.kernel_size[0] + kj for ki in row_taps for kj in column_taps]
-        if not phase_taps:  # a kernel smaller than the stride adds nothing to some outputs
+        if not row_taps or not column_taps:  # a kernel smaller than the stride adds nothing to some outputs
             batch = tf.shape(inputs)[0] // (input_size[0] * input_size[1])
             return tf.zeros((batch,) + phase_size + (self.filters,), inputs.dtype)
-        # Every input position times each of the phase's taps:
-        # (batch*height*width, channels) x (channels, taps*filters)
-        kernel = tf.transpose(tf.gather(taps, phase_taps), (1, 0, 2))
-        products = tf.matmul(inputs, tf.reshape(kernel, (-1, len(phase_taps) * self.filters)))
-        products = tf.reshape(products, (-1, input_size[0] * input_size[1] * len(phase_taps), self.filters))
+        products = self._tap_products(inputs, kernel, row_taps, column_taps)
+        products = tf.reshape(products, (-1, input_size[0] * input_size[1] * len(row_taps) * len(column_taps),
+                                         self.filters))
         # Overlap-add: each output position sums the products that land on it
         matrix = np.einsum('qia,pjb->qpijab', row_matrix, column_matrix).reshape(phase_size[0] * phase_size[1], -1)
         return tf.reshape(tf.matmul(tf.constant(matrix)[None], products), (-1,) + phase_size + (self.filters,))
+
+    def _tap_products(self, inputs, kernel, row_taps, column_taps):
+        """
+        Every input position times each of the phase's taps: (batch*height*width, channels) x (channels, taps*filters)
+        :param inputs: The inputs as (batch*height*width, channels)
+        :param kernel: The kernel as _kernel_for_products makes it
+        :param row_taps: The kernel rows that land on the phase's output rows
+        :param column_taps: The kernel columns that land on its output columns
+        :return: Tensor (batch*height*width, taps*filters), the taps row by row, each tap's filters together
+        """
+        phase_taps = [ki * self.kernel_size[0] + kj for ki in row_taps for kj in column_taps]
+        kernel = tf.transpose(tf.gather(kernel, phase_taps), (1, 0, 2))
+        return tf.matmul(inputs, tf.reshape(kernel, (-1, len(phase_taps) * self.filters)))
 
 
 def output_size(input_size, kernel_size, stride, padding):

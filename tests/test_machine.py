@@ -1,0 +1,42 @@
+"""
+facegan.core.machine's reading of the CPU's vectors from /proc/cpuinfo's flags, faked: the widest that
+oneDNN may use, as ONEDNN_MAX_CPU_ISA caps it.
+"""
+import pytest
+
+from facegan.core import machine
+
+# /proc/cpuinfo's own layout: a block a core, each with its flags line
+CPUINFO = 'processor\t: {core}\nmodel name\t: Fake CPU\nflags\t\t: fpu sse2 sse4_1 {flags}\n\n'
+
+
+def fake_cpuinfo(tmp_path, flags, cores=2):
+    """:return: The path of a file laid out as /proc/cpuinfo, every core with these flags"""
+    path = tmp_path / 'cpuinfo'
+    path.write_text(''.join(CPUINFO.format(core=core, flags=flags) for core in range(cores)))
+    return str(path)
+
+
+@pytest.mark.parametrize('flags, kind', [
+    ('avx avx2 fma avx512f avx512bw avx512vl avx512dq', 'AVX-512'),
+    ('avx avx2 fma avx512f avx512_bf16 amx_bf16', 'AVX-512'),
+    ('avx avx2 fma', 'AVX2'),
+    ('avx avx2 fma avx_vnni', 'AVX2'),  # Alder Lake's VNNI on AVX2 vectors: no AVX-512
+    ('avx', None),
+    ('', None),
+])
+def test_the_widest_vectors_the_flags_list(tmp_path, flags, kind):
+    assert machine.cpu_vector_kind(fake_cpuinfo(tmp_path, flags), environ={}) == kind
+
+
+@pytest.mark.parametrize('cap, kind', [
+    ('AVX2', 'AVX2'), ('avx2_vnni', 'AVX2'), ('AVX', None), ('SSE41', None),
+    ('AVX512_CORE', 'AVX-512'), ('AVX512_CORE_AMX', 'AVX-512'), ('ALL', 'AVX-512'), ('DEFAULT', 'AVX-512'),
+])
+def test_onednn_s_cap_lowers_the_kind(tmp_path, cap, kind):
+    cpuinfo = fake_cpuinfo(tmp_path, 'avx avx2 fma avx512f avx512bw avx512vl avx512dq')
+    assert machine.cpu_vector_kind(cpuinfo, environ={'ONEDNN_MAX_CPU_ISA': cap}) == kind
+
+
+def test_no_cpuinfo_is_no_kind(tmp_path):
+    assert machine.cpu_vector_kind(str(tmp_path / 'absent'), environ={}) is None
