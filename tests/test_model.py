@@ -187,6 +187,51 @@ def test_calibration_adds_no_variables_and_no_update_ops():
         assert tf.global_variables() == variables and tf.get_collection(tf.GraphKeys.UPDATE_OPS) == updates
 
 
+def _float32_sum_bound(n):
+    """:return: Higham's gamma_n = n u / (1 - n u), u = 2^-24: a float32 sum of n terms, in any order, is within
+             gamma_n x the sum of their absolute values of the exact sum"""
+    return n * 2.0 ** -24 / (1 - n * 2.0 ** -24)
+
+
+@pytest.mark.numerical
+def test_calibration_assigns_each_batch_norm_the_exact_statistics_of_its_input():
+    """
+    Each moving mean and variance becomes its batch norm's input's mean and variance per channel, over the whole
+    calibration batch and the positions at once, the variance divided by n (the one batch norm normalises with in
+    training mode). Two z, so n = 32, 98 and 392 values a channel: a variance divided by n - 1 is 1/391 or more
+    too large, and the average of each image's own variance misses the spread of the two images' means, both far
+    beyond float32's rounding of the statistics (the test takes them in float64 from the very inputs the op saw,
+    fetched in the same run)
+    """
+    with tf.Graph().as_default():
+        tf.set_random_seed(0)
+        dlnd.generator(tf.placeholder(tf.float32, (None, 10)), 1)
+        graph = tf.get_default_graph()
+        known = set(graph.get_operations())
+        calibrate = batch_norm.build_calibration(dlnd.generator, 10, 1, count=2)
+        norms = [op for op in graph.get_operations() if op not in known and op.type == 'FusedBatchNormV3']
+        variables = {var.op.name: var for var in tf.global_variables()}
+        layers = [op.name.split('/')[-2] for op in norms]  # batch_normalization, batch_normalization_1, ...
+        moving = [[variables['generator/{}/moving_{}'.format(layer, name)] for name in ('mean', 'variance')]
+                  for layer in layers]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            inputs, _ = sess.run([[op.inputs[0] for op in norms], calibrate])
+            assigned = sess.run(moving)
+    assert layers == ['batch_normalization', 'batch_normalization_1', 'batch_normalization_2']
+    for layer, x, (mean, variance) in zip(layers, inputs, assigned):
+        x = x.astype(np.float64).reshape(-1, x.shape[-1])  # (batch x positions, channels)
+        n = len(x)
+        # The float32 mean is within gamma_(n+1) (n additions, one division) x mean |x| of the exact one; each
+        # squared difference from it is within 3u of itself, their sum within gamma_n, the division u more; and
+        # the float32 mean's error m' - m adds (m' - m)^2 to the variance
+        mean_bound = _float32_sum_bound(n + 1) * np.abs(x).mean(axis=0)
+        np.testing.assert_array_less(np.abs(mean - x.mean(axis=0)), mean_bound, err_msg=layer + ' moving_mean')
+        variance_bound = _float32_sum_bound(n + 4) * x.var(axis=0) + mean_bound ** 2
+        np.testing.assert_array_less(np.abs(variance - x.var(axis=0)), variance_bound,
+                                     err_msg=layer + ' moving_variance')
+
+
 # The ops that do a step's arithmetic, in the names oneDNN's kernels take in the graph TensorFlow runs
 ARITHMETIC = ('Conv2D', 'MatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'FusedConv2D', 'FusedMatMul')
 
