@@ -47,6 +47,20 @@ def test_generator_test_catches_inference_without_reuse():
         tests.test_generator(generator_without_reuse, dlnd.tf)
 
 
+def test_discriminator_test_catches_a_reusing_call_that_makes_new_variables():
+    """A discriminator whose reuse=True call builds a second set of weights must fail the reuse case."""
+    def discriminator_without_reuse(images, reuse=False):
+        with dlnd.tf.variable_scope('discriminator', reuse=reuse):
+            # tf.Variable ignores the scope's reuse flag: a new kernel on every call, no error
+            kernel = dlnd.tf.Variable(dlnd.tf.zeros([28 * 28 * 3, 1]))
+            logits = dlnd.tf.matmul(dlnd.tf.reshape(images, (-1, 28 * 28 * 3)), kernel)
+            return dlnd.tf.sigmoid(logits), logits
+
+    with pytest.raises(AssertionError, match=r'^discriminator: Discriminator Inference\(reuse=True\) created new '
+                                             r'variables \(discriminator_1/Variable:0\)'):
+        tests.test_discriminator(discriminator_without_reuse, dlnd.tf)
+
+
 def test_model_opt_test_catches_an_optimizer_over_all_variables():
     def opt_over_everything(d_loss, g_loss, learning_rate, beta1):
         # A common slip: one loss over every trainable variable moves both networks
