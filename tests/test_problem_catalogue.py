@@ -267,6 +267,13 @@ def loss_without_reuse(input_real, input_z, out_channel_dim):
     return _entropy(d_logits_real, 1.0) + _entropy(d_logits_fake, 0.0), _entropy(d_logits_fake, 1.0)
 
 
+def loss_g_per_image(input_real, input_z, out_channel_dim):
+    """g_loss without tf.reduce_mean: one cross-entropy an image (its targets and slopes are right)"""
+    d_logits_real, d_logits_fake = _scores(input_real, input_z, out_channel_dim)
+    g_loss = tf.nn.sigmoid_cross_entropy_with_logits(logits=d_logits_fake, labels=tf.ones_like(d_logits_fake))
+    return _entropy(d_logits_real, 1.0) + _entropy(d_logits_fake, 0.0), g_loss
+
+
 def opt_all_variables(d_loss, g_loss, learning_rate, beta1):
     with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
         return (_adam(d_loss, tf.trainable_variables(), learning_rate, beta1),
@@ -324,6 +331,8 @@ WRONG = [
                                                     r'expected 0\.70'),
     (tests.test_model_loss, loss_without_reuse, r'with your generator and discriminator raised ValueError: '
                                                 r'Variable discriminator/\S+ already exists'),
+    (tests.test_model_loss, loss_g_per_image, r'^model_loss: Generator Loss has shape \[None, 1\], expected \[\]: '
+                                               r'return one number'),
     (tests.test_model_opt, opt_all_variables, r'discriminator training op changed the generator\'s variables'),
     (tests.test_model_opt, opt_no_update_ops, r'discriminator training op left batch norm\'s moving averages'),
     (tests.test_model_opt, opt_default_learning_rate, r'first step was 0\.00100, expected the learning_rate'),
