@@ -28,7 +28,7 @@ def page():
         else:
             os.environ['COLUMNS'] = saved
     return ('# The command line\n\nEach command\'s `--help` (made by `python tools/command_line_doc.py`; '
-            'tests/test_parsing.py checks that it is current). README.md has the flags in a table.\n\n' +
+            'tests/test_parsing.py checks that it is current).\n\n' +
             '\n'.join(blocks))
 
 
