@@ -533,7 +533,8 @@ def test_a_signal_during_start_up_is_one_line_and_exit_130(stage, signum, tmp_pa
     messages = _messages(err)
     assert len(messages) == 1, messages
     assert messages[0] == interrupts.INTERRUPTED or re.fullmatch(
-        r'error: interrupted at step \d+: saved \S+; resume the run in \S+ to go on', messages[0]), messages
+        r'error: interrupted at step \d+: saved .+; resume the run in .+ to go on: run the same command with --resume',
+        messages[0]), messages
     assert err.endswith(messages[0] + '\n')  # the last thing said
 
 
@@ -547,5 +548,6 @@ def test_a_signal_during_training_saves_a_checkpoint_and_says_how_to_resume(tmp_
     assert proc.returncode == 130 and 'Traceback' not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith('error: interrupted at step ') and last.endswith('run the same command with --resume')
+    assert _messages(err) == [last]  # the one message: the rest of stderr is progress bars
     step = int(last.split('interrupted at step ')[1].split(':')[0])
     assert step >= 10 and (out / 'checkpoints' / 'model-{}.index'.format(step)).exists()
