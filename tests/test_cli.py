@@ -132,21 +132,46 @@ def test_a_file_where_a_folder_flag_points_names_that_flag(flag, tmp_path, capsy
     assert not os.path.exists(str(tmp_path / 'data'))  # refused before any work
 
 
+# The ways root can have a folder no one writes to, root included, tried in turn, each with what undoes it: a
+# read-only tmpfs mounted on it (needs the right to mount), or the folder made immutable (needs
+# CAP_LINUX_IMMUTABLE and a file system with the flag: ext4, xfs, btrfs), which root's permissions do not pass
+_READ_ONLY_AS_ROOT = ((['mount', '-t', 'tmpfs', '-o', 'ro,size=16k', 'tmpfs'], ['umount']),
+                      (['chattr', '+i'], ['chattr', '-i']))
+
+
+def _make_read_only(folder):
+    """
+    Make folder one that nothing can write to
+    :return: A function that undoes it
+    """
+    if os.geteuid() != 0:  # not root: permissions are enough
+        os.chmod(folder, 0o555)
+        return functools.partial(os.chmod, folder, 0o755)
+    failures = []
+    for make, undo in _READ_ONLY_AS_ROOT:
+        try:
+            made = subprocess.run(make + [folder], capture_output=True, text=True, env=child_env())
+        except OSError as err:  # the command is missing
+            failures.append('{}: {}'.format(make[0], err.strerror))
+            continue
+        if made.returncode == 0:
+            return functools.partial(subprocess.run, undo + [folder], check=True, env=child_env())
+        failures.append('{}: {}'.format(make[0], made.stderr.strip() or made.returncode))
+    pytest.skip('root cannot make a read-only folder here: {}'.format('; '.join(failures)))
+
+
 @pytest.fixture
 def read_only_folder(tmp_path):
-    """A read-only tmpfs mounted in tmp_path: nothing, root included, can write there (skipped where mounting is
-    not allowed: then root could write through any permission)"""
+    """A folder in tmp_path that no one, root included, can write to (as root: _READ_ONLY_AS_ROOT's ways)"""
     folder = str(tmp_path / 'read_only')
     os.makedirs(folder)
-    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'ro,size=16k', 'tmpfs', folder], capture_output=True,
-                             text=True, env=child_env())
-    if mounted.returncode != 0:
-        if os.geteuid() == 0:
-            pytest.skip('cannot mount a read-only tmpfs here: {}'.format(mounted.stderr.strip()))
-        os.chmod(folder, 0o555)  # not root: permissions are enough
-    yield folder
-    if mounted.returncode == 0:
-        subprocess.run(['umount', folder], check=True)
+    undo = _make_read_only(folder)
+    try:
+        with pytest.raises(OSError):  # the fixture's own check: a test of an unwritable folder must get one
+            open(os.path.join(folder, 'probe'), 'w').close()
+        yield folder
+    finally:
+        undo()
 
 
 def test_a_logdir_that_cannot_be_written_is_one_line_naming_it(read_only_folder, tmp_path, capsys):
@@ -496,18 +521,42 @@ def _signal_at(stage, signum, tmp_path):
     return proc.returncode, err
 
 
+# A progress bar's drawing (tqdm's 'DESCRIPTION: NN%|bar| n/total [...]'), which is not a message: the image cache's
+# and training's bars are on stderr before the cells' stage is interrupted
+PROGRESS_BAR = re.compile(r'(.*: )?\s*\d{1,3}%\|')
+
+
+def _messages(stderr):
+    """
+    :param stderr: What a run of the script wrote on stderr
+    :return: Its messages: each line, and each part of a line a carriage return sets apart (a progress bar redraws
+             itself after one, and clears itself with spaces), less the progress bars' drawings and blank parts
+    """
+    parts = [part.strip() for line in stderr.split('\n') for part in line.split('\r')]
+    return [part for part in parts if part and not PROGRESS_BAR.match(part)]
+
+
 # Each stage once and each signal once: interrupts.install gives the three signals one handler, so a signal
 # at another stage would run the same code again
 @pytest.mark.parametrize('stage,signum', [('numpy', signal.SIGHUP), ('tensorflow', signal.SIGTERM),
                                           ('cells', signal.SIGINT)])
 def test_a_signal_during_start_up_is_one_line_and_exit_130(stage, signum, tmp_path):
-    """From the script's first line on: while it imports numpy (its first), TensorFlow, or runs the cells."""
+    """
+    From the script's first line on: while it imports numpy (its first), TensorFlow, or runs the cells. One line is
+    promised: before the cells it is all of stderr; in the cells the progress bars may come before it, and the line
+    is the only message (the run may have begun its first step: then it saved a checkpoint and says where)
+    """
     exit_code, err = _signal_at(stage, signum, tmp_path)
-    lines = err.strip().splitlines()
     assert exit_code == 130 and 'Traceback' not in err
-    assert lines[-1] == interrupts.INTERRUPTED or (stage == 'cells' and lines[-1].startswith(
-        'error: interrupted at step '))  # the run may have begun its first step: then it saved one
-    assert lines == [interrupts.INTERRUPTED] if stage != 'cells' else len(lines) <= 4
+    if stage != 'cells':
+        assert err.strip().splitlines() == [interrupts.INTERRUPTED]
+        return
+    messages = _messages(err)
+    assert len(messages) == 1, messages
+    assert messages[0] == interrupts.INTERRUPTED or re.fullmatch(
+        r'error: interrupted at step \d+: saved .+; resume the run in .+ to go on: run the same command with --resume',
+        messages[0]), messages
+    assert err.endswith(messages[0] + '\n')  # the last thing said
 
 
 def test_a_signal_during_training_saves_a_checkpoint_and_says_how_to_resume(tmp_path, signum=signal.SIGTERM):
@@ -520,5 +569,6 @@ def test_a_signal_during_training_saves_a_checkpoint_and_says_how_to_resume(tmp_
     assert proc.returncode == 130 and 'Traceback' not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith('error: interrupted at step ') and last.endswith('run the same command with --resume')
+    assert _messages(err) == [last]  # the one message: the rest of stderr is progress bars
     step = int(last.split('interrupted at step ')[1].split(':')[0])
     assert step >= 10 and (out / 'checkpoints' / 'model-{}.index'.format(step)).exists()

@@ -43,13 +43,24 @@ def test_slerp_of_z_of_other_lengths_scales_each_end():
 
 
 def test_slerp_keeps_the_length_of_training_z_where_a_straight_line_does_not():
-    """z of 100 uniform in [-1, 1] is about sqrt(100 / 3) long; the walk's midpoint stays near it."""
+    """
+    Two z of 100 uniform in [-1, 1] (each about sqrt(100 / 3) long, nearly at right angles): the walk's midpoint is
+    no shorter than the shorter of them, and the straight line's is shorter than both. No tolerance: halfway along
+    the arc, at angle a between z of lengths r <= R, slerp is (start + end) / (2 cos(a / 2)), whose squared length
+    less r squared is (R - r)(R + r + 2 r cos a) / (2 (1 + cos a)) >= (R - r)^2 / (2 (1 + cos a)) >= 0; the
+    straight line's midpoint is cos(a / 2) times as long as slerp's
+    """
     rng = np.random.RandomState(0)
     start, end = rng.uniform(-1, 1, (2, 100))
-    typical = np.sqrt(100 / 3)
-    middle = np.linalg.norm(latent_walk.slerp(start, end, 0.5))
-    assert min(np.linalg.norm(start), np.linalg.norm(end)) <= middle  # on the arc: no shorter than either end
-    assert np.linalg.norm((start + end) / 2) < 0.8 * typical < middle
+    shorter = min(np.linalg.norm(start), np.linalg.norm(end))
+    middle = latent_walk.slerp(start, end, 0.5)
+    assert shorter <= np.linalg.norm(middle)
+    assert np.linalg.norm((start + end) / 2) < shorter
+    angle = math.acos(np.dot(start, end) / (np.linalg.norm(start) * np.linalg.norm(end)))
+    # Each element, |start + end| <= 2, holds a few roundings of 2 ** -53 and the angle's error: a cosine from dot
+    # products of 100 terms is within 100 x 2 ** -53 = 1e-14 of its own, here and in slerp, which moves
+    # 1 / (2 cos(a / 2)) near a right angle by less than that again: 1e-13 bounds the difference
+    np.testing.assert_allclose(middle, (start + end) / (2 * math.cos(angle / 2)), rtol=0, atol=1e-13)
 
 
 @pytest.mark.parametrize('start,end,fraction,expected', [

@@ -370,7 +370,7 @@ def test_the_test_puts_model_loss_networks_back():
     assert (globals()['generator'], globals()['discriminator']) == originals
 
 
-# --- The article's generator as printed (issue 19, point 6) -----------------------------------------
+# --- The article's generator as printed -----------------------------------------------------------
 
 def test_the_articles_generator_fails_with_the_dropout_explanation_and_the_fixed_one_passes(capsys):
     with pytest.raises(AssertionError, match=r'^generator: keep_prob=1\.0 in training mode raised "`rate` must be '

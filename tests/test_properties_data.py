@@ -1,5 +1,5 @@
 """
-Property tests of the data side (issue 21): whatever names and contents the files of a
+Property tests of the data side: whatever names and contents the files of a
 `--dataset folder` folder have, and whatever happens to the image cache, every readable image is
 served with its own pixels, every unreadable one is skipped and counted in one printable line, and
 nothing raises. Each property has the profile's examples (30; --hypothesis-profile=thorough: 300), and

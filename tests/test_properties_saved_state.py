@@ -298,10 +298,13 @@ def test_resume_keeps_the_whole_log_rows_up_to_its_step_and_says_so(trained_run,
         assert all(fields in kept for fields in untouched) and len(kept) <= sum(
             int(fields[0]) <= step for _, _, fields in pristine[1:])
         assert all(len(row) == len(header) and _typed(row) for row in rows)
+    # The ceiling is the untrained generator's score: the score of step 0, the swd column of the first row (not
+    # its swd_untrained column, which the run wrote from the ceiling itself, and which a wrong one would match)
     first_swd = _spans(open(os.path.join(run.out, 'swd.csv'), 'rb').read())[1]
+    assert first_swd[2][0] == '0'
     if not any(_touched(damage, first_swd[0] - 1, first_swd[1]) for damage in damage_list
                if damage.name == 'swd.csv'):
-        assert ceiling == float(first_swd[2][3])
+        assert ceiling == float(first_swd[2][1])
 
 
 def _resume(sess, graph, folder):

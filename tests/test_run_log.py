@@ -228,25 +228,108 @@ def _write_csv(path, header, rows):
                                             for row in rows])
 
 
-def _curve_height(folder):
+def _drawn(folder, monkeypatch):
+    """
+    Draw folder's loss curve, keeping the matplotlib figure it saves (its savefig watched, then run as it is)
+    :return: (the PNG's height, the figure's panels from the top)
+    """
+    figures = []
+    real_savefig = run_plots.Figure.savefig
+
+    def keeping(figure, *args, **kwargs):
+        figures.append(figure)
+        return real_savefig(figure, *args, **kwargs)
+
+    monkeypatch.setattr(run_plots.Figure, 'savefig', keeping)
     path = run_plots.loss_curve(str(folder))
+    assert path == str(folder / 'loss_curve.png') and len(figures) == 1
     with Image.open(path) as image:
         assert image.size[0] > 500
-        return image.size[1]
+        return image.size[1], figures[0].axes
 
 
-def test_loss_curve_draws_a_panel_for_each_record_the_run_has(tmp_path):
-    """Losses alone (an older run), then with D(x) and D(G(z)), then with scores: each adds a panel."""
+def _smoothed(values, weight):
+    """TensorBoard's smoothing as its definition says: each value the mean of those so far, weighted weight ** age"""
+    return np.array([np.average(values[:i + 1], weights=weight ** np.arange(i, -1, -1)) for i in range(len(values))])
+
+
+def _check_series(lines, steps, values, label, weight):
+    """
+    Assert lines (two Line2D) draw values over steps faint and unlabelled, then their smoothing, labelled label.
+    The smoothing is a recursive sum of 200 values in float64 against np.average's direct one: each is within
+    200 * 2 ** -53 = 2e-14 of the exact mean, relative (the values are positive), so rtol 1e-13 holds both
+    """
+    faint, smoothed = lines
+    np.testing.assert_array_equal(faint.get_xdata(), steps)
+    np.testing.assert_array_equal(faint.get_ydata(), values)
+    assert faint.get_label().startswith('_') and faint.get_alpha() < 1 and smoothed.get_alpha() in (None, 1)
+    np.testing.assert_array_equal(smoothed.get_xdata(), steps)
+    np.testing.assert_allclose(smoothed.get_ydata(), _smoothed(values, weight), rtol=1e-13)
+    assert smoothed.get_label() == label and faint.get_color() == smoothed.get_color()
+
+
+def _check_horizontal(line, value, label=None):
+    """Assert line is a horizontal line across the panel at value (axhline: x from 0 to 1 in the panel's width)"""
+    assert list(line.get_ydata()) == [value, value] and list(line.get_xdata()) == [0, 1]
+    assert label is None or line.get_label() == label
+
+
+def test_loss_curve_draws_each_record_the_run_has_in_a_panel_of_its_own(tmp_path, monkeypatch):
+    """
+    Losses alone (an older run), then with D(x) and D(G(z)), then with scores: each adds a panel, and each panel
+    draws its own columns, as the CSV keeps them: each step's value faint and the smoothing over it; D's outputs
+    between 0 and 1 around 0.5; the scores and the real-vs-real floor, with a tick on the losses at each score
+    """
     rng = np.random.default_rng(0)
     steps = np.arange(1, 201)
-    losses = np.column_stack([steps, rng.uniform(0, 2, 200), rng.uniform(0, 20, 200)])
-    _write_csv(tmp_path / 'losses.csv', ['step', 'd_loss', 'g_loss'], losses.tolist())
+    columns = {'d_loss': rng.uniform(0, 2, 200), 'g_loss': rng.uniform(0, 20, 200), 'd_real': rng.uniform(0, 1, 200),
+               'd_fake': rng.uniform(0, 1, 200)}
+    kept = {name: np.array([float('{:.6f}'.format(value)) for value in values]) for name, values in columns.items()}
+    weight = 1 - 30 / 200  # the smoothing reaches back a thirtieth of the run's 200 steps
     assert run_plots.loss_curve(str(tmp_path / 'nothing')) is None
-    heights = [_curve_height(tmp_path)]
-    with_d = np.column_stack([losses, rng.uniform(0, 1, (200, 2))])
-    _write_csv(tmp_path / 'losses.csv', ['step', 'd_loss', 'g_loss', 'd_real', 'd_fake'], with_d.tolist())
-    heights.append(_curve_height(tmp_path))
+    _write_csv(tmp_path / 'losses.csv', ['step', 'd_loss', 'g_loss'],
+               np.column_stack([steps, columns['d_loss'], columns['g_loss']]).tolist())
+    height, (losses,) = _drawn(tmp_path, monkeypatch)
+    heights = [height]
+    assert losses.get_ylabel() == 'loss' and losses.get_title() == 'faint: each step; solid: smoothed (weight 0.85)'
+    _check_series(losses.get_lines()[:2], steps, kept['d_loss'], 'Discriminator', weight)
+    _check_series(losses.get_lines()[2:], steps, kept['g_loss'], 'Generator', weight)
+    assert len(losses.get_lines()) == 4 and len(losses.collections) == 0  # no scores: no ticks
+
+    _write_csv(tmp_path / 'losses.csv', LOSS_COLUMNS, np.column_stack([steps] + [columns[name] for name in
+                                                                             LOSS_COLUMNS[1:]]).tolist())
+    height, (losses, d_view) = _drawn(tmp_path, monkeypatch)
+    heights.append(height)
+    assert [losses.get_ylabel(), d_view.get_ylabel()] == ['loss', "discriminator's output"]
+    _check_series(d_view.get_lines()[:2], steps, kept['d_real'], 'D(x): real images', weight)
+    _check_series(d_view.get_lines()[2:4], steps, kept['d_fake'], 'D(G(z)): generated images', weight)
+    _check_horizontal(d_view.get_lines()[4], 0.5)
+    assert len(d_view.get_lines()) == 5 and d_view.get_ylim() == (0, 1)
+
     _write_csv(tmp_path / 'swd.csv', ['step', 'swd', 'swd_real_vs_real', 'swd_untrained', 'gap_closed'],
-               [[step, 10 - step / 50, 1, 10, step / 200] for step in (0, 100, 200)])
-    heights.append(_curve_height(tmp_path))
-    assert heights[0] < heights[1] < heights[2]
+               [[step, 10 - step / 50, 1.5, 10, step / 170] for step in (0, 100, 200)])
+    height, (losses, d_view, scores) = _drawn(tmp_path, monkeypatch)
+    heights.append(height)
+    assert scores.get_ylabel() == 'sliced Wasserstein distance' and scores.get_xlabel() == 'step'
+    (ticks,) = losses.collections
+    assert [segment[:, 0].tolist() for segment in ticks.get_segments()] == [[0, 0], [100, 100], [200, 200]]
+    assert ticks.get_label() == 'samples scored (swd.csv)'
+    line, floor = scores.get_lines()
+    assert line.get_label() == 'generated vs held-out real'
+    assert line.get_xdata().tolist() == [0, 100, 200] and line.get_ydata().tolist() == [10, 8, 6]
+    _check_horizontal(floor, 1.5, 'real vs real')
+    assert heights[0] < heights[1] < heights[2]  # each panel makes the picture taller
+
+
+def test_the_scores_of_both_generators_are_drawn_apart(tmp_path, monkeypatch):
+    """A run with an averaged generator scores it and the raw one: a line each, by the weights column"""
+    _write_csv(tmp_path / 'losses.csv', ['step', 'd_loss', 'g_loss'], [[step, 1, 2] for step in range(1, 201)])
+    (tmp_path / 'swd.csv').write_bytes(SWD_HEADER + b'0,10.0,1.5,10.0,0.0,raw\r\n100,7.0,1.5,10.0,0.35,averaged\r\n'
+                                       b'100,8.0,1.5,10.0,0.24,raw\r\n200,5.0,1.5,10.0,0.59,averaged\r\n')
+    scores = _drawn(tmp_path, monkeypatch)[1][-1]
+    averaged, raw, floor = scores.get_lines()
+    assert averaged.get_label() == 'generated (averaged weights) vs held-out real'
+    assert averaged.get_xdata().tolist() == [100, 200] and averaged.get_ydata().tolist() == [7, 5]
+    assert raw.get_label() == 'generated (raw weights) vs held-out real'
+    assert raw.get_xdata().tolist() == [0, 100] and raw.get_ydata().tolist() == [10, 8]
+    _check_horizontal(floor, 1.5, 'real vs real')
