@@ -6,6 +6,7 @@ step), a real full disk (a small tmpfs), and the trained runs several tests shar
 session whatever the number of workers.
 """
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -445,3 +446,33 @@ def notebook_data(shared_folder):
         _extracted(str(folder / 'data' / 'img_align_celeba'), celeba)
 
     return str(shared(shared_folder, 'notebook_data', make) / 'data')
+
+
+# --- Watching what a process says, and files that cannot be removed -----------------------------------------
+
+class NoteWatcher:
+    """sys.stderr for a test: keeps what is written, and sets an event at the first note."""
+
+    def __init__(self):
+        self.text, self.noted = '', threading.Event()
+
+    def write(self, text):
+        self.text += text
+        if 'note:' in self.text:
+            self.noted.set()
+
+    def flush(self):
+        pass
+
+
+@pytest.fixture
+def stuck(monkeypatch):
+    """A file named 'stuck' cannot be removed (an immutable file, or one a network file system keeps)."""
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs):
+        if os.path.basename(path) == 'stuck':
+            raise PermissionError(errno.EPERM, 'Operation not permitted', path)
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, 'unlink', unlink)

@@ -8,11 +8,7 @@ cells are the article's tf.layers.
 import ast
 import glob
 import os
-import signal
 import sys
-import warnings
-import logging
-import pickle
 
 import pytest
 

@@ -10,7 +10,6 @@ import gzip
 import hashlib
 import http.server
 import os
-import re
 import socket
 import struct
 import sys
@@ -22,7 +21,7 @@ import pytest
 from PIL import Image
 
 import helper
-from conftest import GUARD_SECONDS
+from conftest import GUARD_SECONDS, NoteWatcher
 from facegan.core import files
 from facegan.data import archives, downloads
 from test_checkpoint_files import flags_named
@@ -602,27 +601,12 @@ def test_every_hosts_failure_is_named_with_the_datasets_manual_step(tmp_path):
         'put train-images-idx3-ubyte.gz (from any MNIST mirror) in {}, then run again'.format(refused, server.url, data))
 
 
-class _Stderr:
-    """sys.stderr for a test: keeps what is written, and sets an event at the first note."""
-
-    def __init__(self):
-        self.text, self.noted = '', threading.Event()
-
-    def write(self, text):
-        self.text += text
-        if 'note:' in self.text:
-            self.noted.set()
-
-    def flush(self):
-        pass
-
-
 def test_a_second_process_waits_for_the_first_saying_so(tmp_path, monkeypatch):
     """The dataset's lock held (as a process getting it would hold it): the download says so and waits its turn."""
     body, _ = _idx_bytes()
     data = str(tmp_path / 'data')
     os.makedirs(data)
-    stderr = _Stderr()
+    stderr = NoteWatcher()
     monkeypatch.setattr(sys, 'stderr', stderr)
     done = threading.Event()
     with _Server({'/a.gz': body}) as server:

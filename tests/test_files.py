@@ -651,19 +651,6 @@ def test_a_move_killed_part_way_is_finished_by_the_next_one(tmp_path, clock, mon
     assert os.listdir(moved) == ['swd.csv']
 
 
-@pytest.fixture
-def stuck(monkeypatch):
-    """A file named 'stuck' cannot be removed (an immutable file, or one a network file system keeps)."""
-    real_unlink = os.unlink
-
-    def unlink(path, *args, **kwargs):
-        if os.path.basename(path) == 'stuck':
-            raise PermissionError(errno.EPERM, 'Operation not permitted', path)
-        return real_unlink(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, 'unlink', unlink)
-
-
 def test_a_leftover_that_cannot_be_removed_does_not_stop_the_run(tmp_path, stuck, capsys):
     (tmp_path / 'half').mkdir()
     (tmp_path / 'half' / 'stuck').write_text('x')

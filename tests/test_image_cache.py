@@ -14,7 +14,7 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import GUARD_SECONDS
+from conftest import GUARD_SECONDS, NoteWatcher
 from facegan.core import files
 from facegan.core.errors import DatasetError, DiskFullError
 from facegan.data import image_cache
@@ -350,27 +350,12 @@ def test_messages_name_no_command_line_flag():
 
 # --- what it says while it works ------------------------------------------------------------------------
 
-class _Stderr:
-    """sys.stderr for a test: keeps what is written, and sets an event at the first note."""
-
-    def __init__(self):
-        self.text, self.noted = '', threading.Event()
-
-    def write(self, text):
-        self.text += text
-        if 'note:' in self.text:
-            self.noted.set()
-
-    def flush(self):
-        pass
-
-
 def test_a_second_builder_says_it_waits_for_the_one_using_the_cache(tmp_path, monkeypatch):
     """The folder's lock held (as another process would hold it): the build says so, then waits its turn."""
     cache = tmp_path / 'cache'
     cache.mkdir()
     paths = _files(tmp_path / 'data', [1, 2])
-    stderr = _Stderr()
+    stderr = NoteWatcher()
     monkeypatch.setattr(sys, 'stderr', stderr)
     result, done = [], threading.Event()
 

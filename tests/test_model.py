@@ -3,15 +3,11 @@ The model in graph mode: the article's layers and keyword arguments, batch norm 
 generator's batch-norm calibration, and bfloat16 where oneDNN can compute it.
 """
 import inspect
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import dlnd_face_generation as dlnd
-from conftest import ROOT, child_env
 from facegan.core import machine
 from facegan.graph import batch_norm, checkpoints, session_settings
 

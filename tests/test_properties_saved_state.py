@@ -36,7 +36,7 @@ import tempfile
 
 import numpy as np
 import pytest
-from hypothesis import given, note, settings, strategies as st
+from hypothesis import given, note, strategies as st
 from PIL import Image
 
 import dlnd_face_generation as dlnd

@@ -9,7 +9,6 @@ the run's precision), `evaluate` (the score and the memorisation check), runs an
 """
 import dataclasses
 import os
-import resource
 import subprocess
 import sys
 
@@ -24,7 +23,7 @@ import tiny_networks
 from conftest import ROOT, SHARED_FACES, child_env, copy_run, generate, run_command
 from facegan.core import machine
 from facegan.inspect import drawing, generator_session, latent_walk, restore
-from facegan.metrics.sliced_wasserstein import Tracker, sliced_wasserstein
+from facegan.metrics.sliced_wasserstein import sliced_wasserstein
 from facegan.output import run_log
 from facegan.train import schedule
 
