@@ -190,12 +190,34 @@ def test_a_plain_learners_train_gets_checkpoints_grids_scores_and_the_average_fr
     assert [row.split(',')[0] + ',' + row.split(',')[-1] for row in scores[1:]] == ['0,raw', '2,averaged', '3,averaged']
 
 
-def test_a_train_that_opens_its_session_without_with_is_handed_batches_alone(tmp_path, capsys):
-    learners_train = learners(PLAIN_TRAIN.replace('    with tf.Session() as sess:\n',
-                                                  '    sess = tf.Session()\n    if True:\n'))
-    config = train(tmp_path, dataset(tmp_path), learners_train, max_steps=2)
-    assert 'note: train() opened its session without `with tf.Session() as sess:`' in capsys.readouterr().err
+WITHOUT_WITH = PLAIN_TRAIN.replace('    with tf.Session() as sess:\n', '    sess = tf.Session()\n    if True:\n')
+
+
+def test_a_train_that_opens_its_session_without_with_is_handed_batches_alone(tmp_path, capsys, monkeypatch):
+    fed = _fed_images(monkeypatch)
+    config = train(tmp_path, dataset(tmp_path), learners(WITHOUT_WITH), max_steps=2)
+    out, err = capsys.readouterr()
+    assert err.count('note: train() opened its session without `with tf.Session() as sess:`') == 1
+    assert len(fed) == 2 * 2  # two session.run calls a step, each fed the batch: the run counted its steps
     assert not os.path.exists(os.path.join(config.folder, 'checkpoints'))
+    assert 'Done at step 2 (max_steps 2 reached). In {}: nothing saved\n'.format(config.folder) in out  # no file named
+
+
+def test_a_train_without_with_trains_every_image_once_an_epoch_as_the_with_form_does(tmp_path, capsys, monkeypatch):
+    data = dataset(tmp_path, 40)  # 5 steps an epoch at batch 8
+    fed = _fed_images(monkeypatch)
+    train(tmp_path, data, learners(PLAIN_TRAIN), name='with', epochs=3)
+    with_form = [images for _, images in fed[::2]]  # two session.run calls a step, each fed the batch
+    del fed[:]
+    train(tmp_path, data, learners(WITHOUT_WITH), name='without', epochs=3)
+    without = [images for _, images in fed[::2]]
+    assert len(with_form) == len(without) == 15
+    for step, (one, other) in enumerate(zip(with_form, without), start=1):
+        np.testing.assert_array_equal(one, other, err_msg='step {}: another batch'.format(step))
+    for epoch in range(3):
+        rows = np.concatenate(without[5 * epoch:5 * epoch + 5]).reshape(40, -1)
+        assert len({row.tobytes() for row in rows}) == 40, 'epoch {}: not every image once'.format(epoch + 1)
+    assert capsys.readouterr().err.count('note: train() opened its session without') == 1  # one note, not one an epoch
 
 
 def test_an_error_in_a_learners_train_is_one_line_saying_where(tmp_path):
