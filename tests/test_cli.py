@@ -310,6 +310,26 @@ def test_empty_or_missing_folder_is_one_line_error(tmp_path, capsys, make, expec
     assert code == 1 and capsys.readouterr().err == expected.format(folder)
 
 
+def test_a_folder_dataset_whose_name_is_not_utf8_trains_and_its_messages_print(tmp_path, capsys):
+    """
+    Bytes that are not UTF-8 in --data-dir's name: Python's argv and os.walk hold them as surrogates, which no
+    stream encodes (capsys's is strict UTF-8, as a terminal's is); a message that quotes it prints them as \\xNN
+    """
+    data = os.path.join(str(tmp_path), os.fsdecode(b'pics-\xe9\xff'))
+    shutil.copytree(faces(tmp_path / 'drawn', 8), data)
+    with open(os.path.join(data, 'broken.jpg'), 'wb') as broken:  # its warning quotes the folder
+        broken.write(b'not an image')
+    out = tmp_path / 'out'
+    code = run_script(['--dataset', 'folder', '--data-dir', data, '--batch-size', '4', '--max-steps', '1',
+                       '--eval-every', '0', '--precision', 'float32', '--output-dir', str(out)])
+    captured = capsys.readouterr()
+    assert code == 0 and 'Traceback' not in captured.err, captured.err[-2000:]
+    assert 'warning: skipped 1 unreadable image of 9 (first: {})'.format(
+        os.path.join(str(tmp_path), 'pics-\\xe9\\xff', 'broken.jpg')) in captured.err
+    assert 'Training on 8 images of folder, into {}'.format(out) in captured.out
+    assert 'Done at step 1 (max_steps 1 reached)' in captured.out and (out / 'samples_final.png').exists()
+
+
 def _small_run(tmp_path, *flags, name='out'):
     """Train on 16 synthetic faces at batch 8 (2 steps an epoch, no scores, float32): :return: (exit code, folder)"""
     out = tmp_path / name
