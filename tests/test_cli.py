@@ -22,8 +22,8 @@ from PIL import Image
 import dlnd_face_generation as dlnd
 from conftest import (ROOT, SHARED_RUN, child_env, copy_run, faces, run_script)
 from facegan.app import interrupts, parsing
-from facegan.core import machine
-from facegan.core.errors import TrainingStopped
+from facegan.core import environment, machine
+from facegan.core.errors import TrainingStopped, UserError
 
 tf = dlnd.tf
 # Each flag of --help, and a word its help must hold: what the value is, in the words a user looks for
@@ -207,6 +207,43 @@ def test_importing_the_script_trains_and_downloads_nothing(tmp_path):
                             cwd=str(tmp_path), capture_output=True, text=True, timeout=300, env=child_env())
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == '[]'
+
+
+# TensorFlow as a process has it when something imported it with Keras 3 before the project could set
+# TF_USE_LEGACY_KERAS: tf.compat.v1.layers then fails on first use (faked: no second Keras is installed)
+_KERAS_3_TENSORFLOW = """
+import types
+
+
+class Keras3Layers:
+    def __getattr__(self, name):
+        raise ImportError('tf.compat.v1.layers is not available with Keras 3')
+
+
+tensorflow = types.ModuleType('tensorflow')
+tensorflow.compat = types.SimpleNamespace(v1=types.SimpleNamespace(layers=Keras3Layers()))
+"""
+_SCRIPT_AFTER_KERAS_3 = _KERAS_3_TENSORFLOW + """
+import runpy, sys
+sys.modules['tensorflow'] = tensorflow
+sys.path.insert(0, {root!r})
+sys.argv = [{script!r}]
+runpy.run_path({script!r}, run_name='__main__')
+"""
+
+
+def test_tensorflow_loaded_with_keras_3_first_is_the_one_line_that_says_what_to_do(monkeypatch):
+    """From the script: its one line and exit code 1; in a notebook, IPython shows the error as that line too"""
+    code = _SCRIPT_AFTER_KERAS_3.format(root=ROOT, script=os.path.join(ROOT, 'dlnd_face_generation.py'))
+    result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env=child_env())
+    assert (result.returncode, result.stdout, result.stderr) == (1, '', 'error: {}\n'.format(environment.KERAS_PROBLEM))
+    fake = {}
+    exec(compile(_KERAS_3_TENSORFLOW, 'keras_3_tensorflow', 'exec'), fake)
+    monkeypatch.setitem(sys.modules, 'tensorflow', fake['tensorflow'])  # in this process, until the test ends
+    with pytest.raises(UserError) as err:
+        environment.prepare()  # as `import helper` calls it in a notebook
+    assert err.value._render_traceback_() == ['error: ' + environment.KERAS_PROBLEM]
 
 
 def _synthetic(monkeypatch, count):
