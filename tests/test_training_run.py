@@ -24,6 +24,7 @@ from facegan.app import runs
 from facegan.core import run_config
 from facegan.core.errors import LearnerCodeError, TrainingInterrupted, TrainingStopped
 from facegan.graph import averaging, fast_layers
+from facegan.train import run_warnings as rw
 
 tf = dlnd.tf
 PLAIN_TRAIN = plain_train(print_every=1000, show_every=1000)  # a learner's (tests/learners.py), printing nothing
@@ -253,6 +254,41 @@ def test_a_generator_without_keep_prob_trains(tmp_path):
     config = runs.train(dlnd.train, template_generator, 1, 8, 16, 0.0005, 0.5, dataset(tmp_path),
                         output_dir=str(tmp_path / 'o'), max_steps=1, eval_every=0, precision='float32')
     assert os.path.exists(_checkpoint(config, 1) + '.index')
+
+
+# --- Warnings -----------------------------------------------------------------------------------------------
+
+def _warnings(out):
+    """:return: The warning lines a run printed"""
+    return [line for line in out.splitlines() if line.startswith('warning at step')]
+
+
+@pytest.mark.numerical
+def test_a_run_whose_generator_cannot_learn_warns_that_the_discriminator_wins(tmp_path, monkeypatch, capsys):
+    """
+    The generator's steps change nothing (its optimizer minimizes a loss of its value but a gradient of 0, as a
+    learning rate of 0 would): D alone learns, and at 0.002 on 40 faces calls them all fake from about step 30
+    (the warning at about step 130, 100 steps later); the same run with a generator that learns is not warned
+    """
+    data, steps = dataset(tmp_path, 40), rw.D_WINS_STEPS + 60
+    settings = dict(max_steps=steps, eval_every=0, show_every=1000, save_every=1000,
+                    print_every=1000, precision='float32')
+    runs.train(dlnd.train, dlnd.generator, 1000, 8, 16, 0.002, 0.5, data, output_dir=str(tmp_path / 'learns'),
+               **settings)  # 1000 epochs: max_steps ends it
+    assert _warnings(capsys.readouterr().out) == []
+    real_opt = dlnd.model_opt
+    monkeypatch.setattr(dlnd, 'model_opt', lambda d_loss, g_loss, learning_rate, beta1: real_opt(
+        d_loss, g_loss * 0 + tf.stop_gradient(g_loss), learning_rate, beta1))
+    config = runs.train(dlnd.train, dlnd.generator, 1000, 8, 16, 0.002, 0.5, data,
+                        output_dir=str(tmp_path / 'frozen'), **settings)
+    warnings = _warnings(capsys.readouterr().out)
+    assert len(warnings) == 1 and warnings[0].endswith('(see docs/reading_a_gan_run.md#the-discriminator-wins)')
+    step = int(re.match(r'warning at step (\d+): the discriminator wins: ', warnings[0]).group(1))
+    rows = np.genfromtxt(os.path.join(config.folder, 'losses.csv'), delimiter=',', names=True)
+    last = rows[(rows['step'] > step - rw.D_WINS_STEPS) & (rows['step'] <= step)]  # what the warning looked at
+    assert len(last) == rw.D_WINS_STEPS and (last['d_loss'].max() < rw.d_loss_floor() + rw.D_WINS_MARGIN or
+                                             np.median(last['g_loss']) > rw.D_WINS_G_LOSS)
+    assert np.median(last['d_fake']) < 0.05  # D's own view of the generated images: fake
 
 
 # --- Stopping -----------------------------------------------------------------------------------------------
