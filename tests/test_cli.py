@@ -22,8 +22,8 @@ from PIL import Image
 import dlnd_face_generation as dlnd
 from conftest import (ROOT, SHARED_RUN, child_env, copy_run, faces, run_script)
 from facegan.app import interrupts, parsing
-from facegan.core import machine
-from facegan.core.errors import TrainingStopped
+from facegan.core import environment, machine
+from facegan.core.errors import TrainingStopped, UserError
 
 tf = dlnd.tf
 # Each flag of --help, and a word its help must hold: what the value is, in the words a user looks for
@@ -209,6 +209,43 @@ def test_importing_the_script_trains_and_downloads_nothing(tmp_path):
     assert result.stdout.strip().splitlines()[-1] == '[]'
 
 
+# TensorFlow as a process has it when something imported it with Keras 3 before the project could set
+# TF_USE_LEGACY_KERAS: tf.compat.v1.layers then fails on first use (faked: no second Keras is installed)
+_KERAS_3_TENSORFLOW = """
+import types
+
+
+class Keras3Layers:
+    def __getattr__(self, name):
+        raise ImportError('tf.compat.v1.layers is not available with Keras 3')
+
+
+tensorflow = types.ModuleType('tensorflow')
+tensorflow.compat = types.SimpleNamespace(v1=types.SimpleNamespace(layers=Keras3Layers()))
+"""
+_SCRIPT_AFTER_KERAS_3 = _KERAS_3_TENSORFLOW + """
+import runpy, sys
+sys.modules['tensorflow'] = tensorflow
+sys.path.insert(0, {root!r})
+sys.argv = [{script!r}]
+runpy.run_path({script!r}, run_name='__main__')
+"""
+
+
+def test_tensorflow_loaded_with_keras_3_first_is_the_one_line_that_says_what_to_do(monkeypatch):
+    """From the script: its one line and exit code 1; in a notebook, IPython shows the error as that line too"""
+    code = _SCRIPT_AFTER_KERAS_3.format(root=ROOT, script=os.path.join(ROOT, 'dlnd_face_generation.py'))
+    result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env=child_env())
+    assert (result.returncode, result.stdout, result.stderr) == (1, '', 'error: {}\n'.format(environment.KERAS_PROBLEM))
+    fake = {}
+    exec(compile(_KERAS_3_TENSORFLOW, 'keras_3_tensorflow', 'exec'), fake)
+    monkeypatch.setitem(sys.modules, 'tensorflow', fake['tensorflow'])  # in this process, until the test ends
+    with pytest.raises(UserError) as err:
+        environment.prepare()  # as `import helper` calls it in a notebook
+    assert err.value._render_traceback_() == ['error: ' + environment.KERAS_PROBLEM]
+
+
 def _synthetic(monkeypatch, count):
     """The script's synthetic dataset: count faces rather than thousands, for this test"""
     from facegan.app import command_line
@@ -308,6 +345,26 @@ def test_empty_or_missing_folder_is_one_line_error(tmp_path, capsys, make, expec
     make(folder)
     code = run_script(['--dataset', 'folder', '--data-dir', folder, '--output-dir', str(tmp_path / 'out')])
     assert code == 1 and capsys.readouterr().err == expected.format(folder)
+
+
+def test_a_folder_dataset_whose_name_is_not_utf8_trains_and_its_messages_print(tmp_path, capsys):
+    """
+    Bytes that are not UTF-8 in --data-dir's name: Python's argv and os.walk hold them as surrogates, which no
+    stream encodes (capsys's is strict UTF-8, as a terminal's is); a message that quotes it prints them as \\xNN
+    """
+    data = os.path.join(str(tmp_path), os.fsdecode(b'pics-\xe9\xff'))
+    shutil.copytree(faces(tmp_path / 'drawn', 8), data)
+    with open(os.path.join(data, 'broken.jpg'), 'wb') as broken:  # its warning quotes the folder
+        broken.write(b'not an image')
+    out = tmp_path / 'out'
+    code = run_script(['--dataset', 'folder', '--data-dir', data, '--batch-size', '4', '--max-steps', '1',
+                       '--eval-every', '0', '--precision', 'float32', '--output-dir', str(out)])
+    captured = capsys.readouterr()
+    assert code == 0 and 'Traceback' not in captured.err, captured.err[-2000:]
+    assert 'warning: skipped 1 unreadable image of 9 (first: {})'.format(
+        os.path.join(str(tmp_path), 'pics-\\xe9\\xff', 'broken.jpg')) in captured.err
+    assert 'Training on 8 images of folder, into {}'.format(out) in captured.out
+    assert 'Done at step 1 (max_steps 1 reached)' in captured.out and (out / 'samples_final.png').exists()
 
 
 def _small_run(tmp_path, *flags, name='out'):
@@ -557,6 +614,43 @@ def test_a_signal_during_start_up_is_one_line_and_exit_130(stage, signum, tmp_pa
         r'error: interrupted at step \d+: saved .+; resume the run in .+ to go on: run the same command with --resume',
         messages[0]), messages
     assert err.endswith(messages[0] + '\n')  # the last thing said
+
+
+# Ctrl-C while TensorFlow runs Python code of its own inside session.run: TensorFlow raises its own error, the
+# KeyboardInterrupt its cause (raise ... from) or its context (raised while handling it). Faked at train()'s first
+# session.run (its initializer), where no step is under way and the run's flag has not taken Ctrl-C over yet
+_CTRL_C_INSIDE_SESSION_RUN = """
+import runpy, sys
+sys.path.insert(0, {root!r})
+from facegan.core import environment
+tf = environment.load_tensorflow()
+
+
+def interrupted_run(self, *args, **kwargs):
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as interrupt:
+        if {chained!r} == 'cause':
+            raise tf.errors.UnknownError(None, None, 'KeyboardInterrupt') from interrupt
+        raise tf.errors.UnknownError(None, None, 'KeyboardInterrupt')
+
+
+tf.Session.run = interrupted_run
+sys.argv = [{script!r}] + {argv!r}
+runpy.run_path({script!r}, run_name='__main__')
+"""
+
+
+@pytest.mark.parametrize('chained', ['cause', 'context'])
+def test_ctrl_c_that_tensorflow_turns_into_its_own_error_in_session_run_is_one_line_and_exit_130(chained, tmp_path):
+    argv = ['--dataset', 'folder', '--data-dir', faces(tmp_path / 'data', 8), '--batch-size', '4', '--max-steps', '1',
+            '--output-dir', str(tmp_path / 'out')]
+    script = os.path.join(ROOT, 'dlnd_face_generation.py')
+    code = _CTRL_C_INSIDE_SESSION_RUN.format(root=ROOT, chained=chained, script=script, argv=argv)
+    result = subprocess.run([sys.executable, '-c', code], cwd=str(tmp_path), capture_output=True, text=True,
+                            timeout=300, env=child_env())
+    assert 'Traceback' not in result.stderr and 'train() failed' not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 130 and result.stderr.splitlines()[-1] == interrupts.INTERRUPTED
 
 
 def test_a_signal_during_training_saves_a_checkpoint_and_says_how_to_resume(tmp_path, signum=signal.SIGTERM):

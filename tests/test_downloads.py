@@ -530,6 +530,21 @@ def test_a_folder_holding_every_image_is_complete_and_marked(tmp_path, capsys):
     assert capsys.readouterr().out == 'Found mnist Data\n'
 
 
+def test_a_source_without_urls_is_one_line_naming_the_manual_step_and_takes_an_archive_put_there(tmp_path):
+    """urls=[]: a dataset that is put in place by hand only (as the complete-folder test above uses one)"""
+    body, images = _idx_bytes()
+    data = tmp_path / 'data'
+    sources = {'mnist': dict(downloads.DATASETS['mnist'], urls=[], md5=hashlib.md5(body).hexdigest(), count=6)}
+    with pytest.raises(helper.DatasetError) as err:
+        helper.download_extract('mnist', str(data), sources=sources)
+    assert str(err.value) == ('there is no URL to download mnist from: put train-images-idx3-ubyte.gz (from any '
+                              'MNIST mirror) in {}, then run again'.format(data))
+    assert err.value.__context__ is None and os.listdir(str(data)) == []
+    (data / 'train-images-idx3-ubyte.gz').write_bytes(body)  # as the message says
+    helper.download_extract('mnist', str(data), sources=sources)
+    assert os.listdir(str(data)) == ['mnist'] and len(_images_in(str(data / 'mnist'))) == len(images)
+
+
 def test_messages_name_no_command_line_flag():
     assert flags_named(downloads) == []
 

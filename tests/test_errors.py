@@ -106,3 +106,72 @@ def test_the_message_escaper_is_the_modules_one():
     """_escaped writes an undecodable byte as \\xNN and any other character as Python's unicode_escape does."""
     assert errors._escaped('\udcab') == '\\xab'
     assert errors._escaped('\n') == '\\n' and errors._escaped('\x85') == '\\x85'
+
+
+# --- interrupted ----------------------------------------------------------------------------------------
+
+def _raised(make):
+    """:return: The exception make() raises"""
+    try:
+        make()
+    except BaseException as err:  # noqa: B902  (a KeyboardInterrupt among them)
+        return err
+    raise AssertionError('make() raised nothing')
+
+
+def _from_interrupt():
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as interrupt:
+        raise RuntimeError('as TensorFlow raises it') from interrupt
+
+
+def _while_handling_interrupt():
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        raise RuntimeError('as TensorFlow raises it')
+
+
+def _wrapped_again():
+    try:
+        _while_handling_interrupt()
+    except RuntimeError as err:
+        raise ValueError('a wrapper of the learner\'s errors') from err
+
+
+def _suppressed():
+    try:
+        _from_interrupt()
+    except RuntimeError:
+        raise AssertionError('shown without its context') from None
+
+
+def _not_interrupted():
+    try:
+        raise OSError('no interrupt here')
+    except OSError as err:
+        raise RuntimeError('wrapped') from err
+
+
+@pytest.mark.parametrize('make,expected', [
+    (lambda: _raised_plain(KeyboardInterrupt()), True),
+    (_from_interrupt, True),  # its __cause__
+    (_while_handling_interrupt, True),  # its __context__
+    (_wrapped_again, True),  # two errors down
+    (_suppressed, True),  # `from None` hides it from the traceback, not from what happened
+    (_not_interrupted, False),
+    (lambda: _raised_plain(RuntimeError('alone')), False),
+])
+def test_an_error_raised_because_of_a_ctrl_c_is_an_interruption(make, expected):
+    assert errors.interrupted(_raised(make)) is expected
+
+
+def _raised_plain(err):
+    raise err
+
+
+def test_an_error_chain_that_loops_ends():
+    first, second = RuntimeError('a'), RuntimeError('b')
+    first.__context__, second.__context__ = second, first
+    assert errors.interrupted(first) is False

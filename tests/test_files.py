@@ -385,6 +385,15 @@ def test_a_data_folder_that_is_a_file_is_one_line_naming_the_file(tmp_path, wher
     assert a_file.read_text() == 'mine' and os.listdir(str(tmp_path)) == [a_file.name]
 
 
+def test_an_empty_data_folder_is_one_line_naming_data_dir_and_makes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetError) as err:
+        files.make_data_dir('')
+    assert str(err.value) == "the data folder is an empty path (''): set data_dir to a folder, such as './data' (it " \
+                             "is made if missing)"
+    assert err.value.__context__ is None and os.listdir(str(tmp_path)) == []  # no OSError behind it, nothing made
+
+
 # --- build_folder and rename_into_place ---------------------------------------------------------
 
 def test_a_folder_is_built_under_a_hidden_name_then_renamed_into_place(tmp_path, capsys):

@@ -101,9 +101,16 @@ def test_the_order_of_the_images_does_not_matter_only_their_values():
                                sw.sliced_wasserstein(real, flat_images([0, 1, 2, 4])), rtol=1e-12)
 
 
-def test_a_set_of_the_real_values_is_at_distance_zero():
+def test_flat_images_of_the_real_values_are_at_distance_zero():
+    """Each image of one value: a patch is the same wherever it is taken, so the sets' descriptors are the same"""
     real = flat_images([3, 1, 2, 0])
     assert sw.sliced_wasserstein(real, flat_images([0, 1, 2, 3])) == 0
+
+
+def test_a_set_with_structure_scored_against_itself_is_not_at_zero():
+    """Each set's patches are drawn at their own positions: the same images give two samples of their patches"""
+    images = np.random.default_rng(5).uniform(-1, 1, (4, 12, 12, 1))
+    assert sw.sliced_wasserstein(images, images.copy(), patches_per_image=4, directions=16) > 0
 
 
 @given(real=st.lists(st.integers(-100, 100), min_size=2, max_size=6).filter(lambda v: len(set(v)) > 1),

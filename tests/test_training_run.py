@@ -24,6 +24,7 @@ from facegan.app import runs
 from facegan.core import run_config
 from facegan.core.errors import LearnerCodeError, TrainingInterrupted, TrainingStopped
 from facegan.graph import averaging, fast_layers
+from facegan.train import run_warnings as rw
 
 tf = dlnd.tf
 PLAIN_TRAIN = plain_train(print_every=1000, show_every=1000)  # a learner's (tests/learners.py), printing nothing
@@ -190,12 +191,34 @@ def test_a_plain_learners_train_gets_checkpoints_grids_scores_and_the_average_fr
     assert [row.split(',')[0] + ',' + row.split(',')[-1] for row in scores[1:]] == ['0,raw', '2,averaged', '3,averaged']
 
 
-def test_a_train_that_opens_its_session_without_with_is_handed_batches_alone(tmp_path, capsys):
-    learners_train = learners(PLAIN_TRAIN.replace('    with tf.Session() as sess:\n',
-                                                  '    sess = tf.Session()\n    if True:\n'))
-    config = train(tmp_path, dataset(tmp_path), learners_train, max_steps=2)
-    assert 'note: train() opened its session without `with tf.Session() as sess:`' in capsys.readouterr().err
+WITHOUT_WITH = PLAIN_TRAIN.replace('    with tf.Session() as sess:\n', '    sess = tf.Session()\n    if True:\n')
+
+
+def test_a_train_that_opens_its_session_without_with_is_handed_batches_alone(tmp_path, capsys, monkeypatch):
+    fed = _fed_images(monkeypatch)
+    config = train(tmp_path, dataset(tmp_path), learners(WITHOUT_WITH), max_steps=2)
+    out, err = capsys.readouterr()
+    assert err.count('note: train() opened its session without `with tf.Session() as sess:`') == 1
+    assert len(fed) == 2 * 2  # two session.run calls a step, each fed the batch: the run counted its steps
     assert not os.path.exists(os.path.join(config.folder, 'checkpoints'))
+    assert 'Done at step 2 (max_steps 2 reached). In {}: nothing saved\n'.format(config.folder) in out  # no file named
+
+
+def test_a_train_without_with_trains_every_image_once_an_epoch_as_the_with_form_does(tmp_path, capsys, monkeypatch):
+    data = dataset(tmp_path, 40)  # 5 steps an epoch at batch 8
+    fed = _fed_images(monkeypatch)
+    train(tmp_path, data, learners(PLAIN_TRAIN), name='with', epochs=3)
+    with_form = [images for _, images in fed[::2]]  # two session.run calls a step, each fed the batch
+    del fed[:]
+    train(tmp_path, data, learners(WITHOUT_WITH), name='without', epochs=3)
+    without = [images for _, images in fed[::2]]
+    assert len(with_form) == len(without) == 15
+    for step, (one, other) in enumerate(zip(with_form, without), start=1):
+        np.testing.assert_array_equal(one, other, err_msg='step {}: another batch'.format(step))
+    for epoch in range(3):
+        rows = np.concatenate(without[5 * epoch:5 * epoch + 5]).reshape(40, -1)
+        assert len({row.tobytes() for row in rows}) == 40, 'epoch {}: not every image once'.format(epoch + 1)
+    assert capsys.readouterr().err.count('note: train() opened its session without') == 1  # one note, not one an epoch
 
 
 def test_an_error_in_a_learners_train_is_one_line_saying_where(tmp_path):
@@ -231,6 +254,41 @@ def test_a_generator_without_keep_prob_trains(tmp_path):
     config = runs.train(dlnd.train, template_generator, 1, 8, 16, 0.0005, 0.5, dataset(tmp_path),
                         output_dir=str(tmp_path / 'o'), max_steps=1, eval_every=0, precision='float32')
     assert os.path.exists(_checkpoint(config, 1) + '.index')
+
+
+# --- Warnings -----------------------------------------------------------------------------------------------
+
+def _warnings(out):
+    """:return: The warning lines a run printed"""
+    return [line for line in out.splitlines() if line.startswith('warning at step')]
+
+
+@pytest.mark.numerical
+def test_a_run_whose_generator_cannot_learn_warns_that_the_discriminator_wins(tmp_path, monkeypatch, capsys):
+    """
+    The generator's steps change nothing (its optimizer minimizes a loss of its value but a gradient of 0, as a
+    learning rate of 0 would): D alone learns, and at 0.002 on 40 faces calls them all fake from about step 30
+    (the warning at about step 130, 100 steps later); the same run with a generator that learns is not warned
+    """
+    data, steps = dataset(tmp_path, 40), rw.D_WINS_STEPS + 60
+    settings = dict(max_steps=steps, eval_every=0, show_every=1000, save_every=1000,
+                    print_every=1000, precision='float32')
+    runs.train(dlnd.train, dlnd.generator, 1000, 8, 16, 0.002, 0.5, data, output_dir=str(tmp_path / 'learns'),
+               **settings)  # 1000 epochs: max_steps ends it
+    assert _warnings(capsys.readouterr().out) == []
+    real_opt = dlnd.model_opt
+    monkeypatch.setattr(dlnd, 'model_opt', lambda d_loss, g_loss, learning_rate, beta1: real_opt(
+        d_loss, g_loss * 0 + tf.stop_gradient(g_loss), learning_rate, beta1))
+    config = runs.train(dlnd.train, dlnd.generator, 1000, 8, 16, 0.002, 0.5, data,
+                        output_dir=str(tmp_path / 'frozen'), **settings)
+    warnings = _warnings(capsys.readouterr().out)
+    assert len(warnings) == 1 and warnings[0].endswith('(see docs/reading_a_gan_run.md#the-discriminator-wins)')
+    step = int(re.match(r'warning at step (\d+): the discriminator wins: ', warnings[0]).group(1))
+    rows = np.genfromtxt(os.path.join(config.folder, 'losses.csv'), delimiter=',', names=True)
+    last = rows[(rows['step'] > step - rw.D_WINS_STEPS) & (rows['step'] <= step)]  # what the warning looked at
+    assert len(last) == rw.D_WINS_STEPS and (last['d_loss'].max() < rw.d_loss_floor() + rw.D_WINS_MARGIN or
+                                             np.median(last['g_loss']) > rw.D_WINS_G_LOSS)
+    assert np.median(last['d_fake']) < 0.05  # D's own view of the generated images: fake
 
 
 # --- Stopping -----------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 
-from facegan.core.errors import UserError, one_line
+from facegan.core.errors import UserError, interrupted, one_line
 from facegan.core.signals import STOP_SIGNALS
 
 INTERRUPTED = 'error: interrupted (no training step was under way: nothing to save)'
@@ -31,7 +31,8 @@ def stop_as_ctrl_c(signum, frame):
 def report(err):
     """
     Say what stopped the program in one line on stderr
-    :param err: The exception nothing caught: a UserError, a KeyboardInterrupt, or after a signal any
+    :param err: The exception nothing caught: a UserError, a KeyboardInterrupt or an error raised because of one,
+                or after a signal any
     :return: The exit code: the error's own, or 130 for an interruption
     """
     if isinstance(err, UserError):
@@ -42,8 +43,8 @@ def report(err):
 
 
 def is_reported(err):
-    """:return: True for what report() says in one line: a user's error, or an interruption"""
-    return isinstance(err, (UserError, KeyboardInterrupt)) or bool(_STOPPED_BY)
+    """:return: True for what report() says in one line: a user's error, or an interruption (one behind the error too)"""
+    return isinstance(err, UserError) or interrupted(err) or bool(_STOPPED_BY)
 
 
 def _ignore_stop_signals():
@@ -63,8 +64,9 @@ def install():
     """
     From now on, an exception nothing caught that is a UserError or an interruption ends the script
     with report()'s one line; the signals go through stop_as_ctrl_c, which remembers them: TensorFlow
-    turns a KeyboardInterrupt raised inside some of its calls into another error (RuntimeError, its cause
-    lost), and after a remembered signal that error is the interruption too. Only what no one catches
+    turns a KeyboardInterrupt raised inside some of its calls into another error, raised from it or while
+    handling it (errors.interrupted finds it there) or with no trace of it (RuntimeError in nest.flatten), and
+    after a remembered signal that error is the interruption too. Only what no one catches
     changes, and nothing at all in a notebook kernel (it shows a UserError as one line itself).
     """
     if _in_notebook_kernel() or getattr(sys.excepthook, 'one_line_errors', False):

@@ -12,7 +12,7 @@ import os
 import sys
 
 from facegan.core import files, machine, run_config
-from facegan.core.errors import LearnerCodeError, TrainingInterrupted, UserError, error_line, one_line
+from facegan.core.errors import LearnerCodeError, TrainingInterrupted, UserError, error_line, interrupted, one_line
 from facegan.graph.learner_code import accepted, learner_frame, raised_in_package
 from facegan.train import records, run
 
@@ -104,7 +104,8 @@ def _start_fresh(config, flags):
 
 def _call_train(train, arguments, extras):
     """
-    Call the learner's train(); an error in its code (not in the run's) stops the run in one line saying where
+    Call the learner's train(); an error in its code (not in the run's) stops the run in one line saying where; a
+    Ctrl-C that TensorFlow turned into an error of its own goes on as the interruption it is
     """
     try:
         train(*arguments, **extras)
@@ -112,7 +113,7 @@ def _call_train(train, arguments, extras):
         raise
     except Exception as err:  # the learner's code: anything can come out of it
         where = learner_frame(err)
-        if where is None or raised_in_package(err):
+        if where is None or raised_in_package(err) or interrupted(err):
             raise
         raise LearnerCodeError('train() failed at {} line {} with {}; fix it there and run again'.format(
             one_line(os.path.basename(where.filename)), where.lineno, error_line(err, with_type=True))) from None

@@ -35,6 +35,25 @@ class LearnerCodeError(UserError):
     """A function of the notebook failed, or returned something else than expected, when the run called it."""
 
 
+def interrupted(err):
+    """
+    :param err: An exception
+    :return: Whether it is a KeyboardInterrupt or was raised because of one: TensorFlow turns a Ctrl-C that lands
+             inside some of its calls (session.run, nest.flatten) into an error of its own, raised from the interrupt
+             (its __cause__) or while handling it (its __context__), and a wrapper may have raised another from that
+    """
+    behind, seen = [err], set()
+    while behind:
+        err = behind.pop()
+        if err is None or id(err) in seen:
+            continue
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        seen.add(id(err))
+        behind += [err.__cause__, err.__context__]
+    return False
+
+
 class SettingChanged(UserError):
     """A run was resumed with a setting that would silently change it; .setting names it ('batch_size')."""
 

@@ -197,8 +197,11 @@ def make_data_dir(data_path):
     """
     Make the data folder if it is missing
     :param data_path: Folder for the data
-    :return: None; raises DatasetError when it, or a folder above it, is a file
+    :return: None; raises DatasetError when it is empty (no folder at all), or it or a folder above it is a file
     """
+    if not data_path:
+        raise DatasetError("the data folder is an empty path (''): set data_dir to a folder, such as './data' (it is "
+                           "made if missing)")
     try:
         os.makedirs(data_path, exist_ok=True)
     except (FileExistsError, NotADirectoryError):

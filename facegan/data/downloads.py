@@ -94,7 +94,7 @@ def _download(urls, save_path, database_name):
     """
     Download the first of urls that answers to save_path, through a .part file that survives a
     dropped connection (resumed with an HTTP Range request) and is renamed only when complete
-    :param urls: URLs to try in order
+    :param urls: URLs to try in order (at least one: _archive says what to do without any)
     :param save_path: Where the finished file goes
     :param database_name: Name of database, for the progress bar and messages
     :return: None; raises DatasetError naming every URL's failure when none worked (NoNetwork when no
@@ -231,14 +231,16 @@ def _archive(database_name, data_path, source):
     if manual_path != save_path and os.path.exists(manual_path) and not os.path.exists(save_path):
         return manual_path, True  # put there by hand; its md5 is checked like a download's
     if not os.path.exists(save_path):
+        manual = source.get('manual', 'put {archive} in {data_path}').format(data_path=one_line(data_path),
+                                                                              archive=source['archive'])
+        if not source['urls']:  # a dataset put in place by hand only
+            raise DatasetError('there is no URL to download {} from: {}, then run again'.format(database_name, manual))
         try:
             _download(source['urls'], save_path, database_name)
         except (_NoNetwork, DiskFullError):  # no network, or a full disk: checking the network would not help
             raise
         except DatasetError as err:
-            manual = source.get('manual', 'put {archive} in {data_path}')
-            raise DatasetError('{}; check the network, or {}, then run again'.format(
-                err, manual.format(data_path=one_line(data_path), archive=source['archive']))) from None
+            raise DatasetError('{}; check the network, or {}, then run again'.format(err, manual)) from None
     return save_path, False
 
 

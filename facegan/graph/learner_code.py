@@ -13,7 +13,7 @@ import traceback
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from facegan.core.errors import LearnerCodeError, error_line
+from facegan.core.errors import LearnerCodeError, error_line, interrupted
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # facegan/
 
@@ -83,7 +83,7 @@ def call_generator(generator, z, out_channel_dim, why, **arguments):
     try:
         images = generator(z, out_channel_dim, **passed)
     except Exception as err:  # the learner's code: anything can come out of it
-        if raised_in_package(err):
+        if raised_in_package(err) or interrupted(err):  # the project's bug; a Ctrl-C TensorFlow turned into an error
             raise
         raise LearnerCodeError('{}, called {}, failed with {}; fix generator() (its problem test shows how) '
                                'and run again'.format(call, why, error_line(err, with_type=True))) from None

@@ -98,19 +98,20 @@ class Records(object):
         """
         Draw the loss curve and the GIF, and say where everything is
         :param how: Why the run ended ('1 epoch done')
-        :param finished: Whether it reached its last step (so samples_final.png is there)
-        :return: The summary line
+        :param finished: Whether it reached its last step (so samples_final.png is this run's)
+        :return: The summary line, naming the files the run left (none where train()'s session was not the run's)
         """
         folder, logdir = self.config.folder, self.config.logdir
-        names = ['samples_final.png'] if finished else []
+        names = ['samples_final.png'] if finished and os.path.exists(os.path.join(folder, 'samples_final.png')) else []
         grids = len(glob.glob(os.path.join(glob.escape(folder), 'samples_step_*.png')))
         if grids:
             names.append('{} x samples_step_*.png'.format(grids))
         names += [os.path.basename(path) for path in (run_plots.loss_curve(folder), run_plots.animation(folder))
                   if path]
-        names += ['checkpoints/', run_config.RUN_FILE]
+        names += [shown for name, shown in (('checkpoints', 'checkpoints/'), (run_config.RUN_FILE, run_config.RUN_FILE))
+                  if os.path.exists(os.path.join(folder, name))]
         return 'Done at step {} ({}). In {}: {}{}'.format(
-            step, how, one_line(folder), ', '.join(names),
+            step, how, one_line(folder), ', '.join(names) or 'nothing saved',
             '; TensorBoard: tensorboard --logdir {}'.format(one_line(logdir)) if logdir else '')
 
 

@@ -48,6 +48,7 @@ class TrainingRun(object):
         self._made = []  # the Averages train()'s optimizers make (graph/averaging.py)
         self._parts = self._interrupted = self._shown = None
         self._epochs_asked = 0
+        self._started = False  # _start ran (at the first batch, once, whether or not it found a session)
         self.finished = False
 
     @contextlib.contextmanager
@@ -95,10 +96,13 @@ class TrainingRun(object):
     # --- Between the batches, in train()'s session ----------------------------------------------------
 
     def _epoch(self, epoch_i):
-        """The batches of one epoch, with the run's work between them."""
-        if self._parts is None and not self._start(tf.get_default_session()):
-            yield from self.schedule.epoch(epoch_i, self._batches)  # no session to work in: batches alone
-            return
+        """
+        The batches of one epoch, with the run's work between them. The steps are counted whether or not train()
+        opened a default session: the schedule picks each epoch's batches, and its stop, from that count
+        """
+        if not self._started:
+            self._started = True
+            self._start(tf.get_default_session())
         for batch in self.schedule.epoch(epoch_i, self._batches):
             yield batch
             self._step_done()
@@ -113,14 +117,15 @@ class TrainingRun(object):
         """
         On the first batch: build the run's ops into train()'s graph, restore a resumed run (or write a new run's
         settings), score the untrained generator, start the bar and the Ctrl-C flag
-        :return: False when train() opened no default session (the run then only hands it batches)
+        Without a default session (train() opened its session without `with`) only the steps are counted: the run
+        then hands train() its batches alone
         """
         if sess is None:
             print('note: train() opened its session without `with tf.Session() as sess:`, so the run cannot save '
                   'checkpoints, grids or scores there: it only hands train() its batches', file=sys.stderr)
             self.schedule.start(0)
             self._stack.callback(self.schedule.close)
-            return False
+            return
         with sess.graph.as_default():
             averages = self._made[0] if self._made and not self.config.raw_weights else None
             self._parts = RunParts(sess, self.config, self.generator, averages,
@@ -136,11 +141,12 @@ class TrainingRun(object):
         self.records.real_grid(self.training.images(range(min(N_SAMPLES, self.training.shape[0]))) / 127.5 - 1)
         if self.tracker and step == 0:
             self._score()
-        return True
 
     def _step_done(self):
-        """After each step: the bar; a grid, a score and a checkpoint when due; stop on Ctrl-C."""
+        """After each step: the bar; with a session, a grid, a score and a checkpoint when due; stop on Ctrl-C."""
         step, config = self.schedule.step_done(self._shown), self.config
+        if self._parts is None:  # no session to work in: the step is counted, nothing more
+            return
         if step % config.show_every == 0:
             self.records.grid(step, self._parts.drawing(step).draw(self._parts.session, 'samples', step))
         if self.tracker and config.eval_every and step % config.eval_every == 0:
@@ -154,8 +160,10 @@ class TrainingRun(object):
                 step, one_line(path), one_line(config.folder)))
 
     def _finish(self):
-        """The last step is done: the final score, grid and checkpoint."""
+        """The last step is done: the final score, grid and checkpoint (with a session to draw and save in)."""
         self.finished = True
+        if self._parts is None:
+            return
         step, config = self.schedule.step, self.config
         if self.tracker and not (config.eval_every and step % config.eval_every == 0):
             self._score()
