@@ -207,6 +207,34 @@ def test_generate_and_evaluate_check_their_values(capsys, command, argv, message
     assert line.startswith('dlnd_face_generation.py {}: error: {}'.format(command, message))
 
 
+NOT_UTF8 = os.fsdecode(b'out-\xe9')  # a folder name in Latin-1, as Python keeps it (a surrogate for the byte)
+
+
+@pytest.mark.parametrize('command,flag', [('train', '--data-dir'), ('train', '--output-dir'), ('train', '--logdir'),
+                                          ('generate', '--checkpoint'), ('generate', '--output-dir'),
+                                          ('evaluate', '--checkpoint'), ('evaluate', '--data-dir'),
+                                          ('evaluate', '--output-dir')])
+def test_an_empty_path_is_refused_not_taken_for_the_default(capsys, command, flag):
+    argv = ([] if command == 'train' or flag == '--checkpoint' else ['--checkpoint', 'r']) + [flag, '']
+    line = _refused(capsys, parsing.PARSERS[command](), argv)
+    assert line.endswith('error: argument {}: expected a path, got an empty one (see --help)'.format(flag))
+
+
+@pytest.mark.parametrize('command,flag', [('train', '--output-dir'), ('train', '--logdir'),
+                                          ('generate', '--checkpoint'), ('evaluate', '--checkpoint')])
+def test_a_path_tensorflow_cannot_write_or_read_is_refused_before_any_work(capsys, command, flag):
+    line = _refused(capsys, parsing.PARSERS[command](), [flag, NOT_UTF8])
+    assert line.endswith('error: argument {}: TensorFlow saves and reads checkpoints only under a UTF-8 path, and '
+                         'out-\\xe9 is not one: rename the folder or give another (see --help)'.format(flag))
+
+
+def test_data_and_pictures_may_be_under_any_name():
+    """PIL reads and writes under any name the file system has (test_cli.py trains on such a --data-dir)"""
+    assert parsing.build_parser().parse_args(['--data-dir', NOT_UTF8]).data_dir == NOT_UTF8
+    flags = parsing.build_generate_parser().parse_args(['--checkpoint', 'r', '--output-dir', NOT_UTF8])
+    assert flags.output_dir == NOT_UTF8
+
+
 def test_the_parsers_are_named_by_command():
     assert set(parsing.PARSERS) == {'train'} | set(parsing.COMMANDS) == {'train', 'generate', 'evaluate'}
     assert parsing.DATASETS == ('synthetic', 'mnist', 'celeba', 'folder')

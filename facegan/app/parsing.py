@@ -62,6 +62,27 @@ positive_int = int_in(1)
 seed = int_in(0, MAX_SEED)
 
 
+def path(text):
+    """:param text: Command-line value :return: It, if it is not empty (an empty one would silently be the default)"""
+    if not text:
+        raise argparse.ArgumentTypeError('expected a path, got an empty one')
+    return text
+
+
+def tensorflow_path(text):
+    """
+    :param text: Command-line value
+    :return: It, if it is not empty and TensorFlow can write and read files under it: its C++ file system takes
+             UTF-8 paths only, so a name that is not (bytes Python kept as surrogates) would fail at the first save
+    """
+    try:
+        path(text).encode('utf-8')
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError('TensorFlow saves and reads checkpoints only under a UTF-8 path, and {} is '
+                                         'not one: rename the folder or give another'.format(one_line(text))) from None
+    return text
+
+
 def _default(name):
     """:return: ' (default: VALUE)' of a RunConfig setting, for a flag's help"""
     return ' (default: {})'.format(DEFAULTS[name])
@@ -83,7 +104,7 @@ def add_data_arguments(parser, default_help):
                         help='synthetic: drawn faces made on first use, no download; mnist and celeba are downloaded '
                              'into --data-dir; folder: every jpg, jpeg and png under --data-dir (default: {})'
                         .format(default_help))
-    parser.add_argument('--data-dir', default=None,
+    parser.add_argument('--data-dir', type=path, default=None,
                         help="folder for datasets (default: the notebook's data_dir, ./data); with --dataset folder, "
                              'the folder of images')
     parser.add_argument('--channels', type=int, choices=[1, 3], default=3,
@@ -146,7 +167,7 @@ def _add_schedule_arguments(parser):
 
 def _add_output_arguments(parser):
     """Add the flags of what a run leaves: its folder, grids, checkpoints, scores, TensorBoard; its precision."""
-    parser.add_argument('--output-dir', default=None,
+    parser.add_argument('--output-dir', type=tensorflow_path, default=None,
                         help="folder for the run's grids, losses, plots and checkpoints (default: output/DATASET)")
     parser.add_argument('--resume', action='store_true',
                         help='continue the run in --output-dir from its newest checkpoint: same step, optimizer '
@@ -167,7 +188,7 @@ def _add_output_arguments(parser):
     parser.add_argument('--eval-images', type=positive_int, default=None,
                         help='held-out real images (not trained on) and generated images per score' +
                              _default('eval_images'))
-    parser.add_argument('--logdir', default=None, help='write TensorBoard event files here (losses, grids, scores)')
+    parser.add_argument('--logdir', type=tensorflow_path, default=None, help='write TensorBoard event files here (losses, grids, scores)')
     parser.add_argument('--precision', choices=['auto', 'float32', 'bfloat16'], default=None,
                         help='bfloat16: convolutions in bfloat16, variables in float32 (faster on a CPU with AMX or '
                              'AVX512_BF16; slower without); auto: bfloat16 where the CPU has either, else float32' +
@@ -184,7 +205,7 @@ def build_generate_parser():
     """:return: The parser of `dlnd_face_generation.py generate`"""
     parser = OneLineParser(prog='dlnd_face_generation.py generate',
                            description='Draw new faces from a trained generator (inference mode).')
-    parser.add_argument('--checkpoint', required=True,
+    parser.add_argument('--checkpoint', type=tensorflow_path, required=True,
                         help="a run's --output-dir (its newest checkpoint is used), or a checkpoint path")
     parser.add_argument('--n', type=positive_int, default=None,
                         help='how many faces (face_NNN.png, each with its z in face_NNN.npy; default 10); grid.png '
@@ -197,7 +218,7 @@ def build_generate_parser():
                              'and the last back to the first: walk.png (a row a leg), walk.gif and walk_z.npy')
     parser.add_argument('--seed', type=seed, default=0, help='seed for z: the same seed draws the same faces '
                                                             '(default: 0)')
-    parser.add_argument('--output-dir', default=None, help='folder for the PNGs (default: CHECKPOINT/generated)')
+    parser.add_argument('--output-dir', type=path, default=None, help='folder for the PNGs (default: CHECKPOINT/generated)')
     add_drawing_arguments(parser)
     return parser
 
@@ -207,7 +228,8 @@ def build_evaluate_parser():
     parser = OneLineParser(prog='dlnd_face_generation.py evaluate',
                            description='Print the sliced Wasserstein distance of a saved generator against '
                                        'held-out real images, with the real-vs-real and untrained baselines.')
-    parser.add_argument('--checkpoint', required=True, help="a run's --output-dir, or a checkpoint path")
+    parser.add_argument('--checkpoint', type=tensorflow_path, required=True,
+                        help="a run's --output-dir, or a checkpoint path")
     add_data_arguments(parser, "the run's, from its run.json")
     parser.add_argument('--eval-images', type=positive_int, default=256, help='images on each side (default: 256)')
     parser.add_argument('--seed', type=seed, default=0, help='seed of z and of the metric (default: 0)')
@@ -215,7 +237,7 @@ def build_evaluate_parser():
                         help='also check for memorisation: print how near generated and held-out real faces are to '
                              'the training images, and write nearest.png (generated faces beside their 3 nearest '
                              'training images)')
-    parser.add_argument('--output-dir', default=None,
+    parser.add_argument('--output-dir', type=path, default=None,
                         help="folder for nearest.png (default: the --checkpoint folder, or a checkpoint path's folder)")
     add_drawing_arguments(parser)
     return parser
