@@ -57,7 +57,20 @@ DOMAINS = {
     '--channels': lambda v: v in ('1', '3'), '--dataset': lambda v: v in ('synthetic', 'mnist', 'celeba', 'folder'),
     '--update-order': lambda v: v in ('simultaneous', 'alternating'),
     '--precision': lambda v: v in ('auto', 'float32', 'bfloat16'),
+    # Paths: never empty; where TensorFlow writes or reads, UTF-8 (training's --output-dir too, which generate's
+    # and evaluate's, PNGs only, need not be: the weaker domain is the one a flag name can hold to)
+    '--data-dir': lambda v: v != '', '--output-dir': lambda v: v != '', '--logdir': lambda v: _utf8_path(v),
+    '--checkpoint': lambda v: _utf8_path(v),
 }
+
+
+def _utf8_path(value):
+    """:return: Whether value is a path TensorFlow can use: not empty, and UTF-8"""
+    try:
+        value.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return value != ''
 
 
 def parser_options(command):
