@@ -1,8 +1,8 @@
 """
 Make the README's two pictures from a default run's output folder:
 
-    python dlnd_face_generation.py        # writes ./output
-    python tools/readme_images.py output
+    python dlnd_face_generation.py        # writes output/synthetic
+    python tools/readme_images.py output/synthetic
 
 - docs/default_run_samples.png: the run's final grid (samples_final.png), as it is;
 - docs/default_run_progress.png: the grids at every 100 steps and the final one, side by side at
