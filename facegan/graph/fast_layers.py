@@ -104,6 +104,9 @@ _TF_LAYERS_CONV2D_TRANSPOSE = tf.layers.conv2d_transpose
 class Conv2DTranspose(tf.layers.Conv2DTranspose):  # the same class name: the same layer names
     """tf.layers.Conv2DTranspose (its variables, names and initializers), computed as matrix products."""
 
+    # Plain Python over the layer's static sizes, nothing for AutoGraph to convert: the method runs as written (the
+    # same graph), and a debugger or coverage sees its own lines rather than a converted copy's
+    @tf.autograph.experimental.do_not_convert
     def call(self, inputs):
         _, height, width, channels = inputs.shape.as_list()
         size, stride = self.kernel_size[0], self.strides[0]
