@@ -175,3 +175,18 @@ def test_an_error_chain_that_loops_ends():
     first, second = RuntimeError('a'), RuntimeError('b')
     first.__context__, second.__context__ = second, first
     assert errors.interrupted(first) is False
+
+
+def test_every_branch_of_the_chain_is_searched_past_a_missing_link():
+    """The interrupt behind the cause, with no context (None) looked at first: the search goes on past it"""
+    outer, middle = RuntimeError('the wrapper'), RuntimeError("TensorFlow's own error")
+    middle.__context__ = KeyboardInterrupt()
+    outer.__cause__, outer.__context__ = middle, None
+    assert errors.interrupted(outer) is True
+
+
+def test_the_cause_is_searched_after_the_context_too():
+    """The interrupt as the cause and a harmless context beside it: looking into the context keeps the cause"""
+    outer = RuntimeError('the wrapper')
+    outer.__cause__, outer.__context__ = KeyboardInterrupt(), ValueError('handled while it was raised')
+    assert errors.interrupted(outer) is True
