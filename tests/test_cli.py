@@ -327,6 +327,21 @@ def test_folder_dataset_trains_in_grayscale(tmp_path, capsys):
         assert grid.mode == 'L' and real.mode == 'L' and real.size == (4 * 3 * 28, 4 * 3 * 28)
 
 
+@pytest.mark.parametrize('dataset,mode', [('mnist', 'L'), ('celeba', 'RGB')])
+def test_mnist_and_celeba_train_from_their_extracted_folders(dataset, mode, notebook_data, tmp_path, capsys):
+    """The data cell finds each dataset extracted (its completion marker: no download), the Explore cell shows it,
+    and the dataset's own cells set the run up: grayscale digits, colour faces"""
+    out = str(tmp_path / 'out')
+    code = run_script(['--dataset', dataset, '--data-dir', notebook_data, '--batch-size', '8', '--max-steps', '1',
+                       '--eval-every', '0', '--output-dir', out])
+    assert code == 0
+    saved = json.loads(open(os.path.join(out, 'run.json')).read())
+    assert (saved['dataset'], saved['image_mode']) == (dataset, mode)
+    assert 'Training on {} images of {}'.format(32 if dataset == 'mnist' else 48, dataset) in capsys.readouterr().out
+    with Image.open(os.path.join(out, 'samples_final.png')) as grid:
+        assert grid.mode == mode
+
+
 def test_folder_with_fewer_images_than_a_batch_is_refused_before_training(tmp_path, capsys):
     _folder_of_images(str(tmp_path / 'pics'), 3)
     assert run_script(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--output-dir',

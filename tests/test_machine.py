@@ -40,3 +40,27 @@ def test_onednn_s_cap_lowers_the_kind(tmp_path, cap, kind):
 
 def test_no_cpuinfo_is_no_kind(tmp_path):
     assert machine.cpu_vector_kind(str(tmp_path / 'absent'), environ={}) is None
+
+
+# --- memory ----------------------------------------------------------------------------------------------
+
+def _memory_files(tmp_path, available_kb, used_kb):
+    """:return: (a fake /proc/meminfo, a fake /proc/self/status), in their own layout"""
+    meminfo, status = tmp_path / 'meminfo', tmp_path / 'status'
+    meminfo.write_text('MemTotal:       24000000 kB\nMemAvailable:   {} kB\n'.format(available_kb))
+    status.write_text('Name:\tpython\nVmPeak:\t 9999999 kB\nVmSize:\t {} kB\n'.format(used_kb))
+    return str(meminfo), str(status)
+
+
+@pytest.mark.parametrize('limit_gib,expected_kb', [(None, 8000000), (4, 4 * 1024 * 1024 - 1000000),
+                                                   (16, 8000000)])
+def test_memory_available_is_free_memory_or_the_address_space_left_whichever_is_less(tmp_path, monkeypatch,
+                                                                                      limit_gib, expected_kb):
+    limit = machine.resource.RLIM_INFINITY if limit_gib is None else limit_gib * 1024 ** 3
+    monkeypatch.setattr(machine.resource, 'getrlimit', lambda which: (limit, limit))
+    meminfo, status = _memory_files(tmp_path, 8000000, 1000000)
+    assert machine.memory_available(meminfo, status) == expected_kb * 1024
+
+
+def test_memory_available_is_none_where_it_cannot_be_read(tmp_path):
+    assert machine.memory_available(str(tmp_path / 'no-meminfo'), str(tmp_path / 'no-status')) is None

@@ -8,6 +8,7 @@ the run's precision), `evaluate` (the score and the memorisation check), runs an
 (no run.json, no averaged generator), and generate's inputs, each refused in one line.
 """
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -436,3 +437,20 @@ def test_what_it_learned_makes_nothing_without_a_display(narrow_run, tmp_path):
     before = sorted(os.listdir(run))
     assert learned.what_it_learned(dlnd.generator, _dataset(narrow_run[1]), run_config.load(run)) == []  # Agg
     assert sorted(os.listdir(run)) == before
+
+
+def test_a_run_trained_in_bfloat16_draws_in_float32_where_bfloat16_cannot_run(narrow_run, tmp_path, monkeypatch,
+                                                                              capsys):
+    """The run's own precision is generate's default; on a machine without it, float32 with one note"""
+    run = copy_run(narrow_run[0], tmp_path / 'run')
+    settings_path = os.path.join(run, 'run.json')
+    with open(settings_path) as f:
+        settings = json.load(f)
+    settings['precision_used'] = 'bfloat16'
+    os.remove(settings_path)  # a copy: the shared run's file is never written
+    with open(settings_path, 'w') as f:
+        json.dump(settings, f)
+    monkeypatch.setattr(machine, 'bfloat16_possible', lambda *args, **kwargs: False)
+    assert generate(['--checkpoint', run, '--n', '2', '--output-dir', str(tmp_path / 'faces')]) == 0
+    assert 'note: the run trained in bfloat16, which cannot run here: drawing in float32\n' in capsys.readouterr().err
+    assert len([name for name in os.listdir(str(tmp_path / 'faces')) if name.endswith('.png')]) >= 2
