@@ -42,15 +42,23 @@ def cpu_bfloat16_support(cpuinfo='/proc/cpuinfo', environ=os.environ):
     :return: The flag that makes bfloat16 native here, as 'AMX_BF16' or 'AVX512_BF16', or None
              (neither, oneDNN capped below it, or no such file: off Linux)
     """
-    flags = _flags(cpuinfo)
+    return _native_bfloat16(_flags(cpuinfo), environ)
+
+
+def _native_bfloat16(flags, environ):
+    """:return: cpu_bfloat16_support's answer for these flags"""
     native = next((flag.upper() for flag in BFLOAT16_FLAGS if flag in flags), None)
     return native if native and _isa_allows('AVX512_CORE_BF16', environ) else None
 
 
 def bfloat16_possible(cpuinfo='/proc/cpuinfo', environ=os.environ):
     """:return: Whether oneDNN can compute in bfloat16 here: natively, or emulated with AVX-512 (slower than float32)"""
-    return bool(cpu_bfloat16_support(cpuinfo, environ)) or (
-        'avx512f' in _flags(cpuinfo) and _isa_allows('AVX512_CORE', environ))
+    return _bfloat16_possible(_flags(cpuinfo), environ)
+
+
+def _bfloat16_possible(flags, environ):
+    """:return: bfloat16_possible's answer for these flags"""
+    return bool(_native_bfloat16(flags, environ)) or ('avx512f' in flags and _isa_allows('AVX512_CORE', environ))
 
 
 def cpu_vector_kind(cpuinfo='/proc/cpuinfo', environ=os.environ):
@@ -73,16 +81,17 @@ def resolve_precision(asked, cpuinfo='/proc/cpuinfo', environ=os.environ):
              reason None when it was asked for by name
     :raise UserError: bfloat16 asked for where oneDNN cannot compute it (it would stop the program in its C++ code)
     """
+    flags = _flags(cpuinfo)
     capped = 'ONEDNN_MAX_CPU_ISA={} caps oneDNN below it'.format(environ.get('ONEDNN_MAX_CPU_ISA'))
-    if asked == 'bfloat16' and not bfloat16_possible(cpuinfo, environ):
+    if asked == 'bfloat16' and not _bfloat16_possible(flags, environ):
         raise UserError('bfloat16 cannot run here: oneDNN computes it with AVX-512 only, and {}; use float32'.format(
-            capped if 'avx512f' in _flags(cpuinfo) else 'this CPU has none'))
+            capped if 'avx512f' in flags else 'this CPU has none'))
     if asked != 'auto':
         return asked, None
-    support = cpu_bfloat16_support(cpuinfo, environ)
+    support = _native_bfloat16(flags, environ)
     if support:
         return 'bfloat16', 'the CPU has ' + support
-    native = sorted(flag.upper() for flag in _flags(cpuinfo) & set(BFLOAT16_FLAGS))
+    native = sorted(flag.upper() for flag in flags & set(BFLOAT16_FLAGS))
     return 'float32', 'the CPU has {}, but {}'.format(native[0], capped) if native else \
         'the CPU has neither AMX_BF16 nor AVX512_BF16'
 
