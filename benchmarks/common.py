@@ -5,6 +5,10 @@ description and the speed goals.
 import argparse
 import os
 
+# Each benchmark puts the project on the path before it imports this
+from facegan.app.parsing import positive_int  # the command line's own check: one line naming the flag, exit 2
+from facegan.core import machine
+
 SHARED_SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'data',
                              'celeba', 'img_align_celeba')
 
@@ -24,21 +28,6 @@ def add_folder_argument(parser, synthetic_fallback=True):
                             help='folder of images (default: the shared CelebA sample)')
 
 
-def positive(text):
-    """
-    :param text: A command-line value
-    :return: It as a whole number of 1 or more
-    :raise argparse.ArgumentTypeError: Anything else (argparse then names the flag in one line and exits 2)
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError('{!r} is not a whole number of 1 or more'.format(text))
-    return value
-
-
 def timing_parser(description, batch_sizes=None):
     """
     :param description: The benchmark's docstring
@@ -50,11 +39,12 @@ def timing_parser(description, batch_sizes=None):
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_folder_argument(parser)
     if batch_sizes is None:
-        parser.add_argument('--batch-size', type=positive, default=64)
+        parser.add_argument('--batch-size', type=positive_int, default=64)
     else:
-        parser.add_argument('--batch-sizes', type=positive, nargs='+', default=batch_sizes,
+        parser.add_argument('--batch-sizes', type=positive_int, nargs='+', default=batch_sizes,
                             help='the batch sizes to time (default: %(default)s)')
-    parser.add_argument('--repeats', type=positive, default=5, help='rounds, alternating; each figure is their median')
+    parser.add_argument('--repeats', type=positive_int, default=5,
+                        help='rounds, alternating; each figure is their median')
     return parser
 
 
@@ -78,7 +68,7 @@ def cpu_description(cpuinfo='/proc/cpuinfo', environ=None):
     fields = [line.split(':', 1) for line in lines if ':' in line]
     name = next((value.strip() for key, value in fields if key.strip() == 'model name'), 'unknown CPU')
     flags = set(next((value.split() for key, value in fields if key.strip() == 'flags'), []))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    cores = machine.usable_cores()
     has = ' '.join(flag for flag in ISA_FLAGS if flag in flags) or 'none of ' + ' '.join(ISA_FLAGS)
     cap = environ.get('ONEDNN_MAX_CPU_ISA')
     return '{}, {} cores, {}{}'.format(name, cores, has, ', emulated as {} (ONEDNN_MAX_CPU_ISA)'.format(cap)

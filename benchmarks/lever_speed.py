@@ -44,7 +44,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import cpu_description, timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
 from common import LIMIT_GOALS, goal_cell, pytorch_goal  # noqa: E402
 # A worker imports TensorFlow and PyTorch here, in the environment its coordinator gave it

@@ -43,7 +43,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import cpu_description, positive, timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
+from common import cpu_description, positive_int, timing_parser  # noqa: E402  (benchmarks/ is the script's own folder)
 from common import LIMIT_GOALS, goal_cell, pytorch_goal  # noqa: E402
 
 from facegan.core import environment  # noqa: E402  (after the path set-up)
@@ -65,7 +65,8 @@ SMOOTH_FACTOR = inspect.signature(dlnd.model_loss).parameters['smooth_factor'].d
 def parse_args():
     """:return: Parsed command line"""
     parser = timing_parser(__doc__, batch_sizes=[16, 64])
-    parser.add_argument('--steps', type=positive, default=10, help='training steps timed per configuration per round')
+    parser.add_argument('--steps', type=positive_int, default=10,
+                        help='training steps timed per configuration per round')
     bfloat16 = parser.add_mutually_exclusive_group()
     bfloat16.add_argument('--bfloat16', action='store_true',
                           help='time the bfloat16 configurations too (default: only where the CPU has AMX or '
@@ -298,7 +299,7 @@ class TorchPeer:
         torch.manual_seed(0)
         # Every core this process may use (a container may get fewer than the machine has), as TensorFlow's
         # sessions here use
-        torch.set_num_threads(len(os.sched_getaffinity(0)))
+        torch.set_num_threads(machine.usable_cores())
         self.generator = self._generator(torch.nn, channels)
         self.discriminator = self._discriminator(torch.nn, channels)
         self.bce = torch.nn.BCEWithLogitsLoss()

@@ -23,7 +23,8 @@ import sys
 import tempfile
 import time
 
-from common import add_folder_argument
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import add_folder_argument  # noqa: E402  (benchmarks/ is the script's own folder)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORDERS = ('simultaneous', 'alternating')

@@ -64,3 +64,16 @@ def test_memory_available_is_free_memory_or_the_address_space_left_whichever_is_
 
 def test_memory_available_is_none_where_it_cannot_be_read(tmp_path):
     assert machine.memory_available(str(tmp_path / 'no-meminfo'), str(tmp_path / 'no-status')) is None
+
+
+# --- cores ---------------------------------------------------------------------------------------------
+
+def test_usable_cores_are_this_process_s_affinity(monkeypatch):
+    monkeypatch.setattr(machine.os, 'sched_getaffinity', lambda pid: {0, 3}, raising=False)
+    assert machine.usable_cores() == 2
+
+
+def test_without_an_affinity_every_core_is_usable(monkeypatch):
+    monkeypatch.delattr(machine.os, 'sched_getaffinity', raising=False)
+    monkeypatch.setattr(machine.os, 'cpu_count', lambda: 6)
+    assert machine.usable_cores() == 6

@@ -96,6 +96,11 @@ def resolve_precision(asked, cpuinfo='/proc/cpuinfo', environ=os.environ):
         'the CPU has neither AMX_BF16 nor AVX512_BF16'
 
 
+def usable_cores():
+    """:return: The cores this process may run on: its CPU affinity where the system has one, else all of them"""
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+
+
 def memory_available(meminfo='/proc/meminfo', status='/proc/self/status'):
     """
     :param meminfo: The file that says how much memory the machine has free (a test gives a fake one)

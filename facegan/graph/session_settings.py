@@ -5,11 +5,12 @@ sessions a run opens, the template's plain tf.Session() included, and for the se
 a saved run; and the seeds.
 """
 import contextlib
-import os
 import random
 
 import numpy as np
 import tensorflow.compat.v1 as tf
+
+from facegan.core import machine
 
 BFLOAT16_REWRITE = 'auto_mixed_precision_onednn_bfloat16'  # the rewrite's name among grappler's options
 
@@ -20,7 +21,7 @@ def _threads():
              step is a chain of large convolutions; on 2 cores no other setting was faster in every round:
              docs/speed.md)
     """
-    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1, 1
+    return machine.usable_cores(), 1
 
 
 def session_config(precision='float32'):
