@@ -20,10 +20,14 @@ from facegan.train import records, run
 GIVEN_AS = {'held_out': 'eval_images', 'image_mode': 'channels'}
 
 
+def _given(setting, flags):
+    """:return: The setting the user gave for a recorded one: on the command line its flag's (GIVEN_AS), else itself"""
+    return GIVEN_AS.get(setting, setting) if flags else setting
+
+
 def _name(setting, flags):
     """:return: How the user gave a setting: its flag on the command line, its argument's name in a notebook"""
-    setting = GIVEN_AS.get(setting, setting) if flags else setting
-    return '--' + setting.replace('_', '-') if flags else setting
+    return '--' + _given(setting, flags).replace('_', '-') if flags else setting
 
 
 def settings_of(epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags, given):
@@ -74,7 +78,7 @@ def _check_resume(config, flags):
             changes = run_config.check_resume(saved, config)
         except UserError as err:
             setting = getattr(err, 'setting', None)
-            given = getattr(config, GIVEN_AS.get(setting, setting) if flags else setting)
+            given = getattr(config, _given(setting, flags))
             raise UserError('{} {}: {}; give the run\'s own, or start it over{}'.format(
                 _name(setting, flags), given, err, ' (--restart)' if flags else '')) from None
         if changes:
