@@ -43,7 +43,7 @@ def report(err):
 
 
 def is_reported(err):
-    """:return: True for what report() says in one line: a user's error, or an interruption (one behind the error too)"""
+    """:return: True for what report() says in one line: a user's error, or an interruption (or one behind the error)"""
     return isinstance(err, UserError) or interrupted(err) or bool(_STOPPED_BY)
 
 

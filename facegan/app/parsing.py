@@ -188,7 +188,8 @@ def _add_output_arguments(parser):
     parser.add_argument('--eval-images', type=positive_int, default=None,
                         help='held-out real images (not trained on) and generated images per score' +
                              _default('eval_images'))
-    parser.add_argument('--logdir', type=tensorflow_path, default=None, help='write TensorBoard event files here (losses, grids, scores)')
+    parser.add_argument('--logdir', type=tensorflow_path, default=None,
+                        help='write TensorBoard event files here (losses, grids, scores)')
     parser.add_argument('--precision', choices=['auto', 'float32', 'bfloat16'], default=None,
                         help='bfloat16: convolutions in bfloat16, variables in float32 (faster on a CPU with AMX or '
                              'AVX512_BF16; slower without); auto: bfloat16 where the CPU has either, else float32' +
@@ -218,7 +219,8 @@ def build_generate_parser():
                              'and the last back to the first: walk.png (a row a leg), walk.gif and walk_z.npy')
     parser.add_argument('--seed', type=seed, default=0, help='seed for z: the same seed draws the same faces '
                                                             '(default: 0)')
-    parser.add_argument('--output-dir', type=path, default=None, help='folder for the PNGs (default: CHECKPOINT/generated)')
+    parser.add_argument('--output-dir', type=path, default=None,
+                        help='folder for the PNGs (default: CHECKPOINT/generated)')
     add_drawing_arguments(parser)
     return parser
 
