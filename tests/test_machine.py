@@ -1,6 +1,7 @@
 """
 facegan.core.machine's reading of the CPU's vectors from /proc/cpuinfo's flags, faked: the widest that
-oneDNN may use, as ONEDNN_MAX_CPU_ISA caps it.
+oneDNN may use, as ONEDNN_MAX_CPU_ISA caps it; bfloat16 where TF_ENABLE_ONEDNN_OPTS turns oneDNN off; the
+memory and cores a process may use.
 """
 import pytest
 
@@ -40,6 +41,29 @@ def test_onednn_s_cap_lowers_the_kind(tmp_path, cap, kind):
 
 def test_no_cpuinfo_is_no_kind(tmp_path):
     assert machine.cpu_vector_kind(str(tmp_path / 'absent'), environ={}) is None
+
+
+# --- bfloat16 with oneDNN off ----------------------------------------------------------------------------
+
+AMX = 'avx avx2 fma avx512f avx512_bf16 amx_tile amx_bf16'
+
+
+@pytest.mark.parametrize('value, off', [('0', True), ('false', True), ('False', True), ('1', False), ('', False)])
+def test_onednn_turned_off_takes_bfloat16_away(tmp_path, value, off):
+    """TensorFlow without oneDNN has no bfloat16 rewrite: its sessions would compute in float32 whatever was asked"""
+    cpuinfo, environ = fake_cpuinfo(tmp_path, AMX), {'TF_ENABLE_ONEDNN_OPTS': value}
+    assert machine.bfloat16_possible(cpuinfo, environ) is not off
+    assert machine.cpu_bfloat16_support(cpuinfo, environ) == (None if off else 'AMX_BF16')
+    assert machine.resolve_precision('auto', cpuinfo, environ) == (
+        ('float32', 'the CPU has AMX_BF16, but TF_ENABLE_ONEDNN_OPTS={} turns oneDNN off'.format(value)) if off else
+        ('bfloat16', 'the CPU has AMX_BF16'))
+
+
+def test_bfloat16_asked_for_with_onednn_off_is_refused_saying_why(tmp_path):
+    with pytest.raises(machine.UserError) as refused:
+        machine.resolve_precision('bfloat16', fake_cpuinfo(tmp_path, AMX), {'TF_ENABLE_ONEDNN_OPTS': '0'})
+    assert str(refused.value) == ('bfloat16 cannot run here: oneDNN computes it with AVX-512 only, and '
+                                  'TF_ENABLE_ONEDNN_OPTS=0 turns oneDNN off; use float32')
 
 
 # --- memory ----------------------------------------------------------------------------------------------

@@ -257,7 +257,7 @@ def _arithmetic_types(precision):
 
 @pytest.mark.skipif(not machine.bfloat16_possible(),
                     reason='oneDNN computes bfloat16 with AVX-512 only (natively with AMX_BF16 or AVX512_BF16, '
-                           'emulated without): this CPU, or ONEDNN_MAX_CPU_ISA, leaves it out')
+                           'emulated without): this CPU, ONEDNN_MAX_CPU_ISA or TF_ENABLE_ONEDNN_OPTS=0 leaves it out')
 @pytest.mark.numerical
 def test_a_bfloat16_session_runs_the_steps_arithmetic_in_bfloat16_and_keeps_float32_variables():
     """

@@ -203,7 +203,8 @@ def test_a_run_an_older_version_saved_still_draws(with_run_json, narrow_run, tmp
 
 
 @pytest.mark.skipif(not machine.bfloat16_possible(),
-                    reason='oneDNN computes bfloat16 with AVX-512 only: this CPU, or ONEDNN_MAX_CPU_ISA, leaves it out')
+                    reason='oneDNN computes bfloat16 with AVX-512 only: this CPU, ONEDNN_MAX_CPU_ISA or '
+                           'TF_ENABLE_ONEDNN_OPTS=0 leaves it out')
 @pytest.mark.numerical
 def test_drawing_in_bfloat16_stays_within_bfloat16s_rounding_of_float32(narrow_run):
     """

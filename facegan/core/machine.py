@@ -35,12 +35,26 @@ def _isa_allows(level, environ=os.environ):
     return cap not in ISA_LEVELS or ISA_LEVELS.index(cap) >= ISA_LEVELS.index(level)
 
 
+def _onednn_off(environ):
+    """:return: Whether TF_ENABLE_ONEDNN_OPTS turns oneDNN off (TensorFlow reads '0' or 'false', any case, as off):
+             its bfloat16 rewrite then does nothing, and every session computes in float32"""
+    return environ.get('TF_ENABLE_ONEDNN_OPTS', '').strip().lower() in ('0', 'false')
+
+
+def _limit(environ):
+    """:return: What keeps oneDNN from a CPU's bfloat16 here, for a message"""
+    if _onednn_off(environ):
+        return 'TF_ENABLE_ONEDNN_OPTS={} turns oneDNN off'.format(environ.get('TF_ENABLE_ONEDNN_OPTS'))
+    return 'ONEDNN_MAX_CPU_ISA={} caps oneDNN below it'.format(environ.get('ONEDNN_MAX_CPU_ISA'))
+
+
 def cpu_bfloat16_support(cpuinfo='/proc/cpuinfo', environ=os.environ):
     """
     :param cpuinfo: The file that lists the CPU's flags (a test gives a fake one)
-    :param environ: The environment (ONEDNN_MAX_CPU_ISA may cap oneDNN below bfloat16)
+    :param environ: The environment (ONEDNN_MAX_CPU_ISA may cap oneDNN below bfloat16, TF_ENABLE_ONEDNN_OPTS=0
+                    turn it off)
     :return: The flag that makes bfloat16 native here, as 'AMX_BF16' or 'AVX512_BF16', or None
-             (neither, oneDNN capped below it, or no such file: off Linux)
+             (neither, oneDNN capped below it or off, or no such file: off Linux)
     """
     return _native_bfloat16(_flags(cpuinfo), environ)
 
@@ -48,7 +62,7 @@ def cpu_bfloat16_support(cpuinfo='/proc/cpuinfo', environ=os.environ):
 def _native_bfloat16(flags, environ):
     """:return: cpu_bfloat16_support's answer for these flags"""
     native = next((flag.upper() for flag in BFLOAT16_FLAGS if flag in flags), None)
-    return native if native and _isa_allows('AVX512_CORE_BF16', environ) else None
+    return native if native and not _onednn_off(environ) and _isa_allows('AVX512_CORE_BF16', environ) else None
 
 
 def bfloat16_possible(cpuinfo='/proc/cpuinfo', environ=os.environ):
@@ -58,7 +72,8 @@ def bfloat16_possible(cpuinfo='/proc/cpuinfo', environ=os.environ):
 
 def _bfloat16_possible(flags, environ):
     """:return: bfloat16_possible's answer for these flags"""
-    return bool(_native_bfloat16(flags, environ)) or ('avx512f' in flags and _isa_allows('AVX512_CORE', environ))
+    return bool(_native_bfloat16(flags, environ)) or (
+        'avx512f' in flags and not _onednn_off(environ) and _isa_allows('AVX512_CORE', environ))
 
 
 def cpu_vector_kind(cpuinfo='/proc/cpuinfo', environ=os.environ):
@@ -82,7 +97,7 @@ def resolve_precision(asked, cpuinfo='/proc/cpuinfo', environ=os.environ):
     :raise UserError: bfloat16 asked for where oneDNN cannot compute it (it would stop the program in its C++ code)
     """
     flags = _flags(cpuinfo)
-    capped = 'ONEDNN_MAX_CPU_ISA={} caps oneDNN below it'.format(environ.get('ONEDNN_MAX_CPU_ISA'))
+    capped = _limit(environ)
     if asked == 'bfloat16' and not _bfloat16_possible(flags, environ):
         raise UserError('bfloat16 cannot run here: oneDNN computes it with AVX-512 only, and {}; use float32'.format(
             capped if 'avx512f' in flags else 'this CPU has none'))
