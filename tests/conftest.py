@@ -37,6 +37,7 @@ settings.register_profile('thorough', max_examples=300, **_PROFILE)
 settings.load_profile('ci')
 
 import helper  # noqa: E402
+import narrow_script  # noqa: E402
 from facegan.app import interrupts  # noqa: E402
 from facegan.core.errors import UserError  # noqa: E402
 from facegan.graph import batch_norm  # noqa: E402
@@ -85,19 +86,24 @@ def small_batch_norm_calibration(monkeypatch):
     monkeypatch.setattr(batch_norm, 'CALIBRATION_Z', CALIBRATION_Z)
 
 
-def run_script(argv, problem_tests=False):
+def run_script(argv, problem_tests=False, narrow=False):
     """
     Run the notebook script in this process, every cell, as `python dlnd_face_generation.py ARGV`
     runs it (monkeypatches of the modules it imports apply)
     :param argv: Its command line
     :param problem_tests: Run the five problem tests in their cells too (they take seconds)
+    :param narrow: Run it with tiny_networks.py's networks in its cells (narrow_script.py): for a test of what the
+                   script does whatever the networks' widths
     :return: The exit code: 0, argparse's, or a one-line error's (printed on stderr as the script prints it)
     """
     saved_argv, saved_switch = sys.argv, os.environ.get(SKIP_PROBLEM_TESTS)
     sys.argv = [SCRIPT] + list(argv)
     os.environ.pop(SKIP_PROBLEM_TESTS, None) if problem_tests else os.environ.update({SKIP_PROBLEM_TESTS: '1'})
     try:
-        runpy.run_path(SCRIPT, run_name='__main__')
+        if narrow:
+            exec(compile(narrow_script.script_source(), SCRIPT, 'exec'), {'__name__': '__main__', '__file__': SCRIPT})
+        else:
+            runpy.run_path(SCRIPT, run_name='__main__')
     except SystemExit as err:
         return err.code
     except UserError as err:
@@ -118,11 +124,11 @@ def faces(folder, count, seed=0):
 # --- The trained runs several tests share ------------------------------------------------------------
 
 SHARED_FACES = 48  # 40 to train on at batch 8 (5 steps an epoch), 8 held out for the scores
-# The run every test of a saved run starts from: 4 steps, a checkpoint at each (the newest 3 kept), scores at
-# steps 0, 2 and 4, grids at 2 and 4, TensorBoard's events; no averaged generator (the default)
+# The run every test of a saved run through the script starts from: 4 steps, checkpoints at steps 2 and 4, scores
+# at steps 0, 2 and 4, grids at 2 and 4, TensorBoard's events; no averaged generator (the default)
 SHARED_RUN = ['--dataset', 'folder', '--batch-size', '8', '--max-steps', '4', '--save-every', '2',
               '--keep-checkpoints', '2', '--eval-every', '2', '--eval-images', '8', '--show-every', '2',
-              '--precision', 'float32']  # float32: the same run on every CPU; two checkpoints of 225 MB, not four
+              '--precision', 'float32']  # float32: the same run on every CPU
 
 
 @contextlib.contextmanager
@@ -165,14 +171,15 @@ def shared(shared_folder, name, make):
 def shared_run(shared_folder):
     """
     :return: (the run's output folder, its data folder, its logdir): SHARED_RUN trained once a session through
-             the script's own cells (in a worker's process), never written to by a test: copy_run it first
+             the script's cells with the narrow networks (narrow_script.py; in a worker's process), never written
+             to by a test: copy_run it first. A test that runs the script on it runs it narrow too
     """
     def make(folder):
         data = faces(folder / 'data', SHARED_FACES)
         with pytest.MonkeyPatch.context() as patch:  # as small_batch_norm_calibration sets it for each test
             patch.setattr(batch_norm, 'CALIBRATION_Z', CALIBRATION_Z)
             code = run_script(SHARED_RUN + ['--data-dir', data, '--output-dir', str(folder / 'run'),
-                                            '--logdir', str(folder / 'logs')])
+                                            '--logdir', str(folder / 'logs')], narrow=True)
         assert code == 0, 'the shared run did not train'
 
     folder = shared(shared_folder, 'run', make)

@@ -2,7 +2,9 @@
 The command line (`python dlnd_face_generation.py`, run in this process as the script runs, or in its own
 process where exit codes and signals are what is tested): --help, one-line errors, the runs the flags
 make, one run to a folder (--resume goes on with it and checks its settings, --restart starts it
-over), and the problem tests in the cells.
+over), and the problem tests in the cells. A run whose networks' widths do not matter to what is tested
+has tiny_networks.py's narrower ones in the script's cells (narrow_script.py); the default run has the
+script's own.
 """
 import argparse
 import filecmp
@@ -20,6 +22,7 @@ import pytest
 from PIL import Image
 
 import dlnd_face_generation as dlnd
+import narrow_script
 from conftest import (ROOT, SHARED_RUN, child_env, copy_run, faces, run_script)
 from facegan.app import interrupts, parsing
 from facegan.core import environment, machine
@@ -320,7 +323,7 @@ def test_folder_dataset_trains_in_grayscale(tmp_path, capsys):
     _folder_of_images(str(tmp_path / 'pics'), 10)
     out = str(tmp_path / 'out')
     code = run_script(['--dataset', 'folder', '--data-dir', str(tmp_path / 'pics'), '--channels', '1',
-                       '--batch-size', '4', '--max-steps', '1', '--output-dir', out])
+                       '--batch-size', '4', '--max-steps', '1', '--output-dir', out], narrow=True)
     assert code == 0
     with Image.open(os.path.join(out, 'samples_final.png')) as grid, \
             Image.open(os.path.join(out, 'real_images.png')) as real:
@@ -333,7 +336,7 @@ def test_mnist_and_celeba_train_from_their_extracted_folders(dataset, mode, note
     and the dataset's own cells set the run up: grayscale digits, colour faces"""
     out = str(tmp_path / 'out')
     code = run_script(['--dataset', dataset, '--data-dir', notebook_data, '--batch-size', '8', '--max-steps', '1',
-                       '--eval-every', '0', '--output-dir', out])
+                       '--eval-every', '0', '--output-dir', out], narrow=True)
     assert code == 0
     saved = json.loads(open(os.path.join(out, 'run.json')).read())
     assert (saved['dataset'], saved['image_mode']) == (dataset, mode)
@@ -373,7 +376,7 @@ def test_a_folder_dataset_whose_name_is_not_utf8_trains_and_its_messages_print(t
         broken.write(b'not an image')
     out = tmp_path / 'out'
     code = run_script(['--dataset', 'folder', '--data-dir', data, '--batch-size', '4', '--max-steps', '1',
-                       '--eval-every', '0', '--precision', 'float32', '--output-dir', str(out)])
+                       '--eval-every', '0', '--precision', 'float32', '--output-dir', str(out)], narrow=True)
     captured = capsys.readouterr()
     assert code == 0 and 'Traceback' not in captured.err, captured.err[-2000:]
     assert 'warning: skipped 1 unreadable image of 9 (first: {})'.format(
@@ -383,11 +386,14 @@ def test_a_folder_dataset_whose_name_is_not_utf8_trains_and_its_messages_print(t
 
 
 def _small_run(tmp_path, *flags, name='out'):
-    """Train on 16 synthetic faces at batch 8 (2 steps an epoch, no scores, float32): :return: (exit code, folder)"""
+    """
+    Train on 16 synthetic faces at batch 8 (2 steps an epoch, no scores, float32), the script's networks narrow
+    :return: (exit code, folder)
+    """
     out = tmp_path / name
     code = run_script(['--dataset', 'folder', '--data-dir', faces(tmp_path / 'data', 16), '--batch-size', '8',
                        '--output-dir', str(out), '--show-every', '1000', '--eval-every', '0', '--precision',
-                       'float32'] + list(flags))
+                       'float32'] + list(flags), narrow=True)
     return code, out
 
 
@@ -400,7 +406,9 @@ def test_max_steps_alone_trains_that_many_steps_over_as_many_epochs(tmp_path, ca
     assert code == 0 and _losses_steps(out) == [1, 2, 3, 4, 5]
     captured = capsys.readouterr()
     assert 'Done at step 5 (max_steps 5 reached)' in captured.out
-    assert 'Epoch 3/3' in captured.err and '5/5' in captured.err  # one bar for the whole run
+    # One bar for the whole run: the third epoch's is drawn (its description is drawn as it is set) out of 5 steps,
+    # not an epoch's 2 (its last drawing, 5/5, comes only when tqdm's redraw interval has passed)
+    assert re.search(r'\rEpoch 3/3: +\d+%\|[^|]*\| [0-4]/5 \[', captured.err), captured.err
 
 
 def test_epochs_and_max_steps_stop_at_whichever_comes_first(tmp_path, capsys):
@@ -450,7 +458,7 @@ def test_resuming_with_a_setting_that_would_change_the_run_is_refused_naming_its
 def test_resuming_with_another_learning_rate_carries_on_with_a_note(shared_run, tmp_path, capsys):
     out = copy_run(shared_run[0], tmp_path / 'out')
     code = run_script(SHARED_RUN + ['--data-dir', shared_run[1], '--output-dir', out, '--resume', '--max-steps', '5',
-                                    '--learning-rate', '0.0002'])
+                                    '--learning-rate', '0.0002'], narrow=True)
     assert code == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith('note: resuming')]
     assert len(notes) == 1 and notes[0].startswith(
@@ -461,20 +469,20 @@ def test_resuming_with_another_learning_rate_carries_on_with_a_note(shared_run, 
 
 
 def test_a_restarted_run_is_the_one_generate_and_resume_use(tmp_path, capsys):
-    """A 30-step run, then a 5-step one in the same folder with --restart: the first is moved aside, and
+    """A 7-step run, then a 5-step one in the same folder with --restart: the first is moved aside, and
     generate and --resume take the second's checkpoint (found by the index file, not by a higher step)"""
-    code, out = _small_run(tmp_path, '--max-steps', '30', '--save-every', '30', '--batch-size', '2')
+    code, out = _small_run(tmp_path, '--max-steps', '7', '--save-every', '7', '--batch-size', '2')
     assert code == 0
     code, _ = _small_run(tmp_path, '--max-steps', '5', '--restart', '--batch-size', '2')
     assert code == 0
     assert sorted(os.listdir(str(out / 'checkpoints'))) == ['checkpoint', 'model-5.data-00000-of-00001',
                                                             'model-5.index']
     previous = out / 'previous-runs' / os.listdir(str(out / 'previous-runs'))[0]
-    assert (previous / 'checkpoints' / 'model-30.index').exists() and _losses_steps(previous)[-1] == 30
-    for name in ('model-30.index', 'model-30.data-00000-of-00001'):  # a higher step's files, not this run's
+    assert (previous / 'checkpoints' / 'model-7.index').exists() and _losses_steps(previous)[-1] == 7
+    for name in ('model-7.index', 'model-7.data-00000-of-00001'):  # a higher step's files, not this run's
         shutil.copy(str(previous / 'checkpoints' / name), str(out / 'checkpoints' / name))
     capsys.readouterr()
-    assert run_script(['generate', '--checkpoint', str(out), '--n', '1']) == 0
+    assert run_script(['generate', '--checkpoint', str(out), '--n', '1'], narrow=True) == 0
     restored = []
     real_restore = tf.train.Saver.restore
     with pytest.MonkeyPatch.context() as patch:
@@ -503,7 +511,7 @@ def test_the_same_seed_gives_the_same_files_and_weights(shared_run, tmp_path):
     """Every file byte for byte but run.json and the checkpoints, and every checkpoint variable bit for bit but the
     discriminator's moving averages"""
     out = str(tmp_path / 'again')
-    assert run_script(SHARED_RUN + ['--data-dir', shared_run[1], '--output-dir', out]) == 0
+    assert run_script(SHARED_RUN + ['--data-dir', shared_run[1], '--output-dir', out], narrow=True) == 0
     files = sorted(_files(out))
     assert files == sorted(_files(shared_run[0]))
     different = [name for name in files if name != 'run.json' and not name.startswith('checkpoints' + os.sep) and
@@ -522,10 +530,13 @@ def test_the_same_seed_gives_the_same_files_and_weights(shared_run, tmp_path):
 # --- Signals -------------------------------------------------------------------------------------------------
 
 def _start(argv, cwd):
-    """Start the script in its own process; :return: the Popen, its stdout read line by line"""
+    """
+    Start the script in its own process, its networks narrow (narrow_script.py: a signal's handling does not depend
+    on them); :return: the Popen, its stdout read line by line
+    """
     # A shell starts a background job with Ctrl-C ignored, and its children inherit that: give the
     # script the default, as a terminal would
-    return subprocess.Popen([sys.executable, os.path.join(ROOT, 'dlnd_face_generation.py')] + argv, cwd=cwd,
+    return subprocess.Popen([sys.executable, narrow_script.__file__] + argv, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=child_env(PYTHONUNBUFFERED='1'),
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -635,7 +646,7 @@ def test_a_signal_during_start_up_is_one_line_and_exit_130(stage, signum, tmp_pa
 # KeyboardInterrupt its cause (raise ... from) or its context (raised while handling it). Faked at train()'s first
 # session.run (its initializer), where no step is under way and the run's flag has not taken Ctrl-C over yet
 _CTRL_C_INSIDE_SESSION_RUN = """
-import runpy, sys
+import sys
 sys.path.insert(0, {root!r})
 from facegan.core import environment
 tf = environment.load_tensorflow()
@@ -652,7 +663,9 @@ def interrupted_run(self, *args, **kwargs):
 
 tf.Session.run = interrupted_run
 sys.argv = [{script!r}] + {argv!r}
-runpy.run_path({script!r}, run_name='__main__')
+sys.path.insert(0, {tests!r})
+import narrow_script  # the script with narrow networks: its first session.run is what is tested
+narrow_script.run_as_main()
 """
 
 
@@ -661,7 +674,8 @@ def test_ctrl_c_that_tensorflow_turns_into_its_own_error_in_session_run_is_one_l
     argv = ['--dataset', 'folder', '--data-dir', faces(tmp_path / 'data', 8), '--batch-size', '4', '--max-steps', '1',
             '--output-dir', str(tmp_path / 'out')]
     script = os.path.join(ROOT, 'dlnd_face_generation.py')
-    code = _CTRL_C_INSIDE_SESSION_RUN.format(root=ROOT, chained=chained, script=script, argv=argv)
+    code = _CTRL_C_INSIDE_SESSION_RUN.format(root=ROOT, chained=chained, script=script, argv=argv,
+                                             tests=os.path.dirname(narrow_script.__file__))
     result = subprocess.run([sys.executable, '-c', code], cwd=str(tmp_path), capture_output=True, text=True,
                             timeout=300, env=child_env())
     assert 'Traceback' not in result.stderr and 'train() failed' not in result.stderr, result.stderr[-2000:]

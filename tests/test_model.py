@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import dlnd_face_generation as dlnd
+import tiny_networks
 from facegan.core import machine
 from facegan.graph import batch_norm, checkpoints, session_settings
 
@@ -135,14 +136,15 @@ def test_model_opt_updates_batch_norm_averages_with_each_step():
 def test_calibration_sets_the_averages_to_a_large_batchs_statistics(shared_run):
     """
     Precise batch norm: the checkpoint's generator moving averages are the statistics of a large z batch (the
-    run calibrates them before each save), and its inference-mode samples equal training mode's (batch
-    statistics, no dropout) on a large batch
+    run calibrates them before each save). The shared run's networks are tiny_networks.py's: what is tested is the
+    run's calibration, which does not depend on the widths. (That inference mode then draws what training mode
+    draws is batch norm's own definition: test_calibration_assigns_each_batch_norm_the_exact_statistics_of_its_input
+    checks the assignment exactly)
     """
     path = checkpoints.latest_checkpoint(shared_run[0])
     with tf.Graph().as_default():
         z = tf.placeholder(tf.float32, (None, 100))
-        batch_stats = dlnd.generator(z, 3, keep_prob=1.0)
-        inference = dlnd.generator(z, 3, is_train=False)
+        tiny_networks.generator(z, 3, keep_prob=1.0)  # training mode: batch statistics
         graph = tf.get_default_graph()
         norms = [op for op in graph.get_operations() if op.type == 'FusedBatchNormV3' and op.get_attr('is_training')]
         normalised = [op.inputs[0] for op in norms]  # each batch norm's input, to take its statistics in numpy
@@ -153,25 +155,20 @@ def test_calibration_sets_the_averages_to_a_large_batchs_statistics(shared_run):
             tf.train.Saver(var_list=tf.global_variables()).restore(sess, path)
             restored = sess.run(moving)
             feed = {z: np.random.default_rng(5).uniform(-1, 1, (512, 100))}
-            inputs, trained, drawn = sess.run([normalised, batch_stats, inference], feed)
+            inputs = sess.run(normalised, feed)
     # Per channel, over the batch and the positions, in float64: the reference the averages must match
     statistics = [(x.astype(np.float64).mean(axis=(0, 1, 2)), x.astype(np.float64).var(axis=(0, 1, 2)))
                   for x in inputs]
     assert len(moving) == 6 and len(norms) == 3
     # The run calibrated on n = 64 fresh z (conftest), these statistics are of 512 others: a mean from n draws is
     # off by sigma / sqrt(n), so the two differ by sqrt(1/64 + 1/512) = 0.13 sigma in one standard deviation; the
-    # largest of the 1,792 channels' differences is under 4.5 of those (a normal deviate's 1 in 100,000) = 0.6
+    # largest of the 112 channels' differences is under 4.5 of those (a normal deviate's 1 in 100,000) = 0.6
     # sigma. A variance from n draws is off by sqrt(2/n) of itself: sqrt(2/64 + 2/512) = 0.19, 4.5 of those 0.85
     for (saved_mean, saved_variance), (mean, variance) in zip(zip(restored[::2], restored[1::2]), statistics):
         assert (np.abs(saved_mean - mean) < 0.6 * np.sqrt(variance)).all()
         assert (np.abs(saved_variance - variance) < 0.85 * variance).all()
     # Training's own averages would still be near their start (mean 0, variance 1) after 4 steps
     assert max(np.abs(saved - start).max() for saved, start in zip(restored, initial)) > 0.5
-    # Inference mode draws what training mode draws on a large batch. With 256 z for the calibration, the faces
-    # differed by 0.01 on average at most, and 0.05 at their 99.9th percentile; the statistics' noise is here
-    # sqrt(1/64 + 1/512) / sqrt(1/256 + 1/512) = 1.73 times that, and tanh passes it on at a slope of 1 at most
-    difference = np.abs(drawn - trained)
-    assert difference.mean() < 0.0173 and np.quantile(difference, 0.999) < 0.087
 
 
 def test_calibration_adds_no_variables_and_no_update_ops():

@@ -7,7 +7,6 @@ the exercise filled with the solution, and filled with a plain tf.Session train(
 and a training cell run again starts its run over; the solution notebook runs top to bottom.
 """
 import base64
-import inspect
 import os
 import re
 import shlex
@@ -24,7 +23,7 @@ from kernels import execute, kernel_env, notebook_cwd, outputs as _outputs, stdo
 from facegan.core.errors import DatasetError
 from facegan.data import downloads
 from learners import plain_train
-import tiny_networks
+import narrow_script
 from tools import make_notebooks
 
 GRADED = ['model_inputs', 'discriminator', 'generator', 'model_loss', 'model_opt']
@@ -201,13 +200,6 @@ def solution_answers():
     return {name: _function_source(cells, name) for name in GRADED + ['train']}
 
 
-def narrow_answers():
-    """:return: {name: source} of tests/tiny_networks.py's generator and discriminator, as a learner's cells"""
-    helpers = 'WIDTH = {}\n\n\n{}\n\n'.format(tiny_networks.WIDTH, inspect.getsource(tiny_networks._normalised))
-    return {'generator': helpers + inspect.getsource(tiny_networks.generator),
-            'discriminator': inspect.getsource(tiny_networks.discriminator)}
-
-
 def test_the_exercise_filled_with_the_solution_runs_and_its_training_cell_again_starts_over(
         notebook_cwd, tmp_path, monkeypatch):
     notebook = filled_exercise(solution_answers())
@@ -230,7 +222,7 @@ def test_the_exercise_filled_with_the_solution_runs_and_its_training_cell_again_
 def test_the_exercise_filled_with_a_plain_train_runs_every_cell(notebook_cwd, tmp_path, monkeypatch):
     # The networks narrow (16 times; their output shapes pass the problem tests): what is tested here is the
     # plain loop, and the solution's networks run in full in the test above
-    answers = dict(solution_answers(), train=PLAIN_TRAIN, **narrow_answers())
+    answers = dict(solution_answers(), train=PLAIN_TRAIN, **narrow_script.narrow_functions())
     notebook = filled_exercise(answers)
     execute(notebook, notebook_cwd, kernel_env(), tmp_path, monkeypatch)
 

@@ -293,14 +293,14 @@ def test_a_bad_z_file_is_one_line_naming_it(what, expected, narrow_run, tmp_path
 
 def test_a_walk_too_long_for_memory_is_one_line(shared_run, tmp_path):
     """
-    In a child whose address space is capped (RLIMIT_AS), through the script: the walk is refused before
-    anything is drawn (conftest.shared_run: the script's own networks)
+    In a child whose address space is capped (RLIMIT_AS), through the script (with conftest.shared_run's narrow
+    networks: narrow_script.py): the walk is refused before anything is drawn
     """
-    code = ('import resource, runpy, sys; sys.path.insert(0, {root!r}); '
+    code = ('import resource, sys; sys.path.insert(0, {tests!r}); '
             'resource.setrlimit(resource.RLIMIT_AS, (12 * 2 ** 30, resource.RLIM_INFINITY)); '
             'sys.argv = ["dlnd_face_generation.py", "generate", "--checkpoint", {run!r}, "--walk", "1000000", '
-            '"--output-dir", {out!r}]; runpy.run_path({script!r}, run_name="__main__")').format(
-        root=ROOT, run=shared_run[0], out=str(tmp_path / 'walk'), script=os.path.join(ROOT, 'dlnd_face_generation.py'))
+            '"--output-dir", {out!r}]; import narrow_script; narrow_script.run_as_main()').format(
+        tests=os.path.join(ROOT, 'tests'), run=shared_run[0], out=str(tmp_path / 'walk'))
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300,
                             env=child_env())
     assert result.returncode == 1, result.stderr[-2000:]

@@ -3,12 +3,13 @@ The notebook's generator and discriminator, 16 times narrower, for the tests of 
 (checkpoints, resume, the averaged generator, the batches a train() is handed, damaged saved state).
 
 The machinery does not depend on the networks' widths: it sees the same layers, scopes, batch norm,
-dropout and optimizers. A checkpoint of these is about 3 MB instead of 225 MB, so a test that saves,
-damages and restores many of them takes seconds. The full-width networks are tested where their widths
-matter: test_model.py, test_fast_layers.py, test_cli.py, test_saved_runs.py and the notebooks.
+dropout and optimizers. A checkpoint of these is about 3 MB instead of 225 MB, and a short run takes half
+the time. The full-width networks are run where their widths matter or where the script runs as a learner
+runs it: test_model.py, test_fast_layers.py, the default run (test_cli.py), the desktop run and the notebooks.
 
 `narrow_networks(monkeypatch)` puts them in the notebook module (dlnd_face_generation): its model_loss,
 train and show_generator_output look generator and discriminator up there, so they build these.
+narrow_script.py puts their source in the script's cells instead, for a run of the script itself.
 """
 import dlnd_face_generation as dlnd
 
