@@ -114,8 +114,10 @@ def _weights_after_steps(fast, batches):
         assert _transposed_convolutions_by_kernel(tf.get_default_graph()) == ([0, 0, 1] if fast else [1, 1, 1])
         trained = tf.trainable_variables()
         names = [var.op.name for var in trained]
-        gradients = [tf.gradients(d_loss if name.startswith('discriminator/') else g_loss, var)[0]
-                     for name, var in zip(names, trained)]
+        is_d = [name.startswith('discriminator/') for name in names]  # each weight's gradient of its own loss
+        d_gradients = iter(tf.gradients(d_loss, [var for var, d in zip(trained, is_d) if d]))
+        g_gradients = iter(tf.gradients(g_loss, [var for var, d in zip(trained, is_d) if not d]))
+        gradients = [next(d_gradients) if d else next(g_gradients) for d in is_d]
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             start = np.random.default_rng(2)
