@@ -100,7 +100,8 @@ class _Server:
         self.httpd.lock = threading.Lock()
         self.httpd.answered = set()
         self.url = 'http://127.0.0.1:{}'.format(self.httpd.server_address[1])
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # shutdown() waits for the serving loop's next poll: every 0.5 s by default, which each test would wait out
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.01}, daemon=True)
 
     @property
     def requests(self):
