@@ -26,7 +26,16 @@ sys.path.insert(0, ROOT)
 
 from facegan.core import environment  # noqa: E402  (must follow the path set-up)
 
-environment.load_tensorflow()  # prepared as helper.py prepares it, without the notes its C++ code prints on load
+
+def pytest_configure(config):
+    """
+    Load TensorFlow as helper.py prepares it, without the notes its C++ code prints on load, in each process that
+    runs tests: not in pytest-xdist's controller, which only hands the tests out (its workers start seconds sooner)
+    """
+    if config.getoption('numprocesses', default=None) and not hasattr(config, 'workerinput'):
+        return
+    environment.load_tensorflow()
+
 
 # Hypothesis profiles: 'ci' (the default: 30 examples, derandomized so a run is repeatable, no deadline: a
 # step's time swings with other tenants) and 'thorough', ten times the examples, for a developer:
@@ -40,7 +49,6 @@ import helper  # noqa: E402
 import narrow_script  # noqa: E402
 from facegan.app import interrupts  # noqa: E402
 from facegan.core.errors import UserError  # noqa: E402
-from facegan.graph import batch_norm  # noqa: E402
 
 SCRIPT = os.path.join(ROOT, 'dlnd_face_generation.py')
 # The switch that leaves the five problem tests out of a run of the script (problem_unittests.py reads it):
@@ -83,7 +91,7 @@ CALIBRATION_Z = 64  # z drawn to recompute batch norm's statistics in the tests'
 @pytest.fixture(autouse=True)
 def small_batch_norm_calibration(monkeypatch):
     """Recompute batch norm's statistics from CALIBRATION_Z z: the tests' runs are a few steps long."""
-    monkeypatch.setattr(batch_norm, 'CALIBRATION_Z', CALIBRATION_Z)
+    monkeypatch.setattr('facegan.graph.batch_norm.CALIBRATION_Z', CALIBRATION_Z)
 
 
 def run_script(argv, problem_tests=False, narrow=False):
@@ -177,7 +185,7 @@ def shared_run(shared_folder):
     def make(folder):
         data = faces(folder / 'data', SHARED_FACES)
         with pytest.MonkeyPatch.context() as patch:  # as small_batch_norm_calibration sets it for each test
-            patch.setattr(batch_norm, 'CALIBRATION_Z', CALIBRATION_Z)
+            patch.setattr('facegan.graph.batch_norm.CALIBRATION_Z', CALIBRATION_Z)
             code = run_script(SHARED_RUN + ['--data-dir', data, '--output-dir', str(folder / 'run'),
                                             '--logdir', str(folder / 'logs')], narrow=True)
         assert code == 0, 'the shared run did not train'
@@ -247,7 +255,7 @@ def narrow_run(shared_folder):
 
     def make(folder):
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(batch_norm, 'CALIBRATION_Z', CALIBRATION_Z)
+            patch.setattr('facegan.graph.batch_norm.CALIBRATION_Z', CALIBRATION_Z)
             tiny_networks.narrow_networks(patch)
             train_narrow(faces(folder / 'data', SHARED_FACES), str(folder / 'run'), logdir=str(folder / 'logs'))
 

@@ -50,12 +50,17 @@ def narrow_functions():
 
 
 def script_source():
-    """:return: The script's source with each of its two networks' functions replaced by the narrow one"""
+    """
+    :return: The script's source with each of its two networks' functions replaced by the narrow one, padded with
+             blank lines to the lines the script's took: every other line keeps its number (in a traceback, in a
+             message saying where a learner's code failed, and for coverage)
+    """
     lines, spans = _definitions(SCRIPT)
-    replaced = narrow_functions()
-    for name in sorted(replaced, key=lambda name: -spans[name][0]):  # from the bottom: the line numbers above hold
+    for name, source in narrow_functions().items():
         first, last = spans[name]
-        lines[first - 1:last] = [replaced[name]]
+        narrow = source.splitlines(keepends=True)
+        assert len(narrow) <= last - first + 1, '{} is longer than the script\'s {}'.format(NARROW, name)
+        lines[first - 1:last] = narrow + ['\n'] * (last - first + 1 - len(narrow))
     return ''.join(lines)
 
 

@@ -159,12 +159,15 @@ def test_offline_the_data_cell_stops_with_one_line_saying_how_to_get_each_datase
 
 def test_the_exercise_finds_the_project_from_its_folder():
     path_cell = _code_cells(make_notebooks.exercise_notebook())[0]
-    code = path_cell + '\nimport helper, problem_unittests\nprint(helper.__file__)'
+    # helper imported, problem_unittests found where the project has it (importing it would load TensorFlow:
+    # seconds, and nothing more about the path)
+    code = path_cell + ('\nimport importlib.util, helper\nprint(helper.__file__)\n'
+                        'print(importlib.util.find_spec("problem_unittests").origin)')
     import subprocess
     result = subprocess.run([sys.executable, '-c', code], cwd=os.path.dirname(make_notebooks.EXERCISE),
                             capture_output=True, text=True, env=child_env())
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == os.path.join(ROOT, 'helper.py')
+    assert result.stdout.split() == [os.path.join(ROOT, 'helper.py'), os.path.join(ROOT, 'problem_unittests.py')]
 
 
 # --- In a kernel ----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ resuming trains every image of the epoch once, and the average is the closed-for
 The notebook module's networks are the narrow ones of tiny_networks.py here (its docstring says why):
 what is tested is the run's machinery, which sees the same layers whatever their widths.
 """
+import functools
 import os
 import re
 import signal
@@ -18,11 +19,11 @@ import pytest
 import dlnd_face_generation as dlnd
 import helper
 import tiny_networks
-from conftest import faces
+from conftest import copy_run, faces, generate, train_narrow
 from learners import plain_train
 from facegan.app import runs
 from facegan.core import run_config
-from facegan.core.errors import LearnerCodeError, TrainingInterrupted, TrainingStopped
+from facegan.core.errors import LearnerCodeError, TrainingInterrupted, TrainingStopped, UserError
 from facegan.graph import averaging, fast_layers
 from facegan.train import run_warnings as rw
 
@@ -233,6 +234,27 @@ def test_an_error_in_a_learners_train_is_one_line_saying_where(tmp_path):
                     message)
 
 
+def test_an_error_that_is_not_the_learners_keeps_its_own_type_and_traceback(tmp_path):
+    """A train() with no frame of the learner's in the traceback (here the standard library's, given the template's
+    arguments) is not blamed on the learner's code: its error goes on as it is"""
+    not_a_train = functools.partial(os.path.join, 'a folder')
+    with pytest.raises(TypeError, match='join'):
+        train(tmp_path, dataset(tmp_path), not_a_train, max_steps=1)
+
+
+def test_runs_train_given_a_setting_it_does_not_have_is_one_line(tmp_path):
+    with pytest.raises(UserError, match=r"^runs\.train\(\) has no such setting \(.*'max_step'.*\): the settings are "
+                                        r"epochs, batch_size, "):
+        train(tmp_path, dataset(tmp_path), max_step=1)
+
+
+def test_a_train_that_asks_get_batches_for_another_batch_size_is_one_line(tmp_path):
+    doubled = learners(PLAIN_TRAIN.replace('get_batches(batch_size)', 'get_batches(2 * batch_size)'))
+    with pytest.raises(TrainingStopped, match=r'^train\(\) asked get_batches for batches of 16 images, but was given '
+                                              r'batch_size 8: pass it the batch_size it gets'):
+        train(tmp_path, dataset(tmp_path), doubled, max_steps=1)
+
+
 def test_a_generator_that_fails_when_the_run_calls_it_is_one_line(tmp_path):
     def generator_without_inference(z, out_channel_dim, is_train=True):
         if not is_train:
@@ -325,6 +347,21 @@ def test_ctrl_c_during_training_saves_and_says_how_to_resume(tmp_path, monkeypat
 
 # --- Resuming -------------------------------------------------------------------------------------------------
 
+def test_resuming_a_run_an_older_version_saved_says_what_it_cannot_check_and_starts_the_average(shared_run, tmp_path,
+                                                                                                 capsys):
+    """conftest.shared_run (4 steps, no averaged generator) without its run.json, as an older version left a run,
+    resumed to step 5 with an averaged generator: one note for each, and the step trains"""
+    out = copy_run(shared_run[0], tmp_path / 'older')
+    os.remove(os.path.join(out, run_config.RUN_FILE))
+    capsys.readouterr()
+    config = train_narrow(shared_run[1], out, resume=True, max_steps=5)
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith('note:')]
+    assert notes == ['note: {} has no run.json (an older version saved it): its settings cannot be checked'.format(out),
+                     'note: {} holds no averaged generator (its run kept none): the average starts at this step'
+                     .format(_checkpoint(config, 4))]
+    assert tf.train.load_variable(_checkpoint(config, 5), 'averaged/steps') == 1
+
+
 def test_resuming_trains_the_rest_of_the_epoch_each_image_once_and_keeps_the_run(tmp_path, monkeypatch):
     data = dataset(tmp_path, 40)  # 5 steps an epoch at batch 8
     fed = _fed_images(monkeypatch)
@@ -401,6 +438,9 @@ def test_a_loop_that_never_updates_the_average_draws_the_raw_weights_with_one_no
     err = capsys.readouterr().err
     assert err.count("note: train()'s steps never updated the averaged generator") == 1
     assert tf.train.load_variable(_checkpoint(config, 2), 'averaged/steps') == 0
+    assert generate(['--checkpoint', config.folder, '--n', '1', '--output-dir', str(tmp_path / 'faces')]) == 0
+    assert capsys.readouterr().err == "note: {}: its train() never updated the averaged generator; drawing the " \
+                                      "generator's own weights\n".format(_checkpoint(config, 2))
 
 
 def test_the_averages_variables_mirror_the_generators():

@@ -16,6 +16,13 @@ import tensorflow.compat.v1 as tf
 from facegan.core.errors import LearnerCodeError, error_line, interrupted
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # facegan/
+STANDARD_LIBRARY = os.path.dirname(os.__file__)
+
+
+def _in_a_library(filename):
+    """:return: Whether a traceback's file is an installed library's or the standard library's (Python 3.11 and
+             later run some of the latter frozen: '<frozen genericpath>', '<frozen os>')"""
+    return os.sep + 'site-packages' + os.sep in filename or filename.startswith((STANDARD_LIBRARY, '<frozen '))
 
 
 def raised_in_package(err):
@@ -23,19 +30,15 @@ def raised_in_package(err):
     :param err: An exception that came out of a call of the learner's code
     :return: Whether it was raised in the package (a bug of the project's, to show with its traceback), rather than
              in the learner's code or in a library it called (the learner's to fix): the last frame of its traceback
-             outside the installed libraries tells
+             outside the libraries tells
     """
-    frames = [frame.filename for frame in traceback.extract_tb(err.__traceback__)
-              if os.sep + 'site-packages' + os.sep not in frame.filename
-              and not frame.filename.startswith(os.path.dirname(os.__file__))]
+    frames = [frame.filename for frame in traceback.extract_tb(err.__traceback__) if not _in_a_library(frame.filename)]
     return bool(frames) and os.path.abspath(frames[-1]).startswith(PACKAGE + os.sep)
 
 
 def learner_frame(err):
     """:return: The last frame of err's traceback in the learner's files (outside the package and the libraries), or None"""
-    frames = [frame for frame in traceback.extract_tb(err.__traceback__)
-              if os.sep + 'site-packages' + os.sep not in frame.filename
-              and not frame.filename.startswith(os.path.dirname(os.__file__))
+    frames = [frame for frame in traceback.extract_tb(err.__traceback__) if not _in_a_library(frame.filename)
               and not os.path.abspath(frame.filename).startswith(PACKAGE + os.sep)]
     return frames[-1] if frames else None
 

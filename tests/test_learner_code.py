@@ -1,0 +1,92 @@
+"""
+graph/learner_code.py, the calls of a learner's code, on what a learner can write that the run and
+problem-test tests do not: functions whose signature cannot be read, an error raised in a frozen module
+of the standard library or in the project's own code, a generator that returns something else, a
+model_loss that scores other images, a graded function that returns the wrong number of values, and a
+loss that does not depend on its logits.
+"""
+import os
+
+import pytest
+
+import dlnd_face_generation as dlnd
+from facegan.core.errors import LearnerCodeError
+from facegan.graph import learner_code
+
+tf = dlnd.tf
+
+
+def test_a_function_whose_signature_cannot_be_read_takes_no_extras_by_name_and_is_passed_them_all():
+    # A builtin has no signature to read: it is called as the template calls it, or given every argument
+    assert learner_code.accepts(max, 'keep_prob') is False
+    assert learner_code.accepted(max, {'is_train': False, 'keep_prob': 1.0}) == {'is_train': False, 'keep_prob': 1.0}
+    assert learner_code.accepted(lambda z, out_channel_dim, is_train=True: z, {'is_train': False, 'keep_prob': 1.0}) \
+        == {'is_train': False}
+
+
+def test_an_error_from_a_frozen_standard_module_is_placed_at_the_learners_line():
+    """Python 3.11 and later run os.path's modules frozen ('<frozen genericpath>'): the standard library too"""
+    try:
+        os.path.join('faces', 1)  # the learner's mistake, raised inside the standard library
+    except TypeError as err:
+        frame = learner_code.learner_frame(err)
+        assert not learner_code.raised_in_package(err)
+    assert (frame.filename, frame.line) == (__file__, "os.path.join('faces', 1)  # the learner's mistake, raised "
+                                                      "inside the standard library")
+
+
+def test_a_generator_error_raised_in_the_project_keeps_its_own_type():
+    """An error the package raised (a bug of the project's) is not blamed on the learner's generator"""
+    def generator(z, out_channel_dim):
+        return learner_code.check_returns(None, 'inner', ['x'])  # raises inside the package
+
+    with tf.Graph().as_default():
+        with pytest.raises(AssertionError, match=r'^inner returned None'):
+            learner_code.call_generator(generator, tf.placeholder(tf.float32, (None, 4)), 3, 'to draw the grids')
+
+
+@pytest.mark.parametrize('returned,found', [('z', r'\[None, 4\]'), ('pair', 'tuple')])
+def test_a_generator_that_returns_something_else_than_images_is_one_line(returned, found):
+    def generator(z, out_channel_dim):
+        return z if returned == 'z' else (z, z)
+
+    with tf.Graph().as_default():
+        with pytest.raises(LearnerCodeError, match=r'^generator\(z, 3\), called to draw the grids, returned {}; it '
+                                                   r'must return one tensor of images, shape \(batch, 28, 28, 3\)$'
+                                             .format(found)):
+            learner_code.call_generator(generator, tf.placeholder(tf.float32, (None, 4)), 3, 'to draw the grids')
+
+
+def test_a_problem_tests_own_assertion_from_the_learners_call_is_passed_on_as_it_is():
+    def failing():
+        raise AssertionError('the check inside')
+
+    with pytest.raises(AssertionError, match=r'^the check inside$'):
+        learner_code.calling('f()', failing)
+
+
+@pytest.mark.parametrize('result,message', [
+    ((1, 2, 3), 'model_loss returned 3 values: return (d_loss, g_loss)'),
+    (5, 'model_loss returned a int: return (d_loss, g_loss)'),
+])
+def test_a_graded_function_returning_the_wrong_number_of_values_says_what_to_return(result, message):
+    with pytest.raises(AssertionError) as failure:
+        learner_code.check_returns(result, 'model_loss', ['d_loss', 'g_loss'])
+    assert str(failure.value) == message
+
+
+def test_model_loss_scoring_other_images_than_the_real_and_the_generated_is_one_line():
+    with tf.Graph().as_default():
+        input_real = tf.placeholder(tf.float32, (None, 28, 28, 3), name='input_real')
+        networks = learner_code.ControlledNetworks(input_real, 3)
+        with pytest.raises(AssertionError, match=r"^model_loss: discriminator was called on mul:0, which is neither "
+                                                 r"input_real nor the generator's output"):
+            networks.discriminator(input_real * 2)
+
+
+def test_a_loss_whose_gradient_does_not_depend_on_the_logits_has_no_weight_or_target():
+    with tf.Graph().as_default():
+        logits = tf.placeholder(tf.float32, (None, 1))
+        loss = tf.reduce_sum(logits * 0.0)  # a gradient that is there, and 0 at every logit
+        with tf.Session() as sess:
+            assert learner_code.slopes_and_targets(sess, loss, logits, {}) == (0.0, None)
