@@ -29,6 +29,7 @@ from facegan.output import run_log
 from facegan.train import schedule
 
 tf = dlnd.tf
+FULL_WIDTH_GENERATOR = dlnd.generator  # the notebook's own, before the narrow ones replace it
 FACE = 28 * 4  # a face in a strip or the nearest-neighbour picture: 28 pixels, 4x enlarged
 HELD_OUT, BATCH, STEPS = 8, 8, 4  # conftest.SHARED_RUN's
 
@@ -311,6 +312,24 @@ def test_a_walk_too_long_for_memory_is_one_line(shared_run, tmp_path):
     assert not os.path.exists(str(tmp_path / 'walk' / 'walk.png'))
 
 
+@pytest.mark.parametrize('fault', ['estimate over the memory free', 'memory short while drawing'])
+def test_a_walk_that_does_not_fit_is_one_line_and_writes_nothing(fault, narrow_run, tmp_path, capsys, monkeypatch):
+    """In this process: the estimate above what the machine has free (refused before anything is drawn), or an
+    estimate that was short (numpy runs out of memory while the frames are put together)"""
+    if fault == 'estimate over the memory free':
+        monkeypatch.setattr(drawing.machine, 'memory_available', lambda: 1024)
+    else:
+        def short(*args, **kwargs):
+            raise MemoryError()
+        monkeypatch.setattr(drawing.pictures, 'save_rows', short)
+    capsys.readouterr()
+    assert _generate(narrow_run[0], tmp_path / 'walk', '--walk', '3') == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and err.startswith('error: --walk 3: a walk through 3 z (24 faces) needs about ')
+    assert err.endswith(': walk through fewer\n') and ('(1.0 kB free)' in err) == (fault != 'memory short while drawing')
+    assert not os.path.exists(str(tmp_path / 'walk' / 'walk.png'))
+
+
 @pytest.mark.parametrize('argv,expected', [
     (['--walk', '1'], 'must be at least 2'),
     (['--walk', '3', '--n', '4'], '--n draws random faces: leave it out with --walk'),
@@ -362,6 +381,21 @@ def test_generate_problems_are_one_line(what, expected, narrow_run, tmp_path, ca
     assert err.count('\n') == 1 and expected.format(file=a_file, empty=empty) in err and 'Traceback' not in err
 
 
+def test_a_run_without_run_json_that_this_generator_cannot_restore_is_one_line(narrow_run, tmp_path, capsys,
+                                                                                 monkeypatch):
+    """An older version's run (no run.json: z's length and the channels are read from the checkpoint's shapes) and
+    a generator() of other widths (the notebook's own, not the narrow run's)"""
+    run = copy_run(narrow_run[0], tmp_path / 'old')
+    os.remove(os.path.join(run, 'run.json'))
+    monkeypatch.setattr(dlnd, 'generator', FULL_WIDTH_GENERATOR)
+    capsys.readouterr()
+    assert _generate(run, tmp_path / 'faces', '--n', '1') == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and err.startswith('error: --checkpoint {}: '.format(run))
+    assert err.endswith('model-4 holds no generator that this generator() can restore: was it trained with another '
+                        'version of the model?\n')
+
+
 # --- evaluate --------------------------------------------------------------------------------------------------
 
 def test_evaluate_prints_the_score_and_its_baselines(narrow_run, capsys):
@@ -375,6 +409,9 @@ def test_evaluate_prints_the_score_and_its_baselines(narrow_run, capsys):
     assert run_command(argv[:-1] + ['100']) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
         'error: --eval-images 100 needs at least 200 images; folder has {} (see --help)'.format(SHARED_FACES))
+    assert run_command(argv + ['--channels', '1']) == 2  # the run drew colour faces
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
+        'error: the run in --checkpoint {} draws 3-channel images, and --dataset folder has 1 (see --help)'.format(run))
 
 
 def test_nearest_writes_the_picture_and_finds_no_copying_in_a_normal_run(narrow_run, tmp_path, capsys):
