@@ -430,7 +430,7 @@ def _files(folder):
 def test_a_new_run_in_a_used_folder_stops_in_one_line_and_changes_nothing(shared_run, tmp_path, capsys):
     out = copy_run(shared_run[0], tmp_path / 'out')
     before = _files(out)
-    code = run_script(SHARED_RUN + ['--data-dir', shared_run[1], '--output-dir', out])
+    code = run_script(SHARED_RUN + ['--data-dir', shared_run[1], '--output-dir', out], narrow=True)
     assert code == 1
     assert capsys.readouterr().err == 'error: --output-dir {} holds a run (checkpoints, loss_curve.png, losses.csv, ' \
                                       'real_images.png, ...): add --resume to go on with it, give another ' \
@@ -445,7 +445,7 @@ def test_resuming_with_a_setting_that_would_change_the_run_is_refused_naming_its
     out = copy_run(shared_run[0], tmp_path / 'out')
     before = _files(out)
     code = run_script(SHARED_RUN + ['--data-dir', shared_run[1], '--output-dir', out, '--resume', '--max-steps', '5',
-                                    flag, value])
+                                    flag, value], narrow=True)
     err = capsys.readouterr().err
     setting = flag[2:].replace('-', '_').replace('eval_images', 'held_out')
     assert code == 1 and err.count('\n') == 1
