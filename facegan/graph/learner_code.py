@@ -25,6 +25,16 @@ def _in_a_library(filename):
     return os.sep + 'site-packages' + os.sep in filename or filename.startswith((STANDARD_LIBRARY, '<frozen '))
 
 
+def _in_package(filename):
+    """:return: Whether a traceback's file is one of the package's (facegan/)"""
+    return os.path.abspath(filename).startswith(PACKAGE + os.sep)
+
+
+def _frames_outside_libraries(err):
+    """:return: The frames of err's traceback in the package's and the learner's files, in order"""
+    return [frame for frame in traceback.extract_tb(err.__traceback__) if not _in_a_library(frame.filename)]
+
+
 def raised_in_package(err):
     """
     :param err: An exception that came out of a call of the learner's code
@@ -32,14 +42,13 @@ def raised_in_package(err):
              in the learner's code or in a library it called (the learner's to fix): the last frame of its traceback
              outside the libraries tells
     """
-    frames = [frame.filename for frame in traceback.extract_tb(err.__traceback__) if not _in_a_library(frame.filename)]
-    return bool(frames) and os.path.abspath(frames[-1]).startswith(PACKAGE + os.sep)
+    frames = _frames_outside_libraries(err)
+    return bool(frames) and _in_package(frames[-1].filename)
 
 
 def learner_frame(err):
     """:return: The last frame of err's traceback in the learner's files (outside the package and the libraries), or None"""
-    frames = [frame for frame in traceback.extract_tb(err.__traceback__) if not _in_a_library(frame.filename)
-              and not os.path.abspath(frame.filename).startswith(PACKAGE + os.sep)]
+    frames = [frame for frame in _frames_outside_libraries(err) if not _in_package(frame.filename)]
     return frames[-1] if frames else None
 
 
