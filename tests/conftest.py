@@ -109,7 +109,7 @@ def run_script(argv, problem_tests=False, narrow=False):
     os.environ.pop(SKIP_PROBLEM_TESTS, None) if problem_tests else os.environ.update({SKIP_PROBLEM_TESTS: '1'})
     try:
         if narrow:
-            exec(compile(narrow_script.script_source(), SCRIPT, 'exec'), {'__name__': '__main__', '__file__': SCRIPT})
+            exec(narrow_script.compiled(), {'__name__': '__main__', '__file__': SCRIPT})
         else:
             runpy.run_path(SCRIPT, run_name='__main__')
     except SystemExit as err:

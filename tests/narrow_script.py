@@ -10,6 +10,7 @@ desktop and notebook tests.
 signal and start-up tests see the script's own start.
 """
 import ast
+import functools
 import os
 import sys
 import types
@@ -64,6 +65,12 @@ def script_source():
     return ''.join(lines)
 
 
+@functools.lru_cache(maxsize=1)
+def compiled():
+    """:return: script_source() compiled under the script's own file name (made once a process: neither file changes)"""
+    return compile(script_source(), SCRIPT, 'exec')
+
+
 def run_as_main():
     """Run script_source() as `python dlnd_face_generation.py` runs the script, with this process's sys.argv[1:]."""
     sys.path[0] = ROOT  # the script's folder, first, as Python puts it
@@ -71,7 +78,7 @@ def run_as_main():
     main = types.ModuleType('__main__')
     main.__file__ = SCRIPT
     sys.modules['__main__'] = main
-    exec(compile(script_source(), SCRIPT, 'exec'), main.__dict__)
+    exec(compiled(), main.__dict__)
 
 
 if __name__ == '__main__':

@@ -675,7 +675,7 @@ def test_ctrl_c_that_tensorflow_turns_into_its_own_error_in_session_run_is_one_l
             '--output-dir', str(tmp_path / 'out')]
     script = os.path.join(ROOT, 'dlnd_face_generation.py')
     code = _CTRL_C_INSIDE_SESSION_RUN.format(root=ROOT, chained=chained, script=script, argv=argv,
-                                             tests=os.path.dirname(narrow_script.__file__))
+                                             tests=narrow_script.TESTS)
     result = subprocess.run([sys.executable, '-c', code], cwd=str(tmp_path), capture_output=True, text=True,
                             timeout=300, env=child_env())
     assert 'Traceback' not in result.stderr and 'train() failed' not in result.stderr, result.stderr[-2000:]
