@@ -86,14 +86,17 @@ def state():
     return (id(sys.excepthook), signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM),
             list(warnings.filters), logging.getLogger().level)
 
-before = state()
 changed = {}
 for module in sys.argv[1:]:
-    child = os.fork()  # each module imported in a process of its own, forked from TensorFlow alone
+    before = state()
+    child = os.fork()  # each module imported in a process of its own, forked from this one
     if child == 0:
         importlib.import_module(module)
         os._exit(0 if state() == before else 3)
     changed[module] = os.waitpid(child, 0)[1] >> 8
+    # Then here, so that the next children start with it and what it imports loaded: each runs only its own
+    # module's lines (a module another one imports first is judged with it, as a part of what importing that does)
+    importlib.import_module(module)
 print(repr(changed))
 '''
 

@@ -205,7 +205,11 @@ def solution_answers():
 
 def test_the_exercise_filled_with_the_solution_runs_and_its_training_cell_again_starts_over(
         notebook_cwd, tmp_path, monkeypatch):
-    notebook = filled_exercise(solution_answers())
+    # The networks narrow (16 times; their output shapes pass the problem tests), as in the test below: what is
+    # tested here is the exercise's cells around them, the solution's train() and a training cell run again. The
+    # solution's own networks run in a kernel in the solution notebook's test, as the template's do in
+    # test_template_notebook.py
+    notebook = filled_exercise(dict(solution_answers(), **narrow_script.narrow_functions()))
     optional = notebook.cells[-1].source
     notebook.cells.append(nbformat.v4.new_code_cell(optional))  # the training cell, run a second time
     execute(notebook, notebook_cwd, kernel_env(), tmp_path, monkeypatch)
@@ -223,8 +227,7 @@ def test_the_exercise_filled_with_the_solution_runs_and_its_training_cell_again_
 
 
 def test_the_exercise_filled_with_a_plain_train_runs_every_cell(notebook_cwd, tmp_path, monkeypatch):
-    # The networks narrow (16 times; their output shapes pass the problem tests): what is tested here is the
-    # plain loop, and the solution's networks run in full in the test above
+    # The networks narrow, as in the test above: what is tested here is the plain loop
     answers = dict(solution_answers(), train=PLAIN_TRAIN, **narrow_script.narrow_functions())
     notebook = filled_exercise(answers)
     execute(notebook, notebook_cwd, kernel_env(), tmp_path, monkeypatch)
