@@ -88,10 +88,15 @@ def child_env(**overrides):
 CALIBRATION_Z = 64  # z drawn to recompute batch norm's statistics in the tests' runs, not 512: they are short
 
 
+def calibrate_small(patch):
+    """Make the runs recompute batch norm's statistics from CALIBRATION_Z z until patch (a MonkeyPatch) undoes it"""
+    patch.setattr('facegan.graph.batch_norm.CALIBRATION_Z', CALIBRATION_Z)  # named: importing it loads TensorFlow
+
+
 @pytest.fixture(autouse=True)
 def small_batch_norm_calibration(monkeypatch):
     """Recompute batch norm's statistics from CALIBRATION_Z z: the tests' runs are a few steps long."""
-    monkeypatch.setattr('facegan.graph.batch_norm.CALIBRATION_Z', CALIBRATION_Z)
+    calibrate_small(monkeypatch)
 
 
 def run_script(argv, problem_tests=False, narrow=False):
@@ -185,7 +190,7 @@ def shared_run(shared_folder):
     def make(folder):
         data = faces(folder / 'data', SHARED_FACES)
         with pytest.MonkeyPatch.context() as patch:  # as small_batch_norm_calibration sets it for each test
-            patch.setattr('facegan.graph.batch_norm.CALIBRATION_Z', CALIBRATION_Z)
+            calibrate_small(patch)
             code = run_script(SHARED_RUN + ['--data-dir', data, '--output-dir', str(folder / 'run'),
                                             '--logdir', str(folder / 'logs')], narrow=True)
         assert code == 0, 'the shared run did not train'
@@ -255,7 +260,7 @@ def narrow_run(shared_folder):
 
     def make(folder):
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr('facegan.graph.batch_norm.CALIBRATION_Z', CALIBRATION_Z)
+            calibrate_small(patch)
             tiny_networks.narrow_networks(patch)
             train_narrow(faces(folder / 'data', SHARED_FACES), str(folder / 'run'), logdir=str(folder / 'logs'))
 
@@ -387,6 +392,28 @@ class Children:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture
+def exits(monkeypatch):
+    """
+    The script's last word (facegan/app/interrupts.py) in this process: os._exit raises Exited, the signals'
+    handlers are set on a dict (this process's stay as they are), no signal has come, and install() installs its hook
+    again
+    :return: (Exited, the handlers set: {signal: handler})
+    """
+    class Exited(Exception):
+        pass
+
+    def exit_(code):
+        raise Exited(code)
+
+    handlers = {}
+    monkeypatch.setattr(interrupts.os, '_exit', exit_)
+    monkeypatch.setattr(interrupts.signal, 'signal', lambda signum, handler: handlers.__setitem__(signum, handler))
+    monkeypatch.setattr(interrupts, '_STOPPED_BY', [])
+    monkeypatch.setattr(sys, 'excepthook', sys.__excepthook__)
+    return Exited, handlers
 
 
 @pytest.fixture

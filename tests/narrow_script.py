@@ -2,8 +2,9 @@
 dlnd_face_generation.py with tiny_networks.py's generator and discriminator in place of its own, as a
 learner who wrote narrower networks has it: for the tests of what a run of the script does whatever the
 networks' widths (its flags, one run to a folder, resuming, the same seed, signals). Each of those runs
-then takes about half the time; the script's own networks are run through it by the default-run,
-desktop and notebook tests.
+then takes about half the time; the script's own networks run in the default run, the desktop run and
+the solution notebook. narrow_functions() gives the same networks as a learner's cells, for the
+exercise notebook filled in.
 
 `python tests/narrow_script.py ARGS` runs it as `python dlnd_face_generation.py ARGS` runs the script
 (the same sys.path, sys.argv[0] and __main__), and imports nothing before the script's own first line:

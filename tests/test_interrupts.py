@@ -1,7 +1,7 @@
 """
 facegan/app/interrupts.py in this process: what its hook and signal handler do, which test_cli.py sees only from
 outside, in child processes that end by os._exit (so no line of them is counted there). os._exit and
-signal.signal are replaced here: nothing ends this process or changes its handlers.
+signal.signal are replaced here (conftest.exits): nothing ends this process or changes its handlers.
 """
 import signal
 import sys
@@ -10,23 +10,6 @@ import pytest
 
 from facegan.app import interrupts
 from facegan.core.errors import DatasetError, UserError
-
-
-@pytest.fixture
-def exits(monkeypatch):
-    """os._exit as an exception, the signals' handlers set on a dict, and install() allowed again"""
-    class Exited(Exception):
-        pass
-
-    def exit_(code):
-        raise Exited(code)
-
-    handlers = {}
-    monkeypatch.setattr(interrupts.os, '_exit', exit_)
-    monkeypatch.setattr(interrupts.signal, 'signal', lambda signum, handler: handlers.__setitem__(signum, handler))
-    monkeypatch.setattr(interrupts, '_STOPPED_BY', [])
-    monkeypatch.setattr(sys, 'excepthook', sys.__excepthook__)
-    return Exited, handlers
 
 
 def test_a_signal_stops_as_ctrl_c_does_and_is_remembered(exits):

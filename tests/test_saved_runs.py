@@ -8,7 +8,6 @@ the run's precision), `evaluate` (the score and the memorisation check), runs an
 (no run.json, no averaged generator), and generate's inputs, each refused in one line.
 """
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import dlnd_face_generation as dlnd
 import helper
 import tiny_networks
 from conftest import ROOT, SHARED_FACES, child_env, copy_run, generate, run_command
-from facegan.core import machine
+from facegan.core import machine, run_config
 from facegan.inspect import drawing, generator_session, latent_walk, restore
 from facegan.metrics.sliced_wasserstein import sliced_wasserstein
 from facegan.output import run_log
@@ -447,7 +446,6 @@ def test_nearest_reports_a_generator_that_returns_training_images_as_copying(nar
 def test_what_it_learned_shows_a_walk_and_checks_memorisation_only_against_held_out_faces(held_out, narrow_run,
                                                                                           tmp_path, monkeypatch):
     from facegan.app import learned
-    from facegan.core import run_config
     from facegan.output import display
 
     run = copy_run(narrow_run[0], tmp_path / 'run')
@@ -469,7 +467,6 @@ def test_what_it_learned_shows_a_walk_and_checks_memorisation_only_against_held_
 
 def test_what_it_learned_makes_nothing_without_a_display(narrow_run, tmp_path):
     from facegan.app import learned
-    from facegan.core import run_config
 
     run = copy_run(narrow_run[0], tmp_path / 'run')
     before = sorted(os.listdir(run))
@@ -481,13 +478,7 @@ def test_a_run_trained_in_bfloat16_draws_in_float32_where_bfloat16_cannot_run(na
                                                                               capsys):
     """The run's own precision is generate's default; on a machine without it, float32 with one note"""
     run = copy_run(narrow_run[0], tmp_path / 'run')
-    settings_path = os.path.join(run, 'run.json')
-    with open(settings_path) as f:
-        settings = json.load(f)
-    settings['precision_used'] = 'bfloat16'
-    os.remove(settings_path)  # a copy: the shared run's file is never written
-    with open(settings_path, 'w') as f:
-        json.dump(settings, f)
+    run_config.save(run_config.load(run).replace(precision_used='bfloat16'), run)  # a new file: the shared run's stays
     monkeypatch.setattr(machine, 'bfloat16_possible', lambda *args, **kwargs: False)
     assert generate(['--checkpoint', run, '--n', '2', '--output-dir', str(tmp_path / 'faces')]) == 0
     assert 'note: the run trained in bfloat16, which cannot run here: drawing in float32\n' in capsys.readouterr().err
