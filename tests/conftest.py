@@ -13,6 +13,7 @@ import os
 import queue
 import runpy
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -49,6 +50,7 @@ import helper  # noqa: E402
 import narrow_script  # noqa: E402
 from facegan.app import interrupts  # noqa: E402
 from facegan.core.errors import UserError  # noqa: E402
+from facegan.core.signals import STOP_SIGNALS  # noqa: E402
 
 SCRIPT = os.path.join(ROOT, 'dlnd_face_generation.py')
 # The switch that leaves the five problem tests out of a run of the script (problem_unittests.py reads it):
@@ -83,6 +85,17 @@ def child_env(**overrides):
         else:
             env[key] = value
     return env
+
+
+
+def terminal_signals():
+    """
+    A preexec_fn for a child the tests send signals to: Ctrl-C, kill and a closing terminal start at their defaults,
+    as a terminal gives them, whatever the tests' own caller left ignored (a shell starts a background job with
+    Ctrl-C ignored, nohup ignores a closing terminal, and children inherit both)
+    """
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
 
 
 CALIBRATION_Z = 64  # z drawn to recompute batch norm's statistics in the tests' runs, not 512: they are short

@@ -20,7 +20,7 @@ import pytest
 
 import tensorflow.compat.v1 as tf
 
-from conftest import ROOT, child_env
+from conftest import ROOT, child_env, terminal_signals
 from facegan.core import errors
 from facegan.graph import checkpoints
 
@@ -292,14 +292,22 @@ def test_restoring_another_model_or_a_file_that_is_no_checkpoint_is_one_line(tmp
 
 
 @contextlib.contextmanager
-def _child(script):
+def _child(script, ignored=()):
     """
-    Run a small Python script in its own process (killed after 120 s whatever happens)
+    Run a small Python script in its own process (killed after 120 s whatever happens), the stop signals at their
+    defaults as a terminal gives them
+    :param ignored: Signals it starts with ignored instead, as nohup starts a program with SIGHUP ignored
     :return: The subprocess.Popen, its stdout and stderr as text pipes
     """
+    def signals_at_start():
+        terminal_signals()
+        for signum in ignored:
+            signal.signal(signum, signal.SIG_IGN)
+
     env = child_env(PYTHONPATH=ROOT)
     proc = subprocess.Popen([sys.executable, '-c', textwrap.dedent(script)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, universal_newlines=True, env=env, cwd=ROOT)
+                            stderr=subprocess.PIPE, universal_newlines=True, env=env, cwd=ROOT,
+                            preexec_fn=signals_at_start)
     watchdog = threading.Timer(120, proc.kill)
     watchdog.start()
     try:
@@ -341,3 +349,21 @@ def test_sigterm_and_sighup_set_the_flag_as_ctrl_c_does_and_the_handlers_come_ba
             assert proc.stdout.readline() == 'flag set by {}\n'.format(name)
         out, err = _rest(proc)
     assert (proc.returncode, out) == (0, 'restored True\n'), err
+
+
+def test_a_signal_ignored_when_the_flag_is_set_up_stays_ignored_as_under_nohup():
+    """Started as nohup starts it, SIGHUP ignored: a closing terminal does not stop training; kill still does"""
+    script = """
+        import signal
+        from facegan.core import signals
+        with signals.interrupt_flag() as stop:
+            print('ready', flush=True)
+            signal.raise_signal(signal.SIGHUP)  # handled (or ignored) before the call returns
+            print('after SIGHUP', stop(), flush=True)
+            signal.raise_signal(signal.SIGTERM)
+            print('after SIGTERM', stop(), flush=True)
+        print('SIGHUP ignored after', signal.getsignal(signal.SIGHUP) is signal.SIG_IGN)
+    """
+    with _child(script, ignored=(signal.SIGHUP,)) as proc:
+        out, err = _rest(proc)
+    assert (proc.returncode, out) == (0, 'ready\nafter SIGHUP False\nafter SIGTERM True\nSIGHUP ignored after True\n'), err

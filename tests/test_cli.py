@@ -24,7 +24,7 @@ from PIL import Image
 
 import dlnd_face_generation as dlnd
 import narrow_script
-from conftest import (ROOT, SHARED_RUN, child_env, copy_run, faces, run_script)
+from conftest import (ROOT, SHARED_RUN, child_env, copy_run, faces, run_script, terminal_signals)
 from facegan.app import interrupts, parsing
 from facegan.core import environment, machine
 from facegan.core.errors import TrainingStopped, UserError
@@ -536,12 +536,9 @@ def _start(argv, cwd):
     Start the script in its own process, its networks narrow (narrow_script.py: a signal's handling does not depend
     on them); :return: the Popen, its stdout read line by line
     """
-    # A shell starts a background job with Ctrl-C ignored, and its children inherit that: give the
-    # script the default, as a terminal would
     return subprocess.Popen([sys.executable, narrow_script.__file__] + argv, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=child_env(PYTHONUNBUFFERED='1'),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            env=child_env(PYTHONUNBUFFERED='1'), preexec_fn=terminal_signals)
 
 
 def _wait_for(proc, text):
@@ -583,7 +580,7 @@ def _start_paused_at_import(module, argv, cwd):
     code = _PAUSE_AT_IMPORT.format(module=module, root=ROOT, script=script, argv=argv)
     return subprocess.Popen([sys.executable, '-c', code], cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=child_env(PYTHONUNBUFFERED='1'),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=terminal_signals)
 
 
 def _signal_at(stage, signum, tmp_path):

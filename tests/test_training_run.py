@@ -337,11 +337,15 @@ def test_ctrl_c_during_training_saves_and_says_how_to_resume(tmp_path, monkeypat
                 yield batch
         return dlnd.train(*(args[:5] + (batches,) + args[6:]), **extras)
 
-    handler = signal.getsignal(signal.SIGINT)
-    with pytest.raises(TrainingInterrupted, match=r'^interrupted at step 2: saved .*model-2; resume the run in .* to go '
-                                                  r'on: run the cell again with resume=True$'):
-        train(tmp_path, dataset(tmp_path), interrupted_train, max_steps=3)
-    assert signal.getsignal(signal.SIGINT) is handler  # the run's flag is gone
+    # Ctrl-C as a terminal gives it, whatever this process was started with (a background job ignores it)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(TrainingInterrupted, match=r'^interrupted at step 2: saved .*model-2; resume the run in .* '
+                                                      r'to go on: run the cell again with resume=True$'):
+            train(tmp_path, dataset(tmp_path), interrupted_train, max_steps=3)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the run's flag is gone
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert os.path.exists(str(tmp_path / 'out' / 'checkpoints' / 'model-2.index'))
 
 

@@ -13,8 +13,13 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ('SIGINT', 'SIGTERM', 'SI
 
 @contextlib.contextmanager
 def handling(signals, handler):
-    """While the block runs, handler handles these signals; their handlers before are restored after."""
-    previous = {signum: signal.signal(signum, handler) for signum in signals}
+    """
+    While the block runs, handler handles these signals, but for those ignored when it begins: they stay ignored
+    (nohup's SIGHUP, a background job's Ctrl-C: whoever started the program asked for that). The handlers before
+    are restored after.
+    """
+    previous = {signum: signal.signal(signum, handler) for signum in signals
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     try:
         yield
     finally:
@@ -26,7 +31,7 @@ def handling(signals, handler):
 def interrupt_flag():
     """
     While the block runs, Ctrl-C (SIGINT), kill (SIGTERM) and a closing terminal (SIGHUP) set a flag instead of
-    stopping mid-step
+    stopping mid-step (one ignored when the block begins, as under nohup, stays ignored)
     :return: A function that tells whether one of them came
     """
     received = []
