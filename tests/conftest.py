@@ -87,7 +87,6 @@ def child_env(**overrides):
     return env
 
 
-
 def terminal_signals():
     """
     A preexec_fn for a child the tests send signals to: Ctrl-C, kill and a closing terminal start at their defaults,
