@@ -21,6 +21,12 @@ import threading
 import pytest
 from hypothesis import HealthCheck, settings
 
+# numpy's matrix products on one thread, in every test process and in the processes they start (they inherit it;
+# OpenBLAS reads it when numpy is first imported, below): the two workers share the cores, and after each product
+# OpenBLAS's idle threads spin on the core the other worker trains on (docs/testing.md: the runs' and scores' tests
+# take 0.92 of the CPU time). The products' rounding then no longer depends on how many cores the machine has either.
+os.environ['OPENBLAS_NUM_THREADS'] = '1'
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('MPLBACKEND', 'Agg')
 sys.path.insert(0, ROOT)
