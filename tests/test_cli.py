@@ -404,13 +404,15 @@ def _losses_steps(folder):
 
 
 def test_max_steps_alone_trains_that_many_steps_over_as_many_epochs(tmp_path, capsys):
-    code, out = _small_run(tmp_path, '--max-steps', '5')
+    # 4 of the 16 faces held out for the scores: an epoch is the 12 it trains on, 1 step at batch 8 (not 16's 2)
+    code, out = _small_run(tmp_path, '--max-steps', '5', '--eval-every', '1000', '--eval-images', '4')
     assert code == 0 and _losses_steps(out) == [1, 2, 3, 4, 5]
     captured = capsys.readouterr()
+    assert 'Training on 12 images of folder (4 held out for the scores)' in captured.out
     assert 'Done at step 5 (max_steps 5 reached)' in captured.out
-    # One bar for the whole run: the third epoch's is drawn (its description is drawn as it is set) out of 5 steps,
-    # not an epoch's 2 (its last drawing, 5/5, comes only when tqdm's redraw interval has passed)
-    assert re.search(r'\rEpoch 3/3: +\d+%\|[^|]*\| [0-4]/5 \[', captured.err), captured.err
+    # One bar for the whole run: the fifth epoch's is drawn (its description is drawn as it is set) out of 5 steps,
+    # not an epoch's 1 (its last drawing, 5/5, comes only when tqdm's redraw interval has passed)
+    assert re.search(r'\rEpoch 5/5: +\d+%\|[^|]*\| [0-4]/5 \[', captured.err), captured.err
 
 
 def test_epochs_and_max_steps_stop_at_whichever_comes_first(tmp_path, capsys):

@@ -185,7 +185,7 @@ def test_generate_reads_its_flags_with_its_defaults():
 def test_evaluate_reads_its_flags_with_its_defaults():
     parser = parsing.build_evaluate_parser()
     assert vars(parser.parse_args(['--checkpoint', 'run'])) == {
-        'checkpoint': 'run', 'dataset': None, 'data_dir': None, 'channels': 3, 'eval_images': 256, 'seed': 0,
+        'checkpoint': 'run', 'dataset': None, 'data_dir': None, 'channels': 3, 'eval_images': None, 'seed': 0,
         'nearest': False, 'output_dir': None, 'raw_weights': False, 'precision': None, 'fast_layers': None}
     args = parser.parse_args(['--checkpoint', 'run', '--dataset', 'mnist', '--data-dir', 'd', '--channels', '1',
                               '--eval-images', '8', '--seed', '2', '--nearest', '--output-dir', 'o'])

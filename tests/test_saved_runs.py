@@ -7,6 +7,7 @@ events), `generate` (faces, their z, walks, in batches, from the averaged genera
 the run's precision), `evaluate` (the score and the memorisation check), runs an older version saved
 (no run.json, no averaged generator), and generate's inputs, each refused in one line.
 """
+import argparse
 import dataclasses
 import os
 import subprocess
@@ -399,18 +400,35 @@ def test_a_run_without_run_json_that_this_generator_cannot_restore_is_one_line(n
 
 def test_evaluate_prints_the_score_and_its_baselines(narrow_run, capsys):
     run, data, _ = narrow_run
-    argv = ['evaluate', '--checkpoint', run, '--dataset', 'folder', '--data-dir', data, '--eval-images', '8']
+    argv = ['evaluate', '--checkpoint', run, '--dataset', 'folder', '--data-dir', data]  # no --eval-images: the run's
     assert run_command(argv) == 0
-    printed = capsys.readouterr().out.strip().splitlines()[-1]
-    # the held-out images and seed the run scored against: the same floor; the averaged generator at step 4
+    out, err = capsys.readouterr()
+    printed = out.strip().splitlines()[-1]
+    # the 8 held-out images (run.json) and seed the run scored against: the same floor; the averaged generator at step 4
     scores = run_log.read_rows(os.path.join(run, 'swd.csv'), run_log.SWD_COLUMNS)
     assert printed.startswith('SWD: ') and 'real vs real {:.4f}'.format(scores['swd_real_vs_real'][0]) in printed
-    assert run_command(argv[:-1] + ['100']) == 2
+    assert 'note' not in err
+    assert run_command(argv + ['--eval-images', '100']) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
         'error: --eval-images 100 needs at least 200 images; folder has {} (see --help)'.format(SHARED_FACES))
     assert run_command(argv + ['--channels', '1']) == 2  # the run drew colour faces
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
         'error: the run in --checkpoint {} draws 3-channel images, and --dataset folder has 1 (see --help)'.format(run))
+
+
+@pytest.mark.parametrize('held_out,given,used,trained_on', [
+    (8, None, 8, 0), (8, 4, 4, 0), (8, 16, 16, 8), (0, None, 256, 256), (None, None, 256, 0), (None, 4, 4, 0)])
+def test_evaluate_scores_against_the_images_the_run_held_out_and_says_when_it_trained_on_some(
+        held_out, given, used, trained_on, capsys):
+    """held_out None: a run.json an older version wrote, without it (what the run held out is not known)"""
+    from facegan.app import evaluating
+    config = run_config.RunConfig(1, 8, 16, 0.0005, 0.5, 'folder', 'RGB').replace(held_out=held_out)
+    saved = restore.SavedRun('runs/a\nb/checkpoints/model-4', 16, 3, 'float32', config)
+    flags = argparse.Namespace(checkpoint='runs/a\nb', eval_images=given)
+    assert evaluating.unseen_images(saved, flags) == used
+    note = 'note: the run in --checkpoint runs/a\\nb held out {} images (its run.json), so {} of the last {} that ' \
+           'evaluate treats as unseen were trained on\n'.format(held_out, trained_on, used)
+    assert capsys.readouterr().err == (note if trained_on else '')
 
 
 def test_nearest_writes_the_picture_and_finds_no_copying_in_a_normal_run(narrow_run, tmp_path, capsys):

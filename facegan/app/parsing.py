@@ -233,7 +233,9 @@ def build_evaluate_parser():
     parser.add_argument('--checkpoint', type=tensorflow_path, required=True,
                         help="a run's --output-dir, or a checkpoint path")
     add_data_arguments(parser, "the run's, from its run.json")
-    parser.add_argument('--eval-images', type=positive_int, default=256, help='images on each side (default: 256)')
+    parser.add_argument('--eval-images', type=positive_int, default=None,
+                        help="images on each side (default: as many as the run held out, from its run.json; 256 if "
+                             "it held none out)")
     parser.add_argument('--seed', type=seed, default=0, help='seed of z and of the metric (default: 0)')
     parser.add_argument('--nearest', action='store_true',
                         help='also check for memorisation: print how near generated and held-out real faces are to '

@@ -40,9 +40,6 @@ def settings_of(epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags,
     except TypeError as err:
         raise UserError('runs.train() has no such setting ({}): the settings are {}'.format(
             error_line(err), ', '.join(run_config.SETTINGS))) from None
-    steps_per_epoch = dataset.shape[0] // config.batch_size
-    if flags and flags.epochs is None and flags.max_steps and steps_per_epoch:
-        config = config.replace(epochs=math.ceil(flags.max_steps / steps_per_epoch))  # as many epochs as it takes
     precision, why = machine.resolve_precision(config.precision)
     if why:
         print('Precision: {} ({} auto: {})'.format(precision, _name('precision', flags), why))
@@ -148,6 +145,8 @@ def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, b
     if config.batch_size > training.shape[0]:
         raise UserError('{} {} is larger than the {} images of {} it would train on'.format(
             _name('batch_size', flags), config.batch_size, training.shape[0], config.dataset))
+    if flags and flags.epochs is None and flags.max_steps:  # as many epochs of the images it trains on as it takes
+        config = config.replace(epochs=math.ceil(flags.max_steps / (training.shape[0] // config.batch_size)))
     os.makedirs(config.folder, exist_ok=True)
     (_check_resume if resume else _start_fresh)(config, flags)
     print('Training on {} images of {}{}, into {}'.format(
