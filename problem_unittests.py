@@ -356,7 +356,8 @@ def _check_loss_targets(d_real, d_fake, g_real, g_fake, smoothing):
 def _loss_with_controlled_logits(model_loss, out_channel_dim):
     """
     Build model_loss with the stand-in networks and read what each loss does with the logits
-    :return: ((d_loss, g_loss) as weights and targets: see _check_loss_targets, smooth_factor passed or None)
+    :return: ((d_loss, g_loss) as weights and targets: see _check_loss_targets; whether each gradient fades away
+             from its target: see _check_loss_of_logits; smooth_factor passed or None)
     """
     input_real = tf.placeholder(tf.float32, [None, 28, 28, out_channel_dim])
     input_z = tf.placeholder(tf.float32, [None, 100])
@@ -374,9 +375,24 @@ def _loss_with_controlled_logits(model_loss, out_channel_dim):
     feed = {input_real: np.zeros((4, 28, 28, out_channel_dim), np.float32),
             input_z: np.zeros((4, 100), np.float32),
             networks.real_logits: np.zeros((4, 1), np.float32), networks.fake_logits: np.zeros((4, 1), np.float32)}
+    pairs = [(loss, logits) for loss in (d_loss, g_loss) for logits in (networks.real_logits, networks.fake_logits)]
     with tf.Session() as sess:
-        return [harness.slopes_and_targets(sess, loss, logits, feed)
-                for loss in (d_loss, g_loss) for logits in (networks.real_logits, networks.fake_logits)], smoothing
+        measured = [harness.slopes_and_targets(sess, loss, logits, feed) for loss, logits in pairs]
+        faded = [target is not None and harness.fades_away_from_target(sess, loss, logits, feed, target)
+                 for (loss, logits), (_, target) in zip(pairs, measured)]
+    return measured, faded, smoothing
+
+
+def _check_loss_of_logits(faded):
+    """
+    :param faded: For d_loss on real and generated images' logits, then g_loss on each: whether its gradient fades as
+                  the logits move away from its labels (learner_code.fades_away_from_target)
+    """
+    for (loss, images), fades in zip([(l, i) for l in ('d_loss', 'g_loss') for i in ('real', 'generated')], faded):
+        assert not fades, 'model_loss: {}\'s gradient fades as the discriminator\'s logits on {} images move away ' \
+            'from its labels, as a cross-entropy of the logits never does: pass the discriminator\'s logits (its ' \
+            'second output), not its sigmoid output, as logits= to tf.nn.sigmoid_cross_entropy_with_logits'.format(
+                loss, images)
 
 
 @test_safe
@@ -388,8 +404,9 @@ def test_model_loss(model_loss):
     are labelled 0.7 (the template's signature has none: then any real label above 0.5 passes). Then
     model_loss is built with the notebook's own networks, which must share the discriminator's weights.
     """
-    (d_real, d_fake, g_real, g_fake), smoothing = _loss_with_controlled_logits(model_loss, 4)
+    (d_real, d_fake, g_real, g_fake), faded, smoothing = _loss_with_controlled_logits(model_loss, 4)
     _check_loss_targets(d_real, d_fake, g_real, g_fake, smoothing)
+    _check_loss_of_logits(faded)
 
     with tf.Graph().as_default():
         input_real = tf.placeholder(tf.float32, [None, 28, 28, 4])

@@ -57,6 +57,56 @@ def test_a_generator_that_returns_something_else_than_images_is_one_line(returne
             learner_code.call_generator(generator, tf.placeholder(tf.float32, (None, 4)), 3, 'to draw the grids')
 
 
+def _generators(calls):
+    """:return: {name: a generator that records what it was passed third}, as learners may write its signature"""
+    def training(z, out_channel_dim, training=True):  # another name for the template's is_train
+        calls.append(training)
+        return tf.zeros((4, 28, 28, 3))
+
+    def star_args(z, out_channel_dim, *args):
+        calls.append(args)
+        return tf.zeros((4, 28, 28, 3))
+
+    def two_arguments(z, out_channel_dim):
+        calls.append(())
+        return tf.zeros((4, 28, 28, 3))
+
+    return {'training': training, 'star_args': star_args, 'two_arguments': two_arguments}
+
+
+@pytest.mark.parametrize('name,passed', [('training', False), ('star_args', (False,)), ('two_arguments', ())])
+def test_the_run_passes_is_train_third_by_position_as_the_template_and_the_problem_test_do(name, passed):
+    """A learner's name for the template's is_train (training, is_training) gets it too: the problem test passes it
+    by position, so the run does; a generator with no third argument is called with two"""
+    calls = []
+    with tf.Graph().as_default():
+        learner_code.call_generator(_generators(calls)[name], tf.placeholder(tf.float32, (None, 4)), 3, 'to draw',
+                                    is_train=False)
+    assert calls == [passed]
+
+
+def test_an_error_inside_helper_py_from_the_learners_call_is_placed_at_the_learners_line():
+    """helper.py is the project's, not the learner's: the learner's line that called it is where to fix"""
+    import helper
+    try:
+        next(helper.Dataset.batches(None, 16.0, [0, 1]))  # the learner's mistake, a float batch size, raised in helper
+    except TypeError as err:
+        frame = learner_code.learner_frame(err)
+    assert (frame.filename, frame.line) == (__file__, "next(helper.Dataset.batches(None, 16.0, [0, 1]))  # the "
+                                                      "learner's mistake, a float batch size, raised in helper")
+
+
+def test_a_notebook_cells_line_is_named_as_ipython_names_the_cell(monkeypatch):
+    """IPython compiles each cell as a temporary file (/tmp/ipykernel_1/411125062.py): the message names the cell"""
+    import types
+    import traceback as tb
+    cells = {'/tmp/ipykernel_1/411125062.py': ('Cell', 'In[12]')}  # IPython's CachingCompiler.format_code_name
+    shell = types.SimpleNamespace(compile=types.SimpleNamespace(format_code_name=cells.get))
+    monkeypatch.setitem(__import__('sys').modules, 'IPython', types.SimpleNamespace(get_ipython=lambda: shell))
+    assert learner_code.place(tb.FrameSummary('/tmp/ipykernel_1/411125062.py', 4, 'train')) == 'cell In[12] line 4'
+    assert learner_code.place(tb.FrameSummary('/home/me/my_notebook.py', 4, 'train')) == 'my_notebook.py line 4'
+
+
 def test_a_problem_tests_own_assertion_from_the_learners_call_is_passed_on_as_it_is():
     def failing():
         raise AssertionError('the check inside')

@@ -271,6 +271,13 @@ def loss_g_per_image(input_real, input_z, out_channel_dim):
     return _entropy(d_logits_real, 1.0) + _entropy(d_logits_fake, 0.0), g_loss
 
 
+def loss_probabilities_as_logits(input_real, input_z, out_channel_dim):
+    """The discriminator's sigmoid output passed as logits=: its targets still look right"""
+    d_model_real, _ = discriminator(input_real)
+    d_model_fake, _ = discriminator(generator(input_z, out_channel_dim), reuse=True)
+    return _entropy(d_model_real, 1.0) + _entropy(d_model_fake, 0.0), _entropy(d_model_fake, 1.0)
+
+
 def opt_all_variables(d_loss, g_loss, learning_rate, beta1):
     with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
         return (_adam(d_loss, tf.trainable_variables(), learning_rate, beta1),
@@ -328,6 +335,9 @@ WRONG = [
                                                     r'expected 0\.70'),
     (tests.test_model_loss, loss_without_reuse, r'with your generator and discriminator raised ValueError: '
                                                 r'Variable discriminator/\S+ already exists'),
+    (tests.test_model_loss, loss_probabilities_as_logits, r"^model_loss: d_loss's gradient fades as the "
+                                                           r"discriminator's logits on real images move away from its "
+                                                           r"labels.*not its sigmoid output, as logits="),
     (tests.test_model_loss, loss_g_per_image, r'^model_loss: Generator Loss has shape \[None, 1\], expected \[\]: '
                                                r'return one number'),
     (tests.test_model_opt, opt_all_variables, r'discriminator training op changed the generator\'s variables'),

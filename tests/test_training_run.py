@@ -222,6 +222,34 @@ def test_a_train_without_with_trains_every_image_once_an_epoch_as_the_with_form_
     assert capsys.readouterr().err.count('note: train() opened its session without') == 1  # one note, not one an epoch
 
 
+STUB_TRAIN = """
+def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode):
+    # TODO: Build Model
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for epoch_i in range(epoch_count):
+            for batch_images in get_batches(batch_size):
+                # TODO: Train Model
+                pass
+"""  # the exercise's train() as given
+
+
+def test_the_exercises_train_as_given_is_one_line_saying_to_build_the_model(tmp_path):
+    with pytest.raises(LearnerCodeError, match=r'^train\(\) asked get_batches for its first batch with no model '
+                                               r'built: its graph has no variables; build it where it says TODO: '
+                                               r'Build Model \(model_inputs, model_loss, model_opt\)$'):
+        train(tmp_path, dataset(tmp_path, 16), learners(STUB_TRAIN), max_steps=2)
+
+
+def test_a_train_that_never_asks_the_get_batches_it_is_given_says_so(tmp_path, capsys):
+    other = dataset(tmp_path, 16)
+    elsewhere = learners(PLAIN_TRAIN.replace('get_batches(batch_size)', 'other.get_batches(batch_size)'))
+    elsewhere.__globals__['other'] = other  # trains, on batches of its own: the run sees none of its steps
+    config = train(tmp_path, other, elsewhere, max_steps=2)
+    assert 'Done at step 0 (train() never asked the get_batches it was given for a batch: loop over it). In {}: ' \
+           'nothing saved\n'.format(config.folder) in capsys.readouterr().out
+
+
 def test_an_error_in_a_learners_train_is_one_line_saying_where(tmp_path):
     broken = learners(PLAIN_TRAIN.replace("feed = {input_real: batch_images * 2,",
                                           "feed = {input_real: batch_images[:, :20] * 2,"))  # fed on line 13
@@ -246,6 +274,31 @@ def test_runs_train_given_a_setting_it_does_not_have_is_one_line(tmp_path):
     with pytest.raises(UserError, match=r"^runs\.train\(\) has no such setting \(.*'max_step'.*\): the settings are "
                                         r"epochs, batch_size, "):
         train(tmp_path, dataset(tmp_path), max_step=1)
+
+
+@pytest.mark.parametrize('position,value,rule', [
+    (1, None, 'a whole number of 1 or more'), (0, 0, 'a whole number of 1 or more'),
+    (2, 100.0, 'a whole number of 1 or more'), (1, True, 'a whole number of 1 or more'),
+    (3, None, 'a number above 0'), (3, float('nan'), 'a number above 0'), (3, '0.001', 'a number above 0'),
+    (4, 1.0, 'a number from 0 up to 1 \\(not 1\\)'), (4, -0.5, 'a number from 0 up to 1 \\(not 1\\)')])
+def test_a_hyperparameter_left_none_or_out_of_range_is_one_line_naming_it(position, value, rule, tmp_path):
+    """The exercise's cell of hyperparameters starts None: the run cell says which to set, before it builds anything"""
+    name = ['epochs', 'batch_size', 'z_dim', 'learning_rate', 'beta1'][position]
+    hyperparameters = [1, 8, 16, 0.0005, 0.5]
+    hyperparameters[position] = value
+    with pytest.raises(UserError, match=r'^{} is {}: it must be {}; set it in the cell of hyperparameters$'.format(
+            name, re.escape(repr(value)), rule)):
+        runs.train(dlnd.train, dlnd.generator, *hyperparameters, dataset(tmp_path, 8), output_dir=str(tmp_path / 'o'))
+    assert not (tmp_path / 'o').exists()
+
+
+def test_on_the_command_line_a_hyperparameter_the_cells_left_unset_names_its_flag_too():
+    from types import SimpleNamespace
+    from facegan.app import training
+    with pytest.raises(UserError, match=r'^batch_size is None: it must be a whole number of 1 or more; set it in the '
+                                        r'cell of hyperparameters or give --batch-size$'):
+        training.settings_of(1, None, 16, 0.0005, 0.5, SimpleNamespace(name='folder', image_mode='RGB'),
+                             SimpleNamespace(), {})
 
 
 def test_a_train_that_asks_get_batches_for_another_batch_size_is_one_line(tmp_path):

@@ -8,12 +8,13 @@ over only with --restart; a notebook cell run again starts it over. Either way t
 aside, never deleted.
 """
 import math
+import numbers
 import os
 import sys
 
 from facegan.core import files, machine, run_config
 from facegan.core.errors import LearnerCodeError, TrainingInterrupted, UserError, error_line, interrupted, one_line
-from facegan.graph.learner_code import accepted, learner_frame, raised_in_package
+from facegan.graph.learner_code import accepted, learner_frame, place, raised_in_package
 from facegan.train import records, run
 
 # The settings a run records that the user gives by another name
@@ -30,6 +31,30 @@ def _name(setting, flags):
     return '--' + _given(setting, flags).replace('_', '-') if flags else setting
 
 
+# The hyperparameters' cell, as train() gets its values: what each must be (the exercise leaves them None)
+_WHOLE, _POSITIVE, _BELOW_ONE = 'a whole number of 1 or more', 'a number above 0', 'a number from 0 up to 1 (not 1)'
+HYPERPARAMETERS = (('epochs', _WHOLE), ('batch_size', _WHOLE), ('z_dim', _WHOLE), ('learning_rate', _POSITIVE),
+                   ('beta1', _BELOW_ONE))
+
+
+def _fits(value, rule):
+    """:return: Whether a hyperparameter's value is what the rule (one of HYPERPARAMETERS') asks for"""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    if rule == _WHOLE:
+        return isinstance(value, numbers.Integral) and value >= 1
+    return math.isfinite(value) and (value > 0 if rule == _POSITIVE else 0 <= value < 1)
+
+
+def _check_hyperparameters(config, flags):
+    """Stop in one line on a hyperparameter that is not set, or not what train() can use, naming its cell"""
+    for name, rule in HYPERPARAMETERS:
+        value = getattr(config, name)
+        if not _fits(value, rule):
+            raise UserError('{} is {!r}: it must be {}; set it in the cell of hyperparameters{}'.format(
+                name, value, rule, ' or give ' + _name(name, flags) if flags else ''))
+
+
 def settings_of(epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags, given):
     """
     :return: The run's RunConfig: the cells' values, replaced by the settings given; the precision it runs at
@@ -40,6 +65,7 @@ def settings_of(epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags,
     except TypeError as err:
         raise UserError('runs.train() has no such setting ({}): the settings are {}'.format(
             error_line(err), ', '.join(run_config.SETTINGS))) from None
+    _check_hyperparameters(config, flags)
     precision, why = machine.resolve_precision(config.precision)
     if why:
         print('Precision: {} ({} auto: {})'.format(precision, _name('precision', flags), why))
@@ -116,8 +142,8 @@ def _call_train(train, arguments, extras):
         where = learner_frame(err)
         if where is None or raised_in_package(err) or interrupted(err):
             raise
-        raise LearnerCodeError('train() failed at {} line {} with {}; fix it there and run again'.format(
-            one_line(os.path.basename(where.filename)), where.lineno, error_line(err, with_type=True))) from None
+        raise LearnerCodeError('train() failed at {} with {}; fix it there and run again'.format(
+            one_line(place(where)), error_line(err, with_type=True))) from None
 
 
 def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags=None,

@@ -8,6 +8,7 @@ toy GAN); its checks and their messages are its own.
 """
 import inspect
 import os
+import sys
 import traceback
 
 import numpy as np
@@ -16,6 +17,8 @@ import tensorflow.compat.v1 as tf
 from facegan.core.errors import LearnerCodeError, error_line, interrupted
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # facegan/
+# The project's own files beside the notebook: a learner's call may fail inside them, but they are not the learner's
+PROJECT_FILES = tuple(os.path.join(os.path.dirname(PACKAGE), name) for name in ('helper.py', 'problem_unittests.py'))
 STANDARD_LIBRARY = os.path.dirname(os.__file__)
 
 
@@ -47,9 +50,24 @@ def raised_in_package(err):
 
 
 def learner_frame(err):
-    """:return: The last frame of err's traceback in the learner's files (outside the package and the libraries), or None"""
-    frames = [frame for frame in _frames_outside_libraries(err) if not _in_package(frame.filename)]
+    """
+    :return: The last frame of err's traceback in the learner's files (outside the package, helper.py,
+             problem_unittests.py and the libraries), or None
+    """
+    frames = [frame for frame in _frames_outside_libraries(err)
+              if not (_in_package(frame.filename) or os.path.abspath(frame.filename) in PROJECT_FILES)]
     return frames[-1] if frames else None
+
+
+def place(frame):
+    """
+    :param frame: A traceback frame in the learner's code (learner_frame's)
+    :return: Where it is, as the learner knows it: 'cell In[12] line 4' in a notebook kernel (whose cells IPython
+             compiles as temporary files: its tracebacks name them so), else 'dlnd_face_generation.py line 4'
+    """
+    shell = getattr(sys.modules.get('IPython'), 'get_ipython', lambda: None)()
+    cell = getattr(getattr(shell, 'compile', None), 'format_code_name', lambda name: None)(frame.filename)
+    return '{} line {}'.format('cell ' + cell[1] if cell else os.path.basename(frame.filename), frame.lineno)
 
 
 def accepts(function, parameter):
@@ -79,21 +97,37 @@ def accepted(function, arguments):
     return {name: value for name, value in arguments.items() if name in parameters}
 
 
-def call_generator(generator, z, out_channel_dim, why, **arguments):
+def _takes_a_third_argument(function):
+    """:return: Whether function takes a third positional argument (the template's is_train); True where its
+             signature cannot be read"""
+    try:
+        inspect.signature(function).bind_partial(None, None, None)
+    except TypeError:  # too many positional arguments
+        return False
+    except ValueError:  # no signature to read
+        pass
+    return True
+
+
+def call_generator(generator, z, out_channel_dim, why, is_train=None, **arguments):
     """
     Call the notebook's generator and check that it returned images
     :param generator: The notebook's generator function
     :param z: Tensor of z, (batch, z_dim)
     :param out_channel_dim: The number of channels in the output image
     :param why: What the run calls it for, for the message: 'to draw the sample grids'
-    :param arguments: is_train, keep_prob: passed where the function takes them
+    :param is_train: Passed third, by position, as the template's show_generator_output and the problem test pass
+                     it (whatever the learner named it), where the function takes a third argument; None: not passed
+    :param arguments: keep_prob: passed by name where the function takes it
     :return: Its output, a Tensor (batch, 28, 28, out_channel_dim)
     :raise LearnerCodeError: it failed, or returned something else
     """
     passed = accepted(generator, arguments)
-    call = 'generator(z, {}{})'.format(out_channel_dim, ''.join(', {}={!r}'.format(k, v) for k, v in passed.items()))
+    positional = (is_train,) if is_train is not None and _takes_a_third_argument(generator) else ()
+    call = 'generator(z, {}{})'.format(out_channel_dim, ''.join(', {}={!r}'.format(k, v) for k, v in
+                                                                 dict(zip(['is_train'], positional), **passed).items()))
     try:
-        images = generator(z, out_channel_dim, **passed)
+        images = generator(z, out_channel_dim, *positional, **passed)
     except Exception as err:  # the learner's code: anything can come out of it
         if raised_in_package(err) or interrupted(err):  # the project's bug; a Ctrl-C TensorFlow turned into an error
             raise
@@ -275,6 +309,25 @@ def slopes_and_targets(sess, loss, logits, feed):
     if abs(weight) < 1e-6:  # a gradient that is there but does not depend on the logit: a constant loss
         return 0.0, None
     return weight, round(float(sigmoids[0] - slopes[0] / weight), 6) + 0.0  # + 0.0: no -0.00 in messages
+
+
+def fades_away_from_target(sess, loss, logits, feed, target):
+    """
+    A sigmoid cross-entropy's gradient, weight * (sigmoid(l) - target), grows as the logit moves away from the target
+    (for any target from 0 to 1, |sigmoid(l) - target| is larger at l = -8 than at -1 when the target is above one
+    half, and at 8 than at 1 below it). A loss of sigmoid(l) instead (the discriminator's probabilities passed as
+    logits=) carries sigmoid's own slope, 3e-4 at |l| = 8 against 0.2 at 1: its gradient fades there instead.
+    :param target: The loss's target, from slopes_and_targets
+    :return: Whether the gradient is smaller 8 logits away from the target than 1 logit away
+    """
+    gradient, = tf.gradients(loss, [logits])
+    away = -1.0 if target > 0.5 else 1.0
+    slopes = []
+    for logit in (away, 8 * away):
+        values = dict(feed)
+        values[logits] = np.full((4, 1), logit, np.float32)
+        slopes.append(abs(float(np.sum(run('running model_loss', sess, gradient, values)))))
+    return slopes[1] < slopes[0]
 
 
 def toy_gan():

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from facegan.core import signals
-from facegan.core.errors import TrainingInterrupted, TrainingStopped, one_line
+from facegan.core.errors import LearnerCodeError, TrainingInterrupted, TrainingStopped, one_line
 from facegan.graph import discriminator_view
 from facegan.train import build_contexts
 from facegan.train.parts import N_SAMPLES, RunParts, after_nan, resume_checkpoint
@@ -59,7 +59,9 @@ class TrainingRun(object):
             yield
         self.records.close()
         print(self.records.summary(self.schedule.step, self.schedule.stop_reason if self.finished else
-                                   'train() returned before its last step', self.finished))
+                                   'train() returned before its last step' if self._started else
+                                   'train() never asked the get_batches it was given for a batch: loop over it',
+                                   self.finished))
 
     def get_batches(self, batch_size):
         """
@@ -126,6 +128,10 @@ class TrainingRun(object):
             self.schedule.start(0)
             self._stack.callback(self.schedule.close)
             return
+        if not sess.graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES):
+            raise LearnerCodeError('train() asked get_batches for its first batch with no model built: its graph has '
+                                   'no variables; build it where it says TODO: Build Model (model_inputs, '
+                                   'model_loss, model_opt)')
         with sess.graph.as_default():
             averages = self._made[0] if self._made and not self.config.raw_weights else None
             self._parts = RunParts(sess, self.config, self.generator, averages,
