@@ -33,6 +33,9 @@ environment.prepare()  # before TensorFlow loads: tf.layers from tf-keras, its C
 
 # Image mode of each dataset name that Dataset accepts.
 IMAGE_MODES = {'mnist': 'L', 'celeba': 'RGB', 'synthetic': 'RGB'}
+# An empty list of files: in the notebook, a glob of a folder the dataset is not in (yet)
+NO_FILES = '{} no image files: download the dataset first (download_extract, in the data cell) or check the folder ' \
+           'its glob reads'
 
 
 def download_extract(database_name, data_path, sources=None):
@@ -78,6 +81,8 @@ def get_batch(image_files, width, height, mode):
     :param mode: Mode of image, 'RGB' or 'L'
     :return: float32 array of shape (len(image_files), height, width, channels), values 0-255
     """
+    if not len(image_files):
+        raise DatasetError(NO_FILES.format('get_batch was given'))
     data_batch = np.array(
         [get_image(sample_file, width, height, mode) for sample_file in image_files]).astype(np.float32)
 
@@ -95,6 +100,8 @@ def images_square_grid(images, mode):
     :param mode: The mode to use for images, 'RGB' or 'L'
     :return: PIL image of floor(sqrt(n))^2 images, row by row, scaled together to 0-255
     """
+    if not len(images):
+        raise DatasetError('images_square_grid was given no images: give it a batch of one image or more')
     return pictures.square_grid(images, mode)
 
 
@@ -122,8 +129,7 @@ class Dataset(object):
         image_channels = 1 if self.image_mode == 'L' else 3
         data_files = list(data_files)
         if not data_files:
-            raise DatasetError('No images for the {} dataset: the folder has no jpg, jpeg or png files'
-                               .format(dataset_name))
+            raise DatasetError(NO_FILES.format('the {} dataset was given'.format(dataset_name)))
 
         # Every image decoded once by get_image, into a memory-mapped uint8 array; unreadable ones skipped
         self._images, skipped = image_cache.build_cache(

@@ -58,20 +58,28 @@ NUMERIC_TOLERANCE = 1e-3
 SKIP_SWITCH = 'DLND_SKIP_PROBLEM_TESTS'
 
 
+class ProblemTestFailure(AssertionError):
+    """A problem test's failure: one line that says what to change; Jupyter and VS Code show that line alone"""
+
+    def _render_traceback_(self):
+        """:return: What IPython shows for it: the line, as Python names the error, without the frames above it"""
+        return ['AssertionError: ' + str(self)]
+
+
 def test_safe(func):
     """
     Isolate tests: run each in its own graph; turn a failure into one line with no harness traceback
     """
     @functools.wraps(func)
     def func_wrapper(*args):
-        __tracebackhide__ = True  # pytest leaves this frame out of tracebacks (IPython too, unless it raised)
+        __tracebackhide__ = True  # pytest leaves this frame out of its tracebacks
         if os.environ.get(SKIP_SWITCH) == '1':
             return None
         with tf.Graph().as_default():
             try:
                 result = func(*args)
             except AssertionError as failure:
-                raise AssertionError(error_line(failure)) from None
+                raise ProblemTestFailure(error_line(failure)) from None
         print('Tests Passed')
         return result
 

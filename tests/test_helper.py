@@ -72,6 +72,17 @@ def test_images_square_grid_layout_and_scaling(mode, channels):
             assert (tile == round((3 * r + c) * 255 / 9)).all()
 
 
+def test_the_explore_cells_on_a_folder_without_the_dataset_are_one_line_each():
+    """The template's cells: helper.get_batch(glob(...)[:show_n_images], ...), then images_square_grid of it"""
+    with pytest.raises(helper.DatasetError, match=r'^get_batch was given no image files: download the dataset '
+                                                  r'first \(download_extract, in the data cell\) or check the folder '
+                                                  r'its glob reads$'):
+        helper.get_batch([], 28, 28, 'L')
+    with pytest.raises(helper.DatasetError, match=r'^images_square_grid was given no images: give it a batch of one '
+                                                  r'image or more$'):
+        helper.images_square_grid(np.zeros((0, 28, 28, 1)), 'L')
+
+
 def test_images_square_grid_constant_input_is_black_not_nan():
     grid = np.array(helper.images_square_grid(np.ones((4, 28, 28, 1)), 'L'))
     assert grid.shape == (56, 56) and (grid == 0).all()
@@ -255,7 +266,7 @@ def test_corrupt_images_are_skipped_and_counted_in_one_warning(tmp_path, capsys)
 
 
 def test_empty_or_unreadable_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(helper.DatasetError, match='no jpg, jpeg or png files'):
+    with pytest.raises(helper.DatasetError, match='^the celeba dataset was given no image files: download the dataset first'):
         helper.Dataset('celeba', [])
     (tmp_path / 'bad.png').write_bytes(b'nope')
     with pytest.raises(helper.DatasetError, match='None of the 1 images'):
@@ -356,7 +367,8 @@ def test_a_readable_dataset_says_nothing(tmp_path, capsys):
 def test_the_errors_name_the_dataset(tmp_path):
     with pytest.raises(helper.DatasetError) as err:
         helper.Dataset('mnist', [])
-    assert str(err.value) == 'No images for the mnist dataset: the folder has no jpg, jpeg or png files'
+    assert str(err.value) == 'the mnist dataset was given no image files: download the dataset first ' \
+                             '(download_extract, in the data cell) or check the folder its glob reads'
     with pytest.raises(helper.DatasetError) as err:
         helper.Dataset('cifar', ['x.png'])
     assert str(err.value) == "Unknown dataset 'cifar': choose one of celeba, mnist, synthetic"

@@ -166,7 +166,8 @@ def test_images_that_changed_rebuild_the_cache_and_the_old_one_goes(tmp_path, ca
     names = _cache_names(cache)
     assert len(names) == 4 and sum(name.startswith('L-2x3-') for name in names) == 2
     assert _said(capsys.readouterr().err) == [
-        'note: the images changed since the image cache in {} was made; rebuilding it'.format(cache)]
+        'note: the image files (their list, paths, sizes or dates) changed since the image cache in {} was made; '
+        'rebuilding it'.format(cache)]
 
 
 def test_leftovers_of_a_killed_build_are_removed_with_a_note_and_other_files_stay(tmp_path, capsys):

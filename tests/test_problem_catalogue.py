@@ -354,6 +354,7 @@ def _assert_one_line_from_the_wrapper(failure):
     :param failure: pytest's ExceptionInfo of a problem test's failure
     """
     assert '\n' not in str(failure.value)
+    assert failure.value._render_traceback_() == ['AssertionError: ' + str(failure.value)]  # Jupyter shows that alone
     assert failure.value.__cause__ is None and failure.value.__suppress_context__
     frames = traceback.extract_tb(failure.value.__traceback__)
     assert frames[-1].name == 'func_wrapper' and frames[-1].filename == tests.__file__, \

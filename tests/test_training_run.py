@@ -404,6 +404,15 @@ def test_ctrl_c_during_training_saves_and_says_how_to_resume(tmp_path, monkeypat
 
 # --- Resuming -------------------------------------------------------------------------------------------------
 
+def test_resuming_where_there_is_no_run_says_only_that(tmp_path, capsys):
+    """No note that run.json is missing (an older version's run) where there is no run at all to resume"""
+    (tmp_path / 'none').mkdir()
+    with pytest.raises(TrainingStopped, match=r'^no checkpoint in {}: train it first, without resuming$'.format(
+            re.escape(str(tmp_path / 'none')))):
+        train(tmp_path, dataset(tmp_path, 16), name='none', resume=True)
+    assert 'note' not in capsys.readouterr().err
+
+
 def test_resuming_a_run_an_older_version_saved_says_what_it_cannot_check_and_starts_the_average(shared_run, tmp_path,
                                                                                                  capsys):
     """conftest.shared_run (4 steps, no averaged generator) without its run.json, as an older version left a run,

@@ -14,6 +14,7 @@ import sys
 
 from facegan.core import files, machine, run_config
 from facegan.core.errors import LearnerCodeError, TrainingInterrupted, UserError, error_line, interrupted, one_line
+from facegan.graph import checkpoint_files
 from facegan.graph.learner_code import accepted, learner_frame, place, raised_in_package
 from facegan.train import records, run
 
@@ -87,6 +88,12 @@ def _held_out(config, dataset, flags):
     return training, held_out, config.replace(held_out=config.eval_images)
 
 
+def _holds_checkpoints(folder):
+    """:return: Whether a run's output folder holds a checkpoint's files (usable or not)"""
+    inner = checkpoint_files.checkpoints_folder(folder)
+    return os.path.isdir(inner) and any(name.endswith('.index') for name in os.listdir(inner))
+
+
 def _check_resume(config, flags):
     """
     Check a resumed run's settings against its run.json: a safe change is one note line; one that would change the
@@ -94,8 +101,9 @@ def _check_resume(config, flags):
     """
     saved = run_config.load(config.folder)
     if saved is None:
-        print('note: {} has no {} (an older version saved it): its settings cannot be checked'.format(
-            one_line(config.folder), run_config.RUN_FILE), file=sys.stderr)
+        if _holds_checkpoints(config.folder):  # else the run stops, saying there is nothing to resume
+            print('note: {} has no {} (an older version saved it): its settings cannot be checked'.format(
+                one_line(config.folder), run_config.RUN_FILE), file=sys.stderr)
     else:
         try:
             changes = run_config.check_resume(saved, config)

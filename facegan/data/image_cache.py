@@ -185,8 +185,8 @@ def _clear_cache_folder(cache_dir, prefix, key):
     for name in stale:
         os.remove(os.path.join(cache_dir, name))
     if stale:
-        print('note: the images changed since the image cache in {} was made; rebuilding it'
-              .format(one_line(cache_dir)), file=sys.stderr)
+        print('note: the image files (their list, paths, sizes or dates) changed since the image cache in {} was '
+              'made; rebuilding it'.format(one_line(cache_dir)), file=sys.stderr)
 
 
 def _write_cache(image_files, shape, decoding, array_path, index_path):
