@@ -193,5 +193,6 @@ def _check_readable(dataset_name, data_files, skipped):
             len(skipped), 's' if len(skipped) > 1 else '', len(data_files), one_line(data_files[skipped[0]])),
             file=sys.stderr)
     if len(skipped) == len(data_files):
-        raise DatasetError('None of the {} images of the {} dataset can be read'
-                           .format(len(data_files), dataset_name))
+        raise DatasetError('None of the {} images of the {} dataset can be read (the first: {}): give it image files '
+                           'that open (jpg, jpeg or png)'.format(len(data_files), dataset_name,
+                                                                 one_line(data_files[0])))

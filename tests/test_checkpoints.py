@@ -185,6 +185,16 @@ def test_a_full_disk_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_
     assert 'model-1.index' in files and 'model-2.index' not in files
 
 
+def test_a_full_disk_at_the_first_checkpoint_says_to_start_again_not_to_resume(tmp_path, monkeypatch):
+    """With no checkpoint saved yet there is nothing to resume from"""
+    with _model() as model:
+        monkeypatch.setattr(model.saver, 'save', lambda *args, **kwargs: (_ for _ in ()).throw(
+            OSError(errno.ENOSPC, 'No space left on device')))
+        with pytest.raises(errors.TrainingStopped) as err:
+            checkpoints.save_checkpoint(model.sess, model.saver, str(tmp_path), 1, KEEP)
+    assert str(err.value).endswith('there is no good checkpoint yet. Free some space, then start the run again')
+
+
 @pytest.mark.parametrize('failure', [tf.errors.ResourceExhaustedError(None, None, 'No space left on device'),
                                      OSError(errno.ENOSPC, 'No space left on device')], ids=['tf', 'os'])
 def test_a_failed_write_removes_its_partial_files(tmp_path, monkeypatch, failure):

@@ -25,8 +25,8 @@ from PIL import Image
 import dlnd_face_generation as dlnd
 import narrow_script
 from conftest import (ROOT, SHARED_RUN, child_env, copy_run, faces, run_script, terminal_signals)
-from facegan.app import interrupts, parsing
-from facegan.core import environment, machine
+from facegan.app import command_line, interrupts, parsing
+from facegan.core import environment, files, machine
 from facegan.core.errors import TrainingStopped, UserError
 
 tf = dlnd.tf
@@ -185,6 +185,25 @@ def test_a_logdir_that_cannot_be_written_is_one_line_naming_it(read_only_folder,
     err = capsys.readouterr().err
     assert err.startswith('error: cannot write to --logdir {} ('.format(read_only_folder))
     assert err.endswith('): choose another folder\n') and err.count('\n') == 1
+
+
+@pytest.mark.parametrize('inside', [True, False], ids=['to make inside it', 'itself'])
+def test_a_synthetic_data_folder_that_cannot_be_written_is_one_line_naming_it(inside, read_only_folder, tmp_path,
+                                                                              capsys):
+    data = os.path.join(read_only_folder, 'data') if inside else read_only_folder
+    code = run_script(['--data-dir', data, '--output-dir', str(tmp_path / 'out')])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert re.fullmatch(r'error: the data folder {} cannot be written \([^)]+\): give a folder you can write, such as '
+                        r'one in your home folder\n'.format(re.escape(data)), err), err
+
+
+def test_an_unclosed_quote_in_dlnd_args_is_one_line_naming_the_variable(monkeypatch):
+    monkeypatch.setattr(command_line, '_in_notebook_kernel', lambda: True)
+    monkeypatch.setenv('DLND_ARGS', '--output-dir "abc')
+    with pytest.raises(UserError, match=r'^the variable DLND_ARGS \(--output-dir "abc\) cannot be split into flags '
+                                        r'\(No closing quotation\): close its quotes, as in a shell$'):
+        command_line.arguments()
 
 
 @pytest.mark.parametrize('log_level', [None, '2', '0'])
@@ -440,6 +459,38 @@ def test_a_new_run_in_a_used_folder_stops_in_one_line_and_changes_nothing(shared
                                       'real_images.png, ...): add --resume to go on with it, give another ' \
                                       '--output-dir, or --restart to move it aside and start over\n'.format(out)
     assert _files(out) == before
+
+
+def test_a_second_run_into_a_folder_another_run_is_training_in_is_refused_at_once(tmp_path, capsys):
+    """A real second process holds the folder (as a run does while it trains): this one stops, writing nothing"""
+    out = tmp_path / 'out'
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, '-c', 'import sys; sys.path.insert(0, {!r}); from facegan.core import files\n'
+                               'with files.one_at_a_time(files.lock_beside({!r}), "training", ValueError()):\n'
+                               '    print("ready", flush=True); sys.stdin.readline()'.format(ROOT, str(out))],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=child_env())
+    try:
+        assert holder.stdout.readline() == 'ready\n'
+        code = _small_run(tmp_path, '--max-steps', '1')[0]
+    finally:
+        holder.communicate('go\n', timeout=60)
+    assert code == 1
+    assert capsys.readouterr().err.splitlines()[-1] == 'error: --output-dir {} is in use by another run, training ' \
+                                                       'there now: wait for it to end, or give another ' \
+                                                       '--output-dir'.format(out)
+    assert os.listdir(str(out)) == [] and not os.path.exists(files.lock_beside(str(out)))  # the holder's, removed
+
+
+def test_a_new_run_whose_logdir_holds_another_runs_events_does_not_suggest_resuming(shared_run, tmp_path, capsys):
+    """--resume would go on with the run in --output-dir, which has none: only another --logdir or --restart help"""
+    logs = copy_run(shared_run[2], tmp_path / 'logs')
+    code = run_script(SHARED_RUN + ['--data-dir', shared_run[1], '--output-dir', str(tmp_path / 'new'), '--logdir',
+                                    logs], narrow=True)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith('error: --logdir {} holds a run (events.out.tfevents.'.format(logs))
+    assert err.endswith('): give another --logdir, or --restart to move it aside and start over\n')
 
 
 @pytest.mark.parametrize('flag,value,saved', [('--batch-size', '4', 8), ('--z-dim', '32', 100), ('--seed', '5', 0),

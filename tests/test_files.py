@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from facegan.core import files
-from facegan.core.errors import DatasetError, DiskFullError
+from facegan.core.errors import DatasetError, DiskFullError, FileSystemError
 
 GUARD_SECONDS = 120  # a guard against a hang: every wait below ends on an event
 
@@ -676,3 +676,44 @@ def test_an_old_run_that_cannot_be_deleted_does_not_stop_the_move(tmp_path, cloc
     _run_files(tmp_path, ['losses.csv'])
     moved, deleted = files.move_aside(str(tmp_path), ['losses.csv'], keep=1)
     assert deleted == [str(root / '2026-01-01_00-00-00')] and os.listdir(moved) == ['losses.csv']
+
+
+# --- The file system's refusals, as one line --------------------------------------------------------------------
+
+def _refusing(err):
+    """:return: A function that raises err, wrapped as the notebook's and the script's entry points are"""
+    def work():
+        raise err
+    return files.refusals_as_one_line(work)
+
+
+@pytest.mark.parametrize('code,how', [
+    (errno.ENOSPC, 'free some space there'), (errno.EDQUOT, 'free some space there'),
+    (errno.EACCES, 'give yourself access to it, or choose another place'),
+    (errno.EPERM, 'give yourself access to it, or choose another place'),
+    (errno.EROFS, 'it is on a read-only file system: choose a writable place')])
+def test_a_refusal_of_the_file_system_is_one_line_naming_the_file_without_its_temporary_suffix(code, how):
+    temporary = files.temp_path('/runs/a\nb/real_images.png')  # what the writers write first
+    with pytest.raises(FileSystemError) as err:
+        _refusing(OSError(code, os.strerror(code), temporary))()
+    assert str(err.value) == 'could not write or read /runs/a\\nb/real_images.png ({}): {}, then run again'.format(
+        os.strerror(code), how)
+    assert err.value.__suppress_context__
+
+
+@pytest.mark.parametrize('err', [OSError(errno.ENOENT, 'No such file or directory', 'x'),
+                                 OSError(errno.ENOSPC, 'No space left on device'), ValueError('x')],
+                         ids=['another errno', 'no file named', 'not an OSError'])
+def test_any_other_error_passes_through_as_it_is(err):
+    with pytest.raises(type(err)) as raised:
+        _refusing(err)()
+    assert raised.value is err
+
+
+def test_moving_a_run_aside_where_previous_runs_is_a_file_is_one_line(tmp_path):
+    (tmp_path / 'losses.csv').write_text('step\n')
+    (tmp_path / files.PREVIOUS_RUNS).write_text('mine')
+    with pytest.raises(FileSystemError, match=r'^{} is a file, where runs moved aside go: move or rename it, then run '
+                                              r'again$'.format(re.escape(str(tmp_path / files.PREVIOUS_RUNS)))):
+        files.move_aside(str(tmp_path), ['losses.csv'], 2)
+    assert (tmp_path / 'losses.csv').read_text() == 'step\n' and (tmp_path / files.PREVIOUS_RUNS).read_text() == 'mine'

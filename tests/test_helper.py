@@ -377,7 +377,8 @@ def test_the_errors_name_the_dataset(tmp_path):
     with pytest.raises(helper.DatasetError) as err:
         helper.Dataset('folder', [str(tmp_path / 'a.png'), str(tmp_path / 'b.png')], image_mode='RGB',
                        cache_dir=str(tmp_path / 'cache'))
-    assert str(err.value) == 'None of the 2 images of the folder dataset can be read'
+    assert str(err.value) == 'None of the 2 images of the folder dataset can be read (the first: {}): give it image ' \
+                             'files that open (jpg, jpeg or png)'.format(tmp_path / 'a.png')
 
 
 def test_the_cache_goes_beside_the_images_unless_told(tmp_path):

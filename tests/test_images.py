@@ -6,6 +6,7 @@ skipped image.
 import errno
 import io
 import os
+import re
 import struct
 import zlib
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facegan.core.errors import DatasetError
 from facegan.data import images
 from test_checkpoint_files import flags_named
 
@@ -263,3 +265,20 @@ def test_what_is_no_file_is_skipped(tmp_path, make):
 
 def test_messages_name_no_command_line_flag():
     assert flags_named(images) == []
+
+
+def test_a_folder_that_may_not_be_read_is_an_error_not_an_empty_folder(tmp_path, monkeypatch):
+    """(A permission the tests' root bypasses: os.walk is handed the PermissionError a user without it gets)"""
+    (tmp_path / 'faces').mkdir()
+    (tmp_path / 'faces' / 'a.png').write_bytes(b'x')
+    real_scandir = os.scandir
+
+    def refusing(path):
+        if os.fspath(path).endswith('faces'):
+            raise PermissionError(errno.EACCES, 'Permission denied', os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, 'scandir', refusing)
+    with pytest.raises(DatasetError, match=r'^{} cannot be read \(Permission denied\): give yourself access to it, or '
+                                           r'choose another folder$'.format(re.escape(str(tmp_path / 'faces')))):
+        images.list_image_files(str(tmp_path))

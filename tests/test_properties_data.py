@@ -389,7 +389,8 @@ def test_a_folder_of_any_contents_serves_each_readable_image_and_counts_the_rest
         check_warning(stderr, len(contents) - len(readable), len(contents))
         if not readable:
             assert isinstance(dataset, DatasetError) and str(dataset) == (
-                'None of the {} images of the folder dataset can be read'.format(len(contents)))
+                'None of the {} images of the folder dataset can be read (the first: {}): give it image files that '
+                'open (jpg, jpeg or png)'.format(len(contents), helper.one_line(files[0])))
             return
         assert dataset.data_files == [files[number] for number in readable]
         served = dataset.images(range(dataset.shape[0]))

@@ -123,6 +123,29 @@ def test_a_damaged_run_json_is_one_line_that_says_what_to_do(tmp_path, content, 
     assert err.value.__suppress_context__
 
 
+@pytest.mark.parametrize('setting,value', [
+    ('z_dim', '"100"'), ('z_dim', '100.0'), ('z_dim', 'null'), ('z_dim', '0'), ('z_dim', 'true'),
+    ('epochs', '0'), ('batch_size', '"four"'), ('seed', '-1'), ('eval_every', '-5'), ('learning_rate', '"0.1"'),
+    ('beta1', 'NaN'), ('beta1', 'Infinity'), ('raw_weights', '1'), ('dataset', '7'), ('output_dir', '[]')])
+def test_a_run_json_value_its_setting_cannot_hold_is_one_line_naming_it(tmp_path, setting, value):
+    config = run_config.RunConfig(1, 8, 100, 0.0002, 0.5, 'mnist', 'L')
+    text = json.dumps(dict(dataclasses.asdict(config), format=run_config.FORMAT))
+    (tmp_path / 'run.json').write_text(text.replace('"{}": {}'.format(setting, json.dumps(getattr(config, setting))),
+                                                    '"{}": {}'.format(setting, value)))
+    with pytest.raises(TrainingStopped) as err:
+        run_config.load(str(tmp_path))
+    assert str(err.value) == '{} cannot be read ({} is {}): restore it from a backup, or start the run over'.format(
+        tmp_path / 'run.json', setting, json.dumps(json.loads(value)))
+
+
+@pytest.mark.parametrize('setting,value', [('max_steps', None), ('held_out', 0), ('seed', 0), ('learning_rate', 1),
+                                           ('output_dir', 'o'), ('raw_weights', True), ('logdir', None)])
+def test_a_run_json_value_its_setting_can_hold_loads(tmp_path, setting, value):
+    config = dataclasses.replace(run_config.RunConfig(1, 8, 100, 0.0002, 0.5, 'mnist', 'L'), **{setting: value})
+    run_config.save(config, str(tmp_path))
+    assert run_config.load(str(tmp_path)) == config
+
+
 def test_a_run_json_that_is_a_folder_is_one_line(tmp_path):
     (tmp_path / 'run.json').mkdir()
     with pytest.raises(TrainingStopped, match=r'^\S+run.json cannot be read \(\[Errno 21\] Is a directory: '):

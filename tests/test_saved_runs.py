@@ -21,7 +21,7 @@ from tensorboard.backend.event_processing import event_accumulator
 import dlnd_face_generation as dlnd
 import helper
 import tiny_networks
-from conftest import ROOT, SHARED_FACES, child_env, copy_run, generate, run_command
+from conftest import ROOT, SHARED_FACES, child_env, copy_run, generate, run_command, run_script
 from facegan.core import machine, run_config
 from facegan.inspect import drawing, generator_session, latent_walk, restore
 from facegan.metrics.sliced_wasserstein import sliced_wasserstein
@@ -429,6 +429,39 @@ def test_evaluate_scores_against_the_images_the_run_held_out_and_says_when_it_tr
     note = 'note: the run in --checkpoint runs/a\\nb held out {} images (its run.json), so {} of the last {} that ' \
            'evaluate treats as unseen were trained on\n'.format(held_out, trained_on, used)
     assert capsys.readouterr().err == (note if trained_on else '')
+
+
+def test_evaluate_of_a_run_on_a_folder_of_images_asks_for_that_folder(narrow_run, capsys):
+    """run.json names the dataset (folder), not where its images are: evaluate cannot guess the folder"""
+    assert run_command(['evaluate', '--checkpoint', narrow_run[0]]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
+        'error: the run in --checkpoint {} trained on a folder of images: give that folder with --data-dir (see '
+        '--help)'.format(narrow_run[0]))
+
+
+def test_evaluate_of_a_checkpoint_that_is_not_there_stops_before_the_data_is_drawn(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_script(['evaluate', '--checkpoint', 'nope']) == 1
+    assert capsys.readouterr().err == 'error: --checkpoint nope: no checkpoint in nope: train first, or point ' \
+                                      '--checkpoint at a run\'s output folder\n'
+    assert os.listdir(str(tmp_path)) == []  # no ./data of synthetic faces drawn for it
+
+
+def test_a_full_disk_under_nearest_png_is_one_line_naming_it(narrow_run, small_disk, capsys):
+    filler = os.open(os.path.join(small_disk, 'filler'), os.O_WRONLY | os.O_CREAT)  # the disk full, as another
+    try:                                                                                # program may leave it
+        with pytest.raises(OSError, match='No space left'):
+            while True:
+                os.write(filler, b'\0' * 4096)
+    finally:
+        os.close(filler)
+    run, data, _ = narrow_run
+    assert run_command(['evaluate', '--checkpoint', run, '--dataset', 'folder', '--data-dir', data, '--nearest',
+                        '--output-dir', small_disk]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        'error: could not write or read {} (No space left on device): free some space there, then run '
+        'again'.format(os.path.join(small_disk, 'nearest.png')))
+    assert sorted(os.listdir(small_disk)) == ['filler']  # no partial picture left
 
 
 def test_nearest_writes_the_picture_and_finds_no_copying_in_a_normal_run(narrow_run, tmp_path, capsys):

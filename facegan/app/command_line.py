@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 from facegan.core import run_config
-from facegan.core.errors import DatasetError, UserError, one_line
+from facegan.core.errors import DatasetError, TrainingStopped, UserError, one_line
 from facegan.data.images import list_image_files
 from facegan.data.synthetic_faces import make_synthetic_faces
 from facegan.app import parsing
@@ -40,7 +40,11 @@ def _in_notebook_kernel():
 def arguments():
     """:return: The command line's arguments: the script's, or in a notebook kernel DLND_ARGS's"""
     if _in_notebook_kernel():
-        return shlex.split(os.environ.get('DLND_ARGS', ''))
+        try:
+            return shlex.split(os.environ.get('DLND_ARGS', ''))
+        except ValueError as err:  # an unclosed quote
+            raise UserError('the variable DLND_ARGS ({}) cannot be split into flags ({}): close its quotes, as in a '
+                            'shell'.format(one_line(os.environ['DLND_ARGS']), err)) from None
     return sys.argv[1:]
 
 
@@ -104,6 +108,16 @@ def check_writable(folder, flag_name):
                         .format(flag_name, one_line(folder), err.strerror or err)) from None
 
 
+CHECKPOINT_HINT = "train first, or point --checkpoint at a run's output folder"
+
+
+def _check_checkpoint_exists(checkpoint):
+    """Stop when --checkpoint names nothing at all (find_checkpoint says the same, later)"""
+    if not (os.path.exists(checkpoint) or os.path.exists(checkpoint + '.index')):
+        with naming('--checkpoint', checkpoint):
+            raise TrainingStopped('no checkpoint in {}: {}'.format(one_line(checkpoint), CHECKPOINT_HINT))
+
+
 def _checkpoint_folder(checkpoint):
     """:return: The run's output folder of --checkpoint (a folder, or a checkpoint's path)"""
     if os.path.isdir(checkpoint):
@@ -138,6 +152,9 @@ def parse(argv):
         flags.output_dir = flags.output_dir or _checkpoint_folder(flags.checkpoint)
         saved = run_config.load(_checkpoint_folder(flags.checkpoint))  # None without run.json (or a folder)
         flags.dataset = flags.dataset or (saved.dataset if saved else 'synthetic')
+        if flags.dataset == 'folder' and not flags.data_dir:  # run.json does not say which folder
+            parser.error('the run in --checkpoint {} trained on a folder of images: give that folder with '
+                         '--data-dir'.format(one_line(flags.checkpoint)))
     return flags
 
 
@@ -146,7 +163,10 @@ def read():
     :return: Flags of the script's command line (in a notebook, of DLND_ARGS); a bad flag ends the script in one
              line with exit code 2, an output folder that cannot be written in one line too
     """
-    return parse(arguments())
+    flags = parse(arguments())
+    if flags.command == 'evaluate':  # before the data cells draw or download its dataset
+        _check_checkpoint_exists(flags.checkpoint)
+    return flags
 
 
 def usage_error(command, message):

@@ -12,7 +12,6 @@ from facegan.core.errors import one_line
 from facegan.core.run_config import RunConfig
 from facegan.inspect import checks, generator_session, restore
 
-HINT = "train first, or point --checkpoint at a run's output folder"
 
 
 def unseen_images(saved, flags):
@@ -40,7 +39,7 @@ def evaluate(generator, dataset, flags):
     :param flags: command_line.Flags of `evaluate`
     """
     with command_line.naming('--checkpoint', flags.checkpoint):
-        saved = restore.find_run(generator, flags.checkpoint, HINT)
+        saved = restore.find_run(generator, flags.checkpoint, command_line.CHECKPOINT_HINT)
     eval_images = unseen_images(saved, flags)
     needed = max(2 * eval_images, eval_images + checks.NEIGHBOURS if flags.nearest else 0)
     if dataset.shape[0] < needed:

@@ -11,7 +11,6 @@ from facegan.app import command_line
 from facegan.core import files, machine
 from facegan.inspect import drawing, generator_session, restore
 
-HINT = "train first, or point --checkpoint at a run's output folder"
 
 
 def generate(generator, flags):
@@ -21,7 +20,7 @@ def generate(generator, flags):
     :param flags: command_line.Flags of `generate`
     """
     with command_line.naming('--checkpoint', flags.checkpoint):
-        saved = restore.find_run(generator, flags.checkpoint, HINT)
+        saved = restore.find_run(generator, flags.checkpoint, command_line.CHECKPOINT_HINT)
     saved_z = np.zeros((0, saved.z_dim), np.float32)
     for path in flags.z or []:
         with command_line.naming('--z', path):

@@ -3,11 +3,15 @@ The run's extras, as the notebook's cells call them: training with checkpoints, 
 and TensorBoard (training.py), then what it learned (learned.py); for the script's commands, drawing
 from a saved run (generating.py) and scoring it (evaluating.py).
 """
-from facegan.app import learned, training
-from facegan.app.evaluating import evaluate  # noqa: F401  (the script's `evaluate`)
-from facegan.app.generating import generate  # noqa: F401  (the script's `generate`)
+from facegan.app import evaluating, generating, learned, training
+from facegan.core.files import refusals_as_one_line
+
+# Each says in one line when the file system refuses a file (full disk, permission, read-only), naming it
+evaluate = refusals_as_one_line(evaluating.evaluate)  # the script's `evaluate`
+generate = refusals_as_one_line(generating.generate)  # the script's `generate`
 
 
+@refusals_as_one_line
 def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags=None,
           resume=False, **settings):
     """
@@ -29,6 +33,7 @@ def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, b
                           resume, **settings)
 
 
+@refusals_as_one_line
 def what_it_learned(generator, dataset, run):
     """
     Where pictures can be shown: a walk through z and the memorisation check of the run just trained

@@ -14,7 +14,6 @@ import sys
 
 from facegan.core import files, machine, run_config
 from facegan.core.errors import LearnerCodeError, TrainingInterrupted, UserError, error_line, interrupted, one_line
-from facegan.graph import checkpoint_files
 from facegan.graph.learner_code import accepted, learner_frame, place, raised_in_package
 from facegan.train import records, run
 
@@ -88,12 +87,6 @@ def _held_out(config, dataset, flags):
     return training, held_out, config.replace(held_out=config.eval_images)
 
 
-def _holds_checkpoints(folder):
-    """:return: Whether a run's output folder holds a checkpoint's files (usable or not)"""
-    inner = checkpoint_files.checkpoints_folder(folder)
-    return os.path.isdir(inner) and any(name.endswith('.index') for name in os.listdir(inner))
-
-
 def _check_resume(config, flags):
     """
     Check a resumed run's settings against its run.json: a safe change is one note line; one that would change the
@@ -101,7 +94,7 @@ def _check_resume(config, flags):
     """
     saved = run_config.load(config.folder)
     if saved is None:
-        if _holds_checkpoints(config.folder):  # else the run stops, saying there is nothing to resume
+        if records.run_files(config.folder):  # else the run stops, saying there is nothing to resume
             print('note: {} has no {} (an older version saved it): its settings cannot be checked'.format(
                 one_line(config.folder), run_config.RUN_FILE), file=sys.stderr)
     else:
@@ -125,12 +118,12 @@ def _start_fresh(config, flags):
         used = records.run_files(folder) if os.path.isdir(folder) else []
         if not used:
             continue
-        if flags and not flags.restart:
-            raise UserError('{} {} holds a run ({}): add --resume to go on with it, give another {}, or --restart to '
-                            'move it aside and start over'.format(
-                                '--output-dir' if folder == config.folder else '--logdir', one_line(folder),
-                                one_line(', '.join(used[:4] + (['...'] if len(used) > 4 else []))),
-                                '--output-dir' if folder == config.folder else '--logdir'))
+        if flags and not flags.restart:  # (a logdir's run is another run's: the output folder, checked first, has none)
+            flag = '--output-dir' if folder == config.folder else '--logdir'
+            raise UserError('{} {} holds a run ({}): {}give another {}, or --restart to move it aside and start '
+                            'over'.format(flag, one_line(folder),
+                                          one_line(', '.join(used[:4] + (['...'] if len(used) > 4 else []))),
+                                          'add --resume to go on with it, ' if flag == '--output-dir' else '', flag))
         moved, deleted = files.move_aside(folder, used, config.keep_previous)
         print('note: started the run in {} over: the previous one is in {} (the newest {} kept{})'.format(
             one_line(folder), one_line(moved), config.keep_previous,
@@ -182,6 +175,14 @@ def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, b
     if flags and flags.epochs is None and flags.max_steps:  # as many epochs of the images it trains on as it takes
         config = config.replace(epochs=math.ceil(flags.max_steps / (training.shape[0] // config.batch_size)))
     os.makedirs(config.folder, exist_ok=True)
+    busy = UserError('{} {} is in use by another run, training there now: wait for it to end, or give another {}'
+                     .format(_name('output_dir', flags), one_line(config.folder), _name('output_dir', flags)))
+    with files.one_at_a_time(files.lock_beside(os.path.abspath(config.folder)), 'training in this folder', busy):
+        return _train_alone(train_function, generator, config, training, held_out, resume, flags)
+
+
+def _train_alone(train_function, generator, config, training, held_out, resume, flags):
+    """train(), with the run's output folder to itself: :return: the run's RunConfig"""
     (_check_resume if resume else _start_fresh)(config, flags)
     print('Training on {} images of {}{}, into {}'.format(
         training.shape[0], config.dataset, ' ({} held out for the scores)'.format(config.held_out)

@@ -22,6 +22,11 @@ class DiskFullError(DatasetError):
     """Not enough disk space for what was being written; the message says where and how much."""
 
 
+class FileSystemError(UserError):
+    """The file system refused a file the program needed (full disk or quota, permission, read-only); the message
+    names the file and says what to do."""
+
+
 class TrainingStopped(UserError):
     """Training stopped early, or a saved run cannot be used; the message says why and what to do."""
 

@@ -7,6 +7,7 @@ a full disk and the one line it becomes, and a run's files moved aside rather th
 import contextlib
 import datetime
 import errno
+import functools
 import glob
 import os
 import re
@@ -19,18 +20,20 @@ try:
 except ImportError:  # Windows: no flock, so builders there do not wait for each other
     fcntl = None
 
-from facegan.core.errors import DatasetError, DiskFullError, one_line
+from facegan.core.errors import DatasetError, DiskFullError, FileSystemError, one_line
 
 
 @contextlib.contextmanager
-def one_at_a_time(lock_path, doing):
+def one_at_a_time(lock_path, doing, busy=None):
     """
     Run a block in one process at a time: a second process waits for the first (and says so in
-    one line), then sees what the first made. The lock file is removed when the block ends.
+    one line), then sees what the first made; or, given busy, is refused at once. The lock file is
+    removed when the block ends.
     :param lock_path: The lock file, made if missing
     :param doing: What the holder does, for the note: 'using the image cache in DIR'
+    :param busy: The exception a second process raises instead of waiting (None: it waits)
     """
-    fd = _locked(lock_path, doing) if fcntl else None
+    fd = _locked(lock_path, doing, busy) if fcntl else None
     try:
         yield
     finally:
@@ -40,9 +43,10 @@ def one_at_a_time(lock_path, doing):
             os.close(fd)
 
 
-def _locked(lock_path, doing):
+def _locked(lock_path, doing, busy=None):
     """
-    :return: A descriptor of lock_path holding its exclusive flock; None where no lock file can be
+    :return: A descriptor of lock_path holding its exclusive flock (busy raised where another holds it, if given);
+        None where no lock file can be
         made: in a read-only folder nothing can be built, so there is no race, and on a full disk
         the writing that follows fails with the message that says so
     """
@@ -58,6 +62,8 @@ def _locked(lock_path, doing):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if busy is not None:
+                    raise busy from None
                 if not said:
                     print('note: another process is {}; waiting for it to finish'.format(doing), file=sys.stderr,
                           flush=True)
@@ -123,6 +129,10 @@ def write_atomically(path, write):
     try:
         write(temporary)
         os.replace(temporary, path)
+    except OSError as err:
+        if err.filename is None and err.errno is not None:  # a write's error (a full disk) names no file: name it
+            raise OSError(err.errno, err.strerror, path) from err
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)  # a no-op once renamed
@@ -211,6 +221,17 @@ def make_data_dir(data_path):
         where = 'is a file' if blocker == data_path else 'is inside {}, which is a file'.format(one_line(blocker))
         raise DatasetError('the data folder {} {}: give a folder (it is made if missing)'
                            .format(one_line(data_path), where)) from None
+    except OSError as err:
+        raise _unwritable(data_path, err) from None
+
+
+def _unwritable(data_path, err):
+    """:return: The one-line DatasetError of a data folder the file system will not let the program write (err
+             re-raised where it is another problem)"""
+    if err.errno not in _HOW or err.errno == errno.ENOSPC:
+        raise err
+    return DatasetError('the data folder {} cannot be written ({}): give a folder you can write, such as one in your '
+                        'home folder'.format(one_line(data_path), err.strerror))
 
 
 def build_folder(final_path, label, fill, bytes_needed):
@@ -228,7 +249,10 @@ def build_folder(final_path, label, fill, bytes_needed):
     remove_leftovers(glob.glob(os.path.join(glob.escape(data_path), glob.escape(prefix) + '*')),
                      'run {} {} in {}'.format(label, name, one_line(data_path)))
     with disk_full_as_one_line(data_path, 'the {} images'.format(name), bytes_needed):
-        tmp_path = tempfile.mkdtemp(prefix=prefix, dir=data_path)
+        try:
+            tmp_path = tempfile.mkdtemp(prefix=prefix, dir=data_path)
+        except OSError as err:
+            raise _unwritable(data_path, err) from None
         try:
             fill(tmp_path)
             rename_into_place(tmp_path, final_path)
@@ -253,6 +277,31 @@ PREVIOUS_RUNS = 'previous-runs'  # the subfolder move_aside moves a run's files 
 _MOVING = '.moving-'  # a moved-aside run's folder while its files are moved in
 
 
+# The file system's refusals a user can fix, and how (an errno the program does not expect stays a traceback: a bug)
+_HOW = {errno.ENOSPC: 'free some space there', errno.EACCES: 'give yourself access to it, or choose another place',
+        errno.EROFS: 'it is on a read-only file system: choose a writable place'}
+_HOW[errno.EPERM] = _HOW[errno.EACCES]
+_HOW.setdefault(getattr(errno, 'EDQUOT', errno.ENOSPC), _HOW[errno.ENOSPC])
+
+
+def refusals_as_one_line(function):
+    """
+    A decorator: a full disk or quota, a permission denied or a read-only file system that reaches the caller of
+    function becomes one line (FileSystemError) naming the file, in a notebook as on the command line
+    """
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except OSError as err:
+            how = _HOW.get(err.errno)
+            if how is None or err.filename is None:
+                raise
+            raise FileSystemError('could not write or read {} ({}): {}, then run again'.format(
+                one_line(without_temporary_suffix(os.fsdecode(err.filename))), err.strerror, how)) from None
+    return wrapper
+
+
 def _run_order(name):
     """:return: A moved-aside run's (time, number) from its name: ('2026-03-04_05-06-07', 2) for '..._2', 1 for none"""
     match = re.fullmatch(r'(.*?)(?:_(\d+))?', name)
@@ -270,7 +319,11 @@ def move_aside(folder, names, keep):
     :return: (the folder they are in now, [paths of older moved-aside runs deleted])
     """
     root = os.path.join(folder, PREVIOUS_RUNS)
-    os.makedirs(root, exist_ok=True)
+    try:
+        os.makedirs(root, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise FileSystemError('{} is a file, where runs moved aside go: move or rename it, then run again'.format(
+            one_line(root))) from None
     for leftover in sorted(entry for entry in os.listdir(root) if entry.startswith(_MOVING)):
         os.rename(os.path.join(root, leftover), os.path.join(root, leftover[len(_MOVING):]))
     stamp = datetime.datetime.now().strftime('%Y-%m-%d_%H-%M-%S')

@@ -7,6 +7,7 @@ refused), and generate and evaluate draw as the run trained.
 """
 import dataclasses
 import json
+import math
 import os
 
 from facegan.core import files
@@ -85,6 +86,31 @@ def save(config, folder):
     files.write_atomically(os.path.join(folder, RUN_FILE), write)
 
 
+# Settings a run cannot be without one of (the others' counts may be 0)
+_AT_LEAST_ONE = ('epochs', 'batch_size', 'z_dim')
+
+
+def _fits(field, value):
+    """:return: Whether run.json's value is one its setting can hold: of the field's type, None only where the default
+             is, a count not below 0 (1 for _AT_LEAST_ONE), a float finite"""
+    if value is None:
+        return field.default is None
+    if isinstance(value, bool) or field.type is bool:
+        return isinstance(value, bool) and field.type is bool
+    if field.type is int:
+        return isinstance(value, int) and value >= (1 if field.name in _AT_LEAST_ONE else 0)
+    if field.type is float:
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, field.type)
+
+
+def _check_values(settings):
+    """Raise ValueError naming the first setting whose value its field cannot hold (a hand edit, a damaged file)"""
+    for field in dataclasses.fields(RunConfig):
+        if field.name in settings and not _fits(field, settings[field.name]):
+            raise ValueError('{} is {}'.format(field.name, json.dumps(settings[field.name])))
+
+
 def load(folder):
     """
     :param folder: A run's output folder
@@ -96,6 +122,7 @@ def load(folder):
         with open(path) as f:
             saved = json.load(f)
         known = {name: saved[name] for name in SETTINGS if name in saved}
+        _check_values(known)
         return RunConfig(**known)
     except FileNotFoundError:
         return None

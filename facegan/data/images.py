@@ -10,6 +10,8 @@ import stat
 import numpy as np
 from PIL import Image
 
+from facegan.core.errors import DatasetError, one_line
+
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
 # What one unreadable input file raises, whatever is wrong with it: OSError for file-system
@@ -32,7 +34,14 @@ def list_image_files(folder):
     :return: Sorted list of jpg, jpeg and png paths
     """
     found = []
-    for root, dirs, files in os.walk(folder):
+
+    def unreadable(err):
+        """A folder os.walk cannot list: one it may not read is an error, not an empty folder (others it skips)"""
+        if isinstance(err, PermissionError):
+            raise DatasetError('{} cannot be read ({}): give yourself access to it, or choose another folder'.format(
+                one_line(os.fsdecode(err.filename)), err.strerror))
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
         dirs[:] = [d for d in dirs if not d.startswith('.')]
         found.extend(os.path.join(root, name) for name in files if name.lower().endswith(IMAGE_EXTENSIONS))
     return sorted(found)

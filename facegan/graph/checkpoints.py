@@ -165,8 +165,9 @@ def _save_failed(err, folder, prefix, graph):
     kept = 'the last good checkpoint is {}'.format(one_line(last)) if last else 'there is no good checkpoint yet'
     if isinstance(err, tf.errors.ResourceExhaustedError) or files.is_disk_full(err):
         return ('the disk is full: could not save {} (a checkpoint needs about {}; {} free); partial files removed, '
-                '{}. Free some space, then resume'.format(one_line(prefix), files.size_text(_checkpoint_bytes(
-                    last, graph)), files.size_text(shutil.disk_usage(folder).free), kept))
+                '{}. Free some space, then {}'.format(one_line(prefix), files.size_text(_checkpoint_bytes(
+                    last, graph)), files.size_text(shutil.disk_usage(folder).free), kept,
+                    'resume' if last else 'start the run again'))
     return 'could not save {} ({}); partial files removed, {}'.format(one_line(prefix), error_line(err), kept)
 
 
