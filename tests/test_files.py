@@ -5,6 +5,7 @@ and a run's files moved aside (never deleted by the move).
 """
 import datetime
 import errno
+import functools
 import os
 import re
 import sys
@@ -717,3 +718,56 @@ def test_moving_a_run_aside_where_previous_runs_is_a_file_is_one_line(tmp_path):
                                               r'again$'.format(re.escape(str(tmp_path / files.PREVIOUS_RUNS)))):
         files.move_aside(str(tmp_path), ['losses.csv'], 2)
     assert (tmp_path / 'losses.csv').read_text() == 'step\n' and (tmp_path / files.PREVIOUS_RUNS).read_text() == 'mine'
+
+
+@pytest.mark.parametrize('code', [errno.ENOSPC, errno.EIO])
+def test_a_write_that_fails_naming_no_file_is_given_the_file_being_written(tmp_path, code):
+    """A write's error (ENOSPC from a full disk) names no file; the one-line refusal needs it"""
+    def write(temporary):
+        raise OSError(code, os.strerror(code))
+
+    with pytest.raises(OSError) as err:
+        files.write_atomically(str(tmp_path / 'run.json'), write)
+    assert (err.value.errno, err.value.strerror, err.value.filename) == (code, os.strerror(code),
+                                                                         str(tmp_path / 'run.json'))
+    assert isinstance(err.value.__cause__, OSError) and err.value.__cause__.filename is None
+
+
+@pytest.mark.parametrize('raised', [OSError(errno.EACCES, 'Permission denied', 'named.tmp'), OSError('no errno')],
+                         ids=['names its file', 'no errno'])
+def test_a_write_error_that_names_its_file_or_has_no_errno_passes_as_it_is(tmp_path, raised):
+    def write(temporary):
+        raise raised
+
+    with pytest.raises(OSError) as err:
+        files.write_atomically(str(tmp_path / 'run.json'), write)
+    assert err.value is raised
+
+
+@pytest.mark.parametrize('code', [errno.EACCES, errno.EPERM, errno.EROFS])
+@pytest.mark.parametrize('where', ['make', 'fill'])
+def test_a_data_folder_the_file_system_refuses_is_one_line_naming_it(tmp_path, monkeypatch, code, where):
+    """(Injected: the tests' root writes anywhere; tests/test_cli.py makes a folder read-only for real)"""
+    data = str(tmp_path / 'da\nta')
+    refusal = OSError(code, os.strerror(code), data)
+    if where == 'make':
+        monkeypatch.setattr(os, 'makedirs', lambda *args, **kwargs: (_ for _ in ()).throw(refusal))
+        call = functools.partial(files.make_data_dir, data)
+    else:
+        os.makedirs(data)
+        monkeypatch.setattr(files.tempfile, 'mkdtemp', lambda *args, **kwargs: (_ for _ in ()).throw(refusal))
+        call = functools.partial(files.build_folder, os.path.join(data, 'faces'), 'drawing', None, lambda: 0)
+    with pytest.raises(DatasetError) as err:
+        call()
+    assert str(err.value) == 'the data folder {} cannot be written ({}): give a folder you can write, such as one ' \
+                             'in your home folder'.format(str(tmp_path / 'da\\nta'), os.strerror(code))
+
+
+@pytest.mark.parametrize('code', [errno.ENOSPC, errno.EIO])
+def test_a_data_folder_refused_for_another_reason_keeps_its_error(tmp_path, monkeypatch, code):
+    """A full disk has its own message (disk_full_as_one_line's); another errno is not the user's to fix"""
+    refusal = OSError(code, os.strerror(code), str(tmp_path / 'data'))
+    monkeypatch.setattr(os, 'makedirs', lambda *args, **kwargs: (_ for _ in ()).throw(refusal))
+    with pytest.raises(OSError) as err:
+        files.make_data_dir(str(tmp_path / 'data'))
+    assert err.value is refusal
