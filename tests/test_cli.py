@@ -25,7 +25,7 @@ from PIL import Image
 import dlnd_face_generation as dlnd
 import narrow_script
 from conftest import (ROOT, SHARED_RUN, child_env, copy_run, faces, run_script, terminal_signals)
-from facegan.app import command_line, interrupts, parsing
+from facegan.app import interrupts, parsing
 from facegan.core import environment, files, machine
 from facegan.core.errors import TrainingStopped, UserError
 
@@ -196,14 +196,6 @@ def test_a_synthetic_data_folder_that_cannot_be_written_is_one_line_naming_it(in
     err = capsys.readouterr().err
     assert re.fullmatch(r'error: the data folder {} cannot be written \([^)]+\): give a folder you can write, such as '
                         r'one in your home folder\n'.format(re.escape(data)), err), err
-
-
-def test_an_unclosed_quote_in_dlnd_args_is_one_line_naming_the_variable(monkeypatch):
-    monkeypatch.setattr(command_line, '_in_notebook_kernel', lambda: True)
-    monkeypatch.setenv('DLND_ARGS', '--output-dir "abc')
-    with pytest.raises(UserError, match=r'^the variable DLND_ARGS \(--output-dir "abc\) cannot be split into flags '
-                                        r'\(No closing quotation\): close its quotes, as in a shell$'):
-        command_line.arguments()
 
 
 @pytest.mark.parametrize('log_level', [None, '2', '0'])

@@ -17,7 +17,7 @@ from hypothesis import given, strategies as st
 from conftest import child_env
 from facegan.app import command_line, parsing
 from facegan.core import run_config
-from facegan.core.errors import DatasetError, SettingChanged, UserError
+from facegan.core.errors import DatasetError, SettingChanged, TrainingStopped, UserError
 from facegan.core.run_config import RunConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -500,6 +500,49 @@ def test_read_parses_the_arguments(monkeypatch, in_tmp):
     monkeypatch.delitem(sys.modules, 'ipykernel.kernelapp', raising=False)
     flags = command_line.read()
     assert (flags.command, flags.checkpoint) == ('generate', 'r')
+
+
+def test_an_unclosed_quote_in_dlnd_args_is_one_line_naming_the_variable(monkeypatch):
+    monkeypatch.setattr(command_line, '_in_notebook_kernel', lambda: True)
+    monkeypatch.setenv('DLND_ARGS', '--output-dir "a\nbc')
+    with pytest.raises(UserError) as err:
+        command_line.arguments()
+    assert str(err.value) == 'the variable DLND_ARGS (--output-dir "a\\nbc) cannot be split into flags (No closing ' \
+                             'quotation): close its quotes, as in a shell'
+    assert err.value.__suppress_context__
+
+
+@pytest.mark.parametrize('made', [None, 'folder', 'file', 'prefix'])
+def test_read_stops_evaluate_on_a_checkpoint_that_is_not_there_before_the_data_cells(made, monkeypatch, in_tmp):
+    """The script's first cell reads the flags; its data cells would draw or download evaluate's dataset next"""
+    checkpoint = in_tmp / 'run'
+    if made == 'folder':
+        checkpoint.mkdir()
+    elif made:
+        (in_tmp / ('run.index' if made == 'prefix' else 'run')).write_text('x')
+    monkeypatch.setattr(sys, 'argv', ['dlnd_face_generation.py', 'evaluate', '--checkpoint', 'run'])
+    monkeypatch.delitem(sys.modules, 'ipykernel.kernelapp', raising=False)
+    if made:
+        assert command_line.read().checkpoint == 'run'
+        return
+    with pytest.raises(TrainingStopped) as err:
+        command_line.read()
+    assert str(err.value) == "--checkpoint run: no checkpoint in run: train first, or point --checkpoint at a run's " \
+                             "output folder"
+    assert os.listdir(str(in_tmp)) == []
+
+
+def test_evaluate_of_a_run_on_a_folder_of_images_needs_its_data_dir(in_tmp, capsys):
+    run = in_tmp / 'runs' / 'a'
+    run.mkdir(parents=True)
+    run_config.save(RunConfig(epochs=1, batch_size=8, z_dim=100, learning_rate=0.001, beta1=0.5, dataset='folder',
+                              image_mode='RGB'), str(run))
+    assert command_line.parse(['evaluate', '--checkpoint', str(run), '--data-dir', 'faces']).data_dir == 'faces'
+    with pytest.raises(SystemExit) as stopped:
+        command_line.parse(['evaluate', '--checkpoint', str(run)])
+    assert stopped.value.code == 2 and capsys.readouterr().err == (
+        'dlnd_face_generation.py evaluate: error: the run in --checkpoint {} trained on a folder of images: give that '
+        'folder with --data-dir (see --help)\n'.format(run))
 
 
 def test_a_usage_error_found_later_is_one_line_and_exit_code_2(capsys):
