@@ -278,6 +278,25 @@ def loss_probabilities_as_logits(input_real, input_z, out_channel_dim):
     return _entropy(d_model_real, 1.0) + _entropy(d_model_fake, 0.0), _entropy(d_model_fake, 1.0)
 
 
+def opt_wrong_scope_names(d_loss, g_loss, learning_rate, beta1):
+    """Variables picked by prefixes the networks' scopes do not have (another notebook's 'd_' and 'g_')"""
+    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+        return (_adam(d_loss, [v for v in tf.trainable_variables() if v.name.startswith('d_')], learning_rate, beta1),
+                _adam(g_loss, [v for v in tf.trainable_variables() if v.name.startswith('g_')], learning_rate, beta1))
+
+
+def _with_the_generators_stub(model_loss):
+    """:return: model_loss (and _scores, which it calls) in a notebook whose generator is still the exercise's TODO"""
+    notebook = dict(globals(), generator=lambda z, out_channel_dim, is_train=True: None)
+    for function in (_scores, model_loss):
+        exec(compile(inspect.getsource(function), __file__, 'exec'), notebook)
+    return notebook[model_loss.__name__]
+
+
+loss_with_the_generators_stub = _with_the_generators_stub(loss_template_signature)  # model_loss right
+loss_with_the_generators_stub.__name__ = 'loss_with_the_generators_stub'
+
+
 def opt_all_variables(d_loss, g_loss, learning_rate, beta1):
     with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
         return (_adam(d_loss, tf.trainable_variables(), learning_rate, beta1),
@@ -340,6 +359,12 @@ WRONG = [
                                                            r"labels.*not its sigmoid output, as logits="),
     (tests.test_model_loss, loss_g_per_image, r'^model_loss: Generator Loss has shape \[None, 1\], expected \[\]: '
                                                r'return one number'),
+    (tests.test_model_loss, loss_with_the_generators_stub, r"with your generator and discriminator raised .*'None'.* "
+                                                           r"\(a function it calls returned None: is one of them still "
+                                                           r"the exercise's TODO\?\)$"),
+    (tests.test_model_opt, opt_wrong_scope_names, r"raised ValueError: No variables to optimize\. \(the var_list is "
+                                                  r"empty: pick each network's variables by the scope its function "
+                                                  r"builds them in, 'generator' or 'discriminator'\)$"),
     (tests.test_model_opt, opt_all_variables, r'discriminator training op changed the generator\'s variables'),
     (tests.test_model_opt, opt_no_update_ops, r'discriminator training op left batch norm\'s moving averages'),
     (tests.test_model_opt, opt_default_learning_rate, r'first step was 0\.00100, expected the learning_rate'),

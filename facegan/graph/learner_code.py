@@ -164,9 +164,19 @@ def calling(what, function, *args, **kwargs):
     except AssertionError:
         raise
     except Exception as error:  # the learner's bug, whatever it is, becomes one line
-        hint = (' (the second call must reuse the first one\'s variables: pass reuse to tf.variable_scope)'
-                if 'already exists' in str(error) else '')
-        raise AssertionError('{} raised {}{}'.format(what, error_line(error, with_type=True), hint)) from None
+        raise AssertionError('{} raised {}{}'.format(what, error_line(error, with_type=True), _hint(error))) from None
+
+
+# What a message of TensorFlow's means in the exercise, said beside it
+_HINTS = (("already exists", "the second call must reuse the first one's variables: pass reuse to tf.variable_scope"),
+          ("No variables to optimize", "the var_list is empty: pick each network's variables by the scope its "
+                                       "function builds them in, 'generator' or 'discriminator'"),
+          ("Got 'None'", "a function it calls returned None: is one of them still the exercise's TODO?"))
+
+
+def _hint(error):
+    """:return: ' (what the error means in the exercise)', or '' for an error none of _HINTS explains"""
+    return ''.join(' ({})'.format(hint) for text, hint in _HINTS if text in str(error))
 
 
 def check_returns(result, function_name, names):
