@@ -383,11 +383,12 @@ def _loss_with_controlled_logits(model_loss, out_channel_dim):
     feed = {input_real: np.zeros((4, 28, 28, out_channel_dim), np.float32),
             input_z: np.zeros((4, 100), np.float32),
             networks.real_logits: np.zeros((4, 1), np.float32), networks.fake_logits: np.zeros((4, 1), np.float32)}
-    pairs = [(loss, logits) for loss in (d_loss, g_loss) for logits in (networks.real_logits, networks.fake_logits)]
+    pairs = [(tf.gradients(loss, [logits])[0], logits) for loss in (d_loss, g_loss)
+             for logits in (networks.real_logits, networks.fake_logits)]
     with tf.Session() as sess:
-        measured = [harness.slopes_and_targets(sess, loss, logits, feed) for loss, logits in pairs]
-        faded = [target is not None and harness.fades_away_from_target(sess, loss, logits, feed, target)
-                 for (loss, logits), (_, target) in zip(pairs, measured)]
+        measured = [harness.slopes_and_targets(sess, gradient, logits, feed) for gradient, logits in pairs]
+        faded = [target is not None and harness.fades_away_from_target(sess, gradient, logits, feed, target)
+                 for (gradient, logits), (_, target) in zip(pairs, measured)]
     return measured, faded, smoothing
 
 

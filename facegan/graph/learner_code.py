@@ -296,23 +296,25 @@ class ControlledNetworks(object):
                 self.namespace[name] = original
 
 
-def slopes_and_targets(sess, loss, logits, feed):
+def _slope(sess, gradient, logits, feed, logit):
+    """:return: The loss's gradient summed over the 4 images, every logit set to logit"""
+    values = dict(feed)
+    values[logits] = np.full((4, 1), logit, np.float32)
+    return float(np.sum(run('running model_loss', sess, gradient, values)))
+
+
+def slopes_and_targets(sess, gradient, logits, feed):
     """
     A sigmoid cross-entropy's gradient with respect to a logit l is weight * (sigmoid(l) - target).
     Measured at l = -1 and l = 1 (the same logit for every image), it gives the loss's weight and target
-    :param loss: A scalar loss
+    :param gradient: tf.gradients(loss, [logits])[0] of a scalar loss (None: it does not depend on them)
     :param logits: The placeholder of the logits it is read against
     :param feed: The rest of the feed
     :return: (weight, target); weight 0 (and target None) when the loss does not depend on them
     """
-    gradient, = tf.gradients(loss, [logits])
     if gradient is None:
         return 0.0, None
-    slopes = []
-    for logit in (-1.0, 1.0):
-        values = dict(feed)
-        values[logits] = np.full((4, 1), logit, np.float32)
-        slopes.append(float(np.sum(run('running model_loss', sess, gradient, values))))
+    slopes = [_slope(sess, gradient, logits, feed, logit) for logit in (-1.0, 1.0)]
     sigmoids = 1 / (1 + np.exp([1.0, -1.0]))
     weight = (slopes[1] - slopes[0]) / (sigmoids[1] - sigmoids[0])
     # A cross-entropy averaged over the 4 images has weight 1/4 (summed, 4); rounding alone leaves under 1e-6
@@ -321,23 +323,19 @@ def slopes_and_targets(sess, loss, logits, feed):
     return weight, round(float(sigmoids[0] - slopes[0] / weight), 6) + 0.0  # + 0.0: no -0.00 in messages
 
 
-def fades_away_from_target(sess, loss, logits, feed, target):
+def fades_away_from_target(sess, gradient, logits, feed, target):
     """
     A sigmoid cross-entropy's gradient, weight * (sigmoid(l) - target), grows as the logit moves away from the target
     (for any target from 0 to 1, |sigmoid(l) - target| is larger at l = -8 than at -1 when the target is above one
     half, and at 8 than at 1 below it). A loss of sigmoid(l) instead (the discriminator's probabilities passed as
     logits=) carries sigmoid's own slope, 3e-4 at |l| = 8 against 0.2 at 1: its gradient fades there instead.
+    :param gradient: tf.gradients(loss, [logits])[0], as slopes_and_targets was given it
     :param target: The loss's target, from slopes_and_targets
     :return: Whether the gradient is smaller 8 logits away from the target than 1 logit away
     """
-    gradient, = tf.gradients(loss, [logits])
     away = -1.0 if target > 0.5 else 1.0
-    slopes = []
-    for logit in (away, 8 * away):
-        values = dict(feed)
-        values[logits] = np.full((4, 1), logit, np.float32)
-        slopes.append(abs(float(np.sum(run('running model_loss', sess, gradient, values)))))
-    return slopes[1] < slopes[0]
+    near, far = (abs(_slope(sess, gradient, logits, feed, logit)) for logit in (away, 8 * away))
+    return far < near
 
 
 def toy_gan():
