@@ -278,10 +278,9 @@ _MOVING = '.moving-'  # a moved-aside run's folder while its files are moved in
 
 
 # The file system's refusals a user can fix, and how (an errno the program does not expect stays a traceback: a bug)
-_HOW = {errno.ENOSPC: 'free some space there', errno.EACCES: 'give yourself access to it, or choose another place',
-        errno.EROFS: 'it is on a read-only file system: choose a writable place'}
-_HOW[errno.EPERM] = _HOW[errno.EACCES]
-_HOW.setdefault(getattr(errno, 'EDQUOT', errno.ENOSPC), _HOW[errno.ENOSPC])
+_HOW = dict.fromkeys(_DISK_FULL_ERRNOS, 'free some space there')
+_HOW.update(dict.fromkeys((errno.EACCES, errno.EPERM), 'give yourself access to it, or choose another place'))
+_HOW[errno.EROFS] = 'it is on a read-only file system: choose a writable place'
 
 
 def refusals_as_one_line(function):
