@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from conftest import GUARD_SECONDS, ROOT, child_env
+from facegan.core import errors
 from facegan.graph import checkpoint_files as cf
 
 DATA = '.data-00000-of-00001'
@@ -42,6 +43,12 @@ def test_the_checkpoints_folder_of_a_run_or_of_itself(tmp_path):
     (tmp_path / 'other' / 'checkpoints').mkdir(parents=True)
     (tmp_path / 'other' / 'checkpoints' / 'checkpoints').write_text('a file, not a folder')
     assert cf.checkpoints_folder(str(tmp_path / 'other' / 'checkpoints')) == str(tmp_path / 'other' / 'checkpoints')
+
+
+def test_no_checkpoint_is_a_stop_naming_the_path_on_one_line_and_what_to_do():
+    err = cf.no_checkpoint('runs/a\nb', 'train first')
+    assert isinstance(err, errors.TrainingStopped)
+    assert str(err) == 'no checkpoint in runs/a\\nb: train first'
 
 
 def test_files_are_grouped_by_checkpoint(tmp_path):

@@ -7,6 +7,7 @@ import json
 import os
 import re
 
+import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
@@ -126,7 +127,9 @@ def test_a_damaged_run_json_is_one_line_that_says_what_to_do(tmp_path, content, 
 @pytest.mark.parametrize('setting,value', [
     ('z_dim', '"100"'), ('z_dim', '100.0'), ('z_dim', 'null'), ('z_dim', '0'), ('z_dim', 'true'),
     ('epochs', '0'), ('batch_size', '"four"'), ('seed', '-1'), ('eval_every', '-5'), ('learning_rate', '"0.1"'),
-    ('beta1', 'NaN'), ('beta1', 'Infinity'), ('raw_weights', '1'), ('dataset', '7'), ('output_dir', '[]')])
+    ('beta1', 'NaN'), ('beta1', 'Infinity'), ('raw_weights', '1'), ('dataset', '7'), ('output_dir', '[]'),
+    ('learning_rate', '0'), ('learning_rate', '-0.1'), ('beta1', '1'), ('beta1', '-0.5'), ('average_decay', 'NaN'),
+    ('seed', 'true'), ('average_decay', 'false')])
 def test_a_run_json_value_its_setting_cannot_hold_is_one_line_naming_it(tmp_path, setting, value):
     config = run_config.RunConfig(1, 8, 100, 0.0002, 0.5, 'mnist', 'L')
     text = json.dumps(dict(dataclasses.asdict(config), format=run_config.FORMAT))
@@ -139,11 +142,30 @@ def test_a_run_json_value_its_setting_cannot_hold_is_one_line_naming_it(tmp_path
 
 
 @pytest.mark.parametrize('setting,value', [('max_steps', None), ('held_out', 0), ('seed', 0), ('learning_rate', 1),
+                                           ('beta1', 0), ('beta1', 0.999), ('average_decay', 0.5), ('epochs', 1),
                                            ('output_dir', 'o'), ('raw_weights', True), ('logdir', None)])
 def test_a_run_json_value_its_setting_can_hold_loads(tmp_path, setting, value):
     config = dataclasses.replace(run_config.RunConfig(1, 8, 100, 0.0002, 0.5, 'mnist', 'L'), **{setting: value})
     run_config.save(config, str(tmp_path))
     assert run_config.load(str(tmp_path)) == config
+
+
+@pytest.mark.parametrize('name,value,fits', [
+    ('epochs', 1, True), ('epochs', 0, False), ('batch_size', np.int64(64), True), ('z_dim', 100.0, False),
+    ('z_dim', True, False), ('z_dim', None, False), ('z_dim', '100', False),
+    ('learning_rate', np.float32(2e-4), True), ('learning_rate', 1, True), ('learning_rate', 0.0, False),
+    ('learning_rate', -1e-9, False), ('learning_rate', float('inf'), False), ('learning_rate', np.nan, False),
+    ('beta1', 0, True), ('beta1', 0.5, True), ('beta1', 1, False), ('beta1', -1e-9, False), ('beta1', False, False)])
+def test_a_hyperparameter_fits_when_train_can_use_it(name, value, fits):
+    """The cells' values as numpy gives them too; a bool is not a number here, whatever Python says"""
+    assert run_config.hyperparameter_fits(name, value) is fits
+
+
+def test_every_hyperparameter_has_a_rule_in_the_order_train_takes_them():
+    assert list(run_config.HYPERPARAMETERS) == list(run_config.SETTINGS[:5])
+    assert run_config.HYPERPARAMETERS['epochs'] == 'a whole number of 1 or more'
+    assert run_config.HYPERPARAMETERS['learning_rate'] == 'a number above 0'
+    assert run_config.HYPERPARAMETERS['beta1'] == 'a number from 0 up to 1 (not 1)'
 
 
 def test_a_run_json_that_is_a_folder_is_one_line(tmp_path):

@@ -15,9 +15,10 @@ import sys
 import tempfile
 
 from facegan.core import run_config
-from facegan.core.errors import DatasetError, TrainingStopped, UserError, one_line
+from facegan.core.errors import DatasetError, UserError, one_line
 from facegan.data.images import list_image_files
 from facegan.data.synthetic_faces import make_synthetic_faces
+from facegan.graph import checkpoint_files
 from facegan.app import parsing
 
 # The flags that are a RunConfig setting of the same name (hyperparameters and the run's extras)
@@ -112,10 +113,11 @@ CHECKPOINT_HINT = "train first, or point --checkpoint at a run's output folder"
 
 
 def _check_checkpoint_exists(checkpoint):
-    """Stop when --checkpoint names nothing at all (find_checkpoint says the same, later)"""
+    """Stop when --checkpoint names nothing at all, before TensorFlow loads (graph/checkpoints.find_checkpoint would
+    say the same, later)"""
     if not (os.path.exists(checkpoint) or os.path.exists(checkpoint + '.index')):
         with naming('--checkpoint', checkpoint):
-            raise TrainingStopped('no checkpoint in {}: {}'.format(one_line(checkpoint), CHECKPOINT_HINT))
+            raise checkpoint_files.no_checkpoint(checkpoint, CHECKPOINT_HINT)
 
 
 def _checkpoint_folder(checkpoint):

@@ -8,7 +8,6 @@ over only with --restart; a notebook cell run again starts it over. Either way t
 aside, never deleted.
 """
 import math
-import numbers
 import os
 import sys
 
@@ -31,26 +30,11 @@ def _name(setting, flags):
     return '--' + _given(setting, flags).replace('_', '-') if flags else setting
 
 
-# The hyperparameters' cell, as train() gets its values: what each must be (the exercise leaves them None)
-_WHOLE, _POSITIVE, _BELOW_ONE = 'a whole number of 1 or more', 'a number above 0', 'a number from 0 up to 1 (not 1)'
-HYPERPARAMETERS = (('epochs', _WHOLE), ('batch_size', _WHOLE), ('z_dim', _WHOLE), ('learning_rate', _POSITIVE),
-                   ('beta1', _BELOW_ONE))
-
-
-def _fits(value, rule):
-    """:return: Whether a hyperparameter's value is what the rule (one of HYPERPARAMETERS') asks for"""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return False
-    if rule == _WHOLE:
-        return isinstance(value, numbers.Integral) and value >= 1
-    return math.isfinite(value) and (value > 0 if rule == _POSITIVE else 0 <= value < 1)
-
-
 def _check_hyperparameters(config, flags):
     """Stop in one line on a hyperparameter that is not set, or not what train() can use, naming its cell"""
-    for name, rule in HYPERPARAMETERS:
+    for name, rule in run_config.HYPERPARAMETERS.items():
         value = getattr(config, name)
-        if not _fits(value, rule):
+        if not run_config.hyperparameter_fits(name, value):
             raise UserError('{} is {!r}: it must be {}; set it in the cell of hyperparameters{}'.format(
                 name, value, rule, ' or give ' + _name(name, flags) if flags else ''))
 

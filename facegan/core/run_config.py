@@ -8,6 +8,7 @@ refused), and generate and evaluate draw as the run trained.
 import dataclasses
 import json
 import math
+import numbers
 import os
 
 from facegan.core import files
@@ -76,6 +77,22 @@ UNSAFE_ON_RESUME = ('dataset', 'image_mode', 'batch_size', 'z_dim', 'seed', 'hel
 _NOT_COMPARED = ('output_dir', 'precision_used')
 
 
+# train()'s arguments, the cells' hyperparameters, and what each must be in a message's words (the exercise leaves
+# them None); a run checks them before it starts, so a run.json holding another value was not written by a run
+WHOLE, POSITIVE, BELOW_ONE = 'a whole number of 1 or more', 'a number above 0', 'a number from 0 up to 1 (not 1)'
+HYPERPARAMETERS = {'epochs': WHOLE, 'batch_size': WHOLE, 'z_dim': WHOLE, 'learning_rate': POSITIVE, 'beta1': BELOW_ONE}
+
+
+def hyperparameter_fits(name, value):
+    """:return: Whether a hyperparameter's value is what HYPERPARAMETERS[name] asks for (numpy's numbers too)"""
+    rule = HYPERPARAMETERS[name]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    if rule == WHOLE:
+        return isinstance(value, numbers.Integral) and bool(value >= 1)
+    return math.isfinite(value) and bool(value > 0 if rule == POSITIVE else 0 <= value < 1)
+
+
 def save(config, folder):
     """Write the settings as folder/run.json, atomically (a reader never sees half of it)."""
     text = json.dumps(dict(dataclasses.asdict(config), format=FORMAT), indent=1, sort_keys=True) + '\n'
@@ -86,19 +103,17 @@ def save(config, folder):
     files.write_atomically(os.path.join(folder, RUN_FILE), write)
 
 
-# Settings a run cannot be without one of (the others' counts may be 0)
-_AT_LEAST_ONE = ('epochs', 'batch_size', 'z_dim')
-
-
 def _fits(field, value):
-    """:return: Whether run.json's value is one its setting can hold: of the field's type, None only where the default
-             is, a count not below 0 (1 for _AT_LEAST_ONE), a float finite"""
+    """:return: Whether run.json's value is one its setting can hold: a hyperparameter what train() can use, any other
+             of the field's type, None only where the default is, a count not below 0, a float finite"""
+    if field.name in HYPERPARAMETERS:
+        return hyperparameter_fits(field.name, value)
     if value is None:
         return field.default is None
     if isinstance(value, bool) or field.type is bool:
         return isinstance(value, bool) and field.type is bool
     if field.type is int:
-        return isinstance(value, int) and value >= (1 if field.name in _AT_LEAST_ONE else 0)
+        return isinstance(value, int) and value >= 0
     if field.type is float:
         return isinstance(value, (int, float)) and math.isfinite(value)
     return isinstance(value, field.type)

@@ -11,7 +11,7 @@ import shutil
 import sys
 
 from facegan.core import files
-from facegan.core.errors import one_line
+from facegan.core.errors import TrainingStopped, one_line
 
 CHECKPOINT_FOLDER = 'checkpoints'
 CHECKPOINT_NAME = 'model'  # a save writes checkpoints/model-STEP.index and .data-* files
@@ -23,6 +23,11 @@ _CHECKPOINT_FILE = re.compile(r'^(?P<name>.+)-(?P<step>\d+)\.(?P<kind>index|data
 _TENSORFLOW_TEMPORARY = re.compile(r'^.+-\d+(\..+\.tempstate\d+|_temp)$')
 # A line of the index file: a field and a quoted path
 _INDEX_LINE = re.compile(r'^(model_checkpoint_path|all_model_checkpoint_paths): "([^"\\]*)"$')
+
+
+def no_checkpoint(path, hint):
+    """:return: The error that stops a run or a command when path holds no checkpoint, saying what to do (hint)"""
+    return TrainingStopped('no checkpoint in {}: {}'.format(one_line(path), hint))
 
 
 def checkpoints_folder(folder):

@@ -92,7 +92,7 @@ def find_checkpoint(path, hint, unusable_hint):
             raise TrainingStopped('{} is not a checkpoint (no {}.index beside it): {}'.format(
                 one_line(path), one_line(prefix), hint))
     if not prefixes:
-        raise TrainingStopped('no checkpoint in {}: {}'.format(one_line(path), hint))
+        raise checkpoint_files.no_checkpoint(path, hint)
     found, skipped = _first_usable(prefixes)
     if found is None:
         raise TrainingStopped('no usable checkpoint in {}: {}; {}'.format(one_line(path), _describe(skipped),
