@@ -584,7 +584,8 @@ if __name__ == '__main__' and flags.uses('celeba', 'synthetic', 'folder'):
 # the run also keeps an average of the generator's weights, and its grids and scores draw from that average
 # (docs/averaging.md says when it helps); `show_generator_output` always shows your generator as it is. Then a walk
 # through z and the nearest training images of generated faces show what it learned
-# (docs/what_it_learned.md).
+# (docs/what_it_learned.md). A `train` that takes `print_every` or `show_every` gets the run's (10 and 100, or
+# `print_every=` and `show_every=` given here), not its own defaults.
 #
 # In the solution this cell is the run: it trains the dataset the command line chose, as
 # `python dlnd_face_generation.py --dataset mnist` (or `celeba`) does.
