@@ -447,14 +447,19 @@ def test_evaluate_of_a_checkpoint_that_is_not_there_stops_before_the_data_is_dra
     assert os.listdir(str(tmp_path)) == []  # no ./data of synthetic faces drawn for it
 
 
-def test_a_full_disk_under_nearest_png_is_one_line_naming_it(narrow_run, small_disk, capsys):
-    filler = os.open(os.path.join(small_disk, 'filler'), os.O_WRONLY | os.O_CREAT)  # the disk full, as another
-    try:                                                                                # program may leave it
+def _fill(disk):
+    """Fill the disk, as another program may leave it: one file, 'filler', takes all its space"""
+    filler = os.open(os.path.join(disk, 'filler'), os.O_WRONLY | os.O_CREAT)
+    try:
         with pytest.raises(OSError, match='No space left'):
             while True:
                 os.write(filler, b'\0' * 4096)
     finally:
         os.close(filler)
+
+
+def test_a_full_disk_under_nearest_png_is_one_line_naming_it(narrow_run, small_disk, capsys):
+    _fill(small_disk)
     run, data, _ = narrow_run
     assert run_command(['evaluate', '--checkpoint', run, '--dataset', 'folder', '--data-dir', data, '--nearest',
                         '--output-dir', small_disk]) == 1
@@ -462,6 +467,16 @@ def test_a_full_disk_under_nearest_png_is_one_line_naming_it(narrow_run, small_d
         'error: could not write or read {} (No space left on device): free some space there, then run '
         'again'.format(os.path.join(small_disk, 'nearest.png')))
     assert sorted(os.listdir(small_disk)) == ['filler']  # no partial picture left
+
+
+@pytest.mark.parametrize('flags,what', [(['--walk', '2'], 'the walk'), (['--n', '3'], 'the faces')])
+def test_a_full_disk_under_generate_is_one_line_saying_what_it_was_writing(flags, what, narrow_run, small_disk,
+                                                                            capsys):
+    _fill(small_disk)
+    assert _generate(narrow_run[0], small_disk, *flags) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        'error: not enough disk space in {} for {} (needs about '.format(small_disk, what))
+    assert sorted(os.listdir(small_disk)) == ['filler']  # no partial file left
 
 
 def test_nearest_writes_the_picture_and_finds_no_copying_in_a_normal_run(narrow_run, tmp_path, capsys):
