@@ -352,7 +352,7 @@ def test_mnist_and_celeba_train_from_their_extracted_folders(dataset, mode, note
                        '--eval-every', '0', '--output-dir', out], narrow=True)
     assert code == 0
     saved = json.loads(open(os.path.join(out, 'run.json')).read())
-    assert (saved['dataset'], saved['image_mode']) == (dataset, mode)
+    assert (saved['dataset'], saved['image_mode'], saved['data_dir']) == (dataset, mode, os.path.abspath(notebook_data))
     assert 'Training on {} images of {}'.format(32 if dataset == 'mnist' else 48, dataset) in capsys.readouterr().out
     with Image.open(os.path.join(out, 'samples_final.png')) as grid:
         assert grid.mode == mode

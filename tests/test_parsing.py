@@ -532,17 +532,53 @@ def test_read_stops_evaluate_on_a_checkpoint_that_is_not_there_before_the_data_c
     assert os.listdir(str(in_tmp)) == []
 
 
+def _saved_run(folder, dataset='folder', data_dir=None):
+    """:return: A run's folder holding only its run.json, of a run on this dataset from data_dir"""
+    folder.mkdir(parents=True)
+    run_config.save(RunConfig(epochs=1, batch_size=8, z_dim=100, learning_rate=0.001, beta1=0.5, dataset=dataset,
+                              image_mode='RGB', data_dir=data_dir), str(folder))
+    return folder
+
+
 def test_evaluate_of_a_run_on_a_folder_of_images_needs_its_data_dir(in_tmp, capsys):
-    run = in_tmp / 'runs' / 'a'
-    run.mkdir(parents=True)
-    run_config.save(RunConfig(epochs=1, batch_size=8, z_dim=100, learning_rate=0.001, beta1=0.5, dataset='folder',
-                              image_mode='RGB'), str(run))
+    """A run.json without the folder (a run from a notebook, or from an older version) cannot say where it is"""
+    run = _saved_run(in_tmp / 'runs' / 'a')
     assert command_line.parse(['evaluate', '--checkpoint', str(run), '--data-dir', 'faces']).data_dir == 'faces'
     with pytest.raises(SystemExit) as stopped:
         command_line.parse(['evaluate', '--checkpoint', str(run)])
     assert stopped.value.code == 2 and capsys.readouterr().err == (
         'dlnd_face_generation.py evaluate: error: the run in --checkpoint {} trained on a folder of images: give that '
         'folder with --data-dir (see --help)\n'.format(run))
+
+
+@pytest.mark.parametrize('dataset', ['folder', 'celeba'])
+def test_evaluate_finds_the_data_where_the_run_found_it_unless_given_another(dataset, in_tmp):
+    (in_tmp / 'pics').mkdir()
+    run = _saved_run(in_tmp / 'runs' / 'a', dataset, str(in_tmp / 'pics'))
+    assert command_line.parse(['evaluate', '--checkpoint', str(run)]).data_dir == str(in_tmp / 'pics')
+    assert command_line.parse(['evaluate', '--checkpoint', str(run), '--data-dir', 'other']).data_dir == 'other'
+    other = 'synthetic' if dataset == 'folder' else 'folder'  # another dataset than the run's: not its folder
+    flags = command_line.parse(['evaluate', '--checkpoint', str(run), '--dataset', other, '--data-dir', 'd'])
+    assert flags.data_dir == 'd'
+    if dataset == 'celeba':
+        assert command_line.parse(['evaluate', '--checkpoint', str(run), '--dataset', 'synthetic']).data_dir is None
+
+
+def test_evaluate_of_a_run_whose_data_has_gone_asks_for_it_in_one_line(in_tmp, capsys):
+    run = _saved_run(in_tmp / 'runs' / 'a', 'celeba', str(in_tmp / 'moved\naway'))
+    assert command_line.parse(['evaluate', '--checkpoint', str(run), '--data-dir', 'here']).data_dir == 'here'
+    with pytest.raises(SystemExit) as stopped:
+        command_line.parse(['evaluate', '--checkpoint', str(run)])
+    assert stopped.value.code == 2 and capsys.readouterr().err == (
+        'dlnd_face_generation.py evaluate: error: the run in --checkpoint {} trained on the images in {} (its '
+        'run.json), which is not a folder now: give them with --data-dir (see --help)\n'.format(
+            run, os.path.join(str(in_tmp), 'moved\\naway')))
+
+
+def test_a_training_runs_data_dir_is_recorded_where_it_is_and_only_when_given(in_tmp):
+    assert 'data_dir' not in command_line.parse([]).settings()
+    assert command_line.parse(['--data-dir', 'pics']).settings()['data_dir'] == str(in_tmp / 'pics')
+    assert command_line.parse(['--data-dir', str(in_tmp)]).settings()['data_dir'] == str(in_tmp)
 
 
 def test_a_usage_error_found_later_is_one_line_and_exit_code_2(capsys):

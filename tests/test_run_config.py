@@ -143,6 +143,7 @@ def test_a_run_json_value_its_setting_cannot_hold_is_one_line_naming_it(tmp_path
 
 @pytest.mark.parametrize('setting,value', [('max_steps', None), ('held_out', 0), ('seed', 0), ('learning_rate', 1),
                                            ('beta1', 0), ('beta1', 0.999), ('average_decay', 0.5), ('epochs', 1),
+                                           ('data_dir', '/data/faces'),
                                            ('output_dir', 'o'), ('raw_weights', True), ('logdir', None)])
 def test_a_run_json_value_its_setting_can_hold_loads(tmp_path, setting, value):
     config = dataclasses.replace(run_config.RunConfig(1, 8, 100, 0.0002, 0.5, 'mnist', 'L'), **{setting: value})
@@ -193,7 +194,8 @@ def test_a_resume_with_the_same_settings_changes_nothing():
 
 def test_safe_changes_are_listed_in_the_settings_order():
     saved = _config()
-    now = _config(learning_rate=0.0002, epochs=3, logdir='tb', raw_weights=True, output_dir='moved')
+    now = _config(learning_rate=0.0002, epochs=3, logdir='tb', raw_weights=True, output_dir='moved',
+                  data_dir='/data/moved')  # the run's folder and its data's are where they are now: not changes
     assert run_config.check_resume(saved, now) == ['epochs 1 -> 3', 'learning_rate 0.0005 -> 0.0002',
                                                    'logdir None -> tb', 'raw_weights False -> True']
 

@@ -432,7 +432,8 @@ def test_evaluate_scores_against_the_images_the_run_held_out_and_says_when_it_tr
 
 
 def test_evaluate_of_a_run_on_a_folder_of_images_asks_for_that_folder(narrow_run, capsys):
-    """run.json names the dataset (folder), not where its images are: evaluate cannot guess the folder"""
+    """A run from a notebook's cells (runs.train without flags) records its dataset (folder) but no --data-dir:
+    evaluate cannot guess the folder"""
     assert run_command(['evaluate', '--checkpoint', narrow_run[0]]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
         'error: the run in --checkpoint {} trained on a folder of images: give that folder with --data-dir (see '

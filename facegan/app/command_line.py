@@ -91,7 +91,10 @@ class Flags(object):
 
     def settings(self):
         """:return: {RunConfig setting: value} of the flags given: each replaces the cell's value or the default"""
-        return {name: getattr(self, name) for name in SETTINGS if getattr(self, name, None) is not None}
+        given = {name: getattr(self, name) for name in SETTINGS if getattr(self, name, None) is not None}
+        if self.data_dir:  # recorded where it is, so that evaluate finds the run's images from anywhere
+            given['data_dir'] = os.path.abspath(self.data_dir)
+        return given
 
 
 def check_writable(folder, flag_name):
@@ -154,6 +157,12 @@ def parse(argv):
         flags.output_dir = flags.output_dir or _checkpoint_folder(flags.checkpoint)
         saved = run_config.load(_checkpoint_folder(flags.checkpoint))  # None without run.json (or a folder)
         flags.dataset = flags.dataset or (saved.dataset if saved else 'synthetic')
+        if not flags.data_dir and saved and saved.data_dir and saved.dataset == flags.dataset:
+            if not os.path.isdir(saved.data_dir):
+                parser.error('the run in --checkpoint {} trained on the images in {} (its {}), which is not a folder '
+                             'now: give them with --data-dir'.format(one_line(flags.checkpoint),
+                                                                     one_line(saved.data_dir), run_config.RUN_FILE))
+            flags.data_dir = saved.data_dir  # where the run found its data
         if flags.dataset == 'folder' and not flags.data_dir:  # run.json does not say which folder
             parser.error('the run in --checkpoint {} trained on a folder of images: give that folder with '
                          '--data-dir'.format(one_line(flags.checkpoint)))

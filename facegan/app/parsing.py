@@ -95,18 +95,19 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, '{}: error: {} (see --help)\n'.format(self.prog, one_line(message)))
 
 
-def add_data_arguments(parser, default_help):
+def add_data_arguments(parser, default_help, data_dir_help="the notebook's data_dir, ./data"):
     """
     Add --dataset, --data-dir and --channels, which training and evaluate share
     :param default_help: What --dataset's help says of its default
+    :param data_dir_help: What --data-dir's help says of its default
     """
     parser.add_argument('--dataset', choices=DATASETS, default=None,
                         help='synthetic: drawn faces made on first use, no download; mnist and celeba are downloaded '
                              'into --data-dir; folder: every jpg, jpeg and png under --data-dir (default: {})'
                         .format(default_help))
     parser.add_argument('--data-dir', type=path, default=None,
-                        help="folder for datasets (default: the notebook's data_dir, ./data); with --dataset folder, "
-                             'the folder of images')
+                        help='folder for datasets (default: {}); with --dataset folder, the folder of images'
+                        .format(data_dir_help))
     parser.add_argument('--channels', type=int, choices=[1, 3], default=3,
                         help='with --dataset folder: 1 trains on grayscale, 3 on colour (default: 3)')
 
@@ -232,7 +233,8 @@ def build_evaluate_parser():
                                        'held-out real images, with the real-vs-real and untrained baselines.')
     parser.add_argument('--checkpoint', type=tensorflow_path, required=True,
                         help="a run's --output-dir, or a checkpoint path")
-    add_data_arguments(parser, "the run's, from its run.json")
+    add_data_arguments(parser, "the run's, from its run.json",
+                       "the run's --data-dir, from its run.json; else the notebook's data_dir, ./data")
     parser.add_argument('--eval-images', type=positive_int, default=None,
                         help="images on each side (default: as many as the run held out, from its run.json; 256 if "
                              "it held none out)")

@@ -33,6 +33,7 @@ class RunConfig:
     # the data
     dataset: str  # 'mnist', 'celeba', 'synthetic' or 'folder'
     image_mode: str  # 'L' (1 channel) or 'RGB' (3)
+    data_dir: str = None  # the data folder the command line gave (--data-dir), absolute; None: the notebook's data_dir
     # the run's extras
     output_dir: str = None  # None: output/DATASET
     max_steps: int = None  # stop at this step (None: when the last epoch ends)
@@ -73,8 +74,8 @@ SETTINGS = tuple(field.name for field in dataclasses.fields(RunConfig))
 # Settings a resumed run cannot change: the step saved would point at another place in the data (batch
 # size, seed, the images held out), or the saved weights would not fit (z_dim, channels), or the data differ
 UNSAFE_ON_RESUME = ('dataset', 'image_mode', 'batch_size', 'z_dim', 'seed', 'held_out')
-# Settings that describe the run itself rather than a choice to carry over
-_NOT_COMPARED = ('output_dir', 'precision_used')
+# Settings that describe the run itself rather than a choice to carry over (its data may move, and be given again)
+_NOT_COMPARED = ('output_dir', 'data_dir', 'precision_used')
 
 
 # train()'s arguments, the cells' hyperparameters, and what each must be in a message's words (the exercise leaves
