@@ -294,8 +294,10 @@ def test_restoring_another_model_or_a_file_that_is_no_checkpoint_is_one_line(tmp
         prefix = _save(model, tmp_path / 'checkpoints', 1)
     with pytest.raises(errors.TrainingStopped, match=r'lacks 1 of the 2 variables .*\(e.g. generator/w\)'):
         checkpoints.check_variables(prefix, {'generator/w': None, 'discriminator/w': [3, 4]})
-    with pytest.raises(errors.TrainingStopped, match=r'does not match this model \(discriminator/w: saved '):
+    with pytest.raises(errors.TrainingStopped) as err:
         checkpoints.check_variables(prefix, {'discriminator/w': [3, 5]})
+    assert str(err.value) == '{} does not match this model (discriminator/w: saved [3, 4], now [3, 5]); use the ' \
+                             'settings (z_dim, channels) and the network code the run started with'.format(prefix)
     with _model(finalize=False) as model:
         with pytest.raises(errors.TrainingStopped, match=r'lacks 1 of the 3 variables .*\(e.g. generator/w\)'):
             _resume(model, tmp_path)

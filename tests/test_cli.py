@@ -262,6 +262,25 @@ def test_tensorflow_loaded_with_keras_3_first_is_the_one_line_that_says_what_to_
     assert err.value._render_traceback_() == ['error: ' + environment.KERAS_PROBLEM]
 
 
+_RUNS_CELL_FIRST = """
+import sys
+sys.path.insert(0, {root!r})
+from facegan.core.errors import UserError
+try:
+    from facegan.app import runs  # the run cell's import, in a kernel just restarted: before helper's cell
+except UserError as err:
+    print(err._render_traceback_())
+"""
+
+
+def test_the_run_cells_import_before_helpers_is_the_line_that_says_to_restart_and_import_helper_first():
+    """The real Keras 3 of TensorFlow's own requirements, loaded by the package's import of tensorflow"""
+    result = subprocess.run([sys.executable, '-c', _RUNS_CELL_FIRST.format(root=ROOT)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300, env=child_env())
+    assert (result.returncode, result.stdout) == (0, str(['error: ' + environment.KERAS_PROBLEM]) + '\n'), \
+        result.stderr[-2000:]
+
+
 def _synthetic(monkeypatch, count):
     """The script's synthetic dataset: count faces rather than thousands, for this test"""
     from facegan.app import command_line
@@ -693,9 +712,9 @@ def test_ctrl_c_that_tensorflow_turns_into_its_own_error_in_session_run_is_one_l
     Ctrl-C while TensorFlow runs Python code of its own inside session.run: TensorFlow raises its own error, the
     KeyboardInterrupt its cause (raise ... from) or its context (raised while handling it). Faked at train()'s first
     session.run (its initializer), where no step is under way and the run's flag has not taken Ctrl-C over yet. In
-    this process: the error must reach the script's last word as it is (not as a failure of the learner's train()),
-    and that last word (interrupts.install's hook, run by the signal tests in processes of their own) must take it
-    for an interruption: one line and exit 130
+    this process: the error must leave runs.train as the interruption it is, interrupts.Interrupted (not as a failure
+    of the learner's train()), which the script's last word says in one line, exit code 130 (conftest.run_script
+    says it as interrupts.install's hook does, which the signal tests run in processes of their own)
     """
     def interrupted_run(self, *args, **kwargs):
         try:
@@ -705,17 +724,10 @@ def test_ctrl_c_that_tensorflow_turns_into_its_own_error_in_session_run_is_one_l
                 raise dlnd.tf.errors.UnknownError(None, None, 'KeyboardInterrupt') from interrupt
             raise dlnd.tf.errors.UnknownError(None, None, 'KeyboardInterrupt')
 
-    exited, _ = exits  # no signal came: the error's chain alone must say Ctrl-C
-    monkeypatch.setattr(dlnd.tf.Session, 'run', interrupted_run)
+    monkeypatch.setattr(dlnd.tf.Session, 'run', interrupted_run)  # no signal comes: the error's chain alone says it
     argv = ['--dataset', 'folder', '--data-dir', faces(tmp_path / 'data', 8), '--batch-size', '4', '--max-steps', '1',
             '--output-dir', str(tmp_path / 'out')]
-    with pytest.raises(dlnd.tf.errors.UnknownError) as raised:
-        run_script(argv, narrow=True)
-    hook = sys.excepthook
-    assert getattr(hook, 'one_line_errors', False)  # the script's last word, installed by its first cell
-    with pytest.raises(exited) as ended:
-        hook(type(raised.value), raised.value, raised.value.__traceback__)
-    assert ended.value.args == (130,)
+    assert run_script(argv, narrow=True) == 130
     err = capsys.readouterr().err
     assert 'Traceback' not in err and 'train() failed' not in err, err[-2000:]
     assert err.splitlines()[-1] == interrupts.INTERRUPTED

@@ -48,3 +48,36 @@ def test_the_hook_leaves_any_other_error_to_the_hook_before_it(exits, monkeypatc
     error = ValueError('a bug: its traceback is wanted')
     sys.excepthook(ValueError, error, None)
     assert seen == [error]
+
+
+def test_a_call_interrupted_outside_trainings_steps_is_the_same_one_line_in_a_notebook(capsys):
+    """A kernel shows a UserError as its one line (its _render_traceback_) and a KeyboardInterrupt as a traceback"""
+    def stopped(error):
+        raise error
+
+    for error in (KeyboardInterrupt(), _raised_from(RuntimeError('TensorFlow made this of it'), KeyboardInterrupt())):
+        with pytest.raises(interrupts.Interrupted) as err:
+            interrupts.as_one_line(stopped)(error)
+        assert err.value._render_traceback_() == [interrupts.INTERRUPTED] and err.value.exit_code == 130
+        assert err.value.__suppress_context__
+        assert interrupts.report(err.value) == 130  # and on the command line, the hook's own line and code
+        assert capsys.readouterr().err == interrupts.INTERRUPTED + '\n'
+    for error in (DatasetError('no images'), ValueError('not an interruption')):
+        with pytest.raises(type(error)) as err:
+            interrupts.as_one_line(stopped)(error)
+        assert err.value is error  # as it was: a user's error is one line already; another is not this one's
+    assert interrupts.as_one_line(lambda a, b=2: (a, b))(1, b=3) == (1, 3)
+    assert interrupts.as_one_line(stopped).__name__ == 'stopped'
+
+
+def _raised_from(error, cause):
+    """:return: error, raised from cause (as TensorFlow raises its own error from a KeyboardInterrupt)"""
+    error.__cause__ = cause
+    return error
+
+
+def test_an_error_raised_from_an_interruption_is_one_the_hook_reports(monkeypatch):
+    """Outside the run's calls (a data cell, say), TensorFlow's error made of a Ctrl-C reaches the hook as it is"""
+    monkeypatch.setattr(interrupts, '_STOPPED_BY', [])  # no signal came: the chain alone says it
+    assert interrupts.is_reported(_raised_from(RuntimeError('TensorFlow made this of it'), KeyboardInterrupt()))
+    assert not interrupts.is_reported(RuntimeError('a bug'))

@@ -258,6 +258,8 @@ def test_solution_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert not _outputs(notebook, 'error')
     stdout = ''.join(output.text for output in _outputs(notebook, 'stream') if output.name == 'stdout')
     assert 'Done at step 4 (max_steps 4 reached)' in stdout
+    stderr = ''.join(output.text for output in _outputs(notebook, 'stream') if output.name == 'stderr')
+    assert 'Warning' not in stderr and 'WARNING' not in stderr, stderr  # only the bars (tqdm's IProgress warning)
     assert stdout.split('\n')[-3:-1] == [sys.executable, tensorflow.__file__]
     grids = [output.data['image/png'] for output in _outputs(notebook, 'display_data') if 'image/png' in output.data]
     assert len(grids) == 3 and all(base64.b64decode(grid).startswith(b'\x89PNG') for grid in grids)  # steps 2, 4; walk

@@ -495,11 +495,16 @@ def test_the_arguments_are_the_scripts_or_in_a_notebook_dlnd_args(monkeypatch):
     assert command_line.arguments() == []
 
 
-def test_read_parses_the_arguments(monkeypatch, in_tmp):
+def test_read_parses_the_arguments_and_says_whether_they_are_a_notebooks(monkeypatch, in_tmp):
     monkeypatch.setattr(sys, 'argv', ['dlnd_face_generation.py', 'generate', '--checkpoint', 'r'])
     monkeypatch.delitem(sys.modules, 'ipykernel.kernelapp', raising=False)
     flags = command_line.read()
-    assert (flags.command, flags.checkpoint) == ('generate', 'r')
+    assert (flags.command, flags.checkpoint, flags.in_notebook) == ('generate', 'r', False)
+    monkeypatch.setitem(sys.modules, 'ipykernel.kernelapp', _kernel(True))
+    monkeypatch.setenv('DLND_ARGS', '--seed 4')
+    flags = command_line.read()
+    assert (flags.command, flags.seed, flags.in_notebook) == ('train', 4, True)
+    assert command_line.parse(['--seed', '4']).in_notebook is False  # the flags alone say nothing of a kernel
 
 
 def test_an_unclosed_quote_in_dlnd_args_is_one_line_naming_the_variable(monkeypatch):

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from facegan.core import run_config
-from facegan.core.errors import SettingChanged, TrainingStopped
+from facegan.core.errors import SettingChanged, TrainingStopped, UserError
 from facegan.core.run_config import RunConfig
 
 
@@ -160,6 +160,18 @@ def test_a_run_json_value_its_setting_can_hold_loads(tmp_path, setting, value):
 def test_a_hyperparameter_fits_when_train_can_use_it(name, value, fits):
     """The cells' values as numpy gives them too; a bool is not a number here, whatever Python says"""
     assert run_config.hyperparameter_fits(name, value) is fits
+
+
+def test_a_hyperparameter_train_cannot_use_stops_in_one_line_naming_its_cell():
+    run_config.check_hyperparameter('z_dim', 100)
+    run_config.check_hyperparameter('beta1', np.float64(0.5), ' or give --beta1')
+    with pytest.raises(UserError) as err:
+        run_config.check_hyperparameter('learning_rate', None)
+    assert str(err.value) == 'learning_rate is None: it must be a number above 0; set it in the cell of hyperparameters'
+    with pytest.raises(UserError) as err:
+        run_config.check_hyperparameter('epochs', 'two', ' or give --epochs')
+    assert str(err.value) == ("epochs is 'two': it must be a whole number of 1 or more; set it in the cell of "
+                              "hyperparameters or give --epochs")
 
 
 def test_every_hyperparameter_has_a_rule_in_the_order_train_takes_them():

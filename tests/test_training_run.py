@@ -23,9 +23,10 @@ from conftest import copy_run, faces, generate, train_narrow
 from learners import plain_train
 from facegan.app import runs
 from facegan.core import run_config
+from facegan.app.interrupts import Interrupted
 from facegan.core.errors import LearnerCodeError, TrainingInterrupted, TrainingStopped, UserError
 from facegan.graph import averaging, fast_layers
-from facegan.train import run_warnings as rw
+from facegan.train import run as run_module, run_warnings as rw
 
 tf = dlnd.tf
 PLAIN_TRAIN = plain_train(print_every=1000, show_every=1000)  # a learner's (tests/learners.py), printing nothing
@@ -400,6 +401,83 @@ def test_ctrl_c_during_training_saves_and_says_how_to_resume(tmp_path, monkeypat
     finally:
         signal.signal(signal.SIGINT, before)
     assert os.path.exists(str(tmp_path / 'out' / 'checkpoints' / 'model-2.index'))
+
+
+def _with_ctrl_c():
+    """Ctrl-C as a terminal gives it, whatever this process was started with (a background job ignores it):
+    :return: the handler before, to put back"""
+    return signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def test_a_stop_while_train_builds_its_graph_is_one_line_in_a_notebook_too(tmp_path):
+    """A kernel's stop button before the first step (no flag yet): the kernel would show a long traceback"""
+    def stopped_while_building(*args, **extras):
+        os.kill(os.getpid(), signal.SIGINT)
+        return dlnd.train(*args, **extras)
+
+    before = _with_ctrl_c()
+    try:
+        with pytest.raises(Interrupted, match=r'^interrupted \(no training step was under way: nothing to save\)$'):
+            train(tmp_path, dataset(tmp_path, 16), stopped_while_building, max_steps=2)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert not os.path.exists(str(tmp_path / 'out' / 'checkpoints'))
+
+
+def test_a_stop_as_the_run_ends_is_not_lost_the_run_is_saved_and_what_comes_next_does_not_run(tmp_path, monkeypatch,
+                                                                                              capsys):
+    """Ctrl-C while the last step's grid and checkpoint are made: the flag holds it, and after train() returns the
+    run stops (the cell does not go on to draw what it learned)"""
+    finish = run_module.TrainingRun._finish
+
+    def finish_stopped(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        finish(self)
+    monkeypatch.setattr(run_module.TrainingRun, '_finish', finish_stopped)
+    before = _with_ctrl_c()
+    try:
+        with pytest.raises(Interrupted, match=r'^interrupted \(no training step was under way: nothing to save\)$'):
+            train(tmp_path, dataset(tmp_path, 16), max_steps=2)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert 'Done at step 2 (max_steps 2 reached)' in capsys.readouterr().out
+    assert os.path.exists(str(tmp_path / 'out' / 'checkpoints' / 'model-2.index'))
+
+
+@pytest.mark.parametrize('stub', ['model_loss', 'model_inputs'])
+def test_a_train_that_gives_run_d_view_what_a_todo_returns_is_one_line(stub, tmp_path, monkeypatch):
+    """The exercise's model_opt returns None as given, so the solution's train() gets as far as run.d_view()"""
+    monkeypatch.setattr(dlnd, 'model_opt', lambda d_loss, g_loss, learning_rate, beta1: (None, None))
+    if stub == 'model_loss':
+        monkeypatch.setattr(dlnd, 'model_loss', lambda input_real, input_z, out_channel_dim: (None, None))
+    else:
+        real = dlnd.model_inputs
+        monkeypatch.setattr(dlnd, 'model_inputs', lambda *args: (None,) + tuple(real(*args)[1:]))
+        monkeypatch.setattr(dlnd, 'model_loss', lambda input_real, input_z, out_channel_dim: (tf.zeros([]), None))
+    name = 'd_loss' if stub == 'model_loss' else 'input_real'
+    with pytest.raises(LearnerCodeError, match=r'^train\(\) gave run\.d_view\(\) {} None, not a tensor: pass it what '
+                                               r'model_loss and model_inputs return, once they are done \(as given, '
+                                               r'they return None\)$'.format(name)):
+        train(tmp_path, dataset(tmp_path, 16), max_steps=1)
+
+
+def test_the_solution_notebook_with_dlnd_args_starts_over_when_its_cell_runs_again_and_resumes_when_asked(tmp_path,
+                                                                                                          capsys):
+    """Its flags come from DLND_ARGS, but a cell run again is not the command run again: as in the exercise"""
+    from facegan.app import command_line
+    out = str(tmp_path / 'out')
+    flags = command_line.parse(['--output-dir', out, '--max-steps', '1', '--eval-every', '0', '--precision',
+                                'float32', '--batch-size', '8', '--z-dim', '16'])
+    flags.in_notebook = True
+    data = dataset(tmp_path, 16)
+    for _ in range(2):
+        runs.train(dlnd.train, dlnd.generator, 1, 8, 16, 0.0005, 0.5, data, flags=flags)
+    assert 'note: started the run in {} over: the previous one is in '.format(out) in capsys.readouterr().out
+    flags.max_steps = 2
+    config = runs.train(dlnd.train, dlnd.generator, 1, 8, 16, 0.0005, 0.5, data, flags=flags, resume=True)
+    assert config.max_steps == 2 and 'Done at step 2 (max_steps 2 reached)' in capsys.readouterr().out
+    assert sorted(os.listdir(os.path.join(out, 'checkpoints'))) == ['checkpoint'] + sorted(
+        'model-{}.{}'.format(step, kind) for step in (1, 2) for kind in ('data-00000-of-00001', 'index'))
 
 
 # --- Resuming -------------------------------------------------------------------------------------------------

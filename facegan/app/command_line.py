@@ -59,6 +59,7 @@ class Flags(object):
         """
         self.command = command
         self.dataset = self.data_dir = None  # generate has neither
+        self.in_notebook = False  # read from DLND_ARGS in a notebook kernel, where a cell is run, not a command
         self.__dict__.update(vars(namespace))
 
     def uses(self, *datasets):
@@ -175,6 +176,7 @@ def read():
              line with exit code 2, an output folder that cannot be written in one line too
     """
     flags = parse(arguments())
+    flags.in_notebook = _in_notebook_kernel()
     if flags.command == 'evaluate':  # before the data cells draw or download its dataset
         _check_checkpoint_exists(flags.checkpoint)
     return flags

@@ -4,6 +4,7 @@ terminal while the script starts (TensorFlow takes seconds to load) or between s
 one line on stderr and its exit code, never a traceback. The entry points call install() once;
 during training's steps facegan/core/signals.py's flag takes over, so that a checkpoint is saved.
 """
+import functools
 import os
 import signal
 import sys
@@ -13,6 +14,30 @@ from facegan.core.errors import UserError, interrupted, one_line
 from facegan.core.signals import STOP_SIGNALS
 
 INTERRUPTED = 'error: interrupted (no training step was under way: nothing to save)'
+
+
+class Interrupted(UserError):
+    """Ctrl-C, kill, a closing terminal or a notebook's stop button outside training's steps: INTERRUPTED's line."""
+    exit_code = 130
+
+
+def as_one_line(function):
+    """
+    For the calls a notebook cell makes (runs.train, runs.what_it_learned, ...): an interruption outside training's
+    steps (while the graph is built, or what the run learned is drawn) is INTERRUPTED's one line, an Interrupted,
+    where a kernel would show a long traceback; on the command line install()'s hook says the same line
+    """
+    @functools.wraps(function)
+    def stopped_in_one_line(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except UserError:
+            raise
+        except (KeyboardInterrupt, Exception) as err:
+            if interrupted(err):
+                raise Interrupted(INTERRUPTED[len('error: '):]) from None
+            raise
+    return stopped_in_one_line
 
 _STOPPED_BY = []  # the signals that stopped the program outside training's steps
 

@@ -3,15 +3,21 @@ The run's extras, as the notebook's cells call them: training with checkpoints, 
 and TensorBoard (training.py), then what it learned (learned.py); for the script's commands, drawing
 from a saved run (generating.py) and scoring it (evaluating.py).
 """
-from facegan.app import evaluating, generating, learned, training
+from facegan.app import evaluating, generating, interrupts, learned, training
 from facegan.core.files import refusals_as_one_line
 
-# Each says in one line when the file system refuses a file (full disk, permission, read-only), naming it
-evaluate = refusals_as_one_line(evaluating.evaluate)  # the script's `evaluate`
-generate = refusals_as_one_line(generating.generate)  # the script's `generate`
+
+def _in_one_line(function):
+    """Each call says in one line when the file system refuses a file (full disk, permission, read-only), naming it,
+    and when it is interrupted outside training's steps (a notebook's stop button too)"""
+    return refusals_as_one_line(interrupts.as_one_line(function))
 
 
-@refusals_as_one_line
+evaluate = _in_one_line(evaluating.evaluate)  # the script's `evaluate`
+generate = _in_one_line(generating.generate)  # the script's `generate`
+
+
+@_in_one_line
 def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags=None,
           resume=False, **settings):
     """
@@ -33,7 +39,7 @@ def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, b
                           resume, **settings)
 
 
-@refusals_as_one_line
+@_in_one_line
 def what_it_learned(generator, dataset, run):
     """
     Where pictures can be shown: a walk through z and the memorisation check of the run just trained

@@ -4,8 +4,9 @@ the learner's train() is called as the template's cells call it, in a graph of i
 run's batches (train/run.py), and given the extras it takes (print_every, show_every, update_order,
 run). The run's settings are the cells' values, replaced by the flags or keyword arguments given.
 A run's folder holds one run: the command line goes on with it only with --resume and starts it
-over only with --restart; a notebook cell run again starts it over. Either way the old run is moved
-aside, never deleted.
+over only with --restart; a notebook cell run again starts it over (resume=True goes on with it),
+the solution's too, whose flags come from DLND_ARGS. Either way the old run is moved aside, and of
+the runs moved aside the newest keep_previous (2) are kept.
 """
 import math
 import os
@@ -25,6 +26,12 @@ def _given(setting, flags):
     return GIVEN_AS.get(setting, setting) if flags else setting
 
 
+def _commanded(flags):
+    """:return: Whether the run is a command line's (the script's), not a notebook cell's (which may have flags too,
+             from DLND_ARGS: its cell run again starts the run over, and resume=True goes on with it)"""
+    return bool(flags) and not flags.in_notebook
+
+
 def _name(setting, flags):
     """:return: How the user gave a setting: its flag on the command line, its argument's name in a notebook"""
     return '--' + _given(setting, flags).replace('_', '-') if flags else setting
@@ -32,11 +39,8 @@ def _name(setting, flags):
 
 def _check_hyperparameters(config, flags):
     """Stop in one line on a hyperparameter that is not set, or not what train() can use, naming its cell"""
-    for name, rule in run_config.HYPERPARAMETERS.items():
-        value = getattr(config, name)
-        if not run_config.hyperparameter_fits(name, value):
-            raise UserError('{} is {!r}: it must be {}; set it in the cell of hyperparameters{}'.format(
-                name, value, rule, ' or give ' + _name(name, flags) if flags else ''))
+    for name in run_config.HYPERPARAMETERS:
+        run_config.check_hyperparameter(name, getattr(config, name), ' or give ' + _name(name, flags) if flags else '')
 
 
 def settings_of(epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags, given):
@@ -88,7 +92,7 @@ def _check_resume(config, flags):
             setting = getattr(err, 'setting', None)
             given = getattr(config, _given(setting, flags))
             raise UserError('{} {}: {}; give the run\'s own, or start it over{}'.format(
-                _name(setting, flags), given, err, ' (--restart)' if flags else '')) from None
+                _name(setting, flags), given, err, ' (--restart)' if _commanded(flags) else '')) from None
         if changes:
             print('note: resuming with other settings: {}'.format(', '.join(changes)), file=sys.stderr)
 
@@ -102,7 +106,8 @@ def _start_fresh(config, flags):
         used = records.run_files(folder) if os.path.isdir(folder) else []
         if not used:
             continue
-        if flags and not flags.restart:  # (a logdir's run is another run's: the output folder, checked first, has none)
+        # (a logdir's run is another run's: the output folder, checked first, has none)
+        if _commanded(flags) and not flags.restart:
             flag = '--output-dir' if folder == config.folder else '--logdir'
             raise UserError('{} {} holds a run ({}): {}give another {}, or --restart to move it aside and start '
                             'over'.format(flag, one_line(folder),
@@ -150,7 +155,7 @@ def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, b
     :return: The run's RunConfig
     """
     given = dict(settings, **flags.settings()) if flags else settings
-    resume = flags.resume if flags else resume
+    resume = resume or bool(flags and flags.resume)
     config = settings_of(epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags, given)
     training, held_out, config = _held_out(config, dataset, flags)
     if config.batch_size > training.shape[0]:
@@ -180,7 +185,7 @@ def _train_alone(train_function, generator, config, training, held_out, resume, 
                                          config.beta1, training_run.get_batches, training.shape,
                                          training.image_mode), extras)
     except TrainingInterrupted as err:
-        err.args = ('{}: {}'.format(err, 'run the same command with --resume' if flags else
+        err.args = ('{}: {}'.format(err, 'run the same command with --resume' if _commanded(flags) else
                                     'run the cell again with resume=True'),)
         raise
     return config

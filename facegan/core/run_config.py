@@ -12,7 +12,7 @@ import numbers
 import os
 
 from facegan.core import files
-from facegan.core.errors import SettingChanged, TrainingStopped, one_line
+from facegan.core.errors import SettingChanged, TrainingStopped, UserError, one_line
 
 RUN_FILE = 'run.json'
 FORMAT = 1  # run.json's format; a newer project may add settings, which an older one ignores
@@ -92,6 +92,19 @@ def hyperparameter_fits(name, value):
     if rule == WHOLE:
         return isinstance(value, numbers.Integral) and bool(value >= 1)
     return math.isfinite(value) and bool(value > 0 if rule == POSITIVE else 0 <= value < 1)
+
+
+def check_hyperparameter(name, value, or_else=''):
+    """
+    Stop in one line on a hyperparameter that is not set, or not what train() can use, naming its cell
+    :param name: One of HYPERPARAMETERS
+    :param or_else: What else sets it, for the message: ' or give --batch-size'
+    :raise UserError: 'batch_size is None: it must be a whole number of 1 or more; set it in the cell of
+                      hyperparameters'
+    """
+    if not hyperparameter_fits(name, value):
+        raise UserError('{} is {!r}: it must be {}; set it in the cell of hyperparameters{}'.format(
+            name, value, HYPERPARAMETERS[name], or_else))
 
 
 def save(config, folder):

@@ -114,8 +114,9 @@ def check_variables(path, expected):
                               'of this model?'.format(one_line(path), len(missing), len(expected), missing[0]))
     for name, shape in sorted(expected.items()):
         if shape is not None and saved[name] != list(shape):
-            raise TrainingStopped('{} does not match this model ({}: saved {}, now {}); use the settings the run '
-                                  'started with'.format(one_line(path), name, saved[name], list(shape)))
+            raise TrainingStopped('{} does not match this model ({}: saved {}, now {}); use the settings (z_dim, '
+                                  'channels) and the network code the run started with'.format(
+                                      one_line(path), name, saved[name], list(shape)))
 
 
 def non_finite_check(variables=None):

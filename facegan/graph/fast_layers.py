@@ -21,6 +21,12 @@ import numpy as np
 
 import tensorflow.compat.v1 as tf
 
+from facegan.core import environment
+from facegan.core.errors import UserError
+
+if not environment.legacy_layers_available():  # TensorFlow came first, with Keras 3: nothing here can change that
+    raise UserError(environment.KERAS_PROBLEM)
+
 MIN_FILTERS = 64  # narrower outputs (the generator's last layer: 1 or 3 channels) keep TensorFlow's kernel
 
 

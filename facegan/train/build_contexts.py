@@ -8,9 +8,13 @@ learner's own train() as well.
 """
 import contextlib
 import sys
+import warnings
 
 import tensorflow.compat.v1 as tf
-from tqdm.contrib import DummyTqdmFile
+
+with warnings.catch_warnings():  # tqdm.contrib imports tqdm.auto, which in a notebook kernel without ipywidgets
+    warnings.simplefilter('ignore')  # warns of widgets ("IProgress not found") this project never uses
+    from tqdm.contrib import DummyTqdmFile
 
 from facegan.graph import averaging, fast_layers, session_settings
 

@@ -62,6 +62,8 @@ class TrainingRun(object):
                                    'train() returned before its last step' if self._started else
                                    'train() never asked the get_batches it was given for a batch: loop over it',
                                    self.finished))
+        if self._interrupted and self._interrupted():  # it came after the last step's check: the run is saved, and
+            raise KeyboardInterrupt  # the stop asked for stops what the cell or script does next
 
     def get_batches(self, batch_size):
         """
@@ -79,7 +81,13 @@ class TrainingRun(object):
         """
         :return: D's outputs on each real and each generated image of a step (graph/discriminator_view.py), to
                  fetch with the step; () when they cannot be found (an empty fetch)
+        :raise LearnerCodeError: one of them is not a tensor (a function still the TODO returns None)
         """
+        for name, value in (('d_loss', d_loss), ('input_real', input_real), ('input_z', input_z)):
+            if not isinstance(value, tf.Tensor):
+                raise LearnerCodeError('train() gave run.d_view() {} {}, not a tensor: pass it what model_loss and '
+                                       'model_inputs return, once they are done (as given, they return None)'
+                                       .format(name, one_line(repr(value))))
         return discriminator_view.find(d_loss, input_real, input_z) or ()
 
     def losses(self, d_loss, g_loss, d_view=None):
