@@ -289,6 +289,19 @@ def test_find_checkpoint_takes_a_folder_or_a_checkpoint_and_refuses_other_files(
         checkpoints.find_checkpoint(str(tmp_path / 'nothing'), HINT, UNUSABLE)
 
 
+def test_a_folder_named_as_a_checkpoint_beside_it_does_not_hide_it(tmp_path):
+    """An older version's `generate --checkpoint .../model-7` made .../model-7/generated/: TensorFlow's own
+    list_variables takes such a path for a folder of checkpoints"""
+    with _model() as model:
+        prefix = _save(model, tmp_path / 'checkpoints', 7)
+    os.makedirs(os.path.join(prefix, 'generated'))
+    assert checkpoints.saved_shapes(prefix) == {'generator/w': [3, 4], 'discriminator/w': [3, 4], 'global_step': []}
+    assert checkpoints.saved_names(prefix) == {'generator/w', 'discriminator/w', 'global_step'}
+    checkpoints.check_variables(prefix, {'generator/w': [3, 4]})
+    with _model(finalize=False) as model:
+        assert _resume(model, tmp_path) == 7
+
+
 def test_restoring_another_model_or_a_file_that_is_no_checkpoint_is_one_line(tmp_path):
     with _model(names=('discriminator/w',)) as model:
         prefix = _save(model, tmp_path / 'checkpoints', 1)

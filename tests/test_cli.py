@@ -505,7 +505,7 @@ def test_a_new_run_whose_logdir_holds_another_runs_events_does_not_suggest_resum
 
 
 @pytest.mark.parametrize('flag,value,saved', [('--batch-size', '4', 8), ('--z-dim', '32', 100), ('--seed', '5', 0),
-                                              ('--eval-images', '16', 8)])
+                                              ('--eval-images', '16', 8), ('--eval-every', '0', 8)])
 def test_resuming_with_a_setting_that_would_change_the_run_is_refused_naming_its_flag(flag, value, saved, shared_run,
                                                                                    tmp_path, capsys):
     out = copy_run(shared_run[0], tmp_path / 'out')
@@ -513,7 +513,7 @@ def test_resuming_with_a_setting_that_would_change_the_run_is_refused_naming_its
     code = run_script(SHARED_RUN + ['--data-dir', shared_run[1], '--output-dir', out, '--resume', '--max-steps', '5',
                                     flag, value], narrow=True)
     err = capsys.readouterr().err
-    setting = flag[2:].replace('-', '_').replace('eval_images', 'held_out')
+    setting = 'held_out' if flag.startswith('--eval-') else flag[2:].replace('-', '_')  # --eval-every 0 holds none
     assert code == 1 and err.count('\n') == 1
     assert err.startswith('error: {} {}: the run in {} was trained with {} {}, not {}: resuming would '.format(
         flag, value, out, setting, saved, value))

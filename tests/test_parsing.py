@@ -350,9 +350,17 @@ def test_resume_and_restart_together_are_refused(in_tmp, capsys):
 
 
 def test_generate_writes_beside_the_run_and_draws_ten_faces_by_default(in_tmp):
+    (in_tmp / 'runs' / 'a' / 'checkpoints').mkdir(parents=True)
     flags = command_line.parse(['generate', '--checkpoint', 'runs/a'])
     assert (flags.command, flags.output_dir, flags.n, flags.dataset, flags.data_dir) == (
         'generate', os.path.join('runs/a', 'generated'), 10, None, None)
+    for checkpoint in ('runs/a/checkpoints', 'runs/a/checkpoints/', 'runs/a/checkpoints/model-584',
+                       'runs/a/checkpoints/model-584.index'):  # never among the checkpoints, nor in a folder named
+        assert command_line.parse(['generate', '--checkpoint', checkpoint]).output_dir == os.path.join(  # as one
+            'runs/a', 'generated'), checkpoint
+    (in_tmp / 'checkpoints').mkdir()
+    assert command_line.parse(['generate', '--checkpoint', 'checkpoints']).output_dir == os.path.join('.', 'generated')
+    assert command_line.parse(['generate', '--checkpoint', 'model-3']).output_dir == os.path.join('.', 'generated')
     assert command_line.parse(['generate', '--checkpoint', 'r', '--n', '3', '--output-dir', 'o']).n == 3
     assert command_line.parse(['generate', '--checkpoint', 'r', '--walk', '3']).n == 10
 
@@ -405,8 +413,8 @@ def test_flags_say_which_datasets_a_command_uses(in_tmp):
 
 
 def test_the_image_mode_is_the_channels_for_a_folder_and_the_datasets_own_otherwise(in_tmp):
-    assert command_line.parse(['--dataset', 'folder', '--channels', '1']).image_mode == 'L'
-    assert command_line.parse(['--dataset', 'folder']).image_mode == 'RGB'
+    assert command_line.parse(['--dataset', 'folder', '--data-dir', 'd', '--channels', '1']).image_mode == 'L'
+    assert command_line.parse(['--dataset', 'folder', '--data-dir', 'd']).image_mode == 'RGB'
     assert command_line.parse(['--dataset', 'mnist', '--channels', '1']).image_mode is None
 
 
@@ -416,8 +424,8 @@ def test_settings_are_the_flags_given_and_nothing_else(in_tmp):
     assert flags.settings() == {'batch_size': 8, 'learning_rate': 0.001, 'fast_layers': False, 'output_dir': 'o',
                                 'seed': 0, 'eval_every': 0}
     assert set(command_line.SETTINGS) <= set(run_config.SETTINGS)
-    generate = command_line.parse(['generate', '--checkpoint', 'r', '--seed', '3'])  # has none of training's flags
-    assert generate.settings() == {'seed': 3, 'output_dir': os.path.join('r', 'generated'), 'raw_weights': False}
+    generate = command_line.parse(['generate', '--checkpoint', 'r', '--seed', '3', '--output-dir', 'g'])  # has none
+    assert generate.settings() == {'seed': 3, 'output_dir': 'g', 'raw_weights': False}  # of training's flags
 
 
 @pytest.mark.parametrize('setting,flag', [('batch_size', '--batch-size'), ('z_dim', '--z-dim'), ('seed', '--seed')])
@@ -425,11 +433,21 @@ def test_the_flag_of_a_setting(setting, flag):
     assert command_line.flag(setting) == flag
 
 
+def test_training_on_a_folder_of_images_without_data_dir_is_one_line_and_makes_nothing(in_tmp, capsys):
+    """Without it the folder would be ./data, the datasets' own (the synthetic faces, MNIST, CelebA)"""
+    with pytest.raises(SystemExit) as stopped:
+        command_line.parse(['--dataset', 'folder'])
+    assert stopped.value.code == 2 and capsys.readouterr().err == (
+        'dlnd_face_generation.py: error: --dataset folder trains on your own images: give their folder with '
+        '--data-dir (see --help)\n')
+    assert os.listdir(str(in_tmp)) == []  # no output/folder made for it
+
+
 def test_the_faces_of_a_folder_are_its_images(in_tmp):
     (in_tmp / 'pics' / 'sub').mkdir(parents=True)
     for name in ('b.png', 'sub/a.jpg', 'notes.txt'):
         (in_tmp / 'pics' / name).write_bytes(b'')
-    flags = command_line.parse(['--dataset', 'folder'])
+    flags = command_line.parse(['--dataset', 'folder', '--data-dir', 'pics'])
     assert flags.face_files(str(in_tmp / 'pics')) == [str(in_tmp / 'pics' / 'b.png'),
                                                       str(in_tmp / 'pics' / 'sub' / 'a.jpg')]
 
@@ -443,7 +461,7 @@ def test_a_folder_without_images_is_one_line_naming_data_dir(in_tmp, what):
         folder.mkdir()
         (folder / 'notes.txt').write_text('x')
     with pytest.raises(DatasetError) as err:
-        command_line.parse(['--dataset', 'folder']).face_files(str(folder))
+        command_line.parse(['--dataset', 'folder', '--data-dir', str(folder)]).face_files(str(folder))
     shown = str(folder).replace('\n', '\\n')
     assert str(err.value) == ('--data-dir {} has no jpg, jpeg or png files: point it at a folder of images'.format(shown)
                               if what == 'no images' else

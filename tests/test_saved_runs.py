@@ -233,7 +233,7 @@ def test_walk_writes_a_strip_and_a_looping_gif_the_same_for_a_seed(narrow_run, t
     for name, seed in (('a', '3'), ('b', '3'), ('c', '4')):
         assert _generate(run, tmp_path / name, '--walk', '4', '--seed', seed) == 0
         files[name] = {f: (tmp_path / name / f).read_bytes() for f in ('walk.png', 'walk.gif', 'walk_z.npy')}
-    assert 'walk.png and walk.gif' in capsys.readouterr().out
+    assert 'walk.png, walk.gif and walk_z.npy (its z, for --z)' in capsys.readouterr().out
     assert files['a'] == files['b'] and files['a']['walk.gif'] != files['c']['walk.gif']
     with Image.open(str(tmp_path / 'a' / 'walk.png')) as strip:
         assert strip.size == (latent_walk.STEPS * FACE, 4 * FACE)  # a row a leg
@@ -251,11 +251,13 @@ def test_walk_writes_a_strip_and_a_looping_gif_the_same_for_a_seed(narrow_run, t
     assert sorted(os.listdir(str(tmp_path / 'a'))) == ['walk.gif', 'walk.png', 'walk_z.npy']  # no temporary files
 
 
-def test_z_redraws_a_saved_face_exactly_and_a_walk_starts_from_it(narrow_run, tmp_path):
+def test_z_redraws_a_saved_face_exactly_and_a_walk_starts_from_it(narrow_run, tmp_path, capsys):
     run = narrow_run[0]
     assert _generate(run, tmp_path / 'all', '--n', '5') == 0
     kept = tmp_path / 'all' / 'face_003.npy'
+    capsys.readouterr()
     assert _generate(run, tmp_path / 'one', '--z', str(kept)) == 0
+    assert 'Wrote 1 face ({}), each with its z'.format(tmp_path / 'one' / 'face_000.png') in capsys.readouterr().out
     assert (_pixels(tmp_path / 'one' / 'face_000.png') == _pixels(tmp_path / 'all' / 'face_003.png')).all()
     assert _generate(run, tmp_path / 'walk', '--z', str(kept), '--walk', '2') == 0
     first_frame = _pixels(tmp_path / 'walk' / 'walk.png')[:FACE:4, :FACE:4]  # 4x enlarged: every 4th pixel

@@ -482,6 +482,27 @@ def test_the_solution_notebook_with_dlnd_args_starts_over_when_its_cell_runs_aga
 
 # --- Resuming -------------------------------------------------------------------------------------------------
 
+def _contents(folder):
+    """:return: {path under folder: bytes} of every file there"""
+    return {os.path.relpath(os.path.join(where, name), folder): open(os.path.join(where, name), 'rb').read()
+            for where, _, names in os.walk(folder) for name in names}
+
+
+def test_resuming_a_run_that_had_ended_changes_none_of_its_files_and_says_so(tmp_path, capsys):
+    """Its final score, grid and checkpoint made again would differ from those it holds (a second row of swd.csv)"""
+    data = dataset(tmp_path)
+    config = train(tmp_path, data, max_steps=2, eval_every=1, eval_images=4)
+    before = _contents(config.folder)
+    assert len(open(os.path.join(config.folder, 'swd.csv')).read().splitlines()) == 4  # its header, steps 0-2
+    capsys.readouterr()
+    train(tmp_path, data, max_steps=2, eval_every=1, eval_images=4, resume=True)
+    captured = capsys.readouterr()
+    assert 'note: the run in {} had trained its 2 steps already: nothing to add; give more epochs or max_steps to go ' \
+           'on with it\n'.format(config.folder) in captured.err
+    assert 'Done at step 2 (max_steps 2 reached)' in captured.out
+    assert _contents(config.folder) == before
+
+
 def test_resuming_where_there_is_no_run_says_only_that(tmp_path, capsys):
     """No note that run.json is missing (an older version's run) where there is no run at all to resume"""
     (tmp_path / 'none').mkdir()

@@ -20,8 +20,9 @@ def page():
     saved = os.environ.get('COLUMNS')
     os.environ['COLUMNS'] = COLUMNS
     try:
-        blocks = ['## {}\n\n```\n{}```\n'.format(command, parsing.PARSERS[command]().format_help())
-                  for command in ('train', 'generate', 'evaluate')]
+        blocks = ['## {}\n\n```\n{}```\n'.format(heading, parsing.PARSERS[command]().format_help())
+                  for command, heading in (('train', 'Training (no command: `python dlnd_face_generation.py`)'),
+                                           ('generate', 'generate'), ('evaluate', 'evaluate'))]
     finally:
         if saved is None:
             os.environ.pop('COLUMNS', None)

@@ -125,11 +125,12 @@ def _check_checkpoint_exists(checkpoint):
 
 
 def _checkpoint_folder(checkpoint):
-    """:return: The run's output folder of --checkpoint (a folder, or a checkpoint's path)"""
-    if os.path.isdir(checkpoint):
-        return checkpoint
-    folder = os.path.dirname(checkpoint)
-    return os.path.dirname(folder) if os.path.basename(folder) == 'checkpoints' else (folder or '.')
+    """:return: The run's output folder of --checkpoint (the run's folder, its checkpoints folder, or a checkpoint's
+             path): where its run.json is, and where generate and evaluate write by default"""
+    folder = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
+    if os.path.basename(os.path.normpath(folder)) == checkpoint_files.CHECKPOINT_FOLDER:
+        folder = os.path.dirname(os.path.normpath(folder))
+    return folder or '.'
 
 
 def parse(argv):
@@ -143,6 +144,8 @@ def parse(argv):
     flags = Flags(command, parser.parse_args(argv[1:] if command != 'train' else argv))
     if command == 'train':
         flags.dataset = flags.dataset or 'synthetic'
+        if flags.dataset == 'folder' and not flags.data_dir:  # else it would train on ./data, the datasets' folder
+            parser.error('--dataset folder trains on your own images: give their folder with --data-dir')
         flags.output_dir = flags.output_dir or os.path.join('output', flags.dataset)
         check_writable(flags.output_dir, '--output-dir')
         if flags.logdir:
@@ -150,7 +153,7 @@ def parse(argv):
         if flags.resume and flags.restart:
             parser.error('--resume goes on with the run in --output-dir and --restart starts it over: give one')
     elif command == 'generate':
-        flags.output_dir = flags.output_dir or os.path.join(flags.checkpoint, 'generated')
+        flags.output_dir = flags.output_dir or os.path.join(_checkpoint_folder(flags.checkpoint), 'generated')
         if flags.n and (flags.z or flags.walk):
             parser.error('--n draws random faces: leave it out with {}'.format('--walk' if flags.walk else '--z'))
         flags.n = flags.n or 10

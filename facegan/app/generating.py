@@ -38,9 +38,11 @@ def generate(generator, flags):
         if flags.walk:
             with command_line.naming('--walk', flags.walk):
                 strip, gif = drawing.walk(draw, saved, flags.walk, saved_z, flags.output_dir)
-            print('Wrote a walk through {} z: {} and {}'.format(flags.walk, strip, os.path.basename(gif)))
+            print('Wrote a walk through {} z: {}, {} and walk_z.npy (its z, for --z)'.format(
+                flags.walk, strip, os.path.basename(gif)))
             return
         z = saved_z if flags.z else np.random.uniform(-1, 1, size=(flags.n, saved.z_dim)).astype(np.float32)
         faces, grid = drawing.generate(draw, saved, z, flags.output_dir)
-    print('Wrote {} faces ({} ... {}), each with its z (face_NNN.npy, for --z), and {}'
-          .format(len(faces), faces[0], os.path.basename(faces[-1]), grid))
+    named = faces[0] if len(faces) == 1 else '{} ... {}'.format(faces[0], os.path.basename(faces[-1]))
+    print('Wrote {} ({}), each with its z (face_NNN.npy, for --z), and {}'
+          .format('1 face' if len(faces) == 1 else '{} faces'.format(len(faces)), named, grid))

@@ -90,6 +90,8 @@ def _check_resume(config, flags):
             changes = run_config.check_resume(saved, config)
         except UserError as err:
             setting = getattr(err, 'setting', None)
+            if setting == 'held_out' and not config.eval_every:  # no scores, so none held out: eval_every said so
+                setting = 'eval_every'
             given = getattr(config, _given(setting, flags))
             raise UserError('{} {}: {}; give the run\'s own, or start it over{}'.format(
                 _name(setting, flags), given, err, ' (--restart)' if _commanded(flags) else '')) from None

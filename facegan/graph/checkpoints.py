@@ -107,7 +107,7 @@ def check_variables(path, expected):
     :param expected: {variable name: shape as a list, or None for any shape}
     :raise TrainingStopped: a variable is missing from the checkpoint, or saved with another shape
     """
-    saved = dict(tf.train.list_variables(path))
+    saved = saved_shapes(path)
     missing = sorted(name for name in expected if name not in saved)
     if missing:
         raise TrainingStopped('{} lacks {} of the {} variables this model needs (e.g. {}): is it a checkpoint '
@@ -212,9 +212,15 @@ def save_checkpoint(sess, saver, output_dir, step, keep, finite_check=None):
     return prefix
 
 
+def saved_shapes(path):
+    """:return: {name: shape as a list} of the variables a checkpoint holds, read by its path prefix (so a folder of
+             the same name beside it, as an older version's generate left one, is not taken for the checkpoint)"""
+    return tf.train.NewCheckpointReader(path).get_variable_to_shape_map()
+
+
 def saved_names(path):
     """:return: The names of the variables a checkpoint holds"""
-    return {name for name, _ in tf.train.list_variables(path)}
+    return set(saved_shapes(path))
 
 
 def restore(sess, path, variables, saver=None):

@@ -35,7 +35,7 @@ def _generator_variables(generator, z_dim, channels):
 def _read_from_checkpoint(generator, path):
     """:return: (z length, channels) of a checkpoint saved without run.json, from its variables' shapes"""
     checkpoints.check_variables(path, {'sample_z': None})  # the fixed z of every training run's grids
-    saved = dict(tf.train.list_variables(path))
+    saved = checkpoints.saved_shapes(path)
     z_dim = saved['sample_z'][1]
     matching = [c for c in (1, 3) if all(saved.get(name) == shape for name, shape
                                          in _generator_variables(generator, z_dim, c).items())]

@@ -17,6 +17,7 @@ from facegan.output import pictures, run_log
 # The loss curve's moving average reaches back over about this fraction of the run: 1/30, so a
 # 584-step run is smoothed with weight 0.95 and a 1,200-step one with 0.975 (TensorBoard's default is 0.6
 # whatever the length; a fixed weight smooths a long run too little and a short one too much)
+FINAL_GRID = 'samples_final.png'  # the grid of a run's last step, shown after its samples_step_*.png
 SPAN_FRACTION = 1 / 30
 
 
@@ -140,7 +141,7 @@ def animation(output_dir, frame_ms=400):
     :return: Path of the GIF, or None without grids
     """
     paths = sorted(glob.glob(os.path.join(glob.escape(output_dir), 'samples_step_*.png')))
-    paths += glob.glob(os.path.join(glob.escape(output_dir), 'samples_final.png'))
+    paths += glob.glob(os.path.join(glob.escape(output_dir), FINAL_GRID))
     if not paths:
         return None
     frames = []

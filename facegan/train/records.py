@@ -62,10 +62,15 @@ class Records(object):
             shown.update({'D(x)': means['d_real'], 'D(G(z))': means['d_fake']})
         return shown
 
-    def grid(self, step, images, name=None):
+    def has_final_grid(self):
+        """:return: Whether the run's folder holds its last step's grid (samples_final.png): it reached its end"""
+        return os.path.exists(os.path.join(self.config.folder, run_plots.FINAL_GRID))
+
+    def grid(self, step, images, final=False):
         """Save a grid of samples (and to TensorBoard, with histograms of D's outputs on the last step); watch
-        for mode collapse"""
-        _, grid = self.log.grid(step, images, name)
+        for mode collapse
+        :param final: The last step's grid: samples_final.png, not samples_step_NNNNN.png"""
+        _, grid = self.log.grid(step, images, run_plots.FINAL_GRID if final else None)
         self.watcher.samples(step, images)
         if self.events:
             self.events.grid(step, grid, self.config.image_mode)
@@ -102,7 +107,7 @@ class Records(object):
         :return: The summary line, naming the files the run left (none where train()'s session was not the run's)
         """
         folder, logdir = self.config.folder, self.config.logdir
-        names = ['samples_final.png'] if finished and os.path.exists(os.path.join(folder, 'samples_final.png')) else []
+        names = [run_plots.FINAL_GRID] if finished and self.has_final_grid() else []
         grids = len(glob.glob(os.path.join(glob.escape(folder), 'samples_step_*.png')))
         if grids:
             names.append('{} x samples_step_*.png'.format(grids))
@@ -116,7 +121,7 @@ class Records(object):
 
 
 RUN_FILE_PATTERNS = (run_config.RUN_FILE, 'checkpoints', 'losses.csv', 'swd.csv', 'loss_curve.png', 'samples.gif',
-                     'real_images.png', 'samples_final.png', 'samples_step_*.png', 'generated', 'walk.png', 'walk.gif',
+                     'real_images.png', run_plots.FINAL_GRID, 'samples_step_*.png', 'generated', 'walk.png', 'walk.gif',
                      'walk_z.npy', 'nearest.png', 'events.out.tfevents.*')
 
 

@@ -46,7 +46,7 @@ class TrainingRun(object):
         self.schedule = Schedule(config.epochs, training.shape[0], config.batch_size, config.max_steps, config.seed)
         self._stack = contextlib.ExitStack()
         self._made = []  # the Averages train()'s optimizers make (graph/averaging.py)
-        self._parts = self._interrupted = self._shown = None
+        self._parts = self._interrupted = self._shown = self._resumed_at = None
         self._epochs_asked = 0
         self._started = False  # _start ran (at the first batch, once, whether or not it found a session)
         self.finished = False
@@ -145,6 +145,7 @@ class TrainingRun(object):
             self._parts = RunParts(sess, self.config, self.generator, averages,
                                    0 if self.tracker is None else len(self.tracker.held_out))
             step = self._parts.restore(self.resume_from) if self.resume_from else 0
+        self._resumed_at = step
         self._parts.write_settings()
         if self.resume_from:
             self.records.resume_at(step)
@@ -179,10 +180,14 @@ class TrainingRun(object):
         if self._parts is None:
             return
         step, config = self.schedule.step, self.config
+        if step == self._resumed_at and self.records.has_final_grid():
+            print('note: the run in {} had trained its {} steps already: nothing to add; give more epochs or max_steps '
+                  'to go on with it'.format(one_line(config.folder), step), file=sys.stderr)
+            return  # it ended there: its final score, grid and checkpoint are made, and would differ made again
         if self.tracker and not (config.eval_every and step % config.eval_every == 0):
             self._score()
         self.records.grid(step, self._parts.drawing(step).draw(self._parts.session, 'samples', step),
-                          'samples_final.png')
+                          final=True)
         if self._parts.saved_at != step:
             self._parts.save(step)
 
