@@ -526,7 +526,7 @@ def test_read_parses_the_arguments_and_says_whether_they_are_a_notebooks(monkeyp
 
 
 def test_an_unclosed_quote_in_dlnd_args_is_one_line_naming_the_variable(monkeypatch):
-    monkeypatch.setattr(command_line, '_in_notebook_kernel', lambda: True)
+    monkeypatch.setattr(command_line.environment, 'in_notebook_kernel', lambda: True)
     monkeypatch.setenv('DLND_ARGS', '--output-dir "a\nbc')
     with pytest.raises(UserError) as err:
         command_line.arguments()

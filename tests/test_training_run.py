@@ -379,6 +379,12 @@ def test_nan_losses_stop_without_saving_and_say_what_to_do(tmp_path):
     assert not os.path.exists(str(tmp_path / 'o' / 'checkpoints' / 'model-1.index'))
 
 
+def _with_ctrl_c():
+    """Ctrl-C as a terminal gives it, whatever this process was started with (a background job ignores it):
+    :return: the handler before, to put back"""
+    return signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def test_ctrl_c_during_training_saves_and_says_how_to_resume(tmp_path, monkeypatch):
     def interrupted_train(*args, **extras):
         get_batches = args[5]
@@ -391,8 +397,7 @@ def test_ctrl_c_during_training_saves_and_says_how_to_resume(tmp_path, monkeypat
                 yield batch
         return dlnd.train(*(args[:5] + (batches,) + args[6:]), **extras)
 
-    # Ctrl-C as a terminal gives it, whatever this process was started with (a background job ignores it)
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    before = _with_ctrl_c()
     try:
         with pytest.raises(TrainingInterrupted, match=r'^interrupted at step 2: saved .*model-2; resume the run in .* '
                                                       r'to go on: run the cell again with resume=True$'):
@@ -401,12 +406,6 @@ def test_ctrl_c_during_training_saves_and_says_how_to_resume(tmp_path, monkeypat
     finally:
         signal.signal(signal.SIGINT, before)
     assert os.path.exists(str(tmp_path / 'out' / 'checkpoints' / 'model-2.index'))
-
-
-def _with_ctrl_c():
-    """Ctrl-C as a terminal gives it, whatever this process was started with (a background job ignores it):
-    :return: the handler before, to put back"""
-    return signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def test_a_stop_while_train_builds_its_graph_is_one_line_in_a_notebook_too(tmp_path):

@@ -14,7 +14,7 @@ import shlex
 import sys
 import tempfile
 
-from facegan.core import run_config
+from facegan.core import environment, run_config
 from facegan.core.errors import DatasetError, UserError, one_line
 from facegan.data.images import list_image_files
 from facegan.data.synthetic_faces import make_synthetic_faces
@@ -32,15 +32,9 @@ def flag(setting):
     return '--' + setting.replace('_', '-')
 
 
-def _in_notebook_kernel():
-    """:return: True inside a Jupyter kernel (Jupyter, VS Code, Spyder), whose sys.argv is the kernel's own"""
-    kernel_app = sys.modules.get('ipykernel.kernelapp')
-    return kernel_app is not None and kernel_app.IPKernelApp.initialized()
-
-
 def arguments():
     """:return: The command line's arguments: the script's, or in a notebook kernel DLND_ARGS's"""
-    if _in_notebook_kernel():
+    if environment.in_notebook_kernel():
         try:
             return shlex.split(os.environ.get('DLND_ARGS', ''))
         except ValueError as err:  # an unclosed quote
@@ -179,7 +173,7 @@ def read():
              line with exit code 2, an output folder that cannot be written in one line too
     """
     flags = parse(arguments())
-    flags.in_notebook = _in_notebook_kernel()
+    flags.in_notebook = environment.in_notebook_kernel()
     if flags.command == 'evaluate':  # before the data cells draw or download its dataset
         _check_checkpoint_exists(flags.checkpoint)
     return flags

@@ -31,10 +31,10 @@ def generate(generator, flags):
     command_line.check_writable(flags.output_dir, '--output-dir')
     precision = machine.resolve_precision(flags.precision)[0] if flags.precision else None
     weights = 'raw' if flags.raw_weights else None  # None: the run's own, averaged if it kept an average
-    what, faces = ('the walk', flags.walk * latent_walk.STEPS) if flags.walk else ('the faces', len(saved_z) or flags.n)
+    what, count = ('the walk', flags.walk * latent_walk.STEPS) if flags.walk else ('the faces', len(saved_z) or flags.n)
     with generator_session.drawing(generator, saved, flags.seed, flags.fast_layers is not False, weights,
                                    precision) as draw, \
-            files.disk_full_as_one_line(flags.output_dir, what, lambda: 4000 * faces):
+            files.disk_full_as_one_line(flags.output_dir, what, lambda: 4000 * count):
         if flags.walk:
             with command_line.naming('--walk', flags.walk):
                 strip, gif = drawing.walk(draw, saved, flags.walk, saved_z, flags.output_dir)

@@ -10,10 +10,12 @@ import signal
 import sys
 import threading
 
+from facegan.core import environment
 from facegan.core.errors import UserError, interrupted, one_line
 from facegan.core.signals import STOP_SIGNALS
 
-INTERRUPTED = 'error: interrupted (no training step was under way: nothing to save)'
+NOTHING_SAVED = 'interrupted (no training step was under way: nothing to save)'
+INTERRUPTED = 'error: ' + NOTHING_SAVED  # report()'s line
 
 
 class Interrupted(UserError):
@@ -35,7 +37,7 @@ def as_one_line(function):
             raise
         except (KeyboardInterrupt, Exception) as err:
             if interrupted(err):
-                raise Interrupted(INTERRUPTED[len('error: '):]) from None
+                raise Interrupted(NOTHING_SAVED) from None
             raise
     return stopped_in_one_line
 
@@ -79,12 +81,6 @@ def _ignore_stop_signals():
             signal.signal(signum, signal.SIG_IGN)
 
 
-def _in_notebook_kernel():
-    """:return: True inside a Jupyter kernel (Jupyter, VS Code, Spyder), which shows errors and handles signals itself"""
-    kernel_app = sys.modules.get('ipykernel.kernelapp')
-    return kernel_app is not None and kernel_app.IPKernelApp.initialized()
-
-
 def install():
     """
     From now on, an exception nothing caught that is a UserError or an interruption ends the script
@@ -94,7 +90,7 @@ def install():
     after a remembered signal that error is the interruption too. Only what no one catches
     changes, and nothing at all in a notebook kernel (it shows a UserError as one line itself).
     """
-    if _in_notebook_kernel() or getattr(sys.excepthook, 'one_line_errors', False):
+    if environment.in_notebook_kernel() or getattr(sys.excepthook, 'one_line_errors', False):
         return
     previous = sys.excepthook
 

@@ -32,7 +32,13 @@ def prepare():
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     warnings.filterwarnings('ignore', message=r'`tf\.layers\.', category=UserWarning)
     logging.getLogger('tensorflow').setLevel(logging.ERROR)
-    if 'tensorflow' in sys.modules and not legacy_layers_available():
+    if 'tensorflow' in sys.modules:
+        require_legacy_layers()
+
+
+def require_legacy_layers():
+    """:raise UserError: the loaded TensorFlow has Keras 3 (it loaded before prepare()), which nothing can change"""
+    if not legacy_layers_available():
         raise UserError(KERAS_PROBLEM)
 
 
@@ -43,6 +49,13 @@ def legacy_layers_available():
     except (AttributeError, ImportError):
         return False
     return True
+
+
+def in_notebook_kernel():
+    """:return: True inside a Jupyter kernel (Jupyter, VS Code, Spyder): its sys.argv is the kernel's own, and it shows
+             errors (a UserError as its one line) and handles signals itself"""
+    kernel_app = sys.modules.get('ipykernel.kernelapp')
+    return kernel_app is not None and kernel_app.IPKernelApp.initialized()
 
 
 def load_tensorflow():

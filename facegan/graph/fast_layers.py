@@ -22,10 +22,8 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from facegan.core import environment
-from facegan.core.errors import UserError
 
-if not environment.legacy_layers_available():  # TensorFlow came first, with Keras 3: nothing here can change that
-    raise UserError(environment.KERAS_PROBLEM)
+environment.require_legacy_layers()  # TensorFlow may have come first, with Keras 3: then tf.layers is not there
 
 MIN_FILTERS = 64  # narrower outputs (the generator's last layer: 1 or 3 channels) keep TensorFlow's kernel
 
