@@ -209,12 +209,12 @@ def test_safe_changes_are_listed_in_the_settings_order():
     now = _config(learning_rate=0.0002, epochs=3, logdir='tb', raw_weights=True, output_dir='moved',
                   data_dir='/data/moved')  # the run's folder and its data's are where they are now: not changes
     assert run_config.check_resume(saved, now) == ['epochs 1 -> 3', 'learning_rate 0.0005 -> 0.0002',
-                                                   'logdir None -> tb', 'raw_weights False -> True']
+                                                   'logdir none -> tb', 'raw_weights False -> True']
 
 
 def test_the_precision_used_is_listed_last_in_words():
     assert run_config.check_resume(_config(), _config(precision_used='bfloat16', max_steps=9)) == [
-        'max_steps None -> 9', 'precision used float32 -> bfloat16']
+        'max_steps none -> 9', 'precision used float32 -> bfloat16']
 
 
 @pytest.mark.parametrize('setting,before,after,why', [

@@ -174,10 +174,15 @@ def check_resume(saved, now):
         if before is not None and after is not None and before != after:
             raise SettingChanged('the run in {} was trained with {} {}, not {}: resuming would {}'.format(
                 one_line(now.folder), name, before, after, _WHY_UNSAFE[name]), name)
-    return ['{} {} -> {}'.format(name, getattr(saved, name), getattr(now, name)) for name in SETTINGS
+    return ['{} {} -> {}'.format(name, _shown(getattr(saved, name)), _shown(getattr(now, name))) for name in SETTINGS
             if name not in UNSAFE_ON_RESUME + _NOT_COMPARED and getattr(saved, name) != getattr(now, name)] + \
         (['precision used {} -> {}'.format(saved.precision_used, now.precision_used)]
          if saved.precision_used != now.precision_used else [])
+
+
+def _shown(value):
+    """:return: A setting's value as a note shows it: 'none' for a setting not set (no max_steps, no logdir)"""
+    return 'none' if value is None else value
 
 
 _WHY_UNSAFE = {
