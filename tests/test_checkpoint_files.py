@@ -223,6 +223,22 @@ def test_an_empty_folder_has_nothing_to_try_and_says_nothing(tmp_path, capsys):
     assert capsys.readouterr().err == ''
 
 
+@pytest.mark.parametrize('inside', [True, False], ids=['a run folder', 'its checkpoints folder'])
+def test_a_folder_has_a_checkpoint_once_one_has_its_index_file_without_a_note(inside, tmp_path, capsys):
+    run = tmp_path / 'run'
+    held = run / 'checkpoints' if inside else run
+    assert not cf.has_checkpoint(str(run))  # missing
+    held.mkdir(parents=True)
+    (held / 'model-3.data-00000-of-00001').write_text('a save cut short before its index file')
+    (held / 'model-3.meta').write_text('')
+    _index(held, 'model-3', ['model-3'])
+    assert not cf.has_checkpoint(str(run))
+    (held / 'model-3.index').write_text('')
+    (held / 'checkpoint').unlink()  # found by its files, as resuming would find it
+    assert cf.has_checkpoint(str(run)) and cf.has_checkpoint(str(held))
+    assert capsys.readouterr().err == ''
+
+
 # --- keeping the newest ---------------------------------------------------------------------------
 
 def test_keep_newest_keeps_the_saved_one_and_the_newest_the_index_lists(tmp_path):

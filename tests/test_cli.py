@@ -179,12 +179,13 @@ def read_only_folder(tmp_path):
 
 
 def test_a_logdir_that_cannot_be_written_is_one_line_naming_it(read_only_folder, tmp_path, capsys):
-    code = run_script(['--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out'),
+    code = run_script(['--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out' / 'run'),
                        '--logdir', read_only_folder])
     assert code == 1
     err = capsys.readouterr().err
     assert err.startswith('error: cannot write to --logdir {} ('.format(read_only_folder))
     assert err.endswith('): choose another folder\n') and err.count('\n') == 1
+    assert not os.path.exists(str(tmp_path / 'out'))  # --output-dir was checked first, and its folders made to check
 
 
 @pytest.mark.parametrize('inside', [True, False], ids=['to make inside it', 'itself'])
@@ -196,6 +197,20 @@ def test_a_synthetic_data_folder_that_cannot_be_written_is_one_line_naming_it(in
     err = capsys.readouterr().err
     assert re.fullmatch(r'error: the data folder {} cannot be written \([^)]+\): give a folder you can write, such as '
                         r'one in your home folder\n'.format(re.escape(data)), err), err
+    assert not os.path.exists(str(tmp_path / 'out'))  # a run that stops before it writes leaves no empty folder
+
+
+@pytest.mark.parametrize('made', [False, True], ids=['no folder', 'an empty folder'])
+def test_resuming_where_no_run_was_saved_is_one_line_before_the_data_is_made(made, tmp_path, capsys):
+    out = tmp_path / 'runs' / 'never'
+    if made:
+        out.mkdir(parents=True)
+    assert run_script(['--resume', '--data-dir', str(tmp_path / 'data'), '--output-dir', str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == 'error: no checkpoint in {}: train it first, without resuming\n'.format(out)
+    assert 'Training on' not in captured.out
+    assert sorted(os.listdir(str(tmp_path))) == (['runs'] if made else [])  # no synthetic faces drawn, no folder made
+    assert not made or os.listdir(str(out)) == []
 
 
 @pytest.mark.parametrize('log_level', [None, '2', '0'])

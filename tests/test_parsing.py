@@ -295,7 +295,7 @@ def in_tmp(tmp_path, monkeypatch):
 def test_training_is_the_command_without_one_on_synthetic_faces_into_output_dataset(in_tmp):
     flags = command_line.parse([])
     assert (flags.command, flags.dataset, flags.output_dir) == ('train', 'synthetic', os.path.join('output', 'synthetic'))
-    assert os.path.isdir(str(in_tmp / 'output' / 'synthetic'))  # checked writable before any work
+    assert os.listdir(str(in_tmp)) == []  # checked writable before any work; the run makes its folder when it writes
     flags = command_line.parse(['--dataset', 'mnist', '--batch-size', '8'])
     assert (flags.dataset, flags.output_dir, flags.batch_size) == ('mnist', os.path.join('output', 'mnist'), 8)
 
@@ -316,7 +316,16 @@ def test_the_output_folders_are_checked_before_any_work(in_tmp):
     with pytest.raises(UserError, match=r'^cannot write to --logdir .*a_file/tb \(Not a directory\)'):
         command_line.parse(['--output-dir', str(in_tmp / 'out'), '--logdir', str(blocker / 'tb')])
     flags = command_line.parse(['--output-dir', str(in_tmp / 'out'), '--logdir', str(in_tmp / 'tb')])
-    assert flags.logdir == str(in_tmp / 'tb') and os.path.isdir(flags.logdir)
+    assert flags.logdir == str(in_tmp / 'tb') and sorted(os.listdir(str(in_tmp))) == ['a_file']
+
+
+def test_checking_a_folder_removes_the_folders_it_made_and_nothing_else(in_tmp):
+    (in_tmp / 'yours' / 'empty').mkdir(parents=True)
+    command_line.check_writable(str(in_tmp / 'yours' / 'new' / 'deeper'), '--output-dir')
+    command_line.check_writable(str(in_tmp / 'yours' / 'empty'), '--output-dir')
+    command_line.check_writable('relative', '--logdir')
+    assert os.listdir(str(in_tmp)) == ['yours'] and os.listdir(str(in_tmp / 'yours')) == ['empty']
+    assert os.listdir(str(in_tmp / 'yours' / 'empty')) == []  # the check's file gone too
 
 
 def test_a_folder_on_a_read_only_file_system_is_refused(in_tmp):
@@ -337,7 +346,21 @@ def test_a_folder_on_a_read_only_file_system_is_refused(in_tmp):
 
 
 def test_resume_or_restart_alone_is_taken(in_tmp):
+    saved = in_tmp / 'output' / 'synthetic' / 'checkpoints'
+    saved.mkdir(parents=True)
+    (saved / 'model-4.index').write_text('')
     assert command_line.parse(['--resume']).resume and command_line.parse(['--restart']).restart
+
+
+@pytest.mark.parametrize('made', [False, True], ids=['no folder', 'a checkpoint without its index file'])
+def test_resume_where_no_checkpoint_was_saved_stops_in_one_line_before_any_work(made, in_tmp):
+    if made:
+        (in_tmp / 'run' / 'checkpoints').mkdir(parents=True)
+        (in_tmp / 'run' / 'checkpoints' / 'model-4.data-00000-of-00001').write_text('cut short')
+    with pytest.raises(TrainingStopped) as err:
+        command_line.parse(['--resume', '--output-dir', 'run'])
+    assert str(err.value) == 'no checkpoint in run: train it first, without resuming'
+    assert os.listdir(str(in_tmp)) == (['run'] if made else [])
 
 
 def test_resume_and_restart_together_are_refused(in_tmp, capsys):

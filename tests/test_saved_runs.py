@@ -484,11 +484,12 @@ def test_a_full_disk_under_generate_is_one_line_saying_what_it_was_writing(flags
 
 def test_nearest_writes_the_picture_and_finds_no_copying_in_a_normal_run(narrow_run, tmp_path, capsys):
     run, data, _ = narrow_run
+    out = tmp_path / 'new' / 'folder'  # made when the picture is written
     assert run_command(['evaluate', '--checkpoint', run, '--dataset', 'folder', '--data-dir', data, '--eval-images',
-                       '8', '--nearest', '--output-dir', str(tmp_path)]) == 0
+                       '8', '--nearest', '--output-dir', str(out)]) == 0
     printed = capsys.readouterr().out
-    assert 'No sign of copying' in printed and 'Wrote {}'.format(tmp_path / 'nearest.png') in printed
-    with Image.open(str(tmp_path / 'nearest.png')) as picture:
+    assert 'No sign of copying' in printed and 'Wrote {}'.format(out / 'nearest.png') in printed
+    with Image.open(str(out / 'nearest.png')) as picture:
         assert picture.size == (4 * FACE, 8 * FACE)  # 8 generated faces, each beside its 3 nearest
 
 

@@ -94,10 +94,12 @@ class Flags(object):
 
 def check_writable(folder, flag_name):
     """
-    Fail early, before any graph is built, when a run's output cannot be written
-    :param folder: The folder (created if missing)
+    Fail early, before any graph is built, when a run's output cannot be written. The folders it makes to find out
+    are removed again: what writes there makes them, so a run that stops before it writes leaves no empty folder
+    :param folder: The folder
     :param flag_name: The flag that named it, for the message: '--output-dir'
     """
+    made = _missing_folders(folder)
     try:
         os.makedirs(folder, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -105,6 +107,19 @@ def check_writable(folder, flag_name):
     except OSError as err:
         raise UserError('cannot write to {} {} ({}): choose another folder'
                         .format(flag_name, one_line(folder), err.strerror or err)) from None
+    finally:
+        for each in made:  # the deepest first; one that is not empty now (another process writes there) stays
+            with contextlib.suppress(OSError):
+                os.rmdir(each)
+
+
+def _missing_folders(folder):
+    """:return: The folders of the path that do not exist yet, the deepest first"""
+    missing, path = [], os.path.abspath(folder)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
 
 
 CHECKPOINT_HINT = "train first, or point --checkpoint at a run's output folder"
@@ -141,11 +156,13 @@ def parse(argv):
         if flags.dataset == 'folder' and not flags.data_dir:  # else it would train on ./data, the datasets' folder
             parser.error('--dataset folder trains on your own images: give their folder with --data-dir')
         flags.output_dir = flags.output_dir or os.path.join('output', flags.dataset)
+        if flags.resume and flags.restart:
+            parser.error('--resume goes on with the run in --output-dir and --restart starts it over: give one')
+        if flags.resume and not checkpoint_files.has_checkpoint(flags.output_dir):  # before the data is made ready
+            raise checkpoint_files.no_checkpoint(flags.output_dir, checkpoint_files.RESUME_HINT)
         check_writable(flags.output_dir, '--output-dir')
         if flags.logdir:
             check_writable(flags.logdir, '--logdir')
-        if flags.resume and flags.restart:
-            parser.error('--resume goes on with the run in --output-dir and --restart starts it over: give one')
     elif command == 'generate':
         flags.output_dir = flags.output_dir or os.path.join(_checkpoint_folder(flags.checkpoint), 'generated')
         if flags.n and (flags.z or flags.walk):

@@ -25,6 +25,9 @@ _TENSORFLOW_TEMPORARY = re.compile(r'^.+-\d+(\..+\.tempstate\d+|_temp)$')
 _INDEX_LINE = re.compile(r'^(model_checkpoint_path|all_model_checkpoint_paths): "([^"\\]*)"$')
 
 
+RESUME_HINT = 'train it first, without resuming'  # what to do when a run to resume has no checkpoint
+
+
 def no_checkpoint(path, hint):
     """:return: The error that stops a run or a command when path holds no checkpoint, saying what to do (hint)"""
     return TrainingStopped('no checkpoint in {}: {}'.format(one_line(path), hint))
@@ -86,14 +89,24 @@ def read_index(folder):
     return [name for name in listed if name != newest] + [newest]
 
 
+def _present(folder):
+    """:return: {name-step} of the checkpoints in a checkpoints folder whose .index file is there"""
+    return {'{}-{}'.format(name, step) for (name, step), names in files_by_checkpoint(folder).items()
+            if '{}-{}.index'.format(name, step) in names}
+
+
+def has_checkpoint(folder):
+    """:return: Whether a run's output folder (or its checkpoints folder) holds a checkpoint to resume from or try"""
+    return bool(_present(checkpoints_folder(folder)))
+
+
 def _listed(folder):
     """
     :return: (path prefixes of the checkpoints whose .index file is there, the newest first: those the index
              file lists, or without a readable one, all, the highest step first; whether the index file listed them)
     """
     listed = read_index(folder)
-    present = {'{}-{}'.format(name, step) for (name, step), names in files_by_checkpoint(folder).items()
-               if '{}-{}.index'.format(name, step) in names}
+    present = _present(folder)
     if listed is not None:
         return [os.path.join(folder, name) for name in reversed(listed) if name in present], True
     return [os.path.join(folder, name) for name in sorted(present, key=step_of, reverse=True)], False

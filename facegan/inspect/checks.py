@@ -3,6 +3,8 @@ Checks of a saved run's generator against real images: its score, the sliced Was
 images training held out (`evaluate`), and the memorisation check, its faces' nearest training
 images (`evaluate --nearest`).
 """
+import os
+
 import numpy as np
 
 from facegan.metrics import nearest
@@ -54,6 +56,7 @@ def nearest_picture(draw, saved, dataset, eval_images, path):
     result = nearest.check(generated, held_out, training_chunks)
     rows = [np.concatenate([generated[[shown]], dataset.images(neighbours)])
             for shown, neighbours in zip(result['shown'], result['neighbours'])]
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
     pictures.save_rows(np.concatenate(rows) / 127.5 - 1, 1 + nearest.NEIGHBOURS, 'L' if saved.channels == 1 else 'RGB',
                        path)
     return result

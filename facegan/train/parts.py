@@ -13,7 +13,7 @@ import tensorflow.compat.v1 as tf
 
 from facegan.core import run_config
 from facegan.core.errors import one_line
-from facegan.graph import averaging, batch_norm, checkpoints
+from facegan.graph import averaging, batch_norm, checkpoint_files, checkpoints
 from facegan.graph.learner_code import call_generator
 
 N_SAMPLES = 25  # faces in each grid
@@ -139,5 +139,5 @@ def after_nan(folder):
 
 def resume_checkpoint(folder):
     """:return: The newest usable checkpoint of the run in folder, to resume from (TrainingStopped: none)"""
-    return checkpoints.find_checkpoint(folder, hint='train it first, without resuming',
+    return checkpoints.find_checkpoint(folder, hint=checkpoint_files.RESUME_HINT,
                                        unusable_hint='start it over')
