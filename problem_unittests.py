@@ -25,9 +25,9 @@ import numpy as np
 
 from facegan.core import environment
 
-environment.prepare()  # before TensorFlow loads: tf.layers from tf-keras, its C++ log quiet
-
-import tensorflow.compat.v1 as tf  # noqa: E402  (after prepare)
+# tensorflow.compat.v1, loaded after what it needs is set (tf.layers from tf-keras), without the notes its C++ code
+# prints as it starts: this file may be the first to load it (`import problem_unittests` before anything else)
+tf = environment.load_tensorflow()
 
 from facegan.core.errors import error_line  # noqa: E402
 from facegan.graph import learner_code as harness  # noqa: E402

@@ -1,9 +1,15 @@
 """The five problem unit tests, called as the notebook called them, and shown able to fail."""
+import os
+import re
+import subprocess
+import sys
+
 import pytest
 import tensorflow
 
 import dlnd_face_generation as dlnd
 import problem_unittests as tests
+from conftest import GUARD_SECONDS, ROOT, child_env
 
 
 def test_problem_unittests_pass_on_the_project(capsys):
@@ -14,6 +20,17 @@ def test_problem_unittests_pass_on_the_project(capsys):
     tests.test_model_loss(dlnd.model_loss)
     tests.test_model_opt(dlnd.model_opt, dlnd.tf)
     assert capsys.readouterr().out.count('Tests Passed') == 5
+
+
+def test_the_readmes_snippet_imports_problem_unittests_first_without_tensorflows_start_up_notes():
+    """A fresh Python in the project folder, as a learner runs the README's lines: problem_unittests.py loads
+    TensorFlow (the problem tests themselves are switched off here; the test above calls them)"""
+    with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
+        snippet = re.search(r'```python\n(import problem_unittests as tests\n.*?)```', f.read(), re.S).group(1)
+    assert 'tests.test_model_opt(model_opt, tf)' in snippet
+    result = subprocess.run([sys.executable, '-c', snippet], capture_output=True, text=True, cwd=ROOT,
+                            env=child_env(), timeout=GUARD_SECONDS)
+    assert (result.returncode, result.stderr) == (0, '')
 
 
 def test_model_loss_checks_the_generator_loss_shape():
