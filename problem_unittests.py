@@ -29,7 +29,7 @@ from facegan.core import environment
 # prints as it starts: this file may be the first to load it (`import problem_unittests` before anything else)
 tf = environment.load_tensorflow()
 
-from facegan.core.errors import error_line  # noqa: E402
+from facegan.core.errors import UserError, error_line  # noqa: E402
 from facegan.graph import learner_code as harness  # noqa: E402
 
 
@@ -58,8 +58,9 @@ NUMERIC_TOLERANCE = 1e-3
 SKIP_SWITCH = 'DLND_SKIP_PROBLEM_TESTS'
 
 
-class ProblemTestFailure(AssertionError):
-    """A problem test's failure: one line that says what to change; Jupyter and VS Code show that line alone"""
+class ProblemTestFailure(AssertionError, UserError):
+    """A problem test's failure: one line that says what to change; Jupyter and VS Code show that line alone, and
+    the script run on the command line ends with it (a UserError: 'error: LINE', exit code 1), not a traceback"""
 
     def _render_traceback_(self):
         """:return: What IPython shows for it: the line, as Python names the error, without the frames above it"""

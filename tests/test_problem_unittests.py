@@ -10,6 +10,7 @@ import tensorflow
 import dlnd_face_generation as dlnd
 import problem_unittests as tests
 from conftest import GUARD_SECONDS, ROOT, child_env
+from facegan.app import interrupts
 
 
 def test_problem_unittests_pass_on_the_project(capsys):
@@ -31,6 +32,15 @@ def test_the_readmes_snippet_imports_problem_unittests_first_without_tensorflows
     result = subprocess.run([sys.executable, '-c', snippet], capture_output=True, text=True, cwd=ROOT,
                             env=child_env(), timeout=GUARD_SECONDS)
     assert (result.returncode, result.stderr) == (0, '')
+
+
+def test_a_failed_problem_test_ends_the_script_in_its_one_line(capsys):
+    """On the command line the script's hook (interrupts.install) ends a UserError with its line, exit code 1"""
+    with pytest.raises(tests.ProblemTestFailure) as failure:
+        tests.test_model_inputs(lambda image_width, image_height, image_channels, z_dim: None)
+    assert str(failure.value).startswith('model_inputs returned None: implement it where it says TODO')
+    assert interrupts.is_reported(failure.value) and interrupts.report(failure.value) == 1
+    assert capsys.readouterr().err == 'error: {}\n'.format(failure.value)
 
 
 def test_model_loss_checks_the_generator_loss_shape():
