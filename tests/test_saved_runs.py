@@ -493,6 +493,23 @@ def test_nearest_writes_the_picture_and_finds_no_copying_in_a_normal_run(narrow_
         assert picture.size == (4 * FACE, 8 * FACE)  # 8 generated faces, each beside its 3 nearest
 
 
+def test_a_generator_whose_layers_left_the_generator_scope_is_one_line_saying_where_to_build_them(narrow_run,
+                                                                                                  tmp_path):
+    def renamed(z, out_channel_dim, is_train=True, alpha=0.2, keep_prob=0.5):
+        with tf.variable_scope('renamed'):  # renamed/generator/...: the run saved generator/...
+            return dlnd.generator(z, out_channel_dim, is_train, alpha, keep_prob)
+
+    from facegan.app import command_line, generating
+    from facegan.core.errors import LearnerCodeError
+    out = tmp_path / 'faces'
+    flags = command_line.parse(['generate', '--checkpoint', narrow_run[0], '--output-dir', str(out)])
+    with pytest.raises(LearnerCodeError) as err:
+        generating.generate(renamed, flags)
+    assert str(err.value) == ("generator() made no variables under 'generator/', where the run's are saved: build "
+                              "its layers inside tf.variable_scope('generator', ...)")
+    assert not out.exists()
+
+
 def test_nearest_reports_a_generator_that_returns_training_images_as_copying(narrow_run, tmp_path, capsys):
     """A generator that draws the training set's own images, whatever z: the check says it copies"""
     run, data, _ = narrow_run

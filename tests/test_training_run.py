@@ -133,7 +133,8 @@ def test_a_learners_generator_gets_the_fast_layer_through_the_run(fast, tmp_path
         seen.append(sorted(op.type for op in tf.get_default_graph().get_operations()
                            if op.type == 'Conv2DBackpropInput'))  # TensorFlow's own transposed convolution
 
-    train(tmp_path, dataset(tmp_path, 16), learners_train, fast_layers=fast)
+    with pytest.raises(LearnerCodeError, match='without asking the get_batches'):  # it only builds, then returns
+        train(tmp_path, dataset(tmp_path, 16), learners_train, fast_layers=fast)
     assert seen[0] is fast and len(seen[1]) == (1 if fast else 3)  # the last layer, 3 channels, keeps its own
     assert tf.layers.conv2d_transpose is not fast_layers.conv2d_transpose  # put back after train()
 
@@ -242,13 +243,52 @@ def test_the_exercises_train_as_given_is_one_line_saying_to_build_the_model(tmp_
         train(tmp_path, dataset(tmp_path, 16), learners(STUB_TRAIN), max_steps=2)
 
 
-def test_a_train_that_never_asks_the_get_batches_it_is_given_says_so(tmp_path, capsys):
+def test_a_train_that_never_asks_the_get_batches_it_is_given_is_one_line_not_a_finished_run(tmp_path, capsys):
     other = dataset(tmp_path, 16)
     elsewhere = learners(PLAIN_TRAIN.replace('get_batches(batch_size)', 'other.get_batches(batch_size)'))
     elsewhere.__globals__['other'] = other  # trains, on batches of its own: the run sees none of its steps
-    config = train(tmp_path, other, elsewhere, max_steps=2)
-    assert 'Done at step 0 (train() never asked the get_batches it was given for a batch: loop over it). In {}: ' \
-           'nothing saved\n'.format(config.folder) in capsys.readouterr().out
+    with pytest.raises(LearnerCodeError) as err:
+        train(tmp_path, other, elsewhere, max_steps=2)
+    assert str(err.value) == ('train() returned without asking the get_batches it was given for a batch, so the run '
+                              'trained and saved nothing: loop over get_batches(batch_size)')
+    assert 'Done at step' not in capsys.readouterr().out
+
+
+def test_a_train_without_a_parameter_of_the_templates_is_one_line_naming_them_all(tmp_path):
+    seven = learners(PLAIN_TRAIN.replace(', data_shape, data_image_mode):', ', data_shape):'))
+    with pytest.raises(LearnerCodeError) as err:
+        train(tmp_path, dataset(tmp_path, 16), seven, max_steps=1)
+    assert str(err.value) == (
+        'train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape) cannot take what the run '
+        'passes it (too many positional arguments): give it the parameters train(epoch_count, batch_size, z_dim, '
+        'learning_rate, beta1, get_batches, data_shape, data_image_mode)')
+
+
+def test_losses_one_per_image_given_to_run_losses_are_one_line_saying_to_return_one(tmp_path, monkeypatch):
+    """The solution's train() hands the fetched losses to run.losses(): a model_loss whose problem test failed (a
+    loss per image) is one line there, not numpy's error about an array's truth value"""
+    real_loss = dlnd.model_loss
+
+    def per_image(input_real, input_z, out_channel_dim):
+        d_loss, g_loss = real_loss(input_real, input_z, out_channel_dim)
+        return d_loss, g_loss * tf.ones([tf.shape(input_z)[0]])
+
+    monkeypatch.setattr(dlnd, 'model_loss', per_image)
+    with pytest.raises(LearnerCodeError) as err:
+        train(tmp_path, dataset(tmp_path, 16), max_steps=1)
+    assert str(err.value) == ('train() gave run.losses() g_loss of shape [8], not one number: model_loss must return '
+                              'one loss a network (tf.reduce_mean of its cross-entropies; its problem test checks it)')
+
+
+def test_a_discriminator_returning_one_value_is_one_line_saying_to_return_two(tmp_path, monkeypatch):
+    real_discriminator = dlnd.discriminator
+    monkeypatch.setattr(dlnd, 'discriminator',
+                        lambda images, reuse=False, **kwargs: real_discriminator(images, reuse, **kwargs)[1])
+    with pytest.raises(LearnerCodeError) as err:
+        train(tmp_path, dataset(tmp_path, 16), learners(PLAIN_TRAIN), max_steps=1)
+    assert str(err.value).startswith('train() failed at ')
+    assert str(err.value).endswith('(a function returned one tensor where two values are unpacked: discriminator '
+                                   'returns (output, logits), model_loss (d_loss, g_loss)); fix it there and run again')
 
 
 def test_an_error_in_a_learners_train_is_one_line_saying_where(tmp_path):

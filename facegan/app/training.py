@@ -14,7 +14,7 @@ import sys
 
 from facegan.core import files, machine, run_config
 from facegan.core.errors import LearnerCodeError, TrainingInterrupted, UserError, error_line, interrupted, one_line
-from facegan.graph.learner_code import accepted, learner_frame, place, raised_in_package
+from facegan.graph.learner_code import accepted, check_call, hint, learner_frame, place, raised_in_package
 from facegan.train import records, run
 
 # The settings a run records that the user gives by another name
@@ -121,11 +121,16 @@ def _start_fresh(config, flags):
             '; deleted the older {}'.format(one_line(', '.join(deleted))) if deleted else ''))
 
 
+# train()'s parameters in the template, which the run passes in this order
+TRAIN_PARAMETERS = '(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode)'
+
+
 def _call_train(train, arguments, extras):
     """
     Call the learner's train(); an error in its code (not in the run's) stops the run in one line saying where; a
     Ctrl-C that TensorFlow turned into an error of its own goes on as the interruption it is
     """
+    check_call(train, 'train', arguments, extras, TRAIN_PARAMETERS)
     try:
         train(*arguments, **extras)
     except (UserError, KeyboardInterrupt):
@@ -134,8 +139,8 @@ def _call_train(train, arguments, extras):
         where = learner_frame(err)
         if where is None or raised_in_package(err) or interrupted(err):
             raise
-        raise LearnerCodeError('train() failed at {} with {}; fix it there and run again'.format(
-            one_line(place(where)), error_line(err, with_type=True))) from None
+        raise LearnerCodeError('train() failed at {} with {}{}; fix it there and run again'.format(
+            one_line(place(where)), error_line(err, with_type=True), hint(err))) from None
 
 
 def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags=None,

@@ -14,7 +14,7 @@ import traceback
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from facegan.core.errors import LearnerCodeError, error_line, interrupted
+from facegan.core.errors import LearnerCodeError, error_line, interrupted, one_line
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # facegan/
 # The project's own files beside the notebook: a learner's call may fail inside them, but they are not the learner's
@@ -97,6 +97,27 @@ def accepted(function, arguments):
     return {name: value for name, value in arguments.items() if name in parameters}
 
 
+def check_call(function, name, args, kwargs, parameters):
+    """
+    Stop before the run calls a learner's function whose parameters cannot take what it passes (one left out or
+    added): Python's TypeError would be raised in the run's code, not at a line of the learner's
+    :param name: The function's name, for the message: 'train'
+    :param args: The positional arguments the run passes
+    :param kwargs: The arguments it passes by name
+    :param parameters: The parameters the function should have, for the message: '(epoch_count, ...)'
+    :raise LearnerCodeError: they cannot be bound
+    """
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # no signature to read: the call itself will tell
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as err:
+        raise LearnerCodeError('{}{} cannot take what the run passes it ({}): give it the parameters {}{}'.format(
+            name, one_line(str(signature)), err, name, parameters)) from None
+
+
 def _takes_a_third_argument(function):
     """:return: Whether function takes a third positional argument (the template's is_train); True where its
              signature cannot be read"""
@@ -164,17 +185,19 @@ def calling(what, function, *args, **kwargs):
     except AssertionError:
         raise
     except Exception as error:  # the learner's bug, whatever it is, becomes one line
-        raise AssertionError('{} raised {}{}'.format(what, error_line(error, with_type=True), _hint(error))) from None
+        raise AssertionError('{} raised {}{}'.format(what, error_line(error, with_type=True), hint(error))) from None
 
 
 # What a message of TensorFlow's means in the exercise, said beside it
 _HINTS = (("already exists", "the second call must reuse the first one's variables: pass reuse to tf.variable_scope"),
           ("No variables to optimize", "the var_list is empty: pick each network's variables by the scope its "
                                        "function builds them in, 'generator' or 'discriminator'"),
-          ("Got 'None'", "a function it calls returned None: is one of them still the exercise's TODO?"))
+          ("Got 'None'", "a function it calls returned None: is one of them still the exercise's TODO?"),
+          ("Iterating over a symbolic", "a function returned one tensor where two values are unpacked: "
+                                        "discriminator returns (output, logits), model_loss (d_loss, g_loss)"))
 
 
-def _hint(error):
+def hint(error):
     """:return: ' (what the error means in the exercise)', or '' for an error none of _HINTS explains"""
     return ''.join(' ({})'.format(hint) for text, hint in _HINTS if text in str(error))
 

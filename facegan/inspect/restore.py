@@ -11,7 +11,7 @@ import sys
 import tensorflow.compat.v1 as tf
 
 from facegan.core import run_config
-from facegan.core.errors import TrainingStopped, one_line
+from facegan.core.errors import LearnerCodeError, TrainingStopped, one_line
 from facegan.graph import averaging, checkpoints
 from facegan.graph.learner_code import call_generator
 
@@ -73,7 +73,11 @@ def restore_map(saved, variables, weights):
     :param weights: 'averaged' or 'raw'
     :return: ({name in the checkpoint: variable}, the weights restored): the averaged generator's where asked
              for and updated at least once, else the raw ones, with one note saying why
+    :raise LearnerCodeError: there are none (the generator builds its layers in another scope)
     """
+    if not variables:  # its layers are built in another scope (renamed since the run, or never 'generator')
+        raise LearnerCodeError("generator() made no variables under 'generator/', where the run's are saved: build its "
+                               "layers inside tf.variable_scope('generator', ...)")
     plain = {var.op.name: var for var in variables}
     if weights == 'raw':
         return plain, 'raw'

@@ -58,10 +58,11 @@ class TrainingRun(object):
         with self._stack, build_contexts.around_train(self.config) as self._made:
             yield
         self.records.close()
+        if not self._started:  # it trained nothing the run could see: a learner's train() to fix, not a done run
+            raise LearnerCodeError('train() returned without asking the get_batches it was given for a batch, so the '
+                                   'run trained and saved nothing: loop over get_batches(batch_size)')
         print(self.records.summary(self.schedule.step, self.schedule.stop_reason if self.finished else
-                                   'train() returned before its last step' if self._started else
-                                   'train() never asked the get_batches it was given for a batch: loop over it',
-                                   self.finished))
+                                   'train() returned before its last step', self.finished))
         if self._interrupted and self._interrupted():  # it came after the last step's check: the run is saved, and
             raise KeyboardInterrupt  # the stop asked for stops what the cell or script does next
 
@@ -97,6 +98,11 @@ class TrainingRun(object):
         :param d_view: The values fetched of d_view() (D(x) and D(G(z)) of each image), or () / None
         """
         step = self.schedule.step + 1
+        for name, value in (('d_loss', d_loss), ('g_loss', g_loss)):
+            if not _one_number(value):
+                raise LearnerCodeError('train() gave run.losses() {} {}, not one number: model_loss must return one '
+                                       'loss a network (tf.reduce_mean of its cross-entropies; its problem test '
+                                       'checks it)'.format(name, _described(value)))
         if not (np.isfinite(d_loss) and np.isfinite(g_loss)):
             self.schedule.close()
             raise TrainingStopped('the losses became {}/{} at step {}: stopped without saving; {}'.format(
@@ -197,3 +203,12 @@ class TrainingRun(object):
         self.records.score(step, self._parts.drawing(step).draw(self._parts.session, 'scored', step),
                            self._parts.weights(step))
 
+
+def _one_number(value):
+    """:return: Whether value is one real number (what session.run fetches of a scalar loss), not an array of them"""
+    return np.ndim(value) == 0 and isinstance(np.asarray(value).item(), (int, float))
+
+
+def _described(value):
+    """:return: An array by its shape ('of shape [4]'), anything else as Python shows it"""
+    return 'of shape {}'.format(list(np.shape(value))) if np.ndim(value) else one_line(repr(value))
