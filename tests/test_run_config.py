@@ -50,12 +50,13 @@ def test_settings_are_every_field_in_order():
 
 # --- run.json ---------------------------------------------------------------------------------------
 
-@given(batch_size=st.integers(1, 10 ** 6), learning_rate=st.floats(1e-9, 1), dataset=st.text(max_size=20),
+@given(batch_size=st.integers(1, 10 ** 6), learning_rate=st.floats(1e-9, 1),
+       dataset=st.sampled_from(['synthetic', 'mnist', 'celeba', 'folder']), data_dir=st.none() | st.text(max_size=20),
        seed=st.integers(0, 2 ** 32 - 1), raw_weights=st.booleans(), logdir=st.none() | st.text(max_size=20))
-def test_saved_settings_load_back_equal(tmp_path_factory, batch_size, learning_rate, dataset, seed, raw_weights,
-                                        logdir):
+def test_saved_settings_load_back_equal(tmp_path_factory, batch_size, learning_rate, dataset, data_dir, seed,
+                                        raw_weights, logdir):
     folder = str(tmp_path_factory.mktemp('run'))
-    config = _config(batch_size=batch_size, learning_rate=learning_rate, dataset=dataset, seed=seed,
+    config = _config(batch_size=batch_size, learning_rate=learning_rate, dataset=dataset, data_dir=data_dir, seed=seed,
                      raw_weights=raw_weights, logdir=logdir)
     run_config.save(config, folder)
     assert run_config.load(folder) == config
@@ -129,7 +130,9 @@ def test_a_damaged_run_json_is_one_line_that_says_what_to_do(tmp_path, content, 
     ('epochs', '0'), ('batch_size', '"four"'), ('seed', '-1'), ('eval_every', '-5'), ('learning_rate', '"0.1"'),
     ('beta1', 'NaN'), ('beta1', 'Infinity'), ('raw_weights', '1'), ('dataset', '7'), ('output_dir', '[]'),
     ('learning_rate', '0'), ('learning_rate', '-0.1'), ('beta1', '1'), ('beta1', '-0.5'), ('average_decay', 'NaN'),
-    ('seed', 'true'), ('average_decay', 'false')])
+    ('seed', 'true'), ('average_decay', 'false'), ('dataset', '"imagenet"'), ('image_mode', '"CMYK"'),
+    ('image_mode', 'null'), ('update_order', '"random"'), ('precision', '"float16"'), ('precision_used', '"float64"'),
+    ('precision_used', '"auto"')])
 def test_a_run_json_value_its_setting_cannot_hold_is_one_line_naming_it(tmp_path, setting, value):
     config = run_config.RunConfig(1, 8, 100, 0.0002, 0.5, 'mnist', 'L')
     text = json.dumps(dict(dataclasses.asdict(config), format=run_config.FORMAT))
@@ -144,7 +147,13 @@ def test_a_run_json_value_its_setting_cannot_hold_is_one_line_naming_it(tmp_path
 @pytest.mark.parametrize('setting,value', [('max_steps', None), ('held_out', 0), ('seed', 0), ('learning_rate', 1),
                                            ('beta1', 0), ('beta1', 0.999), ('average_decay', 0.5), ('epochs', 1),
                                            ('data_dir', '/data/faces'),
-                                           ('output_dir', 'o'), ('raw_weights', True), ('logdir', None)])
+                                           ('output_dir', 'o'), ('raw_weights', True), ('logdir', None),
+                                           ('dataset', 'synthetic'), ('dataset', 'mnist'), ('dataset', 'celeba'),
+                                           ('dataset', 'folder'), ('image_mode', 'L'), ('image_mode', 'RGB'),
+                                           ('update_order', 'simultaneous'), ('update_order', 'alternating'),
+                                           ('precision', 'auto'), ('precision', 'float32'), ('precision', 'bfloat16'),
+                                           ('precision_used', None), ('precision_used', 'float32'),
+                                           ('precision_used', 'bfloat16')])
 def test_a_run_json_value_its_setting_can_hold_loads(tmp_path, setting, value):
     config = dataclasses.replace(run_config.RunConfig(1, 8, 100, 0.0002, 0.5, 'mnist', 'L'), **{setting: value})
     run_config.save(config, str(tmp_path))

@@ -8,11 +8,11 @@ import argparse
 import dataclasses
 
 from facegan.core.errors import one_line
-from facegan.core.run_config import RunConfig
+from facegan.core.run_config import CHOICES, RunConfig
 
 MAX_SEED = 2 ** 32 - 1  # numpy's seeds are 32-bit
 COMMANDS = ('generate', 'evaluate')  # besides training
-DATASETS = ('synthetic', 'mnist', 'celeba', 'folder')
+DATASETS = CHOICES['dataset']
 DEFAULTS = {field.name: field.default for field in dataclasses.fields(RunConfig)
             if field.default is not dataclasses.MISSING}
 
@@ -117,7 +117,7 @@ def add_drawing_arguments(parser):
     parser.add_argument('--raw-weights', action='store_true',
                         help="draw from the generator's own weights, not their average (for a run trained with "
                              '--average-decay)')
-    parser.add_argument('--precision', choices=['auto', 'float32', 'bfloat16'], default=None,
+    parser.add_argument('--precision', choices=CHOICES['precision'], default=None,
                         help='float32 or bfloat16 (default: the precision the run trained with; auto: bfloat16 where '
                              'the CPU has AMX or AVX512_BF16)')
     add_fast_layers_argument(parser)
@@ -158,7 +158,7 @@ def _add_schedule_arguments(parser):
     parser.add_argument('--learning-rate', type=positive_float,
                         help="Adam learning rate for both networks (default: the notebook's learning_rate)")
     parser.add_argument('--beta1', type=fraction, help="Adam's beta1 for both networks (default: the notebook's beta1)")
-    parser.add_argument('--update-order', choices=['simultaneous', 'alternating'], default=None,
+    parser.add_argument('--update-order', choices=CHOICES['update_order'], default=None,
                         help='simultaneous: both updates from one forward pass, one session.run a step; '
                              "alternating: two session.run calls, the generator's through the updated "
                              "discriminator, as in the article's repository" + _default('update_order'))
@@ -191,7 +191,7 @@ def _add_output_arguments(parser):
                              _default('eval_images'))
     parser.add_argument('--logdir', type=tensorflow_path, default=None,
                         help='write TensorBoard event files here (losses, grids, scores)')
-    parser.add_argument('--precision', choices=['auto', 'float32', 'bfloat16'], default=None,
+    parser.add_argument('--precision', choices=CHOICES['precision'], default=None,
                         help='bfloat16: convolutions in bfloat16, variables in float32 (faster on a CPU with AMX or '
                              'AVX512_BF16; slower without); auto: bfloat16 where the CPU has either, else float32' +
                              _default('precision'))

@@ -71,6 +71,11 @@ class RunConfig:
 
 
 SETTINGS = tuple(field.name for field in dataclasses.fields(RunConfig))
+# The settings that take one of a few words, and those words (the command line's choices, run.json's values)
+PRECISIONS = ('float32', 'bfloat16')
+CHOICES = {'dataset': ('synthetic', 'mnist', 'celeba', 'folder'), 'image_mode': ('L', 'RGB'),
+           'update_order': ('simultaneous', 'alternating'), 'precision': ('auto',) + PRECISIONS,
+           'precision_used': PRECISIONS}
 # Settings a resumed run cannot change: the step saved would point at another place in the data (batch
 # size, seed, the images held out), or the saved weights would not fit (z_dim, channels), or the data differ
 UNSAFE_ON_RESUME = ('dataset', 'image_mode', 'batch_size', 'z_dim', 'seed', 'held_out')
@@ -118,12 +123,15 @@ def save(config, folder):
 
 
 def _fits(field, value):
-    """:return: Whether run.json's value is one its setting can hold: a hyperparameter what train() can use, any other
-             of the field's type, None only where the default is, a count not below 0, a float finite"""
+    """:return: Whether run.json's value is one its setting can hold: a hyperparameter what train() can use, one of
+             CHOICES' words where it has them, any other of the field's type, None only where the default is, a count
+             not below 0, a float finite"""
     if field.name in HYPERPARAMETERS:
         return hyperparameter_fits(field.name, value)
     if value is None:
         return field.default is None
+    if field.name in CHOICES:
+        return value in CHOICES[field.name]
     if isinstance(value, bool) or field.type is bool:
         return isinstance(value, bool) and field.type is bool
     if field.type is int:
