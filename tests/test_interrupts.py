@@ -68,6 +68,9 @@ def test_a_call_interrupted_outside_trainings_steps_is_the_same_one_line_in_a_no
         assert err.value is error  # as it was: a user's error is one line already; another is not this one's
     assert interrupts.as_one_line(lambda a, b=2: (a, b))(1, b=3) == (1, 3)
     assert interrupts.as_one_line(stopped).__name__ == 'stopped'
+    with pytest.raises(interrupts.Interrupted) as err:  # a command's own line
+        interrupts.as_one_line(stopped, 'interrupted (nothing drawn)')(KeyboardInterrupt())
+    assert err.value._render_traceback_() == ['error: interrupted (nothing drawn)'] and err.value.exit_code == 130
 
 
 def _raised_from(error, cause):

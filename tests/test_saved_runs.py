@@ -332,6 +332,41 @@ def test_a_walk_that_does_not_fit_is_one_line_and_writes_nothing(fault, narrow_r
     assert not os.path.exists(str(tmp_path / 'walk' / 'walk.png'))
 
 
+@pytest.mark.parametrize('command', ['generate', 'evaluate'])
+def test_a_stop_while_generate_or_evaluate_draws_is_one_line_in_its_own_words(command, narrow_run, tmp_path, capsys,
+                                                                            monkeypatch):
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(generator_session, '_draw_batch', stop)
+    data = ['--dataset', 'folder', '--data-dir', narrow_run[1], '--eval-images', '8'] if command == 'evaluate' else []
+    capsys.readouterr()
+    assert run_command([command, '--checkpoint', narrow_run[0], '--output-dir', str(tmp_path / 'o')] + data) == 130
+    assert capsys.readouterr().err == {
+        'generate': 'error: interrupted (the files written before the stop are whole): run generate again for them all\n',
+        'evaluate': 'error: interrupted before the score was done (nothing was written): run evaluate again\n'}[command]
+
+
+def test_more_faces_than_memory_holds_z_for_is_one_line_before_the_generator_is_built(narrow_run, tmp_path, capsys,
+                                                                                      monkeypatch):
+    """--n 99999999999: numpy's error for its z (72.8 TiB) was a traceback; the estimate is refused first"""
+    class Built(Exception):
+        """The generator was about to be built: the estimate let the faces through"""
+
+    def building(*args, **kwargs):
+        raise Built()
+
+    monkeypatch.setattr(drawing.machine, 'memory_available', lambda: 2 ** 30)
+    monkeypatch.setattr(generator_session, 'drawing', building)
+    capsys.readouterr()
+    assert _generate(narrow_run[0], tmp_path / 'faces', '--n', str(2 ** 30 // 1200 + 1)) == 1  # 12 bytes a number
+    assert capsys.readouterr().err == ('error: --n 894785: drawing 894785 faces needs about 1.1 GB of memory, more '
+                                       'than this process may take (1.1 GB free): draw fewer\n')
+    with pytest.raises(Built):
+        _generate(narrow_run[0], tmp_path / 'faces', '--n', str(2 ** 30 // 1200))
+    assert not os.path.exists(str(tmp_path / 'faces'))
+
+
 @pytest.mark.parametrize('argv,expected', [
     (['--walk', '1'], 'must be at least 2'),
     (['--walk', '3', '--n', '4'], '--n draws random faces: leave it out with --walk'),

@@ -28,6 +28,10 @@ def generate(generator, flags):
     if flags.walk and len(saved_z) > flags.walk:
         command_line.usage_error('generate', '--walk {} passes through fewer z than the {} in --z: give --walk {} or '
                                              'more'.format(flags.walk, len(saved_z), len(saved_z)))
+    if not (flags.z or flags.walk):  # before the generator is built: numpy's error would not be one line
+        with command_line.naming('--n', flags.n):
+            drawing.check_memory(drawing.z_bytes(flags.n, saved.z_dim), 'drawing {} faces'.format(flags.n),
+                                 'draw fewer')
     command_line.check_writable(flags.output_dir, '--output-dir')
     precision = machine.resolve_precision(flags.precision)[0] if flags.precision else None
     weights = 'raw' if flags.raw_weights else None  # None: the run's own, averaged if it kept an average

@@ -16,6 +16,9 @@ from facegan.core.signals import STOP_SIGNALS
 
 NOTHING_SAVED = 'interrupted (no training step was under way: nothing to save)'
 INTERRUPTED = 'error: ' + NOTHING_SAVED  # report()'s line
+# What an interruption of the script's other commands says (as_one_line's stopped)
+GENERATING_STOPPED = 'interrupted (the files written before the stop are whole): run generate again for them all'
+EVALUATING_STOPPED = 'interrupted before the score was done (nothing was written): run evaluate again'
 
 
 class Interrupted(UserError):
@@ -23,11 +26,12 @@ class Interrupted(UserError):
     exit_code = 130
 
 
-def as_one_line(function):
+def as_one_line(function, stopped=NOTHING_SAVED):
     """
     For the calls a notebook cell makes (runs.train, runs.what_it_learned, ...): an interruption outside training's
-    steps (while the graph is built, or what the run learned is drawn) is INTERRUPTED's one line, an Interrupted,
-    where a kernel would show a long traceback; on the command line install()'s hook says the same line
+    steps (while the graph is built, or what the run learned is drawn) is one line, an Interrupted, where a kernel
+    would show a long traceback; on the command line install()'s hook says the same line
+    :param stopped: What the line says: NOTHING_SAVED (INTERRUPTED's), or the command's own
     """
     @functools.wraps(function)
     def stopped_in_one_line(*args, **kwargs):
@@ -37,7 +41,7 @@ def as_one_line(function):
             raise
         except (KeyboardInterrupt, Exception) as err:
             if interrupted(err):
-                raise Interrupted(NOTHING_SAVED) from None
+                raise Interrupted(stopped) from None
             raise
     return stopped_in_one_line
 

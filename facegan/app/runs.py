@@ -7,14 +7,14 @@ from facegan.app import evaluating, generating, interrupts, learned, training
 from facegan.core.files import refusals_as_one_line
 
 
-def _in_one_line(function):
+def _in_one_line(function, stopped=interrupts.NOTHING_SAVED):
     """Each call says in one line when the file system refuses a file (full disk, permission, read-only), naming it,
-    and when it is interrupted outside training's steps (a notebook's stop button too)"""
-    return refusals_as_one_line(interrupts.as_one_line(function))
+    and when it is interrupted outside training's steps (a notebook's stop button too): the line stopped"""
+    return refusals_as_one_line(interrupts.as_one_line(function, stopped))
 
 
-evaluate = _in_one_line(evaluating.evaluate)  # the script's `evaluate`
-generate = _in_one_line(generating.generate)  # the script's `generate`
+evaluate = _in_one_line(evaluating.evaluate, interrupts.EVALUATING_STOPPED)  # the script's `evaluate`
+generate = _in_one_line(generating.generate, interrupts.GENERATING_STOPPED)  # the script's `generate`
 
 
 @_in_one_line

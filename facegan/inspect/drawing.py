@@ -42,6 +42,33 @@ def generate(draw, saved, z, output_dir):
     return faces, pictures.write_grid(np.array(shown), output_dir, image_mode)
 
 
+def z_bytes(count, z_dim):
+    """:return: About the memory count random z take as they are drawn: numpy's float64, then their float32 copy"""
+    return count * z_dim * (8 + 4)
+
+
+def check_memory(needed, what, fewer):
+    """
+    Stop before anything is drawn when it would take more memory than this process may take (numpy's or
+    TensorFlow's own error would not be one line)
+    :param needed: About the bytes it takes
+    :param what: What takes them, for the message: 'a walk through 4 z (96 faces)'
+    :param fewer: What to do, for the message: 'walk through fewer'
+    :raise UserError: it does not fit (too_much_memory's)
+    """
+    available = machine.memory_available()
+    if available is not None and needed > available:
+        raise too_much_memory(needed, what, fewer, available)
+
+
+def too_much_memory(needed, what, fewer, available=None):
+    """:return: The UserError that says what needs more memory than this process may take (check_memory's words;
+             without available, for an estimate that was short)"""
+    return UserError('{} needs about {} of memory, more than this process may take{}: {}'.format(
+        what, files.size_text(needed), '' if available is None else ' ({} free)'.format(files.size_text(available)),
+        fewer))
+
+
 def walk_bytes(count, channels):
     """:return: About the memory a walk through count z takes: its frames, their GIF frames and the strip"""
     frames = count * latent_walk.STEPS
@@ -60,12 +87,9 @@ def walk(draw, saved, count, saved_z, output_dir):
     :raise UserError: the walk does not fit in memory
     """
     image_mode = 'L' if saved.channels == 1 else 'RGB'
-    needed, available = walk_bytes(count, saved.channels), machine.memory_available()
-    too_big = 'a walk through {} z ({} faces) needs about {} of memory, more than this process may take{}: walk ' \
-              'through fewer'.format(count, count * latent_walk.STEPS, files.size_text(needed),
-                                     ' ({} free)'.format(files.size_text(available)) if available is not None else '')
-    if available is not None and needed > available:
-        raise UserError(too_big)  # before anything is drawn: TensorFlow could not say it in one line
+    needed, what = walk_bytes(count, saved.channels), 'a walk through {} z ({} faces)'.format(
+        count, count * latent_walk.STEPS)
+    check_memory(needed, what, 'walk through fewer')
     os.makedirs(output_dir, exist_ok=True)
     try:
         points = latent_walk.waypoints(saved_z, count, saved.z_dim, np.random)
@@ -74,7 +98,7 @@ def walk(draw, saved, count, saved_z, output_dir):
         pictures.save_rows(frames, latent_walk.STEPS, image_mode, strip)
         pictures.save_animation(frames, image_mode, gif, WALK_FRAME_MS, WALK_SCALE)
     except MemoryError:  # the estimate was short
-        raise UserError(too_big) from None
+        raise too_much_memory(needed, what, 'walk through fewer') from None
     save_z(points, os.path.join(output_dir, 'walk_z.npy'))
     return strip, gif
 
