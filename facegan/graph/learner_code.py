@@ -199,7 +199,7 @@ _HINTS = (("already exists", "the second call must reuse the first one's variabl
 
 def hint(error):
     """:return: ' (what the error means in the exercise)', or '' for an error none of _HINTS explains"""
-    return ''.join(' ({})'.format(hint) for text, hint in _HINTS if text in str(error))
+    return ''.join(' ({})'.format(meaning) for text, meaning in _HINTS if text in str(error))
 
 
 def check_returns(result, function_name, names):
