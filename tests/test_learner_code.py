@@ -57,6 +57,22 @@ def test_a_generator_that_returns_something_else_than_images_is_one_line(returne
             learner_code.call_generator(generator, tf.placeholder(tf.float32, (None, 4)), 3, 'to draw the grids')
 
 
+def test_a_generator_failing_with_an_error_the_exercise_explains_carries_the_explanation():
+    """A generator that builds its variables again on its second call, as the problem tests' hints explain"""
+    def generator(z, out_channel_dim, is_train=True):
+        with tf.variable_scope('generator'):  # no reuse: the second call cannot build its variables again
+            return tf.reshape(tf.layers.dense(z, 28 * 28 * out_channel_dim), (-1, 28, 28, out_channel_dim))
+
+    with tf.Graph().as_default():
+        z = tf.placeholder(tf.float32, (None, 4))
+        generator(z, 3)
+        with pytest.raises(LearnerCodeError, match=r"^generator\(z, 3, is_train=False\), called to draw the grids, "
+                                                   r"failed with ValueError: Variable generator/dense/kernel already "
+                                                   r"exists.*\(the second call must reuse the first one's variables: "
+                                                   r"pass reuse to tf.variable_scope\); fix generator\(\)"):
+            learner_code.call_generator(generator, z, 3, 'to draw the grids', is_train=False)
+
+
 def _generators(calls):
     """:return: {name: a generator that records what it was passed third}, as learners may write its signature"""
     def training(z, out_channel_dim, training=True):  # another name for the template's is_train

@@ -226,6 +226,11 @@ def test_the_precision_used_is_listed_last_in_words():
         'max_steps none -> 9', 'precision used float32 -> bfloat16']
 
 
+def test_a_precision_used_that_an_older_version_did_not_record_is_shown_as_none():
+    assert run_config.check_resume(_config(precision_used=None), _config(precision_used='bfloat16')) == [
+        'precision used none -> bfloat16']
+
+
 @pytest.mark.parametrize('setting,before,after,why', [
     ('dataset', 'celeba', 'mnist', 'train on other data'),
     ('image_mode', 'RGB', 'L', 'change the number of channels, which the saved weights do not fit'),

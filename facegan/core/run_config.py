@@ -184,7 +184,7 @@ def check_resume(saved, now):
                 one_line(now.folder), name, before, after, _WHY_UNSAFE[name]), name)
     return ['{} {} -> {}'.format(name, _shown(getattr(saved, name)), _shown(getattr(now, name))) for name in SETTINGS
             if name not in UNSAFE_ON_RESUME + _NOT_COMPARED and getattr(saved, name) != getattr(now, name)] + \
-        (['precision used {} -> {}'.format(saved.precision_used, now.precision_used)]
+        (['precision used {} -> {}'.format(_shown(saved.precision_used), _shown(now.precision_used))]
          if saved.precision_used != now.precision_used else [])
 
 

@@ -152,8 +152,8 @@ def call_generator(generator, z, out_channel_dim, why, is_train=None, **argument
     except Exception as err:  # the learner's code: anything can come out of it
         if raised_in_package(err) or interrupted(err):  # the project's bug; a Ctrl-C TensorFlow turned into an error
             raise
-        raise LearnerCodeError('{}, called {}, failed with {}; fix generator() (its problem test shows how) '
-                               'and run again'.format(call, why, error_line(err, with_type=True))) from None
+        raise LearnerCodeError('{}, called {}, failed with {}{}; fix generator() (its problem test shows how) '
+                               'and run again'.format(call, why, error_line(err, with_type=True), hint(err))) from None
     shape = images.shape.as_list() if isinstance(images, tf.Tensor) and images.shape.ndims is not None else None
     if shape is None or shape[1:] != [28, 28, out_channel_dim]:
         raise LearnerCodeError('{}, called {}, returned {}; it must return one tensor of images, shape '
