@@ -131,7 +131,7 @@ def test_a_file_where_a_folder_flag_points_names_that_flag(flag, tmp_path, capsy
     a_file.write_text('not a folder')
     argv = ['--data-dir', str(tmp_path / 'data'), '--output-dir', str(tmp_path / 'out'), flag, str(a_file)]
     assert run_script(argv) == 1
-    assert capsys.readouterr().err == 'error: cannot write to {} {} (File exists): choose another folder\n'.format(
+    assert capsys.readouterr().err == 'error: cannot write to {} {} (it is a file, not a folder): choose another folder\n'.format(
         flag, a_file)
     assert not os.path.exists(str(tmp_path / 'data'))  # refused before any work
 

@@ -311,9 +311,9 @@ def test_the_output_folders_are_checked_before_any_work(in_tmp):
     blocker.write_text('x')
     with pytest.raises(UserError) as err:
         command_line.parse(['--output-dir', str(blocker / 'out')])
-    assert str(err.value) == 'cannot write to --output-dir {} (Not a directory): choose another folder'.format(
-        blocker / 'out')
-    with pytest.raises(UserError, match=r'^cannot write to --logdir .*a_file/tb \(Not a directory\)'):
+    assert str(err.value) == 'cannot write to --output-dir {} ({} is a file, not a folder): choose another ' \
+                             'folder'.format(blocker / 'out', blocker)
+    with pytest.raises(UserError, match=r'^cannot write to --logdir .*a_file/tb \(.*a_file is a file, not a folder\)'):
         command_line.parse(['--output-dir', str(in_tmp / 'out'), '--logdir', str(blocker / 'tb')])
     flags = command_line.parse(['--output-dir', str(in_tmp / 'out'), '--logdir', str(in_tmp / 'tb')])
     assert flags.logdir == str(in_tmp / 'tb') and sorted(os.listdir(str(in_tmp))) == ['a_file']

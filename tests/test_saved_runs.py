@@ -388,7 +388,7 @@ def test_a_walk_shorter_than_the_saved_z_is_refused(narrow_run, tmp_path, capsys
 
 
 @pytest.mark.parametrize('what,expected', [
-    ('output-dir is a file', 'error: cannot write to --output-dir {file} (File exists): choose another folder'),
+    ('output-dir is a file', 'error: cannot write to --output-dir {file} (it is a file, not a folder): choose another folder'),
     ('checkpoint is a file', 'error: --checkpoint {file}: {file} is not a checkpoint (no {file}.index beside it): '
                              "train first, or point --checkpoint at a run's output folder"),
     ('no checkpoint', 'error: --checkpoint {empty}: no checkpoint in {empty}: train first'),

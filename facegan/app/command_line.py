@@ -9,6 +9,7 @@ dataset the run uses (flags.uses); facegan/app/runs.py carries the rest to the r
     python dlnd_face_generation.py evaluate --checkpoint output/synthetic
 """
 import contextlib
+import errno
 import os
 import shlex
 import sys
@@ -106,11 +107,26 @@ def check_writable(folder, flag_name):
             pass
     except OSError as err:
         raise UserError('cannot write to {} {} ({}): choose another folder'
-                        .format(flag_name, one_line(folder), err.strerror or err)) from None
+                        .format(flag_name, one_line(folder), _why_unwritable(folder, err))) from None
     finally:
         for each in made:  # the deepest first; one that is not empty now (another process writes there) stays
             with contextlib.suppress(OSError):
                 os.rmdir(each)
+
+
+def _why_unwritable(folder, err):
+    """
+    :param err: The OSError making or writing in folder raised
+    :return: Why, for the message: where a file stands in the folder's path, that it is a file (the system's words,
+             'File exists' or 'Not a directory', do not say which); else the system's words
+    """
+    path = os.path.normpath(folder)
+    if err.errno in (errno.EEXIST, errno.ENOTDIR):
+        while os.path.dirname(path) != path and not os.path.lexists(path):
+            path = os.path.dirname(path)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            return '{} is a file, not a folder'.format('it' if path == os.path.normpath(folder) else one_line(path))
+    return err.strerror or str(err)
 
 
 def _missing_folders(folder):
