@@ -8,6 +8,7 @@ import errno
 import functools
 import os
 import re
+import subprocess
 import sys
 import threading
 
@@ -232,6 +233,22 @@ def test_a_temporary_name_is_recognised_and_its_suffix_taken_off(name, temporary
 def test_any_name_made_temporary_is_recognised_and_given_back(name):
     made = files.temp_path(name)
     assert files.is_temporary(made) and files.without_temporary_suffix(made) == name
+
+
+def test_a_temporary_name_of_a_process_that_stopped_is_told_from_a_running_ones(monkeypatch):
+    stopped = subprocess.Popen(['true'])
+    stopped.wait()  # reaped: its PID names no process (PIDs are given out in turn, not again at once)
+    assert files.of_a_stopped_process('face_001.png.tmp-{}-0a1b2c3d'.format(stopped.pid)) is True
+    assert files.of_a_stopped_process(os.path.basename(files.temp_path('face_001.png'))) is False  # this process's
+    assert files.of_a_stopped_process('face_001.png.tmp-{}-0a1b2c3d'.format(2 ** 80)) is False  # no process's number
+    assert files.of_a_stopped_process('face_001.png.tmp4242') is False  # an older version's name: no PID to ask
+    assert files.of_a_stopped_process('face_001.png.tmp-{}-0a1b2c3'.format(stopped.pid)) is False  # not temp_path's
+
+    def another_users(pid, signal):
+        raise PermissionError(errno.EPERM, 'Operation not permitted')
+
+    monkeypatch.setattr(os, 'kill', another_users)  # as root every process can be asked: another user's, faked
+    assert files.of_a_stopped_process('face_001.png.tmp-{}-0a1b2c3d'.format(stopped.pid)) is False
 
 
 # --- write_atomically ---------------------------------------------------------------------------

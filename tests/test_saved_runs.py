@@ -152,6 +152,28 @@ def test_generate_writes_faces_their_z_and_a_grid_the_same_for_a_seed_in_any_bat
     assert sorted(os.listdir(str(tmp_path / 'four'))) == sorted(os.listdir(str(tmp_path / 'one')))  # no temp files
 
 
+@pytest.mark.parametrize('flags,written', [(('--n', '2'), ['face_000.npy', 'face_000.png', 'face_001.npy',
+                                                             'face_001.png', 'grid.png']),
+                                           (('--walk', '2'), ['walk.gif', 'walk.png', 'walk_z.npy'])])
+def test_the_temporary_files_of_a_killed_generate_are_removed_by_the_next_with_a_note(flags, written, narrow_run,
+                                                                                      tmp_path, capsys):
+    """kill -9 leaves a file being written under its temporary name; a generate running there now keeps its own"""
+    stopped = subprocess.Popen(['true'])
+    stopped.wait()  # its PID names no process now, as a killed generate's
+    folder = tmp_path / 'out'
+    folder.mkdir()
+    killed = ['face_007.png', 'face_007.npy', 'grid.png', 'walk.gif', 'walk_z.npy']
+    others = ['face_009.png.tmp-{}-0a1b2c3d'.format(os.getpid()),  # a generate running now (this process)
+              'notes.txt.tmp-{}-0a1b2c3d'.format(stopped.pid)]  # not generate's: left alone
+    for name in ['{}.tmp-{}-0a1b2c3d'.format(name, stopped.pid) for name in killed] + others:
+        (folder / name).write_bytes(b'half')
+    capsys.readouterr()
+    assert _generate(narrow_run[0], folder, *flags) == 0
+    assert sorted(os.listdir(str(folder))) == sorted(written + others)
+    assert capsys.readouterr().err.endswith('note: removed 5 leftovers of an interrupted generate in {}\n'.format(
+        folder))
+
+
 def _draw(run, weights='averaged', precision=None, z=None):
     """:return: The shared run's faces of 16 fixed z, drawn as generate draws them"""
     saved = restore.find_run(dlnd.generator, run, 'train first')

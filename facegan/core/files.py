@@ -113,6 +113,27 @@ def is_temporary(name):
     return bool(_TEMPORARY_SUFFIX.search(name))
 
 
+# temp_path's suffix, with the PID of the process that made the name
+_TEMPORARY_PID = re.compile(r'\.tmp-(\d+)-[0-9a-f]{8}$')
+
+
+def of_a_stopped_process(name):
+    """
+    :return: Whether a file name is one temp_path made in a process no longer running (killed before it could remove
+             it): False for another name, and for a process that runs, this one or another user's
+    """
+    match = _TEMPORARY_PID.search(name)
+    if not match:
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):  # another user's process; a number no process has, left alone
+        return False
+    return False
+
+
 def without_temporary_suffix(name):
     """:return: The name temp_path was given, for a temporary name; the name itself otherwise"""
     return _TEMPORARY_SUFFIX.sub('', name)

@@ -5,11 +5,12 @@ z, which can be read back to draw it again (`generate`, `generate --z`), and wal
 length; anything else is one line saying what it holds.
 """
 import os
+import re
 
 import numpy as np
 
 from facegan.core import files, machine
-from facegan.core.errors import UserError
+from facegan.core.errors import UserError, one_line
 from facegan.data.images import open_regular_file
 from facegan.inspect import latent_walk
 from facegan.inspect.generator_session import GENERATE_BATCH
@@ -18,6 +19,22 @@ from facegan.output import pictures
 GRID_FACES = 100  # generate's grid.png shows the first this many faces
 WALK_FRAME_MS = 120  # how long each face of walk.gif shows
 WALK_SCALE = 8  # walk.gif's faces are enlarged this many times (224x224 for 28x28)
+
+
+# What generate and its walk write in their folder (the z file they read may be anywhere)
+_OUTPUT_NAME = re.compile(r'(face_\d+\.(png|npy)|grid\.png|walk\.(png|gif)|walk_z\.npy)$')
+
+
+def remove_leftovers(output_dir):
+    """
+    Remove the temporary files a generate that was killed (kill -9, a power cut) left in output_dir, and say so in
+    one line: only ones named like generate's files, of a process no longer running (a generate that runs there now
+    writes its own)
+    """
+    files.remove_leftovers([os.path.join(output_dir, name) for name in sorted(os.listdir(output_dir))
+                            if files.of_a_stopped_process(name) and
+                            _OUTPUT_NAME.match(files.without_temporary_suffix(name))],
+                           'generate in {}'.format(one_line(output_dir)))
 
 
 def generate(draw, saved, z, output_dir):
@@ -32,6 +49,7 @@ def generate(draw, saved, z, output_dir):
     """
     image_mode = 'L' if saved.channels == 1 else 'RGB'
     os.makedirs(output_dir, exist_ok=True)
+    remove_leftovers(output_dir)
     faces, shown = [], []
     for first in range(0, len(z), GENERATE_BATCH):  # memory does not grow with n
         drawn = draw(z[first:first + GENERATE_BATCH])
@@ -91,6 +109,7 @@ def walk(draw, saved, count, saved_z, output_dir):
         count, count * latent_walk.STEPS)
     check_memory(needed, what, 'walk through fewer')
     os.makedirs(output_dir, exist_ok=True)
+    remove_leftovers(output_dir)
     try:
         points = latent_walk.waypoints(saved_z, count, saved.z_dim, np.random)
         frames = draw(latent_walk.loop(points))
