@@ -468,8 +468,13 @@ def test_evaluate_prints_the_score_and_its_baselines(narrow_run, capsys):
     assert printed.startswith('SWD: ') and 'real vs real {:.4f}'.format(scores['swd_real_vs_real'][0]) in printed
     assert 'note' not in err
     assert run_command(argv + ['--eval-images', '100']) == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
-        'error: --eval-images 100 needs at least 200 images; folder has {} (see --help)'.format(SHARED_FACES))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith('error: --eval-images 100 needs at least 200 images; folder has {} (see --help)'.format(
+        SHARED_FACES))
+    assert not [line for line in err if line.startswith('note: ')]  # no note on images it will not score
+    assert run_command(argv + ['--eval-images', '16']) == 0  # 8 more than the run held out: said once it scores
+    assert 'note: the run in --checkpoint {} held out 8 images (its run.json), so 8 of the last 16'.format(run) in \
+        capsys.readouterr().err
     assert run_command(argv + ['--channels', '1']) == 2  # the run drew colour faces
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
         'error: the run in --checkpoint {} draws 3-channel images, and --dataset folder has 1 (see --help)'.format(run))
@@ -484,10 +489,9 @@ def test_evaluate_scores_against_the_images_the_run_held_out_and_says_when_it_tr
     config = run_config.RunConfig(1, 8, 16, 0.0005, 0.5, 'folder', 'RGB').replace(held_out=held_out)
     saved = restore.SavedRun('runs/a\nb/checkpoints/model-4', 16, 3, 'float32', config)
     flags = argparse.Namespace(checkpoint='runs/a\nb', eval_images=given)
-    assert evaluating.unseen_images(saved, flags) == used
     note = 'note: the run in --checkpoint runs/a\\nb held out {} images (its run.json), so {} of the last {} that ' \
-           'evaluate treats as unseen were trained on\n'.format(held_out, trained_on, used)
-    assert capsys.readouterr().err == (note if trained_on else '')
+           'evaluate treats as unseen were trained on'.format(held_out, trained_on, used)
+    assert evaluating.unseen_images(saved, flags) == (used, note if trained_on else '')
 
 
 def test_evaluate_of_a_run_on_a_folder_of_images_asks_for_that_folder(narrow_run, capsys):

@@ -18,16 +18,17 @@ def unseen_images(saved, flags):
     """
     :param saved: restore.SavedRun
     :param flags: command_line.Flags of `evaluate`
-    :return: How many of the dataset's last images to score against as unseen: --eval-images, else as many as the
-             run held out (its run.json), else the runs' default; a note when the run trained on some of them
+    :return: (how many of the dataset's last images to score against as unseen: --eval-images, else as many as the
+             run held out (its run.json), else the runs' default; a note when the run trained on some of them, else
+             ''), the note printed once the data is known to hold them
     """
     held_out = saved.config.held_out if saved.config is not None else None  # None: a run.json without it
     count = flags.eval_images or held_out or RunConfig.eval_images
-    if held_out is not None and held_out < count:
-        print('note: the run in --checkpoint {} held out {} images (its run.json), so {} of the last {} that evaluate '
-              'treats as unseen were trained on'.format(one_line(flags.checkpoint), held_out, count - held_out, count),
-              file=sys.stderr)
-    return count
+    if held_out is None or held_out >= count:
+        return count, ''
+    return count, ('note: the run in --checkpoint {} held out {} images (its run.json), so {} of the last {} that '
+                   'evaluate treats as unseen were trained on'.format(one_line(flags.checkpoint), held_out,
+                                                                     count - held_out, count))
 
 
 def evaluate(generator, dataset, flags):
@@ -40,7 +41,7 @@ def evaluate(generator, dataset, flags):
     """
     with command_line.naming('--checkpoint', flags.checkpoint):
         saved = restore.find_run(generator, flags.checkpoint, command_line.CHECKPOINT_HINT)
-    eval_images = unseen_images(saved, flags)
+    eval_images, note = unseen_images(saved, flags)
     needed = max(2 * eval_images, eval_images + checks.NEIGHBOURS if flags.nearest else 0)
     if dataset.shape[0] < needed:
         command_line.usage_error('evaluate', '--eval-images {} needs at least {} images; {} has {}'.format(
@@ -49,6 +50,8 @@ def evaluate(generator, dataset, flags):
         command_line.usage_error('evaluate', 'the run in --checkpoint {} draws {}-channel images, and --dataset {} has '
                                              '{}'.format(flags.checkpoint, saved.channels, flags.dataset,
                                                          dataset.shape[3]))
+    if note:
+        print(note, file=sys.stderr)
     precision = machine.resolve_precision(flags.precision)[0] if flags.precision else None
     fast, weights = flags.fast_layers is not False, 'raw' if flags.raw_weights else None  # None: the run's own
     scores = checks.tracker(dataset, eval_images, flags.seed)
