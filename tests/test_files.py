@@ -239,7 +239,12 @@ def test_a_temporary_name_of_a_process_that_stopped_is_told_from_a_running_ones(
     stopped = subprocess.Popen(['true'])
     stopped.wait()  # reaped: its PID names no process (PIDs are given out in turn, not again at once)
     assert files.of_a_stopped_process('face_001.png.tmp-{}-0a1b2c3d'.format(stopped.pid)) is True
-    assert files.of_a_stopped_process(os.path.basename(files.temp_path('face_001.png'))) is False  # this process's
+    running = subprocess.Popen(['cat'], stdin=subprocess.PIPE)  # runs until its input is closed
+    try:
+        assert files.of_a_stopped_process('face_001.png.tmp-{}-0a1b2c3d'.format(running.pid)) is False
+    finally:
+        running.stdin.close()
+    assert running.wait() == 0  # it ended as its input closed: the question sent it no signal that stops it
     assert files.of_a_stopped_process('face_001.png.tmp-{}-0a1b2c3d'.format(2 ** 80)) is False  # no process's number
     assert files.of_a_stopped_process('face_001.png.tmp4242') is False  # an older version's name: no PID to ask
     assert files.of_a_stopped_process('face_001.png.tmp-{}-0a1b2c3'.format(stopped.pid)) is False  # not temp_path's

@@ -5,6 +5,7 @@ output folders checked, the combinations refused; Flags; naming a flag in an err
 """
 import argparse
 import dataclasses
+import errno
 import os
 import re
 import subprocess
@@ -300,6 +301,21 @@ def test_training_is_the_command_without_one_on_synthetic_faces_into_output_data
     assert (flags.dataset, flags.output_dir, flags.batch_size) == ('mnist', os.path.join('output', 'mnist'), 8)
 
 
+@pytest.mark.parametrize('error,said', [
+    (OSError(errno.ENOTDIR, 'Not a directory'), 'Not a directory'),  # the file in its path went away since
+    (OSError('no errno'), 'no errno'),
+])
+def test_a_folder_that_cannot_be_made_with_no_file_in_its_path_is_told_in_the_systems_words(error, said, in_tmp,
+                                                                                          monkeypatch):
+    def failing(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(os, 'makedirs', failing)
+    with pytest.raises(UserError) as err:
+        command_line.parse(['--output-dir', 'nowhere/out'])
+    assert str(err.value) == 'cannot write to --output-dir nowhere/out ({}): choose another folder'.format(said)
+
+
 def test_a_first_argument_that_is_no_command_is_a_training_flag(in_tmp, capsys):
     with pytest.raises(SystemExit) as stopped:
         command_line.parse(['train', '--max-steps', '3'])
@@ -315,6 +331,8 @@ def test_the_output_folders_are_checked_before_any_work(in_tmp):
                              'folder'.format(blocker / 'out', blocker)
     with pytest.raises(UserError, match=r'^cannot write to --logdir .*a_file/tb \(.*a_file is a file, not a folder\)'):
         command_line.parse(['--output-dir', str(in_tmp / 'out'), '--logdir', str(blocker / 'tb')])
+    with pytest.raises(UserError, match=r'^cannot write to --output-dir .*a_file \(it is a file, not a folder\)'):
+        command_line.parse(['--output-dir', str(blocker)])
     flags = command_line.parse(['--output-dir', str(in_tmp / 'out'), '--logdir', str(in_tmp / 'tb')])
     assert flags.logdir == str(in_tmp / 'tb') and sorted(os.listdir(str(in_tmp))) == ['a_file']
 
