@@ -295,6 +295,7 @@ def test_z_redraws_a_saved_face_exactly_and_a_walk_starts_from_it(narrow_run, tm
     ('wrong length', 'it holds an array of shape (7,); this generator takes z of 100 numbers'),
     ('three dimensions', 'it holds an array of shape (1, 1, 100)'),
     ('not finite', 'it holds numbers that are not finite'),
+    ('too large for float32', "it holds numbers too large for float32, the type of the generator's z (up to 1e+300)"),
     ('a folder', 'cannot read it ('),
 ])
 def test_a_bad_z_file_is_one_line_naming_it(what, expected, narrow_run, tmp_path, capsys):
@@ -309,11 +310,25 @@ def test_a_bad_z_file_is_one_line_naming_it(what, expected, narrow_run, tmp_path
         path.mkdir()
     elif what != 'missing':
         np.save(str(path), {'wrong length': np.zeros(7), 'three dimensions': np.zeros((1, 1, 100)),
-                            'not finite': np.full(100, np.nan), 'text': np.array(['a'] * 100)}[what])
+                            'not finite': np.full(100, np.nan), 'text': np.array(['a'] * 100),
+                            'too large for float32': np.full(100, 1e300)}[what])
     capsys.readouterr()
     assert _generate(narrow_run[0], tmp_path / 'out', '--z', str(path)) == 1
     err = capsys.readouterr().err
-    assert err.startswith('error: --z {}: {}'.format(path, expected)) and err.count('\n') == 1
+    assert err.startswith('error: --z {}: {}'.format(path, expected)) and err.count('\n') == 1  # no numpy warning
+
+
+@pytest.mark.parametrize('flags', [(), ('--walk', '2')])
+def test_z_so_large_that_the_generator_draws_nan_is_one_line_not_black_faces(flags, narrow_run, tmp_path, capsys):
+    """float32's largest numbers overflow the generator's layers: its faces are NaN, which would be drawn black"""
+    path = tmp_path / 'huge.npy'
+    np.save(str(path), np.full(100, 3e38, np.float32))
+    capsys.readouterr()
+    assert _generate(narrow_run[0], tmp_path / 'out', '--z', str(path), *flags) == 1
+    assert capsys.readouterr().err == 'error: {}the generator drew faces that are not finite (NaN or infinity) from ' \
+                                      'z as large as 3e+38: it was trained on z from -1 to 1; give z nearer that ' \
+                                      'range\n'.format('--walk 2: ' if flags else '')  # the walk names its flag
+    assert not [name for name in os.listdir(str(tmp_path / 'out')) if name.endswith(('.png', '.gif'))]
 
 
 def test_a_walk_too_long_for_memory_is_one_line(shared_run, tmp_path):

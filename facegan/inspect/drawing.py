@@ -52,7 +52,7 @@ def generate(draw, saved, z, output_dir):
     remove_leftovers(output_dir)
     faces, shown = [], []
     for first in range(0, len(z), GENERATE_BATCH):  # memory does not grow with n
-        drawn = draw(z[first:first + GENERATE_BATCH])
+        drawn = _finite(draw(z[first:first + GENERATE_BATCH]), z[first:first + GENERATE_BATCH])
         faces += pictures.write_faces(drawn, output_dir, image_mode, first)
         shown += list(drawn[:GRID_FACES - len(shown)])
     for face, face_z in zip(faces, z):
@@ -112,7 +112,7 @@ def walk(draw, saved, count, saved_z, output_dir):
     remove_leftovers(output_dir)
     try:
         points = latent_walk.waypoints(saved_z, count, saved.z_dim, np.random)
-        frames = draw(latent_walk.loop(points))
+        frames = _finite(draw(latent_walk.loop(points)), points)
         strip, gif = os.path.join(output_dir, 'walk.png'), os.path.join(output_dir, 'walk.gif')
         pictures.save_rows(frames, latent_walk.STEPS, image_mode, strip)
         pictures.save_animation(frames, image_mode, gif, WALK_FRAME_MS, WALK_SCALE)
@@ -165,7 +165,22 @@ def load_z(path, z_dim):
     if z.ndim not in (1, 2) or z.shape[-1] != z_dim or not z.size:
         raise UserError('it holds an array of shape {}; this generator takes z of {} numbers (a file generate '
                         'saved beside a face of this run)'.format(z.shape, z_dim))
-    z = np.asarray(z, np.float32).reshape(-1, z_dim)
     if not np.isfinite(z).all():
         raise UserError('it holds numbers that are not finite')
-    return z
+    if np.abs(z).max() > np.finfo(np.float32).max:  # float64's: they would become infinity
+        raise UserError('it holds numbers too large for float32, the type of the generator\'s z (up to {:.3g})'
+                        .format(float(np.abs(z).max())))
+    return np.asarray(z, np.float32).reshape(-1, z_dim)
+
+
+def _finite(images, z):
+    """
+    :param images: What the generator drew from z
+    :return: images
+    :raise UserError: they are not all finite: z far outside the -1 to 1 the generator was trained on (3e38, say) can
+                      overflow its layers
+    """
+    if not np.isfinite(images).all():
+        raise UserError('the generator drew faces that are not finite (NaN or infinity) from z as large as {:.3g}: it '
+                        'was trained on z from -1 to 1; give z nearer that range'.format(float(np.abs(z).max())))
+    return images
