@@ -408,6 +408,18 @@ def test_a_data_folder_that_is_a_file_is_one_line_naming_the_file(tmp_path, wher
     assert a_file.read_text() == 'mine' and os.listdir(str(tmp_path)) == [a_file.name]
 
 
+@pytest.mark.parametrize('given', ['relative', 'absolute'])
+def test_a_data_folder_that_is_a_link_to_nothing_is_one_line_naming_the_link(tmp_path, monkeypatch, given):
+    """os.path.exists is False for a link to nothing: a search for the file in the way that asked it went up past
+    the link (a false "inside tmp_path, which is a file"), and from a relative name up to '' for ever"""
+    monkeypatch.chdir(tmp_path)
+    os.symlink(str(tmp_path / 'gone'), 'data')
+    data = 'data' if given == 'relative' else str(tmp_path / 'data')
+    with pytest.raises(DatasetError) as err:
+        files.make_data_dir(data)
+    assert str(err.value) == 'the data folder {} is a file: give a folder (it is made if missing)'.format(data)
+
+
 def test_an_empty_data_folder_is_one_line_naming_data_dir_and_makes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DatasetError) as err:

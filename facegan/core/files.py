@@ -105,7 +105,7 @@ def temp_path(path):
 
 
 # temp_path's suffix; older versions of the project wrote NAME.tmpHEX, NAME.tmpPID and NAME.tmp
-_TEMPORARY_SUFFIX = re.compile(r'\.tmp(-\d+-[0-9a-f]{8}|[0-9a-f]*)$')
+_TEMPORARY_SUFFIX = re.compile(r'\.tmp(-(\d+)-[0-9a-f]{8}|[0-9a-f]*)$')  # group 2: the PID, in temp_path's
 
 
 def is_temporary(name):
@@ -113,20 +113,16 @@ def is_temporary(name):
     return bool(_TEMPORARY_SUFFIX.search(name))
 
 
-# temp_path's suffix, with the PID of the process that made the name
-_TEMPORARY_PID = re.compile(r'\.tmp-(\d+)-[0-9a-f]{8}$')
-
-
 def of_a_stopped_process(name):
     """
     :return: Whether a file name is one temp_path made in a process no longer running (killed before it could remove
              it): False for another name, and for a process that runs, this one or another user's
     """
-    match = _TEMPORARY_PID.search(name)
-    if not match:
+    match = _TEMPORARY_SUFFIX.search(name)
+    if not (match and match.group(2)):  # not temporary, or an older version's name: no PID to ask
         return False
     try:
-        os.kill(int(match.group(1)), 0)  # signal 0: only asks whether the process exists
+        os.kill(int(match.group(2)), 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return True
     except (PermissionError, OverflowError):  # another user's process; a number no process has, left alone
@@ -235,15 +231,29 @@ def make_data_dir(data_path):
                            "made if missing)")
     try:
         os.makedirs(data_path, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        blocker = data_path
-        while not os.path.exists(blocker):
-            blocker = os.path.dirname(blocker)
+    except OSError as err:
+        blocker = file_in_the_way(data_path, err)
+        if blocker is None:
+            raise _unwritable(data_path, err) from None
         where = 'is a file' if blocker == data_path else 'is inside {}, which is a file'.format(one_line(blocker))
         raise DatasetError('the data folder {} {}: give a folder (it is made if missing)'
                            .format(one_line(data_path), where)) from None
-    except OSError as err:
-        raise _unwritable(data_path, err) from None
+
+
+def file_in_the_way(folder, err):
+    """
+    :param folder: A folder that could not be made
+    :param err: The OSError making it raised
+    :return: The file (a link to nothing included) that stands where folder, or a folder above it, should be: the
+             path as given, or the part of it that names that file; None where err is another problem (or the file
+             went away since)
+    """
+    if err.errno not in (errno.EEXIST, errno.ENOTDIR):
+        return None
+    path = folder
+    while os.path.dirname(path) != path and not os.path.lexists(path):
+        path = os.path.dirname(path)
+    return path if os.path.lexists(path) and not os.path.isdir(path) else None
 
 
 def _unwritable(data_path, err):
