@@ -52,7 +52,8 @@ def generate(draw, saved, z, output_dir):
     remove_leftovers(output_dir)
     faces, shown = [], []
     for first in range(0, len(z), GENERATE_BATCH):  # memory does not grow with n
-        drawn = _finite(draw(z[first:first + GENERATE_BATCH]), z[first:first + GENERATE_BATCH])
+        batch = z[first:first + GENERATE_BATCH]
+        drawn = _finite(draw(batch), batch)
         faces += pictures.write_faces(drawn, output_dir, image_mode, first)
         shown += list(drawn[:GRID_FACES - len(shown)])
     for face, face_z in zip(faces, z):
@@ -167,9 +168,10 @@ def load_z(path, z_dim):
                         'saved beside a face of this run)'.format(z.shape, z_dim))
     if not np.isfinite(z).all():
         raise UserError('it holds numbers that are not finite')
-    if np.abs(z).max() > np.finfo(np.float32).max:  # float64's: they would become infinity
+    largest = float(np.abs(z).max())
+    if largest > np.finfo(np.float32).max:  # float64's: they would become infinity
         raise UserError('it holds numbers too large for float32, the type of the generator\'s z (up to {:.3g})'
-                        .format(float(np.abs(z).max())))
+                        .format(largest))
     return np.asarray(z, np.float32).reshape(-1, z_dim)
 
 
