@@ -420,6 +420,16 @@ def test_a_data_folder_that_is_a_link_to_nothing_is_one_line_naming_the_link(tmp
     assert str(err.value) == 'the data folder {} is a file: give a folder (it is made if missing)'.format(data)
 
 
+def test_no_file_is_in_the_way_where_the_path_holds_none_or_the_error_is_another(tmp_path):
+    """A file that went away since the folder could not be made; a refusal that is not about a file in the way"""
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('x')
+    in_the_way = OSError(errno.ENOTDIR, 'Not a directory')
+    assert files.file_in_the_way(str(a_file / 'data'), in_the_way) == str(a_file)
+    assert files.file_in_the_way(str(tmp_path / 'gone' / 'data'), in_the_way) is None  # tmp_path: a folder
+    assert files.file_in_the_way(str(a_file / 'data'), OSError(errno.EACCES, 'Permission denied')) is None
+
+
 def test_an_empty_data_folder_is_one_line_naming_data_dir_and_makes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DatasetError) as err:
