@@ -298,6 +298,7 @@ def test_z_redraws_a_saved_face_exactly_and_a_walk_starts_from_it(narrow_run, tm
     ('too large for float32', "it holds numbers too large for float32, the type of the generator's z (up to 1e+300)"),
     ('a folder', 'cannot read it ('),
 ])
+@pytest.mark.filterwarnings('error::RuntimeWarning')  # numpy's overflow warnings would be lines of their own
 def test_a_bad_z_file_is_one_line_naming_it(what, expected, narrow_run, tmp_path, capsys):
     path = tmp_path / 'z.npy'
     if what == 'empty':

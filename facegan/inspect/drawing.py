@@ -169,7 +169,8 @@ def load_z(path, z_dim):
     if not np.isfinite(z).all():
         raise UserError('it holds numbers that are not finite')
     largest = float(np.abs(z).max())
-    if largest > np.finfo(np.float32).max:  # float64's: they would become infinity
+    # float64's that would become infinity (compared as Python floats: against numpy's float32, a cast that warns)
+    if largest > float(np.finfo(np.float32).max):
         raise UserError('it holds numbers too large for float32, the type of the generator\'s z (up to {:.3g})'
                         .format(largest))
     return np.asarray(z, np.float32).reshape(-1, z_dim)
