@@ -20,6 +20,7 @@ from facegan.app import command_line, parsing
 from facegan.core import run_config
 from facegan.core.errors import DatasetError, SettingChanged, TrainingStopped, UserError
 from facegan.core.run_config import RunConfig
+from facegan.data import datasets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -528,10 +529,17 @@ def test_the_synthetic_faces_are_drawn_on_first_use(in_tmp, monkeypatch):
         open(os.path.join(folder, '1.jpg'), 'w').close()
         return folder
 
-    monkeypatch.setattr(command_line, 'make_synthetic_faces', make)
+    monkeypatch.setattr(datasets, 'make_synthetic_faces', make)
     flags = command_line.parse([])
     assert flags.face_files(str(in_tmp / 'data')) == [str(in_tmp / 'data' / 'faces' / '1.jpg')]
     assert drawn == [str(in_tmp / 'data')]
+
+
+def test_a_dataset_that_is_not_of_faces_has_no_face_files(in_tmp):
+    (in_tmp / 'data' / 'mnist').mkdir(parents=True)
+    (in_tmp / 'data' / 'mnist' / 'image_0.jpg').write_bytes(b'')
+    with pytest.raises(ValueError, match="^no dataset of faces is called 'mnist'$"):
+        datasets.face_files('mnist', str(in_tmp / 'data'))
 
 
 # --- where the arguments come from, and errors naming a flag -------------------------------------------

@@ -29,6 +29,7 @@ MODULES = {
     'facegan/data/image_cache.py': ['tests/test_image_cache.py', 'tests/test_data_faults.py'],
     'facegan/data/downloads.py': ['tests/test_downloads.py'],
     'facegan/data/archives.py': ['tests/test_archives.py'],
+    'facegan/data/datasets.py': ['tests/test_parsing.py'],
     'facegan/metrics/nearest.py': ['tests/test_nearest.py'],
     'facegan/metrics/sliced_wasserstein.py': ['tests/test_sliced_wasserstein.py'],
     'facegan/inspect/latent_walk.py': ['tests/test_latent_walk.py'],

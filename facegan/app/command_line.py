@@ -9,16 +9,14 @@ dataset the run uses (flags.uses); facegan/app/runs.py carries the rest to the r
     python dlnd_face_generation.py evaluate --checkpoint output/synthetic
 """
 import contextlib
-import errno
 import os
 import shlex
 import sys
 import tempfile
 
-from facegan.core import environment, run_config
+from facegan.core import environment, files, run_config
 from facegan.core.errors import DatasetError, UserError, one_line
-from facegan.data.images import list_image_files
-from facegan.data.synthetic_faces import make_synthetic_faces
+from facegan.data import datasets
 from facegan.graph import checkpoint_files
 from facegan.app import parsing
 
@@ -72,18 +70,14 @@ class Flags(object):
         :return: The image files of a dataset of faces: CelebA's (downloaded), the synthetic faces (drawn on first
                  use) or, with --dataset folder, every jpg, jpeg and png under --data-dir
         """
-        if self.dataset == 'celeba':
-            return list_image_files(os.path.join(data_dir, 'img_align_celeba'))
-        if self.dataset == 'synthetic':
-            return list_image_files(make_synthetic_faces(data_dir))
-        if not os.path.isdir(data_dir):
+        if self.dataset == 'folder' and not os.path.isdir(data_dir):
             raise DatasetError('--data-dir {} is not a folder: point it at a folder of images'.format(
                 one_line(data_dir)))
-        files = list_image_files(data_dir)
-        if not files:
+        found = datasets.face_files(self.dataset, data_dir)
+        if self.dataset == 'folder' and not found:
             raise DatasetError('--data-dir {} has no jpg, jpeg or png files: point it at a folder of images'
                                .format(one_line(data_dir)))
-        return files
+        return found
 
     def settings(self):
         """:return: {RunConfig setting: value} of the flags given: each replaces the cell's value or the default"""
@@ -121,11 +115,9 @@ def _why_unwritable(folder, err):
              'File exists' or 'Not a directory', do not say which); else the system's words
     """
     path = os.path.normpath(folder)
-    if err.errno in (errno.EEXIST, errno.ENOTDIR):
-        while os.path.dirname(path) != path and not os.path.lexists(path):
-            path = os.path.dirname(path)
-        if os.path.lexists(path) and not os.path.isdir(path):
-            return '{} is a file, not a folder'.format('it' if path == os.path.normpath(folder) else one_line(path))
+    in_the_way = files.file_in_the_way(path, err)
+    if in_the_way is not None:
+        return '{} is a file, not a folder'.format('it' if in_the_way == path else one_line(in_the_way))
     return err.strerror or str(err)
 
 
