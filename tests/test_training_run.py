@@ -21,7 +21,7 @@ import helper
 import tiny_networks
 from conftest import copy_run, faces, generate, train_narrow
 from learners import plain_train
-from facegan.app import runs
+from facegan.app import command_line, runs
 from facegan.core import run_config
 from facegan.app.interrupts import Interrupted
 from facegan.core.errors import LearnerCodeError, TrainingInterrupted, TrainingStopped, UserError
@@ -309,6 +309,37 @@ def test_an_error_that_is_not_the_learners_keeps_its_own_type_and_traceback(tmp_
     not_a_train = functools.partial(os.path.join, 'a folder')
     with pytest.raises(TypeError, match='join'):
         train(tmp_path, dataset(tmp_path), not_a_train, max_steps=1)
+
+
+# What TensorFlow raised, run for real (docs/runs.md): the script with --z-dim 200000 under `ulimit -v 20000000`, and
+# with --z-dim 3000000, whose Adam slots grappler could not build
+OUT_OF_MEMORY = [('ResourceExhaustedError', 'OOM when allocating tensor with shape[200000,16384] and type float on '
+                                            '/job:localhost/replica:0/task:0/device:CPU:0 by allocator mklcpu'),
+                 ('InvalidArgumentError', 'Cannot parse tensor from proto: goo.gle/debugproto')]
+MEMORY_TRAIN = """\
+def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode):
+    with tf.Session() as sess:
+        raise tf.errors.{}(None, None, {!r})
+"""
+
+
+@pytest.mark.parametrize('kind,text', OUT_OF_MEMORY, ids=['out-of-memory', 'too-large-to-hold'])
+@pytest.mark.parametrize('from_flags', [False, True], ids=['notebook', 'command-line'])
+def test_a_train_that_runs_out_of_memory_is_one_line_naming_the_settings_that_ask_too_much(
+        tmp_path, kind, text, from_flags):
+    data, too_large = dataset(tmp_path), learners(MEMORY_TRAIN.format(kind, text))
+    flags = command_line.parse(['--z-dim', '200000', '--batch-size', '4']) if from_flags else None
+    with pytest.raises(UserError) as failure:
+        runs.train(too_large, dlnd.generator, 1, 4, 200000, 0.0005, 0.5, data, flags=flags,
+                   output_dir=str(tmp_path / 'out'), eval_every=0, precision='float32')
+    assert type(failure.value) is UserError  # not the learner's code's mistake (a LearnerCodeError)
+    z_dim, batch_size = ('--z-dim', '--batch-size') if from_flags else ('z_dim', 'batch_size')
+    assert str(failure.value) == (
+        'train() ran out of memory at learners_notebook.py line 3 ({}): its networks at {} 200000 and batches of {} 4 '
+        'need more than this process may take; {} a smaller {} or {}{}'.format(
+            text if kind == 'ResourceExhaustedError' else 'a tensor larger than TensorFlow can hold', z_dim,
+            batch_size, 'give' if from_flags else 'set', z_dim, batch_size,
+            '' if from_flags else ' in the cell of hyperparameters'))
 
 
 def test_runs_train_given_a_setting_it_does_not_have_is_one_line(tmp_path):

@@ -14,7 +14,8 @@ import sys
 
 from facegan.core import files, machine, run_config
 from facegan.core.errors import LearnerCodeError, TrainingInterrupted, UserError, error_line, interrupted, one_line
-from facegan.graph.learner_code import accepted, check_call, hint, learner_frame, place, raised_in_package
+from facegan.graph.learner_code import (accepted, check_call, hint, learner_frame, out_of_memory, place,
+                                        raised_in_package)
 from facegan.train import records, run
 
 # The settings a run records that the user gives by another name
@@ -125,10 +126,11 @@ def _start_fresh(config, flags):
 TRAIN_PARAMETERS = '(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, data_shape, data_image_mode)'
 
 
-def _call_train(train, arguments, extras):
+def _call_train(train, arguments, extras, flags):
     """
-    Call the learner's train(); an error in its code (not in the run's) stops the run in one line saying where; a
-    Ctrl-C that TensorFlow turned into an error of its own goes on as the interruption it is
+    Call the learner's train(); an error in its code (not in the run's) stops the run in one line saying where, and
+    TensorFlow running out of memory there says which settings ask for too much; a Ctrl-C that TensorFlow turned
+    into an error of its own goes on as the interruption it is
     """
     check_call(train, 'train', arguments, extras, TRAIN_PARAMETERS)
     try:
@@ -139,8 +141,23 @@ def _call_train(train, arguments, extras):
         where = learner_frame(err)
         if where is None or raised_in_package(err) or interrupted(err):
             raise
+        too_large = out_of_memory(err)
+        if too_large:
+            raise UserError(_out_of_memory(too_large, where, arguments, flags)) from None
         raise LearnerCodeError('train() failed at {} with {}{}; fix it there and run again'.format(
             one_line(place(where)), error_line(err, with_type=True), hint(err))) from None
+
+
+def _out_of_memory(what, where, arguments, flags):
+    """
+    :param what: What did not fit (out_of_memory's)
+    :return: What to do when train()'s networks or batches need more memory than there is: ask for less
+    """
+    z_dim, batch_size = _name('z_dim', flags), _name('batch_size', flags)
+    return ('train() ran out of memory at {} ({}): its networks at {} {} and batches of {} {} need more than this '
+            'process may take; {} a smaller {} or {}{}'.format(
+                one_line(place(where)), what, z_dim, arguments[2], batch_size, arguments[1],
+                'give' if flags else 'set', z_dim, batch_size, '' if flags else ' in the cell of hyperparameters'))
 
 
 def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags=None,
@@ -190,7 +207,7 @@ def _train_alone(train_function, generator, config, training, held_out, resume, 
         with training_run.around_train():  # in a graph of its own, seeded
             _call_train(train_function, (config.epochs, config.batch_size, config.z_dim, config.learning_rate,
                                          config.beta1, training_run.get_batches, training.shape,
-                                         training.image_mode), extras)
+                                         training.image_mode), extras, flags)
     except TrainingInterrupted as err:
         err.args = ('{}: {}'.format(err, 'run the same command with --resume' if _commanded(flags) else
                                     'run the cell again with resume=True'),)

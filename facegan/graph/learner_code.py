@@ -202,6 +202,22 @@ def hint(error):
     return ''.join(' ({})'.format(meaning) for text, meaning in _HINTS if text in str(error))
 
 
+# TensorFlow's words for a tensor larger than it can hold at all (beyond 2**32 elements, hundreds of gigabytes)
+_TOO_LARGE_TO_HOLD = 'Cannot parse tensor from proto'
+
+
+def out_of_memory(error):
+    """
+    :return: What did not fit where a TensorFlow error says a tensor did not (out of memory, or larger than TensorFlow
+             can hold: no mistake in the code that asked for it, but settings that ask for too much); else None
+    """
+    if isinstance(error, tf.errors.ResourceExhaustedError):
+        return error_line(error)
+    if isinstance(error, tf.errors.InvalidArgumentError) and _TOO_LARGE_TO_HOLD in str(error):
+        return 'a tensor larger than TensorFlow can hold'
+    return None
+
+
 def check_returns(result, function_name, names):
     """
     Fail with a message for a learner when a graded function returns None (the exercise's stub)
