@@ -298,9 +298,9 @@ def test_the_run_cells_import_before_helpers_is_the_line_that_says_to_restart_an
 
 def _synthetic(monkeypatch, count):
     """The script's synthetic dataset: count faces rather than thousands, for this test"""
-    from facegan.app import command_line
-    real = command_line.make_synthetic_faces
-    monkeypatch.setattr(command_line, 'make_synthetic_faces', lambda data_path: real(data_path, count))
+    from facegan.data import datasets
+    real = datasets.make_synthetic_faces
+    monkeypatch.setattr(datasets, 'make_synthetic_faces', lambda data_path: real(data_path, count))
 
 
 def test_the_default_run_runs_the_problem_tests_in_the_cells_and_trains(tmp_path, capsys, monkeypatch):

@@ -20,6 +20,7 @@ import helper
 from conftest import run_script
 from facegan.app import command_line, parsing, runs
 from facegan.core.errors import UserError
+from facegan.data import datasets
 
 PARSERS = parsing.PARSERS
 
@@ -191,8 +192,8 @@ def places(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / 'a_file.txt').write_text('not an image, not a folder')
     (tmp_path / 'folder').mkdir()
-    real_faces = command_line.make_synthetic_faces
-    monkeypatch.setattr(command_line, 'make_synthetic_faces', lambda data_path: real_faces(data_path, 4))
+    real_faces = datasets.make_synthetic_faces
+    monkeypatch.setattr(datasets, 'make_synthetic_faces', lambda data_path: real_faces(data_path, 4))
     for module, name in ((helper, 'download_extract'), (runs, 'train'), (runs, 'generate'), (runs, 'evaluate')):
         monkeypatch.setattr(module, name, _stand_in)
     return {'file': str(tmp_path / 'a_file.txt'), 'folder': str(tmp_path / 'folder'),
