@@ -393,15 +393,16 @@ def test_the_data_folder_is_made_with_its_parents_and_may_exist(tmp_path):
     assert os.path.isdir(folder)
 
 
-@pytest.mark.parametrize('where', ['itself', 'inside', 'deeper'])
+@pytest.mark.parametrize('where', ['itself', 'itself/', 'inside', 'deeper'])
 def test_a_data_folder_that_is_a_file_is_one_line_naming_the_file(tmp_path, where):
     a_file = tmp_path / 'notes\n.txt'
     a_file.write_text('mine')
-    data = {'itself': a_file, 'inside': a_file / 'data', 'deeper': a_file / 'data' / 'more'}[where]
+    data = {'itself': str(a_file), 'itself/': str(a_file) + os.sep, 'inside': str(a_file / 'data'),
+            'deeper': str(a_file / 'data' / 'more')}[where]  # 'itself/': the file, named as a folder is
     with pytest.raises(DatasetError) as err:
-        files.make_data_dir(str(data))
-    shown = str(data).replace('\n', '\\n')
-    what = 'is a file' if where == 'itself' else 'is inside {}, which is a file'.format(
+        files.make_data_dir(data)
+    shown = data.replace('\n', '\\n')
+    what = 'is a file' if where.startswith('itself') else 'is inside {}, which is a file'.format(
         str(a_file).replace('\n', '\\n'))
     assert str(err.value) == 'the data folder {} {}: give a folder (it is made if missing)'.format(shown, what)
     assert err.value.__suppress_context__

@@ -114,10 +114,10 @@ def _why_unwritable(folder, err):
     :return: Why, for the message: where a file stands in the folder's path, that it is a file (the system's words,
              'File exists' or 'Not a directory', do not say which); else the system's words
     """
-    path = os.path.normpath(folder)
-    in_the_way = files.file_in_the_way(path, err)
+    in_the_way = files.file_in_the_way(folder, err)
     if in_the_way is not None:
-        return '{} is a file, not a folder'.format('it' if in_the_way == path else one_line(in_the_way))
+        return '{} is a file, not a folder'.format('it' if in_the_way == os.path.normpath(folder) else
+                                                   one_line(in_the_way))
     return err.strerror or str(err)
 
 

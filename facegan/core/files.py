@@ -235,7 +235,7 @@ def make_data_dir(data_path):
         blocker = file_in_the_way(data_path, err)
         if blocker is None:
             raise _unwritable(data_path, err) from None
-        where = 'is a file' if blocker == data_path else 'is inside {}, which is a file'.format(one_line(blocker))
+        where = 'is a file' if blocker == os.path.normpath(data_path) else 'is inside {}, which is a file'.format(one_line(blocker))
         raise DatasetError('the data folder {} {}: give a folder (it is made if missing)'
                            .format(one_line(data_path), where)) from None
 
@@ -245,12 +245,12 @@ def file_in_the_way(folder, err):
     :param folder: A folder that could not be made
     :param err: The OSError making it raised
     :return: The file (a link to nothing included) that stands where folder, or a folder above it, should be: the
-             path as given, or the part of it that names that file; None where err is another problem (or the file
-             went away since)
+             path normalized (os.path.normpath: 'data/' is the file 'data'), or the part of it that names that file;
+             None where err is another problem (or the file went away since)
     """
     if err.errno not in (errno.EEXIST, errno.ENOTDIR):
         return None
-    path = folder
+    path = os.path.normpath(folder)
     while os.path.dirname(path) != path and not os.path.lexists(path):
         path = os.path.dirname(path)
     return path if os.path.lexists(path) and not os.path.isdir(path) else None
