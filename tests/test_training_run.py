@@ -324,22 +324,22 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
 
 
 @pytest.mark.parametrize('kind,text', OUT_OF_MEMORY, ids=['out-of-memory', 'too-large-to-hold'])
-@pytest.mark.parametrize('from_flags', [False, True], ids=['notebook', 'command-line'])
+@pytest.mark.parametrize('from_flags,what_to_do', [
+    (False, 'its networks at z_dim 200000 and batches of batch_size 4 need more than this process may take; set a '
+            'smaller z_dim or batch_size in the cell of hyperparameters'),
+    (True, 'its networks at --z-dim 200000 and batches of --batch-size 4 need more than this process may take; give a '
+           'smaller --z-dim or --batch-size')], ids=['notebook', 'command-line'])
 def test_a_train_that_runs_out_of_memory_is_one_line_naming_the_settings_that_ask_too_much(
-        tmp_path, kind, text, from_flags):
+        tmp_path, kind, text, from_flags, what_to_do):
     data, too_large = dataset(tmp_path), learners(MEMORY_TRAIN.format(kind, text))
     flags = command_line.parse(['--z-dim', '200000', '--batch-size', '4']) if from_flags else None
     with pytest.raises(UserError) as failure:
         runs.train(too_large, dlnd.generator, 1, 4, 200000, 0.0005, 0.5, data, flags=flags,
                    output_dir=str(tmp_path / 'out'), eval_every=0, precision='float32')
     assert type(failure.value) is UserError  # not the learner's code's mistake (a LearnerCodeError)
-    z_dim, batch_size = ('--z-dim', '--batch-size') if from_flags else ('z_dim', 'batch_size')
-    assert str(failure.value) == (
-        'train() ran out of memory at learners_notebook.py line 3 ({}): its networks at {} 200000 and batches of {} 4 '
-        'need more than this process may take; {} a smaller {} or {}{}'.format(
-            text if kind == 'ResourceExhaustedError' else 'a tensor larger than TensorFlow can hold', z_dim,
-            batch_size, 'give' if from_flags else 'set', z_dim, batch_size,
-            '' if from_flags else ' in the cell of hyperparameters'))
+    said = text if kind == 'ResourceExhaustedError' else 'a tensor larger than TensorFlow can hold'
+    assert str(failure.value) == 'train() ran out of memory at learners_notebook.py line 3 ({}): {}'.format(
+        said, what_to_do)
 
 
 def test_runs_train_given_a_setting_it_does_not_have_is_one_line(tmp_path):

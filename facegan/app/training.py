@@ -153,11 +153,13 @@ def _out_of_memory(what, where, arguments, flags):
     :param what: What did not fit (out_of_memory's)
     :return: What to do when train()'s networks or batches need more memory than there is: ask for less
     """
-    z_dim, batch_size = _name('z_dim', flags), _name('batch_size', flags)
+    batch_size, z_dim = arguments[1:3]  # in TRAIN_PARAMETERS' order
+    z_dim_name, batch_size_name = _name('z_dim', flags), _name('batch_size', flags)
     return ('train() ran out of memory at {} ({}): its networks at {} {} and batches of {} {} need more than this '
             'process may take; {} a smaller {} or {}{}'.format(
-                one_line(place(where)), what, z_dim, arguments[2], batch_size, arguments[1],
-                'give' if flags else 'set', z_dim, batch_size, '' if flags else ' in the cell of hyperparameters'))
+                one_line(place(where)), what, z_dim_name, z_dim, batch_size_name, batch_size,
+                'give' if flags else 'set', z_dim_name, batch_size_name,
+                '' if flags else ' in the cell of hyperparameters'))
 
 
 def train(train_function, generator, epochs, batch_size, z_dim, learning_rate, beta1, dataset, flags=None,
