@@ -174,6 +174,26 @@ def test_the_temporary_files_of_a_killed_generate_are_removed_by_the_next_with_a
         folder))
 
 
+def test_generate_into_a_folder_of_more_faces_says_which_are_an_earlier_generates(narrow_run, tmp_path, capsys):
+    """Fewer faces than an earlier generate wrote there replace only the first: the rest stay, and a note names them"""
+    folder = tmp_path / 'out'
+    folder.mkdir()
+    earlier = {'face_{:03d}.{}'.format(number, kind): 'earlier {} {}'.format(number, kind).encode()
+               for number in range(5) for kind in ('png', 'npy')}
+    for name, content in earlier.items():
+        (folder / name).write_bytes(content)
+    capsys.readouterr()
+    assert _generate(narrow_run[0], folder, '--n', '2') == 0
+    err = capsys.readouterr().err
+    assert err.endswith('note: {} still holds 3 faces (face_002.png ... face_004.png) from an earlier generate\n'
+                        .format(folder))
+    for name, content in earlier.items():  # this generate's two faces replaced the first two, nothing else
+        assert ((folder / name).read_bytes() == content) == (name >= 'face_002')
+    assert _generate(narrow_run[0], folder, '--n', '4') == 0
+    assert capsys.readouterr().err.endswith('note: {} still holds 1 face (face_004.png) from an earlier generate\n'
+                                            .format(folder))
+
+
 def _draw(run, weights='averaged', precision=None, z=None):
     """:return: The shared run's faces of 16 fixed z, drawn as generate draws them"""
     saved = restore.find_run(dlnd.generator, run, 'train first')

@@ -47,6 +47,6 @@ def generate(generator, flags):
             return
         z = saved_z if flags.z else np.random.uniform(-1, 1, size=(flags.n, saved.z_dim)).astype(np.float32)
         faces, grid = drawing.generate(draw, saved, z, flags.output_dir)
-    named = faces[0] if len(faces) == 1 else '{} ... {}'.format(faces[0], os.path.basename(faces[-1]))
-    print('Wrote {} ({}), each with its z (face_NNN.npy, for --z), and {}'
-          .format('1 face' if len(faces) == 1 else '{} faces'.format(len(faces)), named, grid))
+    print('Wrote {}, each with its z (face_NNN.npy, for --z), and {}'.format(
+        drawing.series(len(faces), faces[0], os.path.basename(faces[-1])), grid))
+    drawing.note_earlier_faces(flags.output_dir, len(faces))

@@ -6,6 +6,7 @@ length; anything else is one line saying what it holds.
 """
 import os
 import re
+import sys
 
 import numpy as np
 
@@ -23,6 +24,7 @@ WALK_SCALE = 8  # walk.gif's faces are enlarged this many times (224x224 for 28x
 
 # What generate and its walk write in their folder (the z file they read may be anywhere)
 _OUTPUT_NAME = re.compile(r'(face_\d+\.(png|npy)|grid\.png|walk\.(png|gif)|walk_z\.npy)$')
+_FACE_PNG = re.compile(r'face_(\d+)\.png$')
 
 
 def remove_leftovers(output_dir):
@@ -35,6 +37,26 @@ def remove_leftovers(output_dir):
                             if files.of_a_stopped_process(name) and
                             _OUTPUT_NAME.match(files.without_temporary_suffix(name))],
                            'generate in {}'.format(one_line(output_dir)))
+
+
+def note_earlier_faces(output_dir, count):
+    """
+    A folder of faces looks like one generate's: say in one line which faces an earlier generate left there
+    beyond this one's (it wrote fewer; its own replaced the first)
+    :param count: How many faces this generate wrote there (face_000 to face_count-1)
+    """
+    numbers = sorted(number for number in (int(match.group(1)) for match in map(_FACE_PNG.fullmatch,
+                                                                                 os.listdir(output_dir)) if match)
+                     if number >= count)
+    if numbers:
+        print('note: {} still holds {} from an earlier generate'.format(one_line(output_dir), series(
+            len(numbers), 'face_{:03d}.png'.format(numbers[0]), 'face_{:03d}.png'.format(numbers[-1]))),
+            file=sys.stderr)
+
+
+def series(count, first, last):
+    """:return: '1 face (FIRST)' or 'N faces (FIRST ... LAST)'"""
+    return '1 face ({})'.format(first) if count == 1 else '{} faces ({} ... {})'.format(count, first, last)
 
 
 def generate(draw, saved, z, output_dir):
