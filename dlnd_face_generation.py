@@ -27,7 +27,7 @@ if __name__ == '__main__':  # as a script: Ctrl-C, kill, or a problem you can fi
 # END SOLUTION
 data_dir = './data'
 
-import helper  # also sets TensorFlow up before it loads: tf.layers on tf-keras, its C++ log quiet after start-up
+import helper  # also sets TensorFlow up before it loads: tf.layers on tf-keras, its C++ log quiet, start-up notes too
 
 # BEGIN SOLUTION
 from facegan.app import command_line  # the flags: which dataset, how long, where the run's files go

@@ -29,7 +29,7 @@ from facegan.data.images import eight_bit, list_image_files, whole  # noqa: F401
 from facegan.data.synthetic_faces import make_synthetic_faces  # noqa: F401  (drawn faces: no download)
 from facegan.output import pictures
 
-environment.prepare()  # before TensorFlow loads: tf.layers from tf-keras, its C++ log quiet after start-up
+environment.prepare()  # before TensorFlow loads: tf.layers from tf-keras, its C++ log quiet, start-up notes too
 
 # Image mode of each dataset name that Dataset accepts.
 IMAGE_MODES = {'mnist': 'L', 'celeba': 'RGB', 'synthetic': 'RGB'}

@@ -24,6 +24,12 @@ def stdout(cell):
     return ''.join(output.get('text', '') for output in cell.outputs if output.get('name') == 'stdout')
 
 
+def tensorflows_notes(notebook):
+    """:return: The lines of TensorFlow's C++ start-up notes the notebook's cells show (import helper drops them)"""
+    return [line for output in outputs(notebook, 'stream') if output.name == 'stderr'
+            for line in output.text.splitlines() if line.startswith(('I0000', 'WARNING: All log messages before'))]
+
+
 def kernel_env(problem_tests=False, **variables):
     """
     :param problem_tests: Run the five problem tests in their cells (seconds each); otherwise they are switched
@@ -32,7 +38,9 @@ def kernel_env(problem_tests=False, **variables):
     :return: Environment of a kernel: no MPLBACKEND (so ipykernel picks the inline backend), the project on the
              path
     """
-    env = child_env(MPLBACKEND=None, **variables)
+    # Without PYTEST_CURRENT_TEST, which ipykernel reads as "under pytest": then it would leave what is written to the
+    # file descriptors (TensorFlow's C++ code, a C library) out of the cells, where a learner's Jupyter shows it
+    env = child_env(MPLBACKEND=None, PYTEST_CURRENT_TEST=None, **variables)
     if problem_tests:
         env.pop('DLND_SKIP_PROBLEM_TESTS')
     env['PYTHONPATH'] = ROOT

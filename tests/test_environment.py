@@ -4,8 +4,12 @@ code prints while it loads are dropped and anything else it prints is passed on,
 asked for TensorFlow's log; and sessions keep running where TensorFlow no longer lets their threads change.
 """
 import os
+import subprocess
+import sys
 
 import pytest
+
+from conftest import ROOT, child_env
 
 from facegan.core import environment
 from facegan.graph import session_settings
@@ -28,6 +32,20 @@ def test_the_notes_tensorflow_prints_on_load_are_dropped_unless_its_log_was_aske
     with environment._native_notes_dropped():
         os.write(2, NOTES + b'a real problem\n')  # as TensorFlow's C++ code writes: to the file descriptor
     assert capfd.readouterr().err == shown
+
+
+def test_tensorflow_imported_after_prepare_loads_without_its_notes_and_as_itself(tmp_path):
+    """A notebook's `import tensorflow.compat.v1 as tf` after `import helper`: a package named tensorflow that
+    prints as TensorFlow's C++ code does while it loads, imported in a Python of its own"""
+    fake = tmp_path / 'tensorflow'
+    fake.mkdir()
+    (fake / '__init__.py').write_text('import os\nos.write(2, {!r})\n'.format(NOTES + b'a real problem\n'))
+    code = ('import sys\nsys.path[:0] = [{!r}, {!r}]\nfrom facegan.core import environment\n'
+            'environment.prepare()\nimport tensorflow\n'
+            'print(type(tensorflow.__loader__).__name__, tensorflow.__spec__.loader is tensorflow.__loader__, '
+            'any(type(finder).__name__ == "_QuietStartUp" for finder in sys.meta_path))').format(str(tmp_path), ROOT)
+    result = subprocess.run([sys.executable, '-c', code], env=child_env(), capture_output=True, text=True)
+    assert (result.stdout, result.stderr) == ('SourceFileLoader True False\n', 'a real problem\n')
 
 
 def test_a_plain_session_runs_at_the_precision_asked_where_its_threads_can_no_longer_change(monkeypatch):

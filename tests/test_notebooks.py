@@ -19,7 +19,8 @@ import tensorflow
 import dlnd_face_generation as dlnd
 import problem_unittests
 from conftest import ROOT, child_env, faces
-from kernels import execute, kernel_env, notebook_cwd, outputs as _outputs, stdout as _stdout  # noqa: F401  (a fixture)
+from kernels import (  # noqa: F401  (notebook_cwd: a fixture)
+    execute, kernel_env, notebook_cwd, outputs as _outputs, stdout as _stdout, tensorflows_notes)
 from facegan.core.errors import DatasetError
 from facegan.data import downloads
 from learners import plain_train
@@ -233,6 +234,7 @@ def test_the_exercise_filled_with_a_plain_train_runs_every_cell(notebook_cwd, tm
     execute(notebook, notebook_cwd, kernel_env(), tmp_path, monkeypatch)
 
     assert not _outputs(notebook, 'error')
+    assert not tensorflows_notes(notebook)  # its version cell imports TensorFlow after helper: quiet
     cells = [cell for cell in notebook.cells if cell.cell_type == 'code']
     mnist, celeba, optional = cells[-3:]
     assert _stdout(mnist).count('Epoch 2/2... Discriminator Loss') == 4  # 32 digits at batch 8, the second epoch

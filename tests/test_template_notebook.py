@@ -11,7 +11,8 @@ train.
 """
 import nbformat
 
-from kernels import execute, kernel_env, notebook_cwd, outputs as _outputs  # noqa: F401  (a fixture)
+from kernels import (  # noqa: F401  (notebook_cwd: a fixture)
+    execute, kernel_env, notebook_cwd, outputs as _outputs, tensorflows_notes)
 from learners import plain_train
 
 # The cells, in the template's order: its given code calls the project as the template's calls it; the
@@ -171,6 +172,7 @@ def test_the_templates_calls_run_unchanged_and_both_datasets_train(notebook_cwd,
     execute(notebook, notebook_cwd, kernel_env(problem_tests=True), tmp_path, monkeypatch)
 
     assert not _outputs(notebook, 'error'), 'every cell runs'
+    assert not tensorflows_notes(notebook)  # the version cell's import comes after helper's: quiet
     cells = notebook.cells
     text = [''.join(output.get('text', '') for output in cell.outputs) for cell in cells]
     assert text[0].count('Found') == 2  # mnist and celeba, as extracted

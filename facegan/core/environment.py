@@ -4,6 +4,8 @@ problem_unittests.py) and the entry points make it once. Importing a module of t
 changes anything global; calling prepare() does, on purpose and only this.
 """
 import contextlib
+import importlib.abc
+import importlib.util
 import logging
 import os
 import sys
@@ -25,7 +27,9 @@ def prepare():
     - TF_CPP_MIN_LOG_LEVEL=3 unless it is set: TensorFlow's C++ log would bury the training log
       (TF_CPP_MIN_LOG_LEVEL=0 brings it back);
     - tf.layers' deprecation warnings left out: the project uses them on purpose, and TensorFlow's own
-      logger at errors only.
+      logger at errors only;
+    - the notes TensorFlow's C++ code prints as it loads dropped, wherever it is imported later (a notebook's
+      `import tensorflow.compat.v1 as tf` after `import helper`), as load_tensorflow drops them.
     :raise UserError: TensorFlow was already loaded with Keras 3, which nothing can change in this process
     """
     os.environ['TF_USE_LEGACY_KERAS'] = '1'
@@ -34,6 +38,48 @@ def prepare():
     logging.getLogger('tensorflow').setLevel(logging.ERROR)
     if 'tensorflow' in sys.modules:
         require_legacy_layers()
+    elif not any(isinstance(finder, _QuietStartUp) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _QuietStartUp())
+
+
+class _QuietStartUp(importlib.abc.MetaPathFinder):
+    """Finds TensorFlow as Python would and has it load with its C++ start-up notes dropped; then leaves."""
+
+    def __init__(self):
+        self._searching = False
+
+    def find_spec(self, name, path=None, target=None):
+        """:return: None (Python looks on) but for TensorFlow: its own spec, to be loaded by _QuietLoader"""
+        del path, target
+        if name != 'tensorflow' or self._searching:
+            return None
+        self._searching = True  # the search below is Python's own
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._searching = False
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader, self)
+        return spec
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """TensorFlow's own loader, run with the notes dropped; the module keeps that loader."""
+
+    def __init__(self, loader, finder):
+        self._loader, self._finder = loader, finder
+
+    def create_module(self, spec):
+        """:return: What TensorFlow's loader creates"""
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        """Load TensorFlow: the notes its C++ code prints meanwhile are dropped, anything else passed on"""
+        module.__loader__ = module.__spec__.loader = self._loader
+        if self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
+        with _native_notes_dropped():
+            self._loader.exec_module(module)
 
 
 def require_legacy_layers():
@@ -65,8 +111,7 @@ def load_tensorflow():
     :return: The tensorflow.compat.v1 module
     """
     prepare()
-    with _native_notes_dropped():
-        import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
+    import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
     return tf
 
 
