@@ -24,7 +24,7 @@ WALK_SCALE = 8  # walk.gif's faces are enlarged this many times (224x224 for 28x
 
 # What generate and its walk write in their folder (the z file they read may be anywhere)
 _OUTPUT_NAME = re.compile(r'(face_\d+\.(png|npy)|grid\.png|walk\.(png|gif)|walk_z\.npy)$')
-_FACE_PNG = re.compile(r'face_(\d+)\.png$')
+_FACE_PNG = re.compile(r'face_(\d+)\.png')  # a face generate wrote, matched against whole names
 
 
 def remove_leftovers(output_dir):
@@ -45,12 +45,11 @@ def note_earlier_faces(output_dir, count):
     beyond this one's (it wrote fewer; its own replaced the first)
     :param count: How many faces this generate wrote there (face_000 to face_count-1)
     """
-    numbers = sorted(number for number in (int(match.group(1)) for match in map(_FACE_PNG.fullmatch,
-                                                                                 os.listdir(output_dir)) if match)
-                     if number >= count)
-    if numbers:
+    numbers = [int(match.group(1)) for match in map(_FACE_PNG.fullmatch, os.listdir(output_dir)) if match]
+    earlier = sorted(number for number in numbers if number >= count)
+    if earlier:
         print('note: {} still holds {} from an earlier generate'.format(one_line(output_dir), series(
-            len(numbers), 'face_{:03d}.png'.format(numbers[0]), 'face_{:03d}.png'.format(numbers[-1]))),
+            len(earlier), 'face_{:03d}.png'.format(earlier[0]), 'face_{:03d}.png'.format(earlier[-1]))),
             file=sys.stderr)
 
 
