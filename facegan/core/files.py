@@ -235,7 +235,8 @@ def make_data_dir(data_path):
         blocker = file_in_the_way(data_path, err)
         if blocker is None:
             raise _unwritable(data_path, err) from None
-        where = 'is a file' if blocker == os.path.normpath(data_path) else 'is inside {}, which is a file'.format(one_line(blocker))
+        where = ('is a file' if blocker == os.path.normpath(data_path) else
+                 'is inside {}, which is a file'.format(one_line(blocker)))
         raise DatasetError('the data folder {} {}: give a folder (it is made if missing)'
                            .format(one_line(data_path), where)) from None
 
