@@ -5,7 +5,7 @@ changes anything global; calling prepare() does, on purpose and only this.
 """
 import contextlib
 import importlib.abc
-import importlib.machinery
+import importlib.util
 import logging
 import os
 import sys
@@ -43,13 +43,21 @@ def prepare():
 
 
 class _QuietStartUp(importlib.abc.MetaPathFinder):
-    """Finds TensorFlow on sys.path as Python would and has it load with its C++ start-up notes dropped; then leaves."""
+    """Finds TensorFlow as Python would and has it load with its C++ start-up notes dropped; then leaves."""
+
+    def __init__(self):
+        self._searching = False
 
     def find_spec(self, name, path=None, target=None):
-        """:return: None (Python looks on) but for TensorFlow: its spec from sys.path, to be loaded by _QuietLoader"""
-        if name != 'tensorflow':
+        """:return: None (Python looks on) but for TensorFlow: its own spec, to be loaded by _QuietLoader"""
+        del path, target
+        if name != 'tensorflow' or self._searching:
             return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        self._searching = True  # the search below is Python's own
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._searching = False
         if spec is not None and spec.loader is not None:
             spec.loader = _QuietLoader(spec.loader, self)
         return spec
