@@ -53,7 +53,7 @@ class _QuietStartUp(importlib.abc.MetaPathFinder):
         del path, target
         if name != 'tensorflow' or self._searching:
             return None
-        self._searching = True  # the search below is Python's own
+        self._searching = True  # the search below is Python's own, through every other finder (not only sys.path's)
         try:
             spec = importlib.util.find_spec(name)
         finally:
