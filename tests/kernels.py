@@ -55,11 +55,24 @@ def execute(notebook, cwd, env, tmp_path, monkeypatch, allow_errors=False):
     :param env: The kernel's environment
     :param allow_errors: False: stop at the first error (nbclient.exceptions.CellExecutionError)
     """
-    prefix = tmp_path / 'jupyter'
-    ipykernel.kernelspec.install(kernel_name=KERNEL, prefix=str(prefix))
-    monkeypatch.setenv('JUPYTER_PATH', str(prefix / 'share' / 'jupyter'))
+    monkeypatch.setenv('JUPYTER_PATH', install_kernel(tmp_path / 'jupyter'))
     nbclient.NotebookClient(notebook, kernel_name=KERNEL, timeout=CELL_TIMEOUT, allow_errors=allow_errors,
                             resources={'metadata': {'path': str(cwd)}}).execute(env=env)
+
+
+def install_kernel(prefix):
+    """
+    Write the kernel spec of this Python (the venv's) as `python -m ipykernel install --prefix` does, straight into
+    its folder: ipykernel.kernelspec.install stages it in a tempfile.mkdtemp folder and removes only what it put in
+    it, leaving an empty tmpXXXXXXXX_kernels folder in the user's temporary folder each time
+    :param prefix: pathlib.Path of the install prefix
+    :return: The folder for JUPYTER_PATH (prefix/share/jupyter), whose kernels/ holds KERNEL
+    """
+    jupyter_path = prefix / 'share' / 'jupyter'
+    # -Xfrozen_modules=off: the argument install() gives a kernel, for its debugger
+    ipykernel.kernelspec.write_kernel_spec(jupyter_path / 'kernels' / KERNEL, overrides={'display_name': KERNEL},
+                                           python_arguments=['-Xfrozen_modules=off'])
+    return str(jupyter_path)
 
 
 @pytest.fixture

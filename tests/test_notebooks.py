@@ -11,7 +11,9 @@ import os
 import re
 import shlex
 import sys
+import tempfile
 
+import jupyter_client.kernelspec
 import nbformat
 import pytest
 import tensorflow
@@ -20,7 +22,8 @@ import dlnd_face_generation as dlnd
 import problem_unittests
 from conftest import ROOT, child_env, faces
 from kernels import (  # noqa: F401  (notebook_cwd: a fixture)
-    execute, kernel_env, notebook_cwd, outputs as _outputs, stdout as _stdout, tensorflows_notes)
+    KERNEL, execute, install_kernel, kernel_env, notebook_cwd, outputs as _outputs, stdout as _stdout,
+    tensorflows_notes)
 from facegan.core.errors import DatasetError
 from facegan.data import downloads
 from learners import plain_train
@@ -36,6 +39,20 @@ PLAIN_TRAIN = plain_train(print_every=1, show_every=3)  # a learner's, as the te
 def _sources(notebook):
     """:return: The notebook's cells as (type, source) pairs: what the tool makes, not outputs or metadata"""
     return [(cell.cell_type, cell.source) for cell in notebook.cells]
+
+
+def test_the_test_kernel_is_this_python_and_its_install_leaves_nothing_in_the_temporary_folder(tmp_path,
+                                                                                               monkeypatch):
+    """The notebook tests' kernel spec: Jupyter finds it under the prefix, it starts this Python, and nothing is left
+    in the temporary folder (ipykernel's own install left an empty folder there for each notebook test)"""
+    temporary = tmp_path / 'tmp'
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, 'tempdir', str(temporary))
+    monkeypatch.setenv('JUPYTER_PATH', install_kernel(tmp_path / 'jupyter'))
+    spec = jupyter_client.kernelspec.KernelSpecManager().get_kernel_spec(KERNEL)
+    assert spec.argv[0] == sys.executable and spec.argv[-4:-2] == ['-m', 'ipykernel_launcher']
+    assert os.path.dirname(spec.resource_dir) == str(tmp_path / 'jupyter' / 'share' / 'jupyter' / 'kernels')
+    assert os.listdir(str(temporary)) == []
 
 
 @pytest.mark.parametrize('path,build', [(make_notebooks.SOLUTION, make_notebooks.solution_notebook),

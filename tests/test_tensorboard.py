@@ -98,12 +98,14 @@ def _poll_scalars(url, tag, server, deadline):
     raise AssertionError('tensorboard served {} for {} (exit code {})'.format(rows, tag, server.poll()))
 
 
-def test_tensorboard_serves_the_losses_of_a_run(shared_run):
+def test_tensorboard_serves_the_losses_of_a_run(shared_run, tmp_path):
     out, _, logdir = shared_run
     written = np.genfromtxt(os.path.join(out, 'losses.csv'), delimiter=',', names=True)
+    # TMPDIR: TensorBoard keeps a folder of its running servers (.tensorboard-info) in the temporary folder, and
+    # leaves it there; the test's own, not the user's
     server = subprocess.Popen([sys.executable, '-m', 'tensorboard.main', '--logdir', logdir,
-                               '--host', '127.0.0.1', '--port', '0'],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env())
+                               '--host', '127.0.0.1', '--port', '0'], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, env=child_env(TMPDIR=str(tmp_path)))
     try:
         deadline = time.monotonic() + DEADLINE_SECONDS
         url = _wait_for_url(_lines_of(server), deadline)
@@ -114,3 +116,4 @@ def test_tensorboard_serves_the_losses_of_a_run(shared_run):
     finally:
         server.terminate()
         server.wait(timeout=DEADLINE_SECONDS)
+    assert os.listdir(str(tmp_path)) == ['.tensorboard-info']  # what it wrote there: nothing in the user's
