@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -620,14 +621,37 @@ def _start(argv, cwd):
                             env=child_env(PYTHONUNBUFFERED='1'), preexec_fn=terminal_signals)
 
 
+WAIT_SECONDS = 120  # only a guard: the script prints what a test waits for within seconds
+
+
 def _wait_for(proc, text):
-    """Read the process's stdout until a line holds text (never a sleep): :return: the lines read"""
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if text in line:
-            return lines
-    raise AssertionError('the process ended before printing {!r}: {}'.format(text, ''.join(lines)))
+    """
+    Read the process's stdout until a line holds text (never a sleep); a process that has not printed it within
+    WAIT_SECONDS is killed, so a script that never gets there fails the test instead of hanging the suite
+    :return: The lines read
+    """
+    lines, watchdog = [], threading.Timer(WAIT_SECONDS, proc.kill)
+    watchdog.start()
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if text in line:
+                return lines
+    finally:
+        watchdog.cancel()
+    raise AssertionError('the process ended (or was killed after {} s) before printing {!r}: {}'.format(
+        WAIT_SECONDS, text, ''.join(lines)))
+
+
+def _stderr_at_end(proc):
+    """:return: The process's stderr once it has ended (after a signal); one still running after WAIT_SECONDS is
+    killed and fails the test, rather than training on after the suite"""
+    try:
+        return proc.communicate(timeout=WAIT_SECONDS)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError('the process had not ended {} s after the signal: {}'.format(
+            WAIT_SECONDS, proc.communicate()[1][-2000:])) from None
 
 
 _PAUSE_AT_IMPORT = """
@@ -678,7 +702,7 @@ def _signal_at(stage, signum, tmp_path):
         proc = _start_paused_at_import(stage, argv, str(tmp_path))
         _wait_for(proc, 'importing ' + stage)
     proc.send_signal(signum)
-    _, err = proc.communicate(timeout=300)
+    err = _stderr_at_end(proc)
     return proc.returncode, err
 
 
@@ -754,7 +778,7 @@ def test_a_signal_during_training_saves_a_checkpoint_and_says_how_to_resume(tmp_
                    '--max-steps', '100000', '--output-dir', str(out), '--eval-every', '0'], str(tmp_path))
     _wait_for(proc, 'Discriminator Loss')  # step 10 is done
     proc.send_signal(signum)
-    _, err = proc.communicate(timeout=300)
+    err = _stderr_at_end(proc)
     assert proc.returncode == 130 and 'Traceback' not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith('error: interrupted at step ') and last.endswith('run the same command with --resume')
