@@ -421,6 +421,46 @@ def test_a_data_folder_that_is_a_link_to_nothing_is_one_line_naming_the_link(tmp
     assert str(err.value) == 'the data folder {} is a file: give a folder (it is made if missing)'.format(data)
 
 
+def _makedirs_beside_another_process(monkeypatch, times):
+    """
+    os.makedirs, where for its first `times` calls another process has just put a file where the folder goes, and
+    removes it again as soon as makedirs has failed on it (before make_data_dir can look for it)
+    """
+    real, calls = os.makedirs, []
+
+    def makedirs(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) > times:
+            return real(path, *args, **kwargs)
+        with open(path, 'w') as other:
+            other.write('theirs')
+        try:
+            return real(path, *args, **kwargs)
+        finally:
+            os.remove(path)
+
+    monkeypatch.setattr(os, 'makedirs', makedirs)
+    return calls
+
+
+def test_a_file_in_the_way_that_another_process_removes_meanwhile_is_no_error(tmp_path, monkeypatch):
+    """makedirs fails on the file, which is gone when make_data_dir looks for it to name it: it makes the folder"""
+    data = str(tmp_path / 'data')
+    calls = _makedirs_beside_another_process(monkeypatch, times=1)
+    files.make_data_dir(data)
+    assert os.path.isdir(data) and calls == [data, data]
+
+
+def test_a_file_in_the_way_made_and_removed_again_and_again_is_one_line_naming_the_folder(tmp_path, monkeypatch):
+    data = str(tmp_path / 'data')
+    calls = _makedirs_beside_another_process(monkeypatch, times=files._MAKE_ATTEMPTS)
+    with pytest.raises(DatasetError) as err:
+        files.make_data_dir(data)
+    assert str(err.value) == ('the data folder {} is being changed by another program, which makes and removes a '
+                              'file where it should be: stop that program, or give another folder'.format(data))
+    assert calls == [data] * files._MAKE_ATTEMPTS and os.listdir(str(tmp_path)) == []
+
+
 def test_no_file_is_in_the_way_where_the_path_holds_none_or_the_error_is_another(tmp_path):
     """A file that went away since the folder could not be made; a refusal that is not about a file in the way"""
     a_file = tmp_path / 'a_file'

@@ -222,23 +222,35 @@ def disk_full_as_one_line(folder, what, bytes_needed):
 
 def make_data_dir(data_path):
     """
-    Make the data folder if it is missing
+    Make the data folder if it is missing; a file in its way that another process removes meanwhile is no error
     :param data_path: Folder for the data
     :return: None; raises DatasetError when it is empty (no folder at all), or it or a folder above it is a file
     """
     if not data_path:
         raise DatasetError("the data folder is an empty path (''): set data_dir to a folder, such as './data' (it is "
                            "made if missing)")
-    try:
-        os.makedirs(data_path, exist_ok=True)
-    except OSError as err:
-        blocker = file_in_the_way(data_path, err)
-        if blocker is None:
-            raise _unwritable(data_path, err) from None
-        where = ('is a file' if blocker == os.path.normpath(data_path) else
-                 'is inside {}, which is a file'.format(one_line(blocker)))
-        raise DatasetError('the data folder {} {}: give a folder (it is made if missing)'
-                           .format(one_line(data_path), where)) from None
+    for _ in range(_MAKE_ATTEMPTS):
+        try:
+            os.makedirs(data_path, exist_ok=True)
+            return
+        except OSError as err:
+            blocker = file_in_the_way(data_path, err)
+            if blocker is not None:
+                where = ('is a file' if blocker == os.path.normpath(data_path) else
+                         'is inside {}, which is a file'.format(one_line(blocker)))
+                raise DatasetError('the data folder {} {}: give a folder (it is made if missing)'
+                                   .format(one_line(data_path), where)) from None
+            if err.errno not in _IN_THE_WAY:
+                raise _unwritable(data_path, err) from None
+            # a file was in the way and is gone since (another process removed it): make the folder again
+    raise DatasetError('the data folder {} is being changed by another program, which makes and removes a file where '
+                       'it should be: stop that program, or give another folder'.format(one_line(data_path)))
+
+
+# The errors of a file standing where a folder should be (file_in_the_way), and how often make_data_dir tries again
+# when each time the file is gone before it can be named
+_IN_THE_WAY = (errno.EEXIST, errno.ENOTDIR)
+_MAKE_ATTEMPTS = 3
 
 
 def file_in_the_way(folder, err):
@@ -249,7 +261,7 @@ def file_in_the_way(folder, err):
              path normalized (os.path.normpath: 'data/' is the file 'data'), or the part of it that names that file;
              None where err is another problem (or the file went away since)
     """
-    if err.errno not in (errno.EEXIST, errno.ENOTDIR):
+    if err.errno not in _IN_THE_WAY:
         return None
     path = os.path.normpath(folder)
     while os.path.dirname(path) != path and not os.path.lexists(path):
