@@ -12,6 +12,7 @@ import functools
 import os
 import re
 import signal
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -340,6 +341,22 @@ def test_a_train_that_runs_out_of_memory_is_one_line_naming_the_settings_that_as
     said = text if kind == 'ResourceExhaustedError' else 'a tensor larger than TensorFlow can hold'
     assert str(failure.value) == 'train() ran out of memory at learners_notebook.py line 3 ({}): {}'.format(
         said, what_to_do)
+
+
+def test_the_runs_own_ops_running_out_of_memory_in_train_is_the_same_one_line(tmp_path, monkeypatch):
+    """The run builds and runs its own ops (grids, scores) between train()'s batches, from inside its loop: out of
+    memory there is the same line, at the learner's line that asked for the batch, not a traceback of the run's. The
+    error comes from a mock (the standard library's frames), so the run's own call is the last frame that is not a
+    library's, as where TensorFlow raises it"""
+    kind, text = OUT_OF_MEMORY[0]
+    monkeypatch.setattr(run_module, 'RunParts', mock.Mock(side_effect=getattr(tf.errors, kind)(None, None, text)))
+    with pytest.raises(UserError) as failure:
+        train(tmp_path, dataset(tmp_path), learners(PLAIN_TRAIN))
+    assert type(failure.value) is UserError and failure.value.__suppress_context__
+    assert str(failure.value) == (
+        'train() ran out of memory at learners_notebook.py line 9 ({}): its networks at z_dim 16 and batches of '
+        'batch_size 8 need more than this process may take; set a smaller z_dim or batch_size in the cell of '
+        'hyperparameters'.format(text))
 
 
 def test_runs_train_given_a_setting_it_does_not_have_is_one_line(tmp_path):

@@ -128,9 +128,9 @@ TRAIN_PARAMETERS = '(epoch_count, batch_size, z_dim, learning_rate, beta1, get_b
 
 def _call_train(train, arguments, extras, flags):
     """
-    Call the learner's train(); an error in its code (not in the run's) stops the run in one line saying where, and
-    TensorFlow running out of memory there says which settings ask for too much; a Ctrl-C that TensorFlow turned
-    into an error of its own goes on as the interruption it is
+    Call the learner's train(); an error in its code (not in the run's) stops the run in one line saying where;
+    TensorFlow running out of memory there, or in the run's own ops between its batches, says which settings ask for
+    too much; a Ctrl-C that TensorFlow turned into an error of its own goes on as the interruption it is
     """
     check_call(train, 'train', arguments, extras, TRAIN_PARAMETERS)
     try:
@@ -139,11 +139,13 @@ def _call_train(train, arguments, extras, flags):
         raise
     except Exception as err:  # the learner's code: anything can come out of it
         where = learner_frame(err)
-        if where is None or raised_in_package(err) or interrupted(err):
+        if where is None or interrupted(err):
             raise
         too_large = out_of_memory(err)
         if too_large:
             raise UserError(_out_of_memory(too_large, where, arguments, flags)) from None
+        if raised_in_package(err):
+            raise
         raise LearnerCodeError('train() failed at {} with {}{}; fix it there and run again'.format(
             one_line(place(where)), error_line(err, with_type=True), hint(err))) from None
 
