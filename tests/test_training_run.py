@@ -333,7 +333,9 @@ def train(epoch_count, batch_size, z_dim, learning_rate, beta1, get_batches, dat
 def test_a_train_that_runs_out_of_memory_is_one_line_naming_the_settings_that_ask_too_much(
         tmp_path, kind, text, from_flags, what_to_do):
     data, too_large = dataset(tmp_path), learners(MEMORY_TRAIN.format(kind, text))
-    flags = command_line.parse(['--z-dim', '200000', '--batch-size', '4']) if from_flags else None
+    # --output-dir: the flags' own default is the project's output/synthetic, where a learner's run may be
+    flags = command_line.parse(['--z-dim', '200000', '--batch-size', '4', '--output-dir', str(tmp_path / 'out')]
+                               ) if from_flags else None
     with pytest.raises(UserError) as failure:
         runs.train(too_large, dlnd.generator, 1, 4, 200000, 0.0005, 0.5, data, flags=flags,
                    output_dir=str(tmp_path / 'out'), eval_every=0, precision='float32')
