@@ -9,6 +9,7 @@ The notebook module's networks are the narrow ones of tiny_networks.py here (its
 what is tested is the run's machinery, which sees the same layers whatever their widths.
 """
 import functools
+import inspect
 import os
 import re
 import signal
@@ -23,10 +24,10 @@ import tiny_networks
 from conftest import copy_run, faces, generate, train_narrow
 from learners import plain_train
 from facegan.app import command_line, runs
-from facegan.core import run_config
+from facegan.core import files, machine, run_config
 from facegan.app.interrupts import Interrupted
 from facegan.core.errors import LearnerCodeError, TrainingInterrupted, TrainingStopped, UserError
-from facegan.graph import averaging, fast_layers
+from facegan.graph import averaging, fast_layers, memory_budget
 from facegan.train import run as run_module, run_warnings as rw
 
 tf = dlnd.tf
@@ -359,6 +360,39 @@ def test_the_runs_own_ops_running_out_of_memory_in_train_is_the_same_one_line(tm
         'train() ran out of memory at learners_notebook.py line 9 ({}): its networks at z_dim 16 and batches of '
         'batch_size 8 need more than this process may take; set a smaller z_dim or batch_size in the cell of '
         'hyperparameters'.format(text))
+
+
+def _networks_bytes(z_dim):
+    """:return: The bytes of the notebook's (narrowed) networks' variables, built in a graph of their own"""
+    with tf.Graph().as_default():
+        input_real, input_z, _ = dlnd.model_inputs(28, 28, 3, z_dim)
+        dlnd.model_loss(input_real, input_z, 3)
+        return sum(memory_budget.variable_bytes(variable) for variable in tf.global_variables())
+
+
+@pytest.mark.parametrize('from_flags', [False, True], ids=['notebook', 'command-line'])
+def test_variables_that_would_not_fit_in_the_memory_free_stop_the_run_as_its_graph_is_built(tmp_path, monkeypatch,
+                                                                                          from_flags):
+    """Where memory has no limit of the process's own, Linux would kill it as train() initialized them; the run counts
+    them against the memory free when it began (here faked: room for the networks' weights, not for Adam's moments of
+    them) and stops, before any session, at the learner's line whose variable was one too many: the first Adam's"""
+    monkeypatch.setattr(machine, 'memory_available', lambda: _networks_bytes(16))
+    flags = command_line.parse(['--z-dim', '16', '--batch-size', '8', '--output-dir', str(tmp_path / 'out')]
+                               ) if from_flags else None
+    with pytest.raises(UserError) as failure:
+        train(tmp_path, dataset(tmp_path), learners(PLAIN_TRAIN), flags=flags)
+    assert type(failure.value) is UserError and failure.value.__suppress_context__
+    source, first = inspect.getsourcelines(dlnd.model_opt)
+    line = first + next(number for number, text in enumerate(source) if 'd_train_opt = ' in text)
+    advice = ('its networks at --z-dim 16 and batches of --batch-size 8 need more than this process may take; give a '
+              'smaller --z-dim or --batch-size' if from_flags else
+              'its networks at z_dim 16 and batches of batch_size 8 need more than this process may take; set a smaller '
+              'z_dim or batch_size in the cell of hyperparameters')
+    assert str(failure.value) == 'train() ran out of memory at dlnd_face_generation.py line {} ({}): {}'.format(
+        line, 'its variables would take {}, and {} is free'.format(
+            re.search(r'would take (\S+ \S+),', str(failure.value)).group(1), files.size_text(_networks_bytes(16))),
+        advice)
+    assert os.listdir(str(tmp_path / 'out')) == []
 
 
 def test_runs_train_given_a_setting_it_does_not_have_is_one_line(tmp_path):

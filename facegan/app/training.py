@@ -13,7 +13,8 @@ import os
 import sys
 
 from facegan.core import files, machine, run_config
-from facegan.core.errors import LearnerCodeError, TrainingInterrupted, UserError, error_line, interrupted, one_line
+from facegan.core.errors import (LearnerCodeError, TrainingInterrupted, UserError, VariablesTooLarge, error_line,
+                                 interrupted, one_line)
 from facegan.graph.learner_code import (accepted, check_call, hint, learner_frame, out_of_memory, place,
                                         raised_in_package)
 from facegan.train import records, run
@@ -135,6 +136,11 @@ def _call_train(train, arguments, extras, flags):
     check_call(train, 'train', arguments, extras, TRAIN_PARAMETERS)
     try:
         train(*arguments, **extras)
+    except VariablesTooLarge as err:  # found while train() built its graph, before TensorFlow took the memory
+        where = learner_frame(err)
+        if where is None:  # no line of the learner's built them: the error's own line says it
+            raise
+        raise UserError(_out_of_memory(str(err), where, arguments, flags)) from None
     except (UserError, KeyboardInterrupt):
         raise
     except Exception as err:  # the learner's code: anything can come out of it
@@ -152,7 +158,8 @@ def _call_train(train, arguments, extras, flags):
 
 def _out_of_memory(what, where, arguments, flags):
     """
-    :param what: What did not fit (out_of_memory's)
+    :param what: What did not fit (out_of_memory's, or VariablesTooLarge's)
+    :param where: The learner's frame where it did not (learner_frame's)
     :return: What to do when train()'s networks or batches need more memory than there is: ask for less
     """
     batch_size, z_dim = arguments[1:3]  # in TRAIN_PARAMETERS' order

@@ -1,6 +1,6 @@
 """
 What a run changes while train() runs, and puts back after: a graph of its own, seeded with the
-run's seed; tf.layers' transposed convolution
+run's seed, whose variables must fit in the memory free (graph/memory_budget.py); tf.layers' transposed convolution
 computed as matrix products (graph/fast_layers.py), the optimizers' generator steps also updating
 the averaged generator (graph/averaging.py), the precision of the sessions train() opens
 (graph/session_settings.py), and its prints written above the progress bar. All of it applies to a
@@ -16,7 +16,8 @@ with warnings.catch_warnings():  # tqdm.contrib imports tqdm.auto, which in a no
     warnings.simplefilter('ignore')  # warns of widgets ("IProgress not found") this project never uses
     from tqdm.contrib import DummyTqdmFile
 
-from facegan.graph import averaging, fast_layers, session_settings
+from facegan.core import machine
+from facegan.graph import averaging, fast_layers, memory_budget, session_settings
 
 
 @contextlib.contextmanager
@@ -28,6 +29,7 @@ def around_train(config):
     """
     with contextlib.ExitStack() as stack:
         stack.enter_context(tf.Graph().as_default())
+        stack.enter_context(memory_budget.within(machine.memory_available()))
         session_settings.set_seeds(config.seed)
         stack.enter_context(fast_layers.in_tf_layers(fast_layers.wanted(config.fast_layers)))
         made = stack.enter_context(averaging.in_optimizers(config.average_decay)) if config.average_decay else []
