@@ -13,8 +13,7 @@ import os
 import sys
 
 from facegan.core import files, machine, run_config
-from facegan.core.errors import (LearnerCodeError, TrainingInterrupted, UserError, VariablesTooLarge, error_line,
-                                 interrupted, one_line)
+from facegan.core.errors import LearnerCodeError, TrainingInterrupted, UserError, error_line, interrupted, one_line
 from facegan.graph.learner_code import (accepted, check_call, hint, learner_frame, out_of_memory, place,
                                         raised_in_package)
 from facegan.train import records, run
@@ -130,17 +129,13 @@ TRAIN_PARAMETERS = '(epoch_count, batch_size, z_dim, learning_rate, beta1, get_b
 def _call_train(train, arguments, extras, flags):
     """
     Call the learner's train(); an error in its code (not in the run's) stops the run in one line saying where;
-    TensorFlow running out of memory there, or in the run's own ops between its batches, says which settings ask for
-    too much; a Ctrl-C that TensorFlow turned into an error of its own goes on as the interruption it is
+    TensorFlow running out of memory there, or in the run's own ops between its batches, or variables too large for
+    the memory free (graph/memory_budget.py), says which settings ask for too much; a Ctrl-C that TensorFlow turned
+    into an error of its own goes on as the interruption it is
     """
     check_call(train, 'train', arguments, extras, TRAIN_PARAMETERS)
     try:
         train(*arguments, **extras)
-    except VariablesTooLarge as err:  # found while train() built its graph, before TensorFlow took the memory
-        where = learner_frame(err)
-        if where is None:  # no line of the learner's built them: the error's own line says it
-            raise
-        raise UserError(_out_of_memory(str(err), where, arguments, flags)) from None
     except (UserError, KeyboardInterrupt):
         raise
     except Exception as err:  # the learner's code: anything can come out of it
@@ -158,7 +153,7 @@ def _call_train(train, arguments, extras, flags):
 
 def _out_of_memory(what, where, arguments, flags):
     """
-    :param what: What did not fit (out_of_memory's, or VariablesTooLarge's)
+    :param what: What did not fit (out_of_memory's)
     :param where: The learner's frame where it did not (learner_frame's)
     :return: What to do when train()'s networks or batches need more memory than there is: ask for less
     """

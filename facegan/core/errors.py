@@ -36,11 +36,6 @@ class TrainingInterrupted(TrainingStopped):
     exit_code = 130
 
 
-class VariablesTooLarge(UserError):
-    """The variables train() is building take more memory than was free (graph/memory_budget.py); the message says
-    how much of each."""
-
-
 class LearnerCodeError(UserError):
     """A function of the notebook failed, or returned something else than expected, when the run called it."""
 

@@ -3,13 +3,13 @@ Variables that cannot fit in memory, said while the graph is built: a run's vari
 weights, Adam's two moments of each, the averaged generator) are all allocated at once when train()
 initializes them, and where the process's memory has no limit of its own Linux may kill it there
 before TensorFlow can say anything. A variable that takes the total past the memory free when the run
-began raises VariablesTooLarge, which the run says in one line naming the settings that ask for too much.
+began raises the error TensorFlow raises when its memory runs out (ResourceExhaustedError), so the run
+says it as it says TensorFlow's own: one line naming the settings that ask for too much.
 """
 import contextlib
 
 import tensorflow.compat.v1 as tf
 
-from facegan.core.errors import VariablesTooLarge
 from facegan.core.files import size_text
 
 
@@ -20,7 +20,8 @@ def within(available):
     stay within available
     :param available: Bytes this process may take (machine.memory_available()), or None where that is not known:
                       then nothing is checked
-    :raise VariablesTooLarge: where the total goes past it, as the variable that takes it there is created
+    :raise tf.errors.ResourceExhaustedError: where the total goes past it, as the variable that takes it there is
+                                             created
     """
     if available is None:
         yield
@@ -32,7 +33,7 @@ def within(available):
         variable = next_creator(**kwargs)
         total += variable_bytes(variable)
         if total > available:
-            raise VariablesTooLarge('its variables would take {}, and {} is free'.format(
+            raise tf.errors.ResourceExhaustedError(None, None, 'its variables would take {}, and {} is free'.format(
                 size_text(total), size_text(available)))
         return variable
 
