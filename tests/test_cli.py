@@ -25,7 +25,8 @@ from PIL import Image
 
 import dlnd_face_generation as dlnd
 import narrow_script
-from conftest import (ROOT, SHARED_RUN, child_env, copy_run, faces, run_script, terminal_signals)
+from conftest import (GUARD_SECONDS, ROOT, SHARED_RUN, child_env, copy_run, faces, run_script,
+                      terminal_signals)
 from facegan.app import interrupts, parsing
 from facegan.core import environment, files, machine
 from facegan.core.errors import TrainingStopped, UserError
@@ -621,16 +622,13 @@ def _start(argv, cwd):
                             env=child_env(PYTHONUNBUFFERED='1'), preexec_fn=terminal_signals)
 
 
-WAIT_SECONDS = 120  # only a guard: the script prints what a test waits for within seconds
-
-
 def _wait_for(proc, text):
     """
     Read the process's stdout until a line holds text (never a sleep); a process that has not printed it within
-    WAIT_SECONDS is killed, so a script that never gets there fails the test instead of hanging the suite
+    GUARD_SECONDS is killed, so a script that never gets there fails the test instead of hanging the suite
     :return: The lines read
     """
-    lines, watchdog = [], threading.Timer(WAIT_SECONDS, proc.kill)
+    lines, watchdog = [], threading.Timer(GUARD_SECONDS, proc.kill)
     watchdog.start()
     try:
         for line in proc.stdout:
@@ -640,18 +638,18 @@ def _wait_for(proc, text):
     finally:
         watchdog.cancel()
     raise AssertionError('the process ended (or was killed after {} s) before printing {!r}: {}'.format(
-        WAIT_SECONDS, text, ''.join(lines)))
+        GUARD_SECONDS, text, ''.join(lines)))
 
 
 def _stderr_at_end(proc):
-    """:return: The process's stderr once it has ended (after a signal); one still running after WAIT_SECONDS is
+    """:return: The process's stderr once it has ended (after a signal); one still running after GUARD_SECONDS is
     killed and fails the test, rather than training on after the suite"""
     try:
-        return proc.communicate(timeout=WAIT_SECONDS)[1]
+        return proc.communicate(timeout=GUARD_SECONDS)[1]
     except subprocess.TimeoutExpired:
         proc.kill()
         raise AssertionError('the process had not ended {} s after the signal: {}'.format(
-            WAIT_SECONDS, proc.communicate()[1][-2000:])) from None
+            GUARD_SECONDS, proc.communicate()[1][-2000:])) from None
 
 
 _PAUSE_AT_IMPORT = """
