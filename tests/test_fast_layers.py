@@ -119,10 +119,9 @@ def _weights_after_steps(fast, batches):
         g_gradients = iter(tf.gradients(g_loss, [var for var, d in zip(trained, is_d) if not d]))
         gradients = [next(d_gradients) if d else next(g_gradients) for d in is_d]
         with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            start = np.random.default_rng(2)
-            for var in tf.global_variables():  # the same start for both graphs, whatever the seeds gave
-                var.load(start.normal(0, 0.05, var.shape.as_list()).astype(np.float32), sess)
+            start = np.random.default_rng(2)  # the same start for both graphs, whatever the seeds gave
+            sess.run(tf.global_variables_initializer(), {var.initial_value: start.normal(
+                0, 0.05, var.shape.as_list()).astype(np.float32) for var in tf.global_variables()})
             before = dict(zip(names, sess.run(trained)))
             losses, largest = [], {name: 0.0 for name in names}
             for images, z in batches:
