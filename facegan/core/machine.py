@@ -116,12 +116,23 @@ def usable_cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
 
 
-def memory_available(meminfo='/proc/meminfo', status='/proc/self/status'):
+# Where a control group's memory limit, its usage and the page cache in it that the kernel can reclaim are read:
+# cgroup v2's unified hierarchy, and v1's memory controller (a container's limit, a systemd unit's MemoryMax)
+CGROUP_ROOT = '/sys/fs/cgroup'
+CGROUP_FILES = {'v2': ('', 'memory.max', 'memory.current', 'inactive_file'),
+                'v1': ('memory', 'memory.limit_in_bytes', 'memory.usage_in_bytes', 'total_inactive_file')}
+
+
+def memory_available(meminfo='/proc/meminfo', status='/proc/self/status', cgroup='/proc/self/cgroup',
+                     cgroup_root=CGROUP_ROOT):
     """
     :param meminfo: The file that says how much memory the machine has free (a test gives a fake one)
     :param status: The file that says how much address space this process uses
+    :param cgroup: The file that names this process's control groups
+    :param cgroup_root: Where the control groups' folders are
     :return: Bytes this process may still take: the machine's available memory, or less where the process's
-             address space is limited (ulimit -v, RLIMIT_AS); None where neither can be read (off Linux)
+             address space is limited (ulimit -v, RLIMIT_AS) or its control group's memory is (a container's
+             limit: Linux kills a process that goes past it, with no word); None where none can be read (off Linux)
     """
     limits = []
     try:
@@ -134,4 +145,73 @@ def memory_available(meminfo='/proc/meminfo', status='/proc/self/status'):
             limits += [address_space - used[0]] if used else []
     except (OSError, ValueError, IndexError):
         pass
+    limits += cgroup_memory_left(cgroup, cgroup_root)
     return min(limits) if limits else None
+
+
+def cgroup_memory_left(cgroup='/proc/self/cgroup', root=CGROUP_ROOT):
+    """
+    :return: [bytes left] under each memory limit of this process's control groups and of the groups above them
+             (cgroup v2 and v1): the limit less the memory used in the group, not counting the page cache the
+             kernel can reclaim; [] without limits, or where they cannot be read
+    """
+    return [left for levels, (_, limit, usage, reclaimable) in memory_groups(cgroup, root)
+            for folder in levels for left in _left_under_limit(folder, limit, usage, reclaimable)]
+
+
+def memory_groups(cgroup='/proc/self/cgroup', root=CGROUP_ROOT):
+    """
+    :param cgroup: The file that names this process's control groups
+    :param root: Where their folders are
+    :return: [(the folders of a memory control group of this process and of each group above it, its own first,
+             CGROUP_FILES of its version)], v2's and v1's; [] where the file cannot be read
+    """
+    try:
+        with open(cgroup) as text:
+            groups = [line.rstrip('\n').split(':', 2) for line in text]
+    except OSError:
+        return []
+    found = []
+    for _, controllers, path in (group for group in groups if len(group) == 3):
+        version = 'v2' if controllers == '' else 'v1' if 'memory' in controllers.split(',') else None
+        if version:
+            found.append((_cgroup_levels(os.path.join(root, CGROUP_FILES[version][0]), path), CGROUP_FILES[version]))
+    return found
+
+
+def _cgroup_levels(mount, path):
+    """
+    :return: The folders of the control group at path and of each group above it, its own first; the mount's own
+             alone where path is not under it (a container mounts its own group as the root)
+    """
+    mount = os.path.normpath(mount)
+    folder = os.path.normpath(os.path.join(mount, path.lstrip('/')))
+    if os.path.commonpath([mount, folder]) != mount or not os.path.isdir(folder):
+        return [mount]
+    levels = [folder]
+    while folder != mount:
+        folder = os.path.dirname(folder)
+        levels.append(folder)
+    return levels
+
+
+def _left_under_limit(folder, limit_file, usage_file, reclaimable_key):
+    """:return: [the bytes a control group's folder says are left under its limit], or [] (no limit, or unreadable)"""
+    try:
+        with open(os.path.join(folder, limit_file)) as text:
+            limit = int(text.read())  # v2's 'max', no limit, is no number
+        with open(os.path.join(folder, usage_file)) as text:
+            used = int(text.read())
+        return [limit - (used - _reclaimable(folder, reclaimable_key))]
+    except (OSError, ValueError):
+        return []
+
+
+def _reclaimable(folder, key):
+    """:return: The bytes of page cache a control group's memory.stat says the kernel can reclaim (0 where it cannot
+             be read)"""
+    try:
+        with open(os.path.join(folder, 'memory.stat')) as text:
+            return sum(int(line.split()[1]) for line in text if line.split()[:1] == [key])
+    except (OSError, ValueError, IndexError):
+        return 0
