@@ -2,9 +2,10 @@
 Variables that cannot fit in memory, said while the graph is built: a run's variables (the networks'
 weights, Adam's two moments of each, the averaged generator) are all allocated at once when train()
 initializes them, and where the process's memory has no limit of its own (or a container's limit holds
-it: its control group's) Linux may kill it there before TensorFlow can say anything. A variable that takes the total past the memory free when the run
-began raises the error TensorFlow raises when its memory runs out (ResourceExhaustedError), so the run
-says it as it says TensorFlow's own: one line naming the settings that ask for too much.
+it: its control group's) Linux may kill it there before TensorFlow can say anything. A variable that
+takes the total past the memory free when the run began raises the error TensorFlow raises when its
+memory runs out (ResourceExhaustedError), so the run says it as it says TensorFlow's own: one line
+naming the settings that ask for too much.
 """
 import contextlib
 
