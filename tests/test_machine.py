@@ -149,12 +149,16 @@ def test_a_group_above_with_less_left_is_the_limit(tmp_path, files):
     assert machine.memory_available(meminfo, status, *cgroup) == 768 * MIB
 
 
-def test_a_container_sees_its_own_group_at_the_root(tmp_path):
-    """/proc/self/cgroup names the group as the host sees it; inside, the container's own is the mount's root"""
+@pytest.mark.parametrize('lines,groups', [
+    # /proc/self/cgroup names the group as the host sees it; inside, the container's own is the mount's root
+    (['0::/docker/3f1a', '5:memory:/docker/3f1a'],
+     {'': (V2, str(2 * GIB), 1 * GIB, 0), 'memory': (V1, str(4 * GIB), 1 * GIB, 0)}),
+    # a group of its own inside the container (its init's, with a cgroup namespace): the root's limit holds it too
+    (['0::/init.scope'], {'': (V2, str(2 * GIB), 1 * GIB, 0), 'init.scope': (V2, 'max', 1 * GIB, 0)}),
+])
+def test_a_container_s_limit_is_its_own_group_at_the_root(tmp_path, lines, groups):
     meminfo, status = _memory_files(tmp_path, FREE_KB, 1000000)
-    cgroup = _cgroups(tmp_path, ['0::/docker/3f1a', '5:memory:/docker/3f1a'],
-                      {'': (V2, str(2 * GIB), 1 * GIB, 0), 'memory': (V1, str(4 * GIB), 1 * GIB, 0)})
-    assert machine.memory_available(meminfo, status, *cgroup) == 1 * GIB
+    assert machine.memory_available(meminfo, status, *_cgroups(tmp_path, lines, groups)) == 1 * GIB
 
 
 @pytest.mark.parametrize('line,groups', [
@@ -162,7 +166,7 @@ def test_a_container_sees_its_own_group_at_the_root(tmp_path):
     ('4:memory:/app', {'memory/app': (V1, '9223372036854771712', 3 * GIB, 0)}),  # v1's: the largest page count
     ('0::/app', {'app': (V2, 'lots', 3 * GIB, 0)}),  # not a number
     ('0::/app', {}),  # no files
-    ('4:memory:/../../escape', {'memory': (V1, 'max', 0, 0), 'escape': (V1, str(GIB), 0, 0)}),  # nothing outside
+    ('4:memory:/../escape', {'memory': (V1, 'max', 0, 0), 'escape': (V1, str(GIB), 0, 0)}),  # nothing outside
     ('4:cpu:/app', {'memory/app': (V1, str(GIB), 0, 0)}),  # not the memory controller's group
     ('not a cgroup line', {'': (V2, str(GIB), 0, 0)}),
 ])

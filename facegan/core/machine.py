@@ -184,15 +184,11 @@ def _cgroup_levels(mount, path):
     :return: The folders of the control group at path and of each group above it, its own first; the mount's own
              alone where path is not under it (a container mounts its own group as the root)
     """
-    mount = os.path.normpath(mount)
-    folder = os.path.normpath(os.path.join(mount, path.lstrip('/')))
-    if os.path.commonpath([mount, folder]) != mount or not os.path.isdir(folder):
+    relative = os.path.normpath(path.lstrip('/'))
+    if relative.split(os.sep)[0] == os.pardir or not os.path.isdir(os.path.join(mount, relative)):
         return [mount]
-    levels = [folder]
-    while folder != mount:
-        folder = os.path.dirname(folder)
-        levels.append(folder)
-    return levels
+    parts = [] if relative == os.curdir else relative.split(os.sep)
+    return [os.path.join(mount, *parts[:count]) for count in range(len(parts), -1, -1)]
 
 
 def _left_under_limit(folder, limit_file, usage_file, reclaimable_key):
