@@ -72,13 +72,13 @@ def test_safe(func):
     Isolate tests: run each in its own graph; turn a failure into one line with no harness traceback
     """
     @functools.wraps(func)
-    def func_wrapper(*args):
+    def func_wrapper(*args, **kwargs):  # (keywords: as pytest passes them)
         __tracebackhide__ = True  # pytest leaves this frame out of its tracebacks
         if os.environ.get(SKIP_SWITCH) == '1':
             return None
         with tf.Graph().as_default():
             try:
-                result = func(*args)
+                result = func(*args, **kwargs)
             except AssertionError as failure:
                 raise ProblemTestFailure(error_line(failure)) from None
         print('Tests Passed')

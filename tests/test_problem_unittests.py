@@ -1,4 +1,4 @@
-"""The five problem unit tests, called as the notebook called them, and shown able to fail."""
+"""The five problem unit tests, called as the notebook called them and run by pytest, and shown able to fail."""
 import os
 import re
 import subprocess
@@ -21,6 +21,18 @@ def test_problem_unittests_pass_on_the_project(capsys):
     tests.test_model_loss(dlnd.model_loss)
     tests.test_model_opt(dlnd.model_opt, dlnd.tf)
     assert capsys.readouterr().out.count('Tests Passed') == 5
+
+
+def test_pytest_runs_the_five_on_the_scripts_functions_and_test_safe_is_no_test(pytester, monkeypatch):
+    """`python -m pytest problem_unittests.py` in the project's folder, as a learner who knows pytest runs them
+    (here in this process): the project's top conftest.py gives each the functions of dlnd_face_generation.py its
+    arguments name"""
+    monkeypatch.chdir(ROOT)
+    result = pytester.runpytest_inprocess('problem_unittests.py', '-n', '0', '-p', 'no:cacheprovider', '-rA')
+    assert result.ret == 0, result.outlines[-30:]
+    passed = [line.split('::')[1] for line in result.outlines if line.startswith('PASSED problem_unittests.py::')]
+    assert sorted(passed) == sorted('test_{}[dlnd_face_generation]'.format(name) for name in (
+        'model_inputs', 'discriminator', 'generator', 'model_loss', 'model_opt'))
 
 
 def test_the_readmes_snippet_imports_problem_unittests_first_without_tensorflows_start_up_notes():
