@@ -37,10 +37,9 @@ from facegan.core import environment  # noqa: E402  (must follow the path set-up
 def pytest_configure(config):
     """
     Load TensorFlow as helper.py prepares it, without the notes its C++ code prints on load, in each process that
-    runs tests: not in pytest-xdist's controller, which only hands the tests out (its workers start seconds sooner);
-    and pytest's own pytester, which runs a pytest session in a test (test_problem_unittests.py runs the problem tests)
+    runs tests: not in pytest-xdist's controller, which only hands the tests out (its workers start seconds sooner)
     """
-    config.pluginmanager.import_plugin('pytester')
+    config.pluginmanager.import_plugin('pytester')  # pytest's own: a pytest session in a test (test_problem_unittests)
     if config.getoption('numprocesses', default=None) and not hasattr(config, 'workerinput'):
         return
     environment.load_tensorflow()

@@ -28,6 +28,7 @@ def test_pytest_runs_the_five_on_the_scripts_functions_and_test_safe_is_no_test(
     (here in this process): the project's top conftest.py gives each the functions of dlnd_face_generation.py its
     arguments name"""
     monkeypatch.chdir(ROOT)
+    monkeypatch.delenv(tests.SKIP_SWITCH, raising=False)  # they run whatever the caller's shell exported
     result = pytester.runpytest_inprocess('problem_unittests.py', '-n', '0', '-p', 'no:cacheprovider', '-rA')
     assert result.ret == 0, result.outlines[-30:]
     passed = [line.split('::')[1] for line in result.outlines if line.startswith('PASSED problem_unittests.py::')]
