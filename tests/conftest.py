@@ -8,6 +8,7 @@ session whatever the number of workers.
 import contextlib
 import errno
 import fcntl
+import gc
 import json
 import os
 import queue
@@ -37,12 +38,22 @@ from facegan.core import environment  # noqa: E402  (must follow the path set-up
 def pytest_configure(config):
     """
     Load TensorFlow as helper.py prepares it, without the notes its C++ code prints on load, in each process that
-    runs tests: not in pytest-xdist's controller, which only hands the tests out (its workers start seconds sooner)
+    runs tests: not in pytest-xdist's controller, which only hands the tests out (its workers start seconds sooner);
+    then set that process's garbage collector for building graphs test after test (GC_THRESHOLDS)
     """
     config.pluginmanager.import_plugin('pytester')  # pytest's own: a pytest session in a test (test_problem_unittests)
     if config.getoption('numprocesses', default=None) and not hasattr(config, 'workerinput'):
         return
     environment.load_tensorflow()
+    gc.freeze()  # TensorFlow's modules live as long as the process: no pass need walk them
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+# A worker builds a TensorFlow graph in most of its tests, tens of thousands of objects that live until it ends, and at
+# Python's thresholds (700, 10, 10) its collector ran about 4,000 times, 20 of them full passes over everything left
+# from the tests before. Higher ones (and TensorFlow's objects frozen) leave it about 700 runs and 5 full passes:
+# 0.92 of the suite's CPU time (docs/testing.md). Only the test processes: what the tests start keeps Python's own.
+GC_THRESHOLDS = (20000, 20, 20)
 
 
 # Hypothesis profiles: 'ci' (the default: 30 examples, derandomized so a run is repeatable, no deadline: a
