@@ -1,9 +1,9 @@
 """
-Test set-up: the project's modules on the path, TensorFlow prepared as the learner's files prepare it,
-a matplotlib backend that needs no display; a run of the script in this process with the problem
-tests switched off (one test keeps them on); fixtures for race tests (real processes started in
-step), a real full disk (a small tmpfs), and the trained runs several tests share, each made once a
-session whatever the number of workers.
+Test set-up: the project's modules on the path, TensorFlow prepared as the learner's files prepare it (and the
+test process's garbage collector set for building graphs), a matplotlib backend that needs no display; a run of
+the script in this process with the problem tests switched off (one test keeps them on); fixtures for race tests
+(real processes started in step), a real full disk (a small tmpfs), and the trained runs several tests share,
+each made once a session whatever the number of workers.
 """
 import contextlib
 import errno
