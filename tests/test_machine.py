@@ -99,7 +99,8 @@ def test_memory_available_is_none_where_it_cannot_be_read(tmp_path):
 
 GIB, MIB = 1024 ** 3, 1024 ** 2
 FREE_KB = 8000000  # the fake machine's MemAvailable: 7.6 GiB, more than the groups below leave
-# Each version's files in a group's folder: (the mount under the root, limit, usage, memory.stat's reclaimable key)
+# Each version's files in a group's folder: (the mount under the root, limit, usage, memory.stat's reclaimable key),
+# written out from the kernel's layout rather than taken from machine.CGROUP_FILES, so a wrong name there fails
 V2 = ('', 'memory.max', 'memory.current', 'inactive_file')
 V1 = ('memory', 'memory.limit_in_bytes', 'memory.usage_in_bytes', 'total_inactive_file')
 
