@@ -6,6 +6,7 @@ model_loss that scores other images, a graded function that returns the wrong nu
 loss that does not depend on its logits.
 """
 import os
+import re
 
 import pytest
 
@@ -22,6 +23,11 @@ def test_a_function_whose_signature_cannot_be_read_takes_no_extras_by_name_and_i
     assert learner_code.accepted(max, {'is_train': False, 'keep_prob': 1.0}) == {'is_train': False, 'keep_prob': 1.0}
     assert learner_code.accepted(lambda z, out_channel_dim, is_train=True: z, {'is_train': False, 'keep_prob': 1.0}) \
         == {'is_train': False}
+    assert learner_code.check_call(max, 'train', (1, 2), {}, '(a, b)') is None  # not stopped: the call will tell
+    # is_train is passed third, as the template passes it, to a generator whose parameters cannot be read
+    for is_train, call in ((False, 'generator(z, 3, is_train=False)'), (None, 'generator(z, 3)')):
+        with pytest.raises(LearnerCodeError, match=r'^{}, called to draw, returned int;'.format(re.escape(call))):
+            learner_code.call_generator(max, 1, 3, 'to draw', is_train=is_train)  # max(1, 3[, False]): 3
 
 
 def test_an_error_from_a_frozen_standard_module_is_placed_at_the_learners_line():

@@ -496,7 +496,7 @@ def test_a_run_without_run_json_that_this_generator_cannot_restore_is_one_line(n
 def test_evaluate_prints_the_score_and_its_baselines(narrow_run, capsys):
     run, data, _ = narrow_run
     argv = ['evaluate', '--checkpoint', run, '--dataset', 'folder', '--data-dir', data]  # no --eval-images: the run's
-    assert run_command(argv) == 0
+    assert run_script(argv, narrow=True) == 0  # through the script's cells once (its CelebA cell's dataset, last cell)
     out, err = capsys.readouterr()
     printed = out.strip().splitlines()[-1]
     # the 8 held-out images (run.json) and seed the run scored against: the same floor; the averaged generator at step 4

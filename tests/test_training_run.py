@@ -313,6 +313,15 @@ def test_an_error_that_is_not_the_learners_keeps_its_own_type_and_traceback(tmp_
         train(tmp_path, dataset(tmp_path), not_a_train, max_steps=1)
 
 
+def test_a_bug_of_the_runs_own_code_inside_train_keeps_its_own_type_and_traceback(tmp_path, monkeypatch):
+    """An error raised in the package's code that the learner's train() calls (here the run building its parts at
+    the first batch, made to fail) is the project's to fix: it goes on as it is, not as an error at the learner's line"""
+    monkeypatch.setattr(run_module, 'RunParts', None)
+    with pytest.raises(TypeError, match="^'NoneType' object is not callable$") as raised:
+        train(tmp_path, dataset(tmp_path, 16), max_steps=1)
+    assert str(raised.traceback[-1].path) == run_module.__file__  # raised there, its traceback whole
+
+
 # What TensorFlow raised, run for real (docs/runs.md): the script with --z-dim 200000 under `ulimit -v 20000000`, and
 # with --z-dim 3000000, whose Adam slots grappler could not build
 OUT_OF_MEMORY = [('ResourceExhaustedError', 'OOM when allocating tensor with shape[200000,16384] and type float on '
