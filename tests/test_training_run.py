@@ -27,7 +27,8 @@ from facegan.app import command_line, runs
 from facegan.core import files, machine, run_config
 from facegan.app.interrupts import Interrupted
 from facegan.core.errors import LearnerCodeError, TrainingInterrupted, TrainingStopped, UserError
-from facegan.graph import averaging, fast_layers, memory_budget
+from facegan.graph import averaging, batch_norm, fast_layers, memory_budget, sampling
+from facegan.output import display
 from facegan.train import run as run_module, run_warnings as rw
 
 tf = dlnd.tf
@@ -123,6 +124,36 @@ def test_the_run_draws_with_the_notebooks_generator_and_calibrates_without_dropo
     assert calls[0] == (True, 0.5)  # model_loss's call: training, with the article's dropout
     assert (True, 1.0) in calls and (False, 0.5) in calls  # batch norm recomputed without dropout; inference mode
     assert set(calls) == {(True, 0.5), (True, 1.0), (False, 0.5)}
+
+
+def test_the_runs_grids_and_scores_and_the_solutions_show_draw_through_one_inference_generator(tmp_path,
+                                                                                                monkeypatch):
+    """Built once in the graph however often they draw, batch norm calibrated once; each draws its own z each time"""
+    calls, drawn, shown = [], [], []
+    real_generator, real_draw = dlnd.generator, sampling.Inference.draw
+
+    def recorded_generator(z, out_channel_dim, is_train=True, alpha=0.2, keep_prob=0.5):
+        calls.append((is_train, keep_prob))
+        return real_generator(z, out_channel_dim, is_train=is_train, alpha=alpha, keep_prob=keep_prob)
+
+    monkeypatch.setattr(dlnd, 'generator', recorded_generator)
+    monkeypatch.setattr(sampling.Inference, 'draw', lambda self, sess, z: drawn.append(np.array(z)) or
+                        real_draw(self, sess, z))
+    monkeypatch.setattr(display, 'show_grid', lambda grid, image_mode: shown.append(np.asarray(grid)))
+    with mock.patch.object(batch_norm, 'build_calibration', side_effect=batch_norm.build_calibration) as calibration:
+        train(tmp_path, dataset(tmp_path, 32), max_steps=3, show_every=1, eval_every=1, eval_images=8,
+              seed=1)  # 24 faces to train on: 3 steps, each shown, drawn in a grid and scored; seed 0 draws the
+        # show's z for the grids too
+    assert calls.count((True, 0.5)) == 1 and calls.count((False, 0.5)) == 1 and calls.count((True, 1.0)) == 1
+    assert calibration.call_count == 1
+    show_z = np.random.RandomState(sampling.SAMPLE_SEED).uniform(-1, 1, (25, 16)).astype(np.float32)
+    shows = [z for z in drawn if np.array_equal(z, show_z)]
+    grids = [z for z in drawn if len(z) == 25 and not np.array_equal(z, show_z)]
+    scored = [z for z in drawn if len(z) == 8]
+    assert len(shows) == 3 and len(drawn) == len(shows) + len(grids) + len(scored)
+    assert len(grids) == 4 and all(np.array_equal(z, grids[0]) for z in grids)  # steps 1 to 3, and the final grid
+    assert len(scored) == 4 and all(np.array_equal(z, scored[0]) for z in scored)  # steps 0 to 3
+    assert len(shown) == 3 and not np.array_equal(shown[0], shown[-1])  # the weights of each step
 
 
 @pytest.mark.parametrize('fast', [True, False])
@@ -448,8 +479,8 @@ def test_a_generator_that_fails_when_the_run_calls_it_is_one_line(tmp_path):
             raise ValueError('inference mode not written yet')
         return dlnd.generator(z, out_channel_dim, is_train)
 
-    with pytest.raises(LearnerCodeError, match=r'^generator\(z, 3, is_train=False\), called to draw the samples '
-                                               r'images, failed with ValueError: inference mode not written yet; fix '
+    with pytest.raises(LearnerCodeError, match=r'^generator\(z, 3, is_train=False\), called to draw the grids '
+                                               r'and scores, failed with ValueError: inference mode not written yet; fix '
                                                r'generator\(\)'):
         runs.train(dlnd.train, generator_without_inference, 1, 8, 16, 0.0005, 0.5, dataset(tmp_path),
                    output_dir=str(tmp_path / 'o'), max_steps=1, eval_every=0, precision='float32')

@@ -1,10 +1,11 @@
 """
-The solution's show_generator_output draws through here: the template's built a new inference-mode
-generator at each call, so the graph grew all through training, and drew from batch norm's moving
-averages, which lag the weights by hundreds of steps (docs/batch_norm.md). Here the generator is
-built once per graph, on the first call, with an op that recomputes batch norm's averages from its
-current weights; each call runs that op, then draws the same z, so the grids show one set of faces
-as they improve.
+The generator drawn in inference mode, built once per graph and shared: the run's grids and scores
+(train/parts.py) and the solution's show_generator_output draw through here. The template's
+show_generator_output built a new inference-mode generator at each call, so the graph grew all
+through training, and drew from batch norm's moving averages, which lag the weights by hundreds of
+steps (docs/batch_norm.md). Here the generator is built once per graph, on a z fed at each draw, with
+an op that recomputes batch norm's averages from its current weights; the show runs that op, then
+draws the same z each time, so the grids show one set of faces as they improve.
 """
 import weakref
 
@@ -17,16 +18,44 @@ from facegan.output import display, pictures
 
 SAMPLE_SEED = 0  # the z shown are the same in every run
 
-_BUILT = weakref.WeakKeyDictionary()  # {graph: {(z_dim, n_images, channels): (calibrate op, images tensor)}}
+_BUILT = weakref.WeakKeyDictionary()  # {graph: {(generator, z_dim, channels): Inference}}
 
 
-def _build(generator, z_dim, n_images, out_channel_dim):
-    """:return: (the op that recomputes batch norm's averages, the tensor of n_images generated from fixed z)"""
-    z = np.random.RandomState(SAMPLE_SEED).uniform(-1, 1, size=(n_images, z_dim)).astype(np.float32)
-    with tf.name_scope('show_generator_output'):
-        calibrate = batch_norm.build_calibration(generator, z_dim, out_channel_dim)
-        images = call_generator(generator, tf.constant(z), out_channel_dim, 'to show its output', is_train=False)
-    return calibrate, images
+class Inference(object):
+    """The generator in inference mode on a fed z, and the op that recomputes its batch-norm averages first."""
+
+    def __init__(self, generator, z_dim, out_channel_dim, why):
+        """
+        Build both into the default graph (the generator's variables must exist)
+        :param generator: The notebook's generator function
+        :param z_dim: The dimension of Z
+        :param out_channel_dim: The number of channels in the output image
+        :param why: What it is built for, for a learner's error: 'to draw the grids and scores'
+        """
+        self.calibrate = batch_norm.build_calibration(generator, z_dim, out_channel_dim)
+        self._z = tf.placeholder(tf.float32, (None, z_dim), name='drawn_z')
+        self._images = call_generator(generator, self._z, out_channel_dim, why, is_train=False)
+
+    def draw(self, sess, z):
+        """
+        :param z: The z to draw, (n, z_dim); run calibrate first for averages of the current weights
+        :return: Their images, (n, 28, 28, channels) in [-1, 1]
+        """
+        return sess.run(self._images, {self._z: z})
+
+
+def shared_inference(graph, generator, z_dim, out_channel_dim, why):
+    """
+    :param graph: The graph the generator's variables are in
+    :param why: Inference's, used where it is built
+    :return: The graph's Inference of this generator on its own weights, built at the first call
+    """
+    built = _BUILT.setdefault(graph, {})
+    key = (generator, z_dim, out_channel_dim)
+    if key not in built:
+        with graph.as_default(), tf.variable_scope(tf.get_variable_scope(), reuse=True), tf.name_scope('drawn'):
+            built[key] = Inference(generator, z_dim, out_channel_dim, why)
+    return built[key]
 
 
 def fixed_z_samples(sess, generator, input_z, n_images, out_channel_dim):
@@ -39,14 +68,10 @@ def fixed_z_samples(sess, generator, input_z, n_images, out_channel_dim):
     :param out_channel_dim: The number of channels in the output image
     :return: The images, (n_images, 28, 28, out_channel_dim) in [-1, 1]
     """
-    key = (input_z.shape.as_list()[-1], n_images, out_channel_dim)
-    built = _BUILT.setdefault(sess.graph, {})
-    if key not in built:
-        with sess.graph.as_default():
-            built[key] = _build(generator, *key)
-    calibrate, images = built[key]
-    sess.run(calibrate)
-    return sess.run(images)
+    z_dim = input_z.shape.as_list()[-1]
+    inference = shared_inference(sess.graph, generator, z_dim, out_channel_dim, 'to show its output')
+    sess.run(inference.calibrate)
+    return inference.draw(sess, np.random.RandomState(SAMPLE_SEED).uniform(-1, 1, (n_images, z_dim)).astype(np.float32))
 
 
 def show(sess, generator, input_z, n_images, out_channel_dim, image_mode):

@@ -4,7 +4,6 @@ the held-out images' z, the generator drawn in inference mode on its raw weights
 (each with batch norm recalibrated from its weights before every use: graph/batch_norm.py), and the
 checkpoints of every variable, restored when the run resumes.
 """
-import contextlib
 import os
 import sys
 
@@ -13,7 +12,7 @@ import tensorflow.compat.v1 as tf
 
 from facegan.core import run_config
 from facegan.core.errors import one_line
-from facegan.graph import averaging, batch_norm, checkpoint_files, checkpoints
+from facegan.graph import averaging, checkpoint_files, checkpoints, sampling
 from facegan.graph.learner_code import call_generator
 
 N_SAMPLES = 25  # faces in each grid
@@ -26,29 +25,34 @@ class Drawing(object):
         """
         :param generator: The notebook's generator function
         :param config: The run's RunConfig (z_dim, channels)
-        :param z: {name: z tensor} to draw from ('samples', 'scored')
-        :param averages: graph/averaging.py's Averages to draw on (None: the generator's own weights)
+        :param z: {name: the z to draw ('samples', 'scored'), a numpy array or a variable}
+        :param averages: graph/averaging.py's Averages to draw on (None: the generator's own weights, drawn through
+                         the graph's shared Inference, which the solution's show_generator_output draws through too)
         """
-        with (averaging.on_averaged_weights(averages) if averages else contextlib.nullcontext()), \
-                tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE if averages else True):
-            if averages:  # a training-mode call makes the averaged generator's own batch-norm statistics
+        why = 'to draw the grids and scores'
+        if averages:
+            with averaging.on_averaged_weights(averages), \
+                    tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
+                # a training-mode call makes the averaged generator's own batch-norm statistics
                 call_generator(generator, z['samples'], config.channels, 'to make the averaged generator')
-            self._calibrate = batch_norm.build_calibration(generator, config.z_dim, config.channels)
-            self._images = {name: call_generator(generator, tensor, config.channels,
-                                                 'to draw the {} images'.format(name), is_train=False)
-                            for name, tensor in z.items()}
+                self._inference = sampling.Inference(generator, config.z_dim, config.channels, why)
+        else:
+            self._inference = sampling.shared_inference(tf.get_default_graph(), generator, config.z_dim,
+                                                        config.channels, why)
+        self._z = z
         self._calibrated_at = None
 
     def calibrate(self, sess, step):
         """Recompute batch norm's averages from the weights, once a step (the grid, score and checkpoint share it)."""
         if self._calibrated_at != step:
-            sess.run(self._calibrate)
+            sess.run(self._inference.calibrate)
             self._calibrated_at = step
 
     def draw(self, sess, which, step):
         """:return: The images ('samples' or 'scored') at this step, batch norm calibrated for it, in [-1, 1]"""
         self.calibrate(sess, step)
-        return sess.run(self._images[which])
+        z = self._z[which]
+        return self._inference.draw(sess, z if isinstance(z, np.ndarray) else sess.run(z))
 
 
 class RunParts(object):
@@ -70,7 +74,7 @@ class RunParts(object):
         z = {'samples': tf.Variable(np.random.uniform(-1, 1, (N_SAMPLES, config.z_dim)).astype(np.float32),
                                     trainable=False, name='sample_z')}  # a variable: resumed runs draw the same z
         if scored:
-            z['scored'] = tf.constant(np.random.uniform(-1, 1, (scored, config.z_dim)).astype(np.float32))
+            z['scored'] = np.random.uniform(-1, 1, (scored, config.z_dim)).astype(np.float32)
         self.raw = Drawing(generator, config, z)
         self.average = Drawing(generator, config, z, averages) if averages else None
         self._step = tf.train.get_or_create_global_step()
