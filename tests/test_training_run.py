@@ -9,10 +9,12 @@ The notebook module's networks are the narrow ones of tiny_networks.py here (its
 what is tested is the run's machinery, which sees the same layers whatever their widths.
 """
 import functools
+import gc
 import inspect
 import os
 import re
 import signal
+import weakref
 from unittest import mock
 
 import numpy as np
@@ -137,8 +139,9 @@ def test_the_runs_grids_and_scores_and_the_solutions_show_draw_through_one_infer
         return real_generator(z, out_channel_dim, is_train=is_train, alpha=alpha, keep_prob=keep_prob)
 
     monkeypatch.setattr(dlnd, 'generator', recorded_generator)
+    graphs = weakref.WeakSet()
     monkeypatch.setattr(sampling.Inference, 'draw', lambda self, sess, z: drawn.append(np.array(z)) or
-                        real_draw(self, sess, z))
+                        graphs.add(sess.graph) or real_draw(self, sess, z))
     monkeypatch.setattr(display, 'show_grid', lambda grid, image_mode: shown.append(np.asarray(grid)))
     with mock.patch.object(batch_norm, 'build_calibration', side_effect=batch_norm.build_calibration) as calibration:
         train(tmp_path, dataset(tmp_path, 32), max_steps=3, show_every=1, eval_every=1, eval_images=8,
@@ -154,6 +157,8 @@ def test_the_runs_grids_and_scores_and_the_solutions_show_draw_through_one_infer
     assert len(grids) == 4 and all(np.array_equal(z, grids[0]) for z in grids)  # steps 1 to 3, and the final grid
     assert len(scored) == 4 and all(np.array_equal(z, scored[0]) for z in scored)  # steps 0 to 3
     assert len(shown) == 3 and not np.array_equal(shown[0], shown[-1])  # the weights of each step
+    gc.collect()
+    assert len(graphs) == 0  # the graph goes when the run ends: what it built for drawing goes with it
 
 
 @pytest.mark.parametrize('fast', [True, False])

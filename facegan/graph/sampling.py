@@ -7,8 +7,6 @@ steps (docs/batch_norm.md). Here the generator is built once per graph, on a z f
 an op that recomputes batch norm's averages from its current weights; the show runs that op, then
 draws the same z each time, so the grids show one set of faces as they improve.
 """
-import weakref
-
 import numpy as np
 import tensorflow.compat.v1 as tf
 
@@ -18,7 +16,9 @@ from facegan.output import display, pictures
 
 SAMPLE_SEED = 0  # the z shown are the same in every run
 
-_BUILT = weakref.WeakKeyDictionary()  # {graph: {(generator, z_dim, channels): Inference}}
+# The graph collection that holds its Inferences: the graph keeps them, and they go with it (a dictionary keyed by
+# graphs would keep every graph alive through the Inference's tensors)
+COLLECTION = 'facegan_inference'
 
 
 class Inference(object):
@@ -32,6 +32,7 @@ class Inference(object):
         :param out_channel_dim: The number of channels in the output image
         :param why: What it is built for, for a learner's error: 'to draw the grids and scores'
         """
+        self.key = (generator, z_dim, out_channel_dim)
         self.calibrate = batch_norm.build_calibration(generator, z_dim, out_channel_dim)
         self._z = tf.placeholder(tf.float32, (None, z_dim), name='drawn_z')
         self._images = call_generator(generator, self._z, out_channel_dim, why, is_train=False)
@@ -50,12 +51,15 @@ def shared_inference(graph, generator, z_dim, out_channel_dim, why):
     :param why: Inference's, used where it is built
     :return: The graph's Inference of this generator on its own weights, built at the first call
     """
-    built = _BUILT.setdefault(graph, {})
+    built = graph.get_collection_ref(COLLECTION)
     key = (generator, z_dim, out_channel_dim)
-    if key not in built:
-        with graph.as_default(), tf.variable_scope(tf.get_variable_scope(), reuse=True), tf.name_scope('drawn'):
-            built[key] = Inference(generator, z_dim, out_channel_dim, why)
-    return built[key]
+    for inference in built:
+        if inference.key == key:
+            return inference
+    with graph.as_default(), tf.variable_scope(tf.get_variable_scope(), reuse=True), tf.name_scope('drawn'):
+        inference = Inference(generator, z_dim, out_channel_dim, why)
+    built.append(inference)
+    return inference
 
 
 def fixed_z_samples(sess, generator, input_z, n_images, out_channel_dim):
