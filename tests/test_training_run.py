@@ -144,9 +144,8 @@ def test_the_runs_grids_and_scores_and_the_solutions_show_draw_through_one_infer
                         graphs.add(sess.graph) or real_draw(self, sess, z))
     monkeypatch.setattr(display, 'show_grid', lambda grid, image_mode: shown.append(np.asarray(grid)))
     with mock.patch.object(batch_norm, 'build_calibration', side_effect=batch_norm.build_calibration) as calibration:
-        train(tmp_path, dataset(tmp_path, 32), max_steps=3, show_every=1, eval_every=1, eval_images=8,
-              seed=1)  # 24 faces to train on: 3 steps, each shown, drawn in a grid and scored; seed 0 draws the
-        # show's z for the grids too
+        # 24 faces to train on: 3 steps, each shown, drawn in a grid and scored (seed 0 draws the grids the show's z)
+        train(tmp_path, dataset(tmp_path, 32), max_steps=3, show_every=1, eval_every=1, eval_images=8, seed=1)
     assert calls.count((True, 0.5)) == 1 and calls.count((False, 0.5)) == 1 and calls.count((True, 1.0)) == 1
     assert calibration.call_count == 1
     show_z = np.random.RandomState(sampling.SAMPLE_SEED).uniform(-1, 1, (25, 16)).astype(np.float32)

@@ -74,8 +74,9 @@ def fixed_z_samples(sess, generator, input_z, n_images, out_channel_dim):
     """
     z_dim = input_z.shape.as_list()[-1]
     inference = shared_inference(sess.graph, generator, z_dim, out_channel_dim, 'to show its output')
+    z = np.random.RandomState(SAMPLE_SEED).uniform(-1, 1, (n_images, z_dim)).astype(np.float32)
     sess.run(inference.calibrate)
-    return inference.draw(sess, np.random.RandomState(SAMPLE_SEED).uniform(-1, 1, (n_images, z_dim)).astype(np.float32))
+    return inference.draw(sess, z)
 
 
 def show(sess, generator, input_z, n_images, out_channel_dim, image_mode):
