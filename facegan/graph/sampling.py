@@ -1,12 +1,14 @@
 """
-The generator drawn in inference mode, built once per graph and shared: the run's grids and scores
+The generator drawn in inference mode, built once per training session and shared: the run's grids and scores
 (train/parts.py) and the solution's show_generator_output draw through here. The template's
 show_generator_output built a new inference-mode generator at each call, so the graph grew all
 through training, and drew from batch norm's moving averages, which lag the weights by hundreds of
-steps (docs/batch_norm.md). Here the generator is built once per graph, on a z fed at each draw, with
+steps (docs/batch_norm.md). Here the generator is built once per session, on a z fed at each draw, with
 an op that recomputes batch norm's averages from its current weights; the show runs that op, then
 draws the same z each time, so the grids show one set of faces as they improve.
 """
+import weakref
+
 import numpy as np
 import tensorflow.compat.v1 as tf
 
@@ -16,9 +18,10 @@ from facegan.output import display, pictures
 
 SAMPLE_SEED = 0  # the z shown are the same in every run
 
-# The graph collection that holds its Inferences: the graph keeps them, and they go with it (a dictionary keyed by
-# graphs would keep every graph alive through the Inference's tensors)
-COLLECTION = 'facegan_inference'
+# {session: [its Inferences]}: each goes with its session. Keyed by the session, not the graph: an Inference's tensors
+# hold their graph, so the graph would never go; and not in a graph collection, which a learner's Saver.save would try
+# to write into its .meta file, with a warning
+_BUILT = weakref.WeakKeyDictionary()
 
 
 class Inference(object):
@@ -45,18 +48,18 @@ class Inference(object):
         return sess.run(self._images, {self._z: z})
 
 
-def shared_inference(graph, generator, z_dim, out_channel_dim, why):
+def shared_inference(sess, generator, z_dim, out_channel_dim, why):
     """
-    :param graph: The graph the generator's variables are in
+    :param sess: The training session (its graph holds the generator's variables)
     :param why: Inference's, used where it is built
-    :return: The graph's Inference of this generator on its own weights, built at the first call
+    :return: The session's Inference of this generator on its own weights, built into its graph at the first call
     """
-    built = graph.get_collection_ref(COLLECTION)
+    built = _BUILT.setdefault(sess, [])
     key = (generator, z_dim, out_channel_dim)
     for inference in built:
         if inference.key == key:
             return inference
-    with graph.as_default(), tf.variable_scope(tf.get_variable_scope(), reuse=True), tf.name_scope('drawn'):
+    with sess.graph.as_default(), tf.variable_scope(tf.get_variable_scope(), reuse=True), tf.name_scope('drawn'):
         inference = Inference(generator, z_dim, out_channel_dim, why)
     built.append(inference)
     return inference
@@ -73,7 +76,7 @@ def fixed_z_samples(sess, generator, input_z, n_images, out_channel_dim):
     :return: The images, (n_images, 28, 28, out_channel_dim) in [-1, 1]
     """
     z_dim = input_z.shape.as_list()[-1]
-    inference = shared_inference(sess.graph, generator, z_dim, out_channel_dim, 'to show its output')
+    inference = shared_inference(sess, generator, z_dim, out_channel_dim, 'to show its output')
     z = np.random.RandomState(SAMPLE_SEED).uniform(-1, 1, (n_images, z_dim)).astype(np.float32)
     sess.run(inference.calibrate)
     return inference.draw(sess, z)

@@ -21,13 +21,15 @@ N_SAMPLES = 25  # faces in each grid
 class Drawing(object):
     """The generator in inference mode, on the raw weights or their average, with its batch-norm calibration."""
 
-    def __init__(self, generator, config, z, averages=None):
+    def __init__(self, sess, generator, config, z, averages=None):
         """
+        Build it into sess's graph
+        :param sess: train()'s session
         :param generator: The notebook's generator function
         :param config: The run's RunConfig (z_dim, channels)
         :param z: {name: the z to draw ('samples', 'scored'), a numpy array or a variable}
         :param averages: graph/averaging.py's Averages to draw on (None: the generator's own weights, drawn through
-                         the graph's shared Inference, which the solution's show_generator_output draws through too)
+                         the session's shared Inference, which the solution's show_generator_output draws through too)
         """
         why = 'to draw the grids and scores'
         if averages:
@@ -37,8 +39,7 @@ class Drawing(object):
                 call_generator(generator, z['samples'], config.channels, 'to make the averaged generator')
                 self._inference = sampling.Inference(generator, config.z_dim, config.channels, why)
         else:
-            self._inference = sampling.shared_inference(tf.get_default_graph(), generator, config.z_dim,
-                                                        config.channels, why)
+            self._inference = sampling.shared_inference(sess, generator, config.z_dim, config.channels, why)
         self._z = z
         self._calibrated_at = None
 
@@ -75,8 +76,8 @@ class RunParts(object):
                                     trainable=False, name='sample_z')}  # a variable: resumed runs draw the same z
         if scored:
             z['scored'] = np.random.uniform(-1, 1, (scored, config.z_dim)).astype(np.float32)
-        self.raw = Drawing(generator, config, z)
-        self.average = Drawing(generator, config, z, averages) if averages else None
+        self.raw = Drawing(sess, generator, config, z)
+        self.average = Drawing(sess, generator, config, z, averages) if averages else None
         self._step = tf.train.get_or_create_global_step()
         self._step_value = tf.placeholder(tf.int64, ())
         self._set_step = tf.assign(self._step, self._step_value)
