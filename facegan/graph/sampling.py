@@ -18,9 +18,9 @@ from facegan.output import display, pictures
 
 SAMPLE_SEED = 0  # the z shown are the same in every run
 
-# {session: [its Inferences]}: each goes with its session. Keyed by the session, not the graph: an Inference's tensors
-# hold their graph, so the graph would never go; and not in a graph collection, which a learner's Saver.save would try
-# to write into its .meta file, with a warning
+# {session: {(generator, z_dim, channels): its Inference}}: each goes with its session. Keyed by the session, not the
+# graph: an Inference's tensors hold their graph, so the graph would never go; and not in a graph collection, which a
+# learner's Saver.save would try to write into its .meta file, with a warning
 _BUILT = weakref.WeakKeyDictionary()
 
 
@@ -35,7 +35,6 @@ class Inference(object):
         :param out_channel_dim: The number of channels in the output image
         :param why: What it is built for, for a learner's error: 'to draw the grids and scores'
         """
-        self.key = (generator, z_dim, out_channel_dim)
         self.calibrate = batch_norm.build_calibration(generator, z_dim, out_channel_dim)
         self._z = tf.placeholder(tf.float32, (None, z_dim), name='drawn_z')
         self._images = call_generator(generator, self._z, out_channel_dim, why, is_train=False)
@@ -54,15 +53,12 @@ def shared_inference(sess, generator, z_dim, out_channel_dim, why):
     :param why: Inference's, used where it is built
     :return: The session's Inference of this generator on its own weights, built into its graph at the first call
     """
-    built = _BUILT.setdefault(sess, [])
+    built = _BUILT.setdefault(sess, {})
     key = (generator, z_dim, out_channel_dim)
-    for inference in built:
-        if inference.key == key:
-            return inference
-    with sess.graph.as_default(), tf.variable_scope(tf.get_variable_scope(), reuse=True), tf.name_scope('drawn'):
-        inference = Inference(generator, z_dim, out_channel_dim, why)
-    built.append(inference)
-    return inference
+    if key not in built:
+        with sess.graph.as_default(), tf.variable_scope(tf.get_variable_scope(), reuse=True), tf.name_scope('drawn'):
+            built[key] = Inference(generator, z_dim, out_channel_dim, why)
+    return built[key]
 
 
 def fixed_z_samples(sess, generator, input_z, n_images, out_channel_dim):
