@@ -144,11 +144,19 @@ def test_the_runs_grids_and_scores_and_the_solutions_show_draw_through_one_infer
     monkeypatch.setattr(sampling.Inference, 'draw', lambda self, sess, z: drawn.append(np.array(z)) or
                         graphs.add(sess.graph) or real_draw(self, sess, z))
     monkeypatch.setattr(display, 'show_grid', lambda grid, image_mode: shown.append(np.asarray(grid)))
-    with mock.patch.object(batch_norm, 'build_calibration', side_effect=batch_norm.build_calibration) as calibration:
+    calibrated, real_calibration = [], batch_norm.build_calibration
+
+    def recorded_calibration(*args):
+        """:return: The calibration, which also counts its runs in calibrated"""
+        with tf.control_dependencies([real_calibration(*args)]):
+            return tf.numpy_function(lambda: calibrated.append(1) or np.int32(0), [], tf.int32).op
+
+    with mock.patch.object(batch_norm, 'build_calibration', side_effect=recorded_calibration) as calibration:
         # 24 faces to train on: 3 steps, each shown, drawn in a grid and scored (seed 0 draws the grids the show's z)
         train(tmp_path, dataset(tmp_path, 32), max_steps=3, show_every=1, eval_every=1, eval_images=8, seed=1)
     assert calls.count((True, 0.5)) == 1 and calls.count((False, 0.5)) == 1 and calls.count((True, 1.0)) == 1
     assert calibration.call_count == 1
+    assert len(calibrated) == 4  # the weights of steps 0 to 3: a step's show, grid, score and checkpoint share one
     show_z = np.random.RandomState(sampling.SAMPLE_SEED).uniform(-1, 1, (25, 16)).astype(np.float32)
     shows = [z for z in drawn if np.array_equal(z, show_z)]
     grids = [z for z in drawn if len(z) == 25 and not np.array_equal(z, show_z)]
@@ -159,6 +167,29 @@ def test_the_runs_grids_and_scores_and_the_solutions_show_draw_through_one_infer
     assert len(shown) == 3 and not np.array_equal(shown[0], shown[-1])  # the weights of each step
     gc.collect()
     assert len(graphs) == 0  # the graph goes when the run ends: what it built for drawing goes with it
+
+
+def test_a_draw_recalibrates_batch_norm_only_when_what_it_reads_has_changed():
+    """Calibrating again draws new z, so averages left as they were show that it did not; a weight changed, or an
+    average set by anything else (a learner's training-mode update, say), makes the next draw recalibrate"""
+    with tf.Graph().as_default(), tf.Session() as sess:
+        tiny_networks.generator(tf.placeholder(tf.float32, (None, 16)), 3)
+        inference = sampling.Inference(tiny_networks.generator, 16, 3, 'to test')
+        weight = tf.trainable_variables()[0]
+        averages = [var for var in tf.global_variables() if not var.trainable]  # batch norm's moving averages
+        sess.run(tf.global_variables_initializer())
+        inference.calibrate(sess)
+        calibrated = sess.run(averages)
+        inference.calibrate(sess)
+        assert all(np.array_equal(old, new) for old, new in zip(calibrated, sess.run(averages)))
+        sess.run(weight.assign_add(tf.fill(tf.shape(weight), 1e-3)))
+        inference.calibrate(sess)
+        again = sess.run(averages)
+        assert not any(np.array_equal(old, new) for old, new in zip(calibrated, again))
+        sess.run(averages[0].assign(tf.zeros_like(averages[0])))
+        inference.calibrate(sess)
+        assert not np.array_equal(sess.run(averages[0]), np.zeros_like(again[0]))
+        assert not np.array_equal(sess.run(averages[0]), again[0])  # calibrated anew, not put back
 
 
 def test_a_learners_saver_writes_its_meta_graph_after_the_show_without_a_warning(tmp_path, monkeypatch, caplog):

@@ -4,9 +4,10 @@ The generator drawn in inference mode, built once per training session and share
 show_generator_output built a new inference-mode generator at each call, so the graph grew all
 through training, and drew from batch norm's moving averages, which lag the weights by hundreds of
 steps (docs/batch_norm.md). Here the generator is built once per session, on a z fed at each draw, with
-an op that recomputes batch norm's averages from its current weights; the show runs that op, then
+an op that recomputes batch norm's averages from its current weights, run wherever they changed since; the show
 draws the same z each time, so the grids show one set of faces as they improve.
 """
+import hashlib
 import weakref
 
 import numpy as np
@@ -35,16 +36,47 @@ class Inference(object):
         :param out_channel_dim: The number of channels in the output image
         :param why: What it is built for, for a learner's error: 'to draw the grids and scores'
         """
-        self.calibrate = batch_norm.build_calibration(generator, z_dim, out_channel_dim)
+        self._calibration = batch_norm.build_calibration(generator, z_dim, out_channel_dim)
         self._z = tf.placeholder(tf.float32, (None, z_dim), name='drawn_z')
         self._images = call_generator(generator, self._z, out_channel_dim, why, is_train=False)
+        self._state = variables_read(self._images)  # the weights and batch norm's averages a draw reads
+        self._calibrated = None  # their digest just after the last calibration
+
+    def calibrate(self, sess):
+        """
+        Recompute batch norm's averages from the current weights, unless what a draw reads is bit for bit what the
+        last calibration left (a show and a grid of the same step share one: 512 z through the generator)
+        """
+        if self._digest(sess) != self._calibrated:
+            sess.run(self._calibration)
+            self._calibrated = self._digest(sess)
+
+    def _digest(self, sess):
+        """:return: A digest of the values of what a draw reads (SHA-1 for its speed: nothing here is a secret)"""
+        digest = hashlib.sha1(usedforsecurity=False)
+        for value in sess.run(self._state):
+            digest.update(np.ascontiguousarray(value))
+        return digest.digest()
 
     def draw(self, sess, z):
         """
-        :param z: The z to draw, (n, z_dim); run calibrate first for averages of the current weights
+        :param z: The z to draw, (n, z_dim); call calibrate first for averages of the current weights
         :return: Their images, (n, 28, 28, channels) in [-1, 1]
         """
         return sess.run(self._images, {self._z: z})
+
+
+def variables_read(tensor):
+    """:return: The variables whose values tensor is computed from, in the order they were made"""
+    variables = {var.op: var for var in tf.global_variables()}
+    seen, pending = set(), [tensor.op]
+    while pending:
+        op = pending.pop()
+        if op not in seen:
+            seen.add(op)
+            pending.extend(each.op for each in op.inputs)
+            pending.extend(op.control_inputs)
+    return [var for op, var in variables.items() if op in seen]
 
 
 def shared_inference(sess, generator, z_dim, out_channel_dim, why):
@@ -74,7 +106,7 @@ def fixed_z_samples(sess, generator, input_z, n_images, out_channel_dim):
     z_dim = input_z.shape.as_list()[-1]
     inference = shared_inference(sess, generator, z_dim, out_channel_dim, 'to show its output')
     z = np.random.RandomState(SAMPLE_SEED).uniform(-1, 1, (n_images, z_dim)).astype(np.float32)
-    sess.run(inference.calibrate)
+    inference.calibrate(sess)
     return inference.draw(sess, z)
 
 

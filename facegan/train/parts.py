@@ -1,7 +1,7 @@
 """
 The run's own ops, built into train()'s graph at its first batch: the fixed z of the sample grids and
 the held-out images' z, the generator drawn in inference mode on its raw weights and on their average
-(each with batch norm recalibrated from its weights before every use: graph/batch_norm.py), and the
+(each with batch norm recalibrated from its weights before a use, where they changed: graph/sampling.py), and the
 checkpoints of every variable, restored when the run resumes.
 """
 import os
@@ -41,17 +41,14 @@ class Drawing(object):
         else:
             self._inference = sampling.shared_inference(sess, generator, config.z_dim, config.channels, why)
         self._z = z
-        self._calibrated_at = None
 
-    def calibrate(self, sess, step):
-        """Recompute batch norm's averages from the weights, once a step (the grid, score and checkpoint share it)."""
-        if self._calibrated_at != step:
-            sess.run(self._inference.calibrate)
-            self._calibrated_at = step
+    def calibrate(self, sess):
+        """Recompute batch norm's averages from the weights where they changed (graph/sampling.py's Inference)."""
+        self._inference.calibrate(sess)
 
-    def draw(self, sess, which, step):
-        """:return: The images ('samples' or 'scored') at this step, batch norm calibrated for it, in [-1, 1]"""
-        self.calibrate(sess, step)
+    def draw(self, sess, which):
+        """:return: The images ('samples' or 'scored') of the current weights, batch norm calibrated, in [-1, 1]"""
+        self.calibrate(sess)
         z = self._z[which]
         return self._inference.draw(sess, z if isinstance(z, np.ndarray) else sess.run(z))
 
@@ -124,7 +121,7 @@ class RunParts(object):
         """:return: Path of a checkpoint of every variable, batch norm calibrated for each generator first"""
         for drawing in (self.raw, self.average):
             if drawing:
-                drawing.calibrate(self.session, step)
+                drawing.calibrate(self.session)
         self.session.run(self._set_step, {self._step_value: step})
         path = checkpoints.save_checkpoint(self.session, self._saver, self.config.folder, step,
                                            self.config.keep_checkpoints, self._finite_check)

@@ -169,7 +169,7 @@ class TrainingRun(object):
         if self._parts is None:  # no session to work in: the step is counted, nothing more
             return
         if step % config.show_every == 0:
-            self.records.grid(step, self._parts.drawing(step).draw(self._parts.session, 'samples', step))
+            self.records.grid(step, self._parts.drawing(step).draw(self._parts.session, 'samples'))
         if self.tracker and config.eval_every and step % config.eval_every == 0:
             self._score()
         if step % config.save_every == 0:
@@ -192,15 +192,14 @@ class TrainingRun(object):
             return  # it ended there: its final score, grid and checkpoint are made, and would differ made again
         if self.tracker and not (config.eval_every and step % config.eval_every == 0):
             self._score()
-        self.records.grid(step, self._parts.drawing(step).draw(self._parts.session, 'samples', step),
-                          final=True)
+        self.records.grid(step, self._parts.drawing(step).draw(self._parts.session, 'samples'), final=True)
         if self._parts.saved_at != step:
             self._parts.save(step)
 
     def _score(self):
         """Score the samples as they are now."""
         step = self.schedule.step
-        self.records.score(step, self._parts.drawing(step).draw(self._parts.session, 'scored', step),
+        self.records.score(step, self._parts.drawing(step).draw(self._parts.session, 'scored'),
                            self._parts.weights(step))
 
 
