@@ -39,9 +39,10 @@ def test_a_desktop_run_shows_its_grids_without_waiting_and_ends_by_itself(x_disp
                              capture_output=True, text=True, env=env, timeout=GUARD_SECONDS)
     assert backend.stdout.strip().lower() in ('tkagg', 'qtagg', 'gtk4agg', 'gtk3agg', 'wxagg'), backend.stdout
     # The run `--max-steps 120 --eval-every 0` (a grid shown at step 100, then the walk of what it learned), on 16
-    # faces at batch 2 so that it takes seconds; a window that waited would hold it past the guard
+    # faces at batch 1, its fastest steps (each costs mostly work the size of the weights); a window that waited would
+    # hold it past the guard
     argv = ['--max-steps', '120', '--eval-every', '0', '--dataset', 'folder', '--data-dir', faces(tmp_path / 'data', 16),
-            '--batch-size', '2', '--output-dir', str(tmp_path / 'out')]
+            '--batch-size', '1', '--output-dir', str(tmp_path / 'out')]
     result = subprocess.run([sys.executable, os.path.join(ROOT, 'dlnd_face_generation.py')] + argv, cwd=str(tmp_path),
                             capture_output=True, text=True, env=env, timeout=GUARD_SECONDS * 5)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -196,18 +196,26 @@ def test_fast_layers_are_for_a_cpu_and_a_gpu_keeps_cudnns_layer():
     assert fast_layers.use_fast_layers([gpu, gpu])[0] is False
 
 
-@pytest.mark.parametrize('gpus,asked,expected', [(0, True, True), (1, True, False), (0, False, False)])
-def test_a_run_takes_them_where_asked_for_and_there_is_no_gpu(gpus, asked, expected, monkeypatch):
-    """What a run's train() and generate build with: a GPU's listing faked (this machine has none)"""
+@pytest.mark.parametrize('gpus,asked,batch_size,expected', [(0, True, fast_layers.MIN_BATCH, True),
+                                                             (1, True, fast_layers.MIN_BATCH, False),
+                                                             (0, False, fast_layers.MIN_BATCH, False),
+                                                             (0, True, fast_layers.MIN_BATCH - 1, False)])
+def test_a_run_takes_them_where_asked_for_there_is_no_gpu_and_a_step_has_min_batch_images(gpus, asked, batch_size,
+                                                                                          expected, monkeypatch):
+    """What a run's train() builds with, and its draws and generate's (any batch): a GPU's listing faked (none here)"""
     from facegan.core.run_config import RunConfig
     from facegan.train import build_contexts
 
     gpu = tensorflow.config.PhysicalDevice(name='/physical_device:GPU:0', device_type='GPU')
     monkeypatch.setattr(tf.config, 'list_physical_devices', lambda kind=None: [gpu] * gpus if kind == 'GPU' else [])
-    assert fast_layers.wanted(asked) is expected
-    config = RunConfig(dataset='synthetic', epochs=1, batch_size=8, z_dim=4, learning_rate=0.1, beta1=0.5, image_mode='RGB',
-                       fast_layers=asked, precision_used='float32')
+    assert fast_layers.wanted(asked, batch_size) is expected
+    assert fast_layers.wanted(asked) is (asked and not gpus)
+    config = RunConfig(dataset='synthetic', epochs=1, batch_size=batch_size, z_dim=4, learning_rate=0.1, beta1=0.5,
+                       image_mode='RGB', fast_layers=asked, precision_used='float32')
     with build_contexts.around_train(config):
+        assert (tf.layers.conv2d_transpose is fast_layers.conv2d_transpose) is expected
+        with build_contexts.for_drawing(config):
+            assert (tf.layers.conv2d_transpose is fast_layers.conv2d_transpose) is (asked and not gpus)
         assert (tf.layers.conv2d_transpose is fast_layers.conv2d_transpose) is expected
 
 

@@ -234,6 +234,37 @@ def test_a_learners_generator_gets_the_fast_layer_through_the_run(fast, tmp_path
     assert tf.layers.conv2d_transpose is not fast_layers.conv2d_transpose  # put back after train()
 
 
+def test_a_step_of_fewer_than_min_batch_images_keeps_tensorflows_layer_and_the_runs_draws_take_the_fast_one(
+        tmp_path, monkeypatch):
+    """
+    The learner's generator has TensorFlow's transposed convolution in its two middle layers under MIN_BATCH images
+    a step, the fast layer from MIN_BATCH; the run's calibration and inference-mode copy the fast one either way.
+    Counted as the Conv2DBackpropInput ops in the graph once model_opt has built the learner's model (its last layer's
+    and the discriminator's input gradients are ones too), then at the run's first draw
+    """
+    monkeypatch.setattr(tiny_networks, 'WIDTH', 4 * fast_layers.MIN_FILTERS)  # middle layers the fast layer takes
+    tiny_networks.narrow_networks(monkeypatch)
+    counted, real_opt, real_draw = [], dlnd.model_opt, sampling.Inference.draw
+
+    def tensorflows_layers(graph=None):
+        return sum(op.type == 'Conv2DBackpropInput' for op in (graph or tf.get_default_graph()).get_operations())
+
+    def counted_model_opt(*args):
+        made = real_opt(*args)
+        counted.append(tensorflows_layers())
+        return made
+
+    monkeypatch.setattr(dlnd, 'model_opt', counted_model_opt)
+    monkeypatch.setattr(sampling.Inference, 'draw', lambda self, sess, z: counted.append(tensorflows_layers(
+        sess.graph)) or real_draw(self, sess, z))
+    for batch_size in (fast_layers.MIN_BATCH - 1, fast_layers.MIN_BATCH):
+        runs.train(dlnd.train, dlnd.generator, 1, batch_size, 16, 0.0005, 0.5, dataset(tmp_path, 16), max_steps=1,
+                   output_dir=str(tmp_path / str(batch_size)), eval_every=0, precision='float32')
+    assert len(counted) == 4  # each run: after model_opt, and at its one draw (the final grid)
+    assert counted[0] - counted[2] == 2  # the learner's two middle layers
+    assert counted[1] - counted[0] == counted[3] - counted[2] == 2  # the run's two copies: their last layers only
+
+
 def _fed_images(monkeypatch):
     """:return: A list that gets, for each session.run fed real images, (its fetches, the images)"""
     fed = []

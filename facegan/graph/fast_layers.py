@@ -26,6 +26,9 @@ from facegan.core import environment
 environment.require_legacy_layers()  # TensorFlow may have come first, with Keras 3: then tf.layers is not there
 
 MIN_FILTERS = 64  # narrower outputs (the generator's last layer: 1 or 3 channels) keep TensorFlow's kernel
+# A training step on fewer images keeps TensorFlow's kernel: each step also re-lays the kernels out and sums their
+# gradients back, work the size of the weights, which only a batch this large pays for (docs/speed.md)
+MIN_BATCH = 8
 
 
 def conv2d_transpose(inputs, filters, kernel_size, strides=1, padding='valid', **layer_arguments):
@@ -229,9 +232,13 @@ def use_fast_layers(gpus):
     return True, "a CPU: matrix products, faster than oneDNN's transposed convolution"
 
 
-def wanted(asked=True):
+def wanted(asked=True, batch_size=None):
     """
     :param asked: The run's fast_layers setting (--no-fast-layers: False)
-    :return: Whether to put these layers in tf.layers here: where asked for and this machine has no GPU
+    :param batch_size: The images of a training step (None: no training, only draws of 25 or more and batch norm's
+                       calibration of 512)
+    :return: Whether to put these layers in tf.layers here: where asked for, this machine has no GPU and a training
+             step has MIN_BATCH images or more
     """
-    return bool(asked) and use_fast_layers(tf.config.list_physical_devices('GPU'))[0]
+    return (bool(asked) and (batch_size is None or batch_size >= MIN_BATCH)
+            and use_fast_layers(tf.config.list_physical_devices('GPU'))[0])

@@ -146,7 +146,7 @@ class TrainingRun(object):
             raise LearnerCodeError('train() asked get_batches for its first batch with no model built: its graph has '
                                    'no variables; build it where it says TODO: Build Model (model_inputs, '
                                    'model_loss, model_opt)')
-        with sess.graph.as_default():
+        with sess.graph.as_default(), build_contexts.for_drawing(self.config):
             averages = self._made[0] if self._made and not self.config.raw_weights else None
             self._parts = RunParts(sess, self.config, self.generator, averages,
                                    0 if self.tracker is None else len(self.tracker.held_out))
