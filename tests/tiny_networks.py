@@ -5,8 +5,9 @@ The notebook's generator and discriminator, 16 times narrower, for the tests of 
 The machinery does not depend on the networks' widths: it sees the same layers, scopes, batch norm,
 dropout and optimizers. A checkpoint of these is about 3 MB instead of 225 MB, and a short run takes half
 the time. The full-width networks are run where their widths matter or where the script runs as a learner
-runs it: test_model.py, test_fast_layers.py, the default run (test_cli.py), the desktop run, the solution
-notebook, Udacity's template and the article's code.
+runs it: test_model.py, the default run (test_cli.py), the desktop run, the solution notebook, Udacity's
+template and the article's code. test_fast_layers.py trains them at a quarter of the widths (WIDTH 256), where
+both of the generator's middle layers still take the fast layer.
 
 `narrow_networks(monkeypatch)` puts them in the notebook module (dlnd_face_generation): its model_loss,
 train and show_generator_output look generator and discriminator up there, so they build these.
