@@ -22,23 +22,31 @@ def _tiny_generator(z, reuse=False):
         return tf.reshape(tf.tanh(tf.layers.dense(z, 16)), (-1, 4, 4, 1))
 
 
-def _tiny_discriminator(images, reuse=False, use_bias=True):
-    """:return: (sigmoid, logits) of one dense layer over the flattened image"""
+def _tiny_discriminator(images, reuse=False, use_bias=True, flat=False):
+    """
+    :param flat: Logits of shape (batch,), not (batch, 1): a weighted sum of the pixels plus a bias, without tf.layers
+    :return: (sigmoid, logits) of one dense layer over the flattened image
+    """
     with tf.variable_scope('discriminator', reuse=reuse):
-        logits = tf.layers.dense(tf.reshape(images, (-1, 16)), 1, use_bias=use_bias)
+        if flat:
+            pixels = tf.reshape(images, (-1, 16))
+            logits = tf.reduce_sum(pixels * tf.get_variable('weights', (16,)), axis=1) + tf.get_variable('bias', ())
+        else:
+            logits = tf.layers.dense(tf.reshape(images, (-1, 16)), 1, use_bias=use_bias)
         return tf.sigmoid(logits), logits
 
 
-def _tiny_gan(use_bias=True, weight_decay=0.0):
+def _tiny_gan(use_bias=True, weight_decay=0.0, flat=False):
     """
     :param use_bias: Give D's last dense layer a bias (its logits a BiasAdd) or not (a MatMul)
     :param weight_decay: Add this times the L2 norm of D's weights to d_loss (ops that read D's variables too)
+    :param flat: D's logits of shape (batch,), not (batch, 1)
     :return: (input_real, input_z, d_loss, D's logits on the real images, D's logits on the generated ones)
     """
     input_real = tf.placeholder(tf.float32, (None, 4, 4, 1), name='input_real')
     input_z = tf.placeholder(tf.float32, (None, 3), name='input_z')
-    _, logits_real = _tiny_discriminator(input_real, use_bias=use_bias)
-    _, logits_fake = _tiny_discriminator(_tiny_generator(input_z), reuse=True, use_bias=use_bias)
+    _, logits_real = _tiny_discriminator(input_real, use_bias=use_bias, flat=flat)
+    _, logits_fake = _tiny_discriminator(_tiny_generator(input_z), reuse=True, use_bias=use_bias, flat=flat)
     d_loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=logits_real,
                                                                     labels=tf.ones_like(logits_real) * 0.9))
     d_loss += tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=logits_fake,
@@ -53,20 +61,21 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-@pytest.mark.parametrize('use_bias, weight_decay', [(True, 0.0), (False, 0.0), (True, 0.01)])
-def test_find_gives_the_sigmoid_of_each_images_logits(use_bias, weight_decay):
-    """With or without a bias on D's last layer, and with D's weights in d_loss (weight decay)."""
+@pytest.mark.parametrize('use_bias, weight_decay, flat', [(True, 0.0, False), (False, 0.0, False),
+                                                           (True, 0.01, False), (True, 0.0, True)])
+def test_find_gives_the_sigmoid_of_each_images_logits(use_bias, weight_decay, flat):
+    """With or without a bias on D's last layer, with D's weights in d_loss (weight decay), logits (batch,)."""
     rng = np.random.default_rng(0)
     with tf.Graph().as_default():
-        input_real, input_z, d_loss, logits_real, logits_fake = _tiny_gan(use_bias, weight_decay)
+        input_real, input_z, d_loss, logits_real, logits_fake = _tiny_gan(use_bias, weight_decay, flat)
         view = discriminator_view.find(d_loss, input_real, input_z)
         assert view is not None and view.real.shape.as_list() == view.fake.shape.as_list() == [None]
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             feed = {input_real: rng.uniform(-1, 1, (5, 4, 4, 1)), input_z: rng.uniform(-1, 1, (5, 3))}
             (real, fake), expected_real, expected_fake = sess.run([view, logits_real, logits_fake], feed)
-    np.testing.assert_allclose(real, _sigmoid(expected_real[:, 0]), rtol=1e-6)
-    np.testing.assert_allclose(fake, _sigmoid(expected_fake[:, 0]), rtol=1e-6)
+    np.testing.assert_allclose(real, _sigmoid(expected_real.reshape(5)), rtol=1e-6)
+    np.testing.assert_allclose(fake, _sigmoid(expected_fake.reshape(5)), rtol=1e-6)
     assert not np.allclose(real, fake)
 
 

@@ -12,6 +12,8 @@ import sys
 
 import tensorflow.compat.v1 as tf
 
+from facegan.graph import dependencies
+
 # Ops that only pass a variable's value on: ref variables' `read` Identity, resource variables' reads
 _VARIABLE_READS = ('Identity', 'ReadVariableOp')
 _VARIABLE_OPS = ('VariableV2', 'VarHandleOp', 'Variable')
@@ -63,20 +65,6 @@ def _last_ops_reading(loss, variable_ops):
     return found
 
 
-def _depends_on(tensor, op):
-    """:return: Whether op is in the backward cone of tensor"""
-    seen, to_visit = {tensor.op}, [tensor.op]
-    while to_visit:
-        current = to_visit.pop()
-        if current is op:
-            return True
-        for source in current.inputs:
-            if source.op not in seen:
-                seen.add(source.op)
-                to_visit.append(source.op)
-    return False
-
-
 def _per_image(logits):
     """
     :param logits: The discriminator's logits, (batch,), (batch, 1) or (batch, ...) for a patch discriminator
@@ -103,9 +91,10 @@ def find(d_loss, input_real, input_z, quiet=False):
                   if logits.dtype.is_floating and logits.shape.ndims is not None and logits.shape.ndims >= 1]
     fake, real = [], []
     for logits in candidates:
-        if _depends_on(logits, input_z.op):
+        behind = dependencies.ops_behind(logits)
+        if input_z.op in behind:
             fake.append(logits)
-        elif _depends_on(logits, input_real.op):
+        elif input_real.op in behind:
             real.append(logits)
     if len(fake) != 1 or len(real) != 1:
         if not quiet:

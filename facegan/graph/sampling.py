@@ -13,7 +13,7 @@ import weakref
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from facegan.graph import batch_norm
+from facegan.graph import batch_norm, dependencies
 from facegan.graph.learner_code import call_generator
 from facegan.output import display, pictures
 
@@ -68,15 +68,8 @@ class Inference(object):
 
 def variables_read(tensor):
     """:return: The variables whose values tensor is computed from, in the order they were made"""
-    variables = {var.op: var for var in tf.global_variables()}
-    seen, pending = set(), [tensor.op]
-    while pending:
-        op = pending.pop()
-        if op not in seen:
-            seen.add(op)
-            pending.extend(each.op for each in op.inputs)
-            pending.extend(op.control_inputs)
-    return [var for op, var in variables.items() if op in seen]
+    behind = dependencies.ops_behind(tensor, control=True)
+    return [var for var in tf.global_variables() if var.op in behind]
 
 
 def shared_inference(sess, generator, z_dim, out_channel_dim, why):
