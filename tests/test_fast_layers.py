@@ -151,27 +151,23 @@ class _PlainSGD(tf.train.GradientDescentOptimizer):
         super().__init__(learning_rate)
 
 
-# The notebook's networks at a quarter of their widths (4x4x256, then 128 and 64 filters): each layer that takes the
-# fast layer at full width takes it here too (MIN_FILTERS), in a sixteenth of the work
-QUARTER_WIDTH = 256
 # The longest chain of dependent sums in one training step: forward through the generator's and the
 # discriminator's 4 layers each and back through both (16 layers), each summing at most 6,400 products (at
-# QUARTER_WIDTH the longest sums are the last layer's bias gradient, 8 x 28 x 28 = 6,272, and the first transposed
-# convolution, 4 x 4 taps x 256 channels = 4,096)
+# tiny_networks.FAST_LAYER_WIDTH, 256, the longest sums are the last layer's bias gradient, 8 x 28 x 28 = 6,272, and
+# the first transposed convolution, 4 x 4 taps x 256 channels = 4,096)
 CHAIN_PRODUCTS = 16 * 6400
 
 
 @pytest.mark.numerical
 def test_training_with_it_gives_the_weights_the_straightforward_graph_gives(monkeypatch):
     """
-    Three steps of the notebook's model_loss and model_opt on its networks at a quarter of their widths (both
-    middle layers still take the fast layer: QUARTER_WIDTH): the same losses and all 21 weights as with
-    tf.layers' layer. Trained with plain gradient descent, not the notebook's Adam: Adam moves a weight by
+    Three steps of the notebook's model_loss and model_opt on its networks at a quarter of their widths
+    (tiny_networks.FAST_LAYER_WIDTH: 4x4x256, then 128 and 64 filters, so both middle layers still take the fast
+    layer): the same losses and all 21 weights as with tf.layers' layer. Trained with plain gradient descent, not the notebook's Adam: Adam moves a weight by
     about +-rate whatever its gradient's size, so a rounding difference in a near-zero gradient flips a whole
     step, while a gradient-descent step differs only by the rate times the gradients' difference.
     """
-    monkeypatch.setattr(tiny_networks, 'WIDTH', QUARTER_WIDTH)
-    tiny_networks.narrow_networks(monkeypatch)
+    tiny_networks.narrow_networks(monkeypatch, tiny_networks.FAST_LAYER_WIDTH)
     monkeypatch.setattr(dlnd, 'generator', functools.partial(dlnd.generator, keep_prob=1.0))  # no random masks
     monkeypatch.setattr(tf.train, 'AdamOptimizer', _PlainSGD)
     rng = np.random.default_rng(3)

@@ -242,8 +242,7 @@ def test_a_step_of_fewer_than_min_batch_images_keeps_tensorflows_layer_and_the_r
     Counted as the Conv2DBackpropInput ops in the graph once model_opt has built the learner's model (its last layer's
     and the discriminator's input gradients are ones too), then at the run's first draw
     """
-    monkeypatch.setattr(tiny_networks, 'WIDTH', 4 * fast_layers.MIN_FILTERS)  # middle layers the fast layer takes
-    tiny_networks.narrow_networks(monkeypatch)
+    tiny_networks.narrow_networks(monkeypatch, tiny_networks.FAST_LAYER_WIDTH)  # middle layers the fast layer takes
     counted, real_opt, real_draw = [], dlnd.model_opt, sampling.Inference.draw
 
     def tensorflows_layers(graph=None):

@@ -6,17 +6,23 @@ The machinery does not depend on the networks' widths: it sees the same layers, 
 dropout and optimizers. A checkpoint of these is about 3 MB instead of 225 MB, and a short run takes half
 the time. The full-width networks are run where their widths matter or where the script runs as a learner
 runs it: test_model.py, the default run (test_cli.py), the desktop run, the solution notebook, Udacity's
-template and the article's code. test_fast_layers.py trains them at a quarter of the widths (WIDTH 256), where
-both of the generator's middle layers still take the fast layer.
+template and the article's code. test_fast_layers.py trains them at a quarter of the widths (FAST_LAYER_WIDTH),
+where both of the generator's middle layers still take the fast layer.
 
 `narrow_networks(monkeypatch)` puts them in the notebook module (dlnd_face_generation): its model_loss,
 train and show_generator_output look generator and discriminator up there, so they build these.
 narrow_script.py puts their source in the script's cells instead, for a run of the script itself.
 """
+import sys
+
 import dlnd_face_generation as dlnd
+from facegan.graph import fast_layers
 
 tf = dlnd.tf
 WIDTH = 64  # the generator's first feature map is 4x4xWIDTH (the notebook's is 4x4x1024)
+# The narrowest width whose two middle layers (WIDTH/2 and WIDTH/4 filters) the fast layer takes: 256, a quarter of
+# the notebook's
+FAST_LAYER_WIDTH = 4 * fast_layers.MIN_FILTERS
 
 
 def discriminator(images, reuse=False, alpha=0.2):
@@ -58,7 +64,12 @@ def _normalised(x, alpha, keep_prob, is_train):
     return tf.layers.dropout(x, rate=1 - keep_prob, training=is_train)
 
 
-def narrow_networks(monkeypatch):
-    """Make the notebook module's generator and discriminator these, until monkeypatch undoes it."""
+def narrow_networks(monkeypatch, width=None):
+    """
+    Make the notebook module's generator and discriminator these, until monkeypatch undoes it
+    :param width: Their WIDTH instead (FAST_LAYER_WIDTH, say), None: WIDTH
+    """
+    if width:
+        monkeypatch.setattr(sys.modules[__name__], 'WIDTH', width)
     monkeypatch.setattr(dlnd, 'generator', generator)
     monkeypatch.setattr(dlnd, 'discriminator', discriminator)
