@@ -5,6 +5,7 @@ cut back to a resumed step; the sample grids. Then the pictures drawn from them 
 TensorBoard's smoothing and the loss curve's panels.
 """
 import csv
+import io
 import os
 
 import numpy as np
@@ -319,6 +320,20 @@ def test_loss_curve_draws_each_record_the_run_has_in_a_panel_of_its_own(tmp_path
     assert line.get_xdata().tolist() == [0, 100, 200] and line.get_ydata().tolist() == [10, 8, 6]
     _check_horizontal(floor, 1.5, 'real vs real')
     assert heights[0] < heights[1] < heights[2]  # each panel makes the picture taller
+
+
+def test_the_loss_curve_is_cropped_as_savefigs_tight_box_crops_it(tmp_path, monkeypatch):
+    """loss_curve measures the tight box once instead of letting savefig draw the figure to measure it: the PNG is the
+    one bbox_inches='tight' saves, pixel for pixel"""
+    rng = np.random.default_rng(0)
+    _write_csv(tmp_path / 'losses.csv', LOSS_COLUMNS, np.column_stack(
+        [np.arange(1, 101)] + [rng.uniform(0, 2000, 100) for _ in LOSS_COLUMNS[1:]]).tolist())
+    (tmp_path / 'swd.csv').write_bytes(SWD_HEADER + b'0,10.0,1.5,10.0,0.0,raw\r\n100,7.0,1.5,10.0,0.35,raw\r\n')
+    figure = _drawn(tmp_path, monkeypatch)[1][0].figure
+    tight = io.BytesIO()
+    figure.savefig(tight, format='png', dpi=100, bbox_inches='tight')
+    with Image.open(str(tmp_path / 'loss_curve.png')) as saved, Image.open(tight) as expected:
+        np.testing.assert_array_equal(np.asarray(saved), np.asarray(expected))
 
 
 def test_the_scores_of_both_generators_are_drawn_apart(tmp_path, monkeypatch):

@@ -7,7 +7,9 @@ fixed-z grids in step order.
 import glob
 import os
 
+import matplotlib
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -129,8 +131,17 @@ def loss_curve(output_dir):
                       fontsize='small')
     path = os.path.join(output_dir, 'loss_curve.png')
     files.write_atomically(path, lambda temporary: fig.savefig(temporary, format='png', dpi=100,
-                                                                     bbox_inches='tight'))
+                                                                     bbox_inches=_tight_box(fig)))
     return path
+
+
+def _tight_box(fig):
+    """
+    :return: The box bbox_inches='tight' crops fig to, measured from its layout alone: savefig asked for 'tight' draws
+             the whole figure once to measure it before drawing it again to save (a third of loss_curve's time)
+    """
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    return fig.get_tightbbox(renderer).padded(matplotlib.rcParams['savefig.pad_inches'])
 
 
 def animation(output_dir, frame_ms=400):
