@@ -163,9 +163,10 @@ def test_training_with_it_gives_the_weights_the_straightforward_graph_gives(monk
     """
     Three steps of the notebook's model_loss and model_opt on its networks at a quarter of their widths
     (tiny_networks.FAST_LAYER_WIDTH: 4x4x256, then 128 and 64 filters, so both middle layers still take the fast
-    layer): the same losses and all 21 weights as with tf.layers' layer. Trained with plain gradient descent, not the notebook's Adam: Adam moves a weight by
-    about +-rate whatever its gradient's size, so a rounding difference in a near-zero gradient flips a whole
-    step, while a gradient-descent step differs only by the rate times the gradients' difference.
+    layer): the same losses and all 21 weights as with tf.layers' layer. Trained with plain gradient descent, not
+    the notebook's Adam: Adam moves a weight by about +-rate whatever its gradient's size, so a rounding difference
+    in a near-zero gradient flips a whole step, while a gradient-descent step differs only by the rate times the
+    gradients' difference.
     """
     tiny_networks.narrow_networks(monkeypatch, tiny_networks.FAST_LAYER_WIDTH)
     monkeypatch.setattr(dlnd, 'generator', functools.partial(dlnd.generator, keep_prob=1.0))  # no random masks
