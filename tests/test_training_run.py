@@ -635,6 +635,22 @@ def test_nan_losses_stop_without_saving_and_say_what_to_do(tmp_path):
     assert not os.path.exists(str(tmp_path / 'o' / 'checkpoints' / 'model-1.index'))
 
 
+def test_losses_not_finite_at_step_1_point_at_the_code_not_at_training(tmp_path, monkeypatch):
+    # At step 1 nothing has trained yet: a learner's model_loss that takes the log of 0 is what the line points at
+    real_loss = dlnd.model_loss
+    monkeypatch.setattr(dlnd, 'model_loss', lambda input_real, input_z, out_channel_dim: tuple(
+        loss + tf.log(0.0) for loss in real_loss(input_real, input_z, out_channel_dim)))
+    with pytest.raises(TrainingStopped) as stopped:
+        runs.train(dlnd.train, dlnd.generator, 1, 8, 16, 0.001, 0.5, dataset(tmp_path), output_dir=str(tmp_path / 'o'),
+                   max_steps=2, eval_every=0, precision='float32')
+    message = str(stopped.value)
+    assert message.startswith('the losses became -inf/-inf at step 1: stopped without saving; they come from the '
+                              'initial weights, moved by one update at most: look in model_loss, generator and '
+                              'discriminator for a log or a division that reaches 0')
+    assert 'lower the learning rate' not in message and '\n' not in message
+    assert not os.path.exists(str(tmp_path / 'o' / 'checkpoints' / 'model-1.index'))
+
+
 def _with_ctrl_c():
     """Ctrl-C as a terminal gives it, whatever this process was started with (a background job ignores it):
     :return: the handler before, to put back"""
