@@ -27,8 +27,8 @@ from facegan.train.records import Records
 from facegan.train.schedule import Schedule
 
 # Step 1's losses come from the initial weights (moved by one update at most: the alternating order's generator loss
-# follows the discriminator's first update), so training cannot have made them NaN; the learner's code or a learning
-# rate big enough to break the weights in one update can
+# follows the discriminator's first update), so no training diverged to make them NaN: the learner's code did, or a
+# learning rate big enough to break the weights in one update
 FIRST_STEP_NOT_FINITE = ('they come from the initial weights, moved by one update at most: look in model_loss, '
                          'generator and discriminator for a log or a division that reaches 0 '
                          '(tf.nn.sigmoid_cross_entropy_with_logits on the logits has neither), or for a learning '
