@@ -134,9 +134,22 @@ class RunParts(object):
         run_config.save(self.config, self.config.folder)
 
 
-def after_nan(folder):
-    """:return: What to do after the losses became NaN: resume from the last good checkpoint, or start again"""
-    return checkpoints.what_to_do_after_nan(folder)
+# Step 1's losses come from the initial weights (moved by one update at most: the alternating order's generator loss
+# follows the discriminator's first update), so no training diverged to make them NaN: the learner's code did, or a
+# learning rate big enough to break the weights in one update
+FIRST_STEP_NOT_FINITE = ('they come from the initial weights, moved by one update at most: look in model_loss, '
+                         'generator and discriminator for a log or a division that reaches 0 '
+                         '(tf.nn.sigmoid_cross_entropy_with_logits on the logits has neither), or for a learning '
+                         'rate so large that one update breaks them')
+
+
+def after_nan(folder, step):
+    """
+    :param step: The step whose losses became NaN or infinite
+    :return: What to do: at step 1, look in the code (FIRST_STEP_NOT_FINITE); later, lower the learning rate and
+             resume from the last good checkpoint, or start again
+    """
+    return FIRST_STEP_NOT_FINITE if step == 1 else checkpoints.what_to_do_after_nan(folder)
 
 
 def resume_checkpoint(folder):

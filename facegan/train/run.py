@@ -26,14 +26,6 @@ from facegan.train.parts import N_SAMPLES, RunParts, after_nan, resume_checkpoin
 from facegan.train.records import Records
 from facegan.train.schedule import Schedule
 
-# Step 1's losses come from the initial weights (moved by one update at most: the alternating order's generator loss
-# follows the discriminator's first update), so no training diverged to make them NaN: the learner's code did, or a
-# learning rate big enough to break the weights in one update
-FIRST_STEP_NOT_FINITE = ('they come from the initial weights, moved by one update at most: look in model_loss, '
-                         'generator and discriminator for a log or a division that reaches 0 '
-                         '(tf.nn.sigmoid_cross_entropy_with_logits on the logits has neither), or for a learning '
-                         'rate so large that one update breaks them')
-
 
 class TrainingRun(object):
     """One run of train(): its batches, its ops between them, its records."""
@@ -114,7 +106,7 @@ class TrainingRun(object):
         if not (np.isfinite(d_loss) and np.isfinite(g_loss)):
             self.schedule.close()
             raise TrainingStopped('the losses became {}/{} at step {}: stopped without saving; {}'.format(
-                d_loss, g_loss, step, FIRST_STEP_NOT_FINITE if step == 1 else after_nan(self.config.folder)))
+                d_loss, g_loss, step, after_nan(self.config.folder, step)))
         self._shown = self.records.losses(step, d_loss, g_loss, d_view)
 
     # --- Between the batches, in train()'s session ----------------------------------------------------
